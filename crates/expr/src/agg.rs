@@ -1,0 +1,184 @@
+//! Aggregate functions.
+
+use crate::func::compare;
+use crate::{numeric_div, EvalError, ScalarExpr};
+use riffle_repr::{Datum, Diff, Interval, ScalarType, F32};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// An aggregate function; the planner fixes its output type.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum AggregateFunc {
+    /// `count(*)`: counts rows.
+    CountAll,
+    /// `count(x)`: counts non-NULL values.
+    Count,
+    /// `sum(x)` with the given output type.
+    Sum(ScalarType),
+    /// `avg(x)` with the given output type.
+    Avg(ScalarType),
+    /// `min(x)`.
+    Min,
+    /// `max(x)`.
+    Max,
+    /// `bool_and(x)`.
+    BoolAnd,
+    /// `bool_or(x)`.
+    BoolOr,
+}
+
+/// One aggregate in a GROUP BY: a function over an expression of the input row.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AggregateExpr {
+    /// The function.
+    pub func: AggregateFunc,
+    /// Its argument, evaluated on each input row.
+    pub expr: ScalarExpr,
+    /// `DISTINCT` inside the call.
+    pub distinct: bool,
+}
+
+impl AggregateFunc {
+    /// The result over no rows (for a global aggregate over an empty input).
+    pub fn empty_value(&self) -> Datum {
+        match self {
+            AggregateFunc::CountAll | AggregateFunc::Count => Datum::Int64(0),
+            _ => Datum::Null,
+        }
+    }
+
+    /// Computes the aggregate over values with multiplicities (all multiplicities positive).
+    pub fn eval<'a>(&self, values: impl Iterator<Item = (&'a Datum, Diff)>, distinct: bool) -> Result<Datum, EvalError> {
+        let mut collected: Vec<(&Datum, Diff)> = values.collect();
+        if distinct {
+            collected.retain(|(d, _)| !d.is_null());
+            collected.sort_by(|a, b| compare(a.0, b.0));
+            collected.dedup_by(|a, b| compare(a.0, b.0) == std::cmp::Ordering::Equal);
+            collected.iter_mut().for_each(|v| v.1 = 1);
+        }
+        let non_null = || collected.iter().filter(|(d, _)| !d.is_null());
+        Ok(match self {
+            AggregateFunc::CountAll => Datum::Int64(collected.iter().map(|(_, n)| *n).sum()),
+            AggregateFunc::Count => Datum::Int64(non_null().map(|(_, n)| *n).sum()),
+            AggregateFunc::Min => non_null().map(|(d, _)| *d).min_by(|a, b| compare(a, b)).cloned().unwrap_or(Datum::Null),
+            AggregateFunc::Max => non_null().map(|(d, _)| *d).max_by(|a, b| compare(a, b)).cloned().unwrap_or(Datum::Null),
+            AggregateFunc::BoolAnd => match non_null().next() {
+                None => Datum::Null,
+                Some(_) => Datum::Bool(non_null().all(|(d, _)| **d == Datum::Bool(true))),
+            },
+            AggregateFunc::BoolOr => match non_null().next() {
+                None => Datum::Null,
+                Some(_) => Datum::Bool(non_null().any(|(d, _)| **d == Datum::Bool(true))),
+            },
+            AggregateFunc::Sum(out) => match sum(non_null())? {
+                None => Datum::Null,
+                Some((total, _)) => total.into_datum(out)?,
+            },
+            AggregateFunc::Avg(out) => match sum(non_null())? {
+                None => Datum::Null,
+                Some((total, count)) => total.average(count, out)?,
+            },
+        })
+    }
+}
+
+/// A running sum in the widest representation its inputs need.
+enum Total {
+    Int(i128),
+    Numeric(Decimal),
+    Float(f64),
+    Interval(i128, i128, i128),
+}
+
+fn sum<'a, 'b>(values: impl Iterator<Item = &'b (&'a Datum, Diff)>) -> Result<Option<(Total, i64)>, EvalError>
+where
+    'a: 'b,
+{
+    let mut total: Option<Total> = None;
+    let mut count = 0i64;
+    for (d, n) in values {
+        count += n;
+        let n128 = *n as i128;
+        let next = match (total.take(), d) {
+            (None | Some(Total::Int(_)), Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_)) => {
+                let v = match d {
+                    Datum::Int16(v) => *v as i128,
+                    Datum::Int32(v) => *v as i128,
+                    Datum::Int64(v) => *v as i128,
+                    _ => unreachable!(),
+                };
+                let prev = match total {
+                    Some(Total::Int(p)) => p,
+                    _ => 0,
+                };
+                Total::Int(prev + v * n128)
+            }
+            (prev, Datum::Numeric(v)) => {
+                let p = match prev {
+                    Some(Total::Numeric(p)) => p,
+                    _ => Decimal::ZERO,
+                };
+                Total::Numeric(p.checked_add(v.checked_mul(Decimal::from(*n)).ok_or(EvalError::OutOfRange("numeric".into()))?).ok_or(EvalError::OutOfRange("numeric".into()))?)
+            }
+            (prev, Datum::Float32(_) | Datum::Float64(_)) => {
+                let v = match d {
+                    Datum::Float32(F32(v)) => *v as f64,
+                    Datum::Float64(v) => v.0,
+                    _ => unreachable!(),
+                };
+                let p = match prev {
+                    Some(Total::Float(p)) => p,
+                    _ => 0.0,
+                };
+                Total::Float(p + v * *n as f64)
+            }
+            (prev, Datum::Interval(iv)) => {
+                let (m, dd, us) = match prev {
+                    Some(Total::Interval(m, dd, us)) => (m, dd, us),
+                    _ => (0, 0, 0),
+                };
+                Total::Interval(m + iv.months as i128 * n128, dd + iv.days as i128 * n128, us + iv.micros as i128 * n128)
+            }
+            (_, other) => return Err(EvalError::InvalidArgument(format!("cannot sum {other:?}"))),
+        };
+        total = Some(next);
+    }
+    Ok(total.map(|t| (t, count)))
+}
+
+impl Total {
+    fn into_datum(self, out: &ScalarType) -> Result<Datum, EvalError> {
+        Ok(match (self, out) {
+            (Total::Int(v), ScalarType::Int64) => Datum::Int64(i64::try_from(v).map_err(|_| EvalError::OutOfRange("bigint".into()))?),
+            (Total::Int(v), _) => Datum::Numeric(Decimal::try_from_i128_with_scale(v, 0).map_err(|_| EvalError::OutOfRange("numeric".into()))?),
+            (Total::Numeric(v), _) => Datum::Numeric(v),
+            (Total::Float(v), ScalarType::Float32) => Datum::Float32(F32(v as f32)),
+            (Total::Float(v), _) => Datum::f64(v),
+            (Total::Interval(m, d, us), _) => Datum::Interval(Interval {
+                months: m.try_into().map_err(|_| EvalError::OutOfRange("interval".into()))?,
+                days: d.try_into().map_err(|_| EvalError::OutOfRange("interval".into()))?,
+                micros: us.try_into().map_err(|_| EvalError::OutOfRange("interval".into()))?,
+            }),
+        })
+    }
+
+    fn average(self, count: i64, out: &ScalarType) -> Result<Datum, EvalError> {
+        Ok(match self {
+            Total::Int(v) => Datum::Numeric(numeric_div(
+                Decimal::try_from_i128_with_scale(v, 0).map_err(|_| EvalError::OutOfRange("numeric".into()))?,
+                Decimal::from(count),
+            )?),
+            Total::Numeric(v) => Datum::Numeric(numeric_div(v, Decimal::from(count))?),
+            Total::Float(v) => Datum::f64(v / count as f64),
+            Total::Interval(m, d, us) => {
+                let c = count as f64;
+                let months = m as f64 / c;
+                let days = d as f64 / c + months.fract() * 30.0;
+                let micros = us as f64 / c + days.fract() * Interval::MICROS_PER_DAY as f64;
+                let _ = out;
+                Datum::Interval(Interval { months: months.trunc() as i32, days: days.trunc() as i32, micros: micros.round() as i64 })
+            }
+        })
+    }
+}
+

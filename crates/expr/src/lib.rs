@@ -1,0 +1,19 @@
+//! Plan layer: what a query computes, independent of how it is run.
+//!
+//! [`RelExpr`] is the relational plan the SQL planner produces and the compute layer renders
+//! into a dataflow; [`ScalarExpr`] is the per-row expression language inside it, evaluated
+//! here with PostgreSQL semantics (three-valued logic, overflow checks, casts). Evaluation
+//! errors are values ([`EvalError`]) so that a dataflow can carry them instead of panicking.
+#![warn(missing_docs)]
+
+mod agg;
+mod error;
+mod func;
+mod relation;
+mod scalar;
+
+pub use agg::{AggregateExpr, AggregateFunc};
+pub use error::EvalError;
+pub use func::{numeric_div, Func};
+pub use relation::{ColumnOrder, JoinKind, RelExpr, RowSetFinishing};
+pub use scalar::ScalarExpr;

@@ -1,0 +1,209 @@
+//! Relational plans.
+
+use crate::{AggregateExpr, ScalarExpr};
+use riffle_repr::{Datum, Diff, GlobalId, Row};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// How a join treats unmatched rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JoinKind {
+    /// Only matching pairs.
+    Inner,
+    /// Matching pairs, plus left rows with no match padded with NULLs.
+    LeftOuter,
+}
+
+/// A sort key: a column, its direction and where NULLs go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnOrder {
+    /// Column index.
+    pub column: usize,
+    /// Descending order.
+    pub desc: bool,
+    /// NULLs sort before non-NULLs.
+    pub nulls_first: bool,
+}
+
+impl ColumnOrder {
+    /// Compares two rows by a list of sort keys, with SQL's NULL placement.
+    pub fn compare_rows(order: &[ColumnOrder], a: &[Datum], b: &[Datum]) -> Ordering {
+        for o in order {
+            let (x, y) = (&a[o.column], &b[o.column]);
+            let ord = match (x.is_null(), y.is_null()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => if o.nulls_first { Ordering::Less } else { Ordering::Greater },
+                (false, true) => if o.nulls_first { Ordering::Greater } else { Ordering::Less },
+                (false, false) => {
+                    let c = crate::func::compare(x, y);
+                    if o.desc { c.reverse() } else { c }
+                }
+            };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    }
+}
+
+/// A relational plan: what a query computes, as a tree the compute layer renders.
+///
+/// Every node's output is a multiset of rows; `arity` of each node is tracked by the planner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum RelExpr {
+    /// The contents of a stored collection (a table or a maintained view).
+    Get {
+        /// The collection.
+        id: GlobalId,
+        /// Its number of columns.
+        arity: usize,
+    },
+    /// A fixed multiset of rows.
+    Constant {
+        /// Rows with their multiplicities.
+        rows: Vec<(Row, Diff)>,
+        /// Number of columns.
+        arity: usize,
+    },
+    /// Appends computed columns.
+    Map {
+        /// The input.
+        input: Box<RelExpr>,
+        /// Expressions over the input row (each may use earlier appended columns).
+        scalars: Vec<ScalarExpr>,
+    },
+    /// Keeps rows for which every predicate is true.
+    Filter {
+        /// The input.
+        input: Box<RelExpr>,
+        /// Predicates over the input row.
+        predicates: Vec<ScalarExpr>,
+    },
+    /// Keeps and reorders columns.
+    Project {
+        /// The input.
+        input: Box<RelExpr>,
+        /// Input column indexes of the output columns.
+        outputs: Vec<usize>,
+    },
+    /// An equi-join with an optional residual predicate; output is left columns then right columns.
+    Join {
+        /// Left input.
+        left: Box<RelExpr>,
+        /// Right input.
+        right: Box<RelExpr>,
+        /// Pairs of equal key expressions (left row, right row); NULL keys never match.
+        keys: Vec<(ScalarExpr, ScalarExpr)>,
+        /// A predicate over the concatenated row, part of the join condition.
+        residual: Option<ScalarExpr>,
+        /// Inner or left outer.
+        kind: JoinKind,
+        /// Arity of the right input (for NULL padding).
+        right_arity: usize,
+    },
+    /// GROUP BY: output is the group key columns followed by one column per aggregate.
+    Reduce {
+        /// The input.
+        input: Box<RelExpr>,
+        /// Input columns forming the group key.
+        group_key: Vec<usize>,
+        /// Aggregates over the input rows.
+        aggregates: Vec<AggregateExpr>,
+        /// True for an aggregate without GROUP BY, which yields one row even on empty input.
+        global: bool,
+    },
+    /// Removes duplicate rows.
+    Distinct {
+        /// The input.
+        input: Box<RelExpr>,
+    },
+    /// Multiset union (UNION ALL).
+    Union {
+        /// The inputs, all of one arity.
+        inputs: Vec<RelExpr>,
+    },
+    /// The first rows in an order (ORDER BY … LIMIT inside a maintained view).
+    TopK {
+        /// The input.
+        input: Box<RelExpr>,
+        /// Sort keys.
+        order_by: Vec<ColumnOrder>,
+        /// Rows to keep.
+        limit: Option<usize>,
+        /// Rows to skip first.
+        offset: usize,
+    },
+}
+
+impl RelExpr {
+    /// Calls `f` on every collection this plan reads.
+    pub fn for_each_get(&self, f: &mut impl FnMut(GlobalId)) {
+        match self {
+            RelExpr::Get { id, .. } => f(*id),
+            RelExpr::Constant { .. } => {}
+            RelExpr::Map { input, .. }
+            | RelExpr::Filter { input, .. }
+            | RelExpr::Project { input, .. }
+            | RelExpr::Reduce { input, .. }
+            | RelExpr::Distinct { input }
+            | RelExpr::TopK { input, .. } => input.for_each_get(f),
+            RelExpr::Join { left, right, .. } => {
+                left.for_each_get(f);
+                right.for_each_get(f);
+            }
+            RelExpr::Union { inputs } => inputs.iter().for_each(|i| i.for_each_get(f)),
+        }
+    }
+
+    /// The collections this plan reads, deduplicated.
+    pub fn depends_on(&self) -> Vec<GlobalId> {
+        let mut ids = Vec::new();
+        self.for_each_get(&mut |id| {
+            if !ids.contains(&id) {
+                ids.push(id)
+            }
+        });
+        ids
+    }
+
+    /// If the plan is a projection/filter/map over one stored collection, returns the
+    /// collection and the plan's steps: such a query can be answered by reading that
+    /// collection's arrangement directly, with no dataflow.
+    pub fn as_simple_read(&self) -> Option<GlobalId> {
+        match self {
+            RelExpr::Get { id, .. } => Some(*id),
+            RelExpr::Map { input, .. } | RelExpr::Filter { input, .. } | RelExpr::Project { input, .. } => input.as_simple_read(),
+            _ => None,
+        }
+    }
+}
+
+/// What happens to a result set after it is read: ORDER BY, LIMIT/OFFSET and the final
+/// projection, applied once to a peek's rows instead of being maintained.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RowSetFinishing {
+    /// Sort keys.
+    pub order_by: Vec<ColumnOrder>,
+    /// Maximum rows.
+    pub limit: Option<usize>,
+    /// Rows to skip.
+    pub offset: usize,
+    /// Columns to return, in order.
+    pub project: Vec<usize>,
+}
+
+impl RowSetFinishing {
+    /// Sorts, slices and projects rows (multiplicities already expanded).
+    pub fn finish(&self, mut rows: Vec<Row>) -> Vec<Row> {
+        if !self.order_by.is_empty() {
+            rows.sort_by(|a, b| ColumnOrder::compare_rows(&self.order_by, a.datums(), b.datums()));
+        }
+        let limit = self.limit.unwrap_or(usize::MAX);
+        rows.into_iter()
+            .skip(self.offset)
+            .take(limit)
+            .map(|r| self.project.iter().map(|i| r[*i].clone()).collect())
+            .collect()
+    }
+}

@@ -1,0 +1,161 @@
+//! Scalar expressions.
+
+use crate::{EvalError, Func};
+use riffle_repr::Datum;
+use serde::{Deserialize, Serialize};
+
+/// An expression computing one datum from the columns of a row.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ScalarExpr {
+    /// The value of the column at this index.
+    Column(usize),
+    /// A constant.
+    Literal(Datum),
+    /// A function call; NULL arguments make a NULL result unless the function says otherwise.
+    Call {
+        /// The function.
+        func: Func,
+        /// Its arguments.
+        args: Vec<ScalarExpr>,
+    },
+    /// `CASE WHEN cond THEN then ELSE els END`; only the chosen branch is evaluated.
+    If {
+        /// The condition (NULL counts as false).
+        cond: Box<ScalarExpr>,
+        /// Value when the condition holds.
+        then: Box<ScalarExpr>,
+        /// Value otherwise.
+        els: Box<ScalarExpr>,
+    },
+    /// Three-valued AND.
+    And(Vec<ScalarExpr>),
+    /// Three-valued OR.
+    Or(Vec<ScalarExpr>),
+    /// First non-NULL argument, evaluated lazily.
+    Coalesce(Vec<ScalarExpr>),
+}
+
+impl ScalarExpr {
+    /// A call of `func` on `args`.
+    pub fn call(func: Func, args: Vec<ScalarExpr>) -> Self {
+        ScalarExpr::Call { func, args }
+    }
+
+    /// The literal NULL.
+    pub fn null() -> Self {
+        ScalarExpr::Literal(Datum::Null)
+    }
+
+    /// Evaluates the expression on a row.
+    pub fn eval(&self, row: &[Datum]) -> Result<Datum, EvalError> {
+        match self {
+            ScalarExpr::Column(i) => Ok(row[*i].clone()),
+            ScalarExpr::Literal(d) => Ok(d.clone()),
+            ScalarExpr::Call { func, args } => {
+                let mut values = Vec::with_capacity(args.len());
+                for arg in args {
+                    let v = arg.eval(row)?;
+                    if v.is_null() && func.is_strict() {
+                        return Ok(Datum::Null);
+                    }
+                    values.push(v);
+                }
+                func.eval(&values)
+            }
+            ScalarExpr::If { cond, then, els } => match cond.eval(row)? {
+                Datum::Bool(true) => then.eval(row),
+                _ => els.eval(row),
+            },
+            ScalarExpr::And(exprs) => {
+                let mut saw_null = false;
+                for e in exprs {
+                    match e.eval(row)? {
+                        Datum::Bool(false) => return Ok(Datum::Bool(false)),
+                        Datum::Null => saw_null = true,
+                        _ => {}
+                    }
+                }
+                Ok(if saw_null { Datum::Null } else { Datum::Bool(true) })
+            }
+            ScalarExpr::Or(exprs) => {
+                let mut saw_null = false;
+                for e in exprs {
+                    match e.eval(row)? {
+                        Datum::Bool(true) => return Ok(Datum::Bool(true)),
+                        Datum::Null => saw_null = true,
+                        _ => {}
+                    }
+                }
+                Ok(if saw_null { Datum::Null } else { Datum::Bool(false) })
+            }
+            ScalarExpr::Coalesce(exprs) => {
+                for e in exprs {
+                    let v = e.eval(row)?;
+                    if !v.is_null() {
+                        return Ok(v);
+                    }
+                }
+                Ok(Datum::Null)
+            }
+        }
+    }
+
+    /// Whether a predicate holds on a row: NULL and false both reject it.
+    pub fn holds(&self, row: &[Datum]) -> Result<bool, EvalError> {
+        Ok(matches!(self.eval(row)?, Datum::Bool(true)))
+    }
+
+    /// True when the expression reads no columns (and so can be folded at plan time).
+    pub fn is_constant(&self) -> bool {
+        let mut constant = true;
+        self.visit(&mut |e| {
+            if matches!(e, ScalarExpr::Column(_)) {
+                constant = false
+            }
+        });
+        constant
+    }
+
+    /// Calls `f` on this expression and every subexpression.
+    pub fn visit(&self, f: &mut impl FnMut(&ScalarExpr)) {
+        f(self);
+        match self {
+            ScalarExpr::Column(_) | ScalarExpr::Literal(_) => {}
+            ScalarExpr::Call { args, .. } => args.iter().for_each(|a| a.visit(f)),
+            ScalarExpr::If { cond, then, els } => {
+                cond.visit(f);
+                then.visit(f);
+                els.visit(f);
+            }
+            ScalarExpr::And(es) | ScalarExpr::Or(es) | ScalarExpr::Coalesce(es) => es.iter().for_each(|e| e.visit(f)),
+        }
+    }
+
+    /// Rewrites every column reference with `f`.
+    pub fn remap_columns(&mut self, f: &impl Fn(usize) -> usize) {
+        match self {
+            ScalarExpr::Column(i) => *i = f(*i),
+            ScalarExpr::Literal(_) => {}
+            ScalarExpr::Call { args, .. } => args.iter_mut().for_each(|a| a.remap_columns(f)),
+            ScalarExpr::If { cond, then, els } => {
+                cond.remap_columns(f);
+                then.remap_columns(f);
+                els.remap_columns(f);
+            }
+            ScalarExpr::And(es) | ScalarExpr::Or(es) | ScalarExpr::Coalesce(es) => {
+                es.iter_mut().for_each(|e| e.remap_columns(f))
+            }
+        }
+    }
+
+    /// The largest column index referenced, if any.
+    pub fn max_column(&self) -> Option<usize> {
+        let mut max = None;
+        self.visit(&mut |e| {
+            if let ScalarExpr::Column(i) = e {
+                max = Some(max.map_or(*i, |m: usize| m.max(*i)));
+            }
+        });
+        max
+    }
+}

@@ -1,0 +1,661 @@
+//! PostgreSQL text formats: how each type prints and how text parses into it.
+//!
+//! Output follows PostgreSQL's defaults (`DateStyle = ISO, MDY`, `IntervalStyle = postgres`,
+//! `extra_float_digits = 1`, `bytea_output = hex`, `TimeZone = UTC`), so that clients and
+//! test corpora written against PostgreSQL see the same strings.
+
+use crate::{Datum, Interval, ScalarType, F32, F64};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use rust_decimal::Decimal;
+use std::fmt::Write;
+use std::str::FromStr;
+
+/// Why a text value could not become a datum.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, thiserror::Error)]
+pub enum ParseError {
+    /// The text is not a valid literal of the type (SQLSTATE 22P02, or 22007 for date/time).
+    #[error("invalid input syntax for type {type_name}: \"{input}\"")]
+    InvalidSyntax {
+        /// PostgreSQL's name of the target type.
+        type_name: String,
+        /// The offending text.
+        input: String,
+    },
+    /// The value parses but does not fit the type (SQLSTATE 22003).
+    #[error("value \"{input}\" is out of range for type {type_name}")]
+    OutOfRange {
+        /// PostgreSQL's name of the target type.
+        type_name: String,
+        /// The offending text.
+        input: String,
+    },
+    /// A date/time field is out of range (SQLSTATE 22008).
+    #[error("date/time field value out of range: \"{input}\"")]
+    DateTimeOutOfRange {
+        /// The offending text.
+        input: String,
+    },
+}
+
+impl ParseError {
+    fn syntax(type_name: &str, input: &str) -> Self {
+        ParseError::InvalidSyntax { type_name: type_name.into(), input: input.to_string() }
+    }
+
+    /// Whether this error concerns a date/time type (which PostgreSQL reports as 22007).
+    pub fn is_datetime(&self) -> bool {
+        match self {
+            ParseError::InvalidSyntax { type_name, .. } => {
+                matches!(type_name.as_str(), "date" | "timestamp without time zone" | "timestamp with time zone" | "interval")
+            }
+            ParseError::DateTimeOutOfRange { .. } => true,
+            ParseError::OutOfRange { .. } => false,
+        }
+    }
+}
+
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// The date of a day number (days since 1970-01-01).
+pub fn date_from_days(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(UNIX_EPOCH_DAYS_FROM_CE)?)
+}
+
+/// The day number (days since 1970-01-01) of a date.
+pub fn days_from_date(date: NaiveDate) -> i32 {
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+/// The date-time of a microsecond count since the epoch.
+pub fn datetime_from_micros(micros: i64) -> Option<NaiveDateTime> {
+    DateTime::from_timestamp_micros(micros).map(|d| d.naive_utc())
+}
+
+/// Microseconds since the epoch of a date-time.
+pub fn micros_from_datetime(dt: NaiveDateTime) -> i64 {
+    dt.and_utc().timestamp_micros()
+}
+
+/// Formats a datum in PostgreSQL's text output format; `None` for NULL.
+pub fn format_datum(datum: &Datum) -> Option<String> {
+    let mut s = String::new();
+    match datum {
+        Datum::Null => return None,
+        Datum::Bool(b) => s.push(if *b { 't' } else { 'f' }),
+        Datum::Int16(v) => write!(s, "{v}").unwrap(),
+        Datum::Int32(v) => write!(s, "{v}").unwrap(),
+        Datum::Int64(v) => write!(s, "{v}").unwrap(),
+        Datum::Float32(F32(v)) => format_float(&mut s, format!("{v:e}"), v.is_nan(), v.is_infinite(), *v < 0.0, 6),
+        Datum::Float64(F64(v)) => format_float(&mut s, format!("{v:e}"), v.is_nan(), v.is_infinite(), *v < 0.0, 15),
+        Datum::Numeric(d) => write!(s, "{d}").unwrap(),
+        Datum::String(v) => s.push_str(v),
+        Datum::Bytes(b) => {
+            s.push_str("\\x");
+            for byte in b {
+                write!(s, "{byte:02x}").unwrap();
+            }
+        }
+        Datum::Date(d) => format_date(&mut s, *d),
+        Datum::Timestamp(t) => format_timestamp(&mut s, *t),
+        Datum::TimestampTz(t) => {
+            format_timestamp(&mut s, *t);
+            s.push_str("+00");
+        }
+        Datum::Interval(iv) => format_interval(&mut s, iv),
+        Datum::Jsonb(j) => s.push_str(j),
+    }
+    Some(s)
+}
+
+/// Shortest round-trip float text, laid out as PostgreSQL does: positional notation for
+/// decimal exponents in [-4, `max_exp`), scientific (`1e+20`, `1.5e-05`) outside it.
+fn format_float(out: &mut String, sci: String, nan: bool, inf: bool, neg: bool, max_exp: i32) {
+    if nan {
+        out.push_str("NaN");
+        return;
+    }
+    if inf {
+        out.push_str(if neg { "-Infinity" } else { "Infinity" });
+        return;
+    }
+    let (mantissa, exp) = sci.split_once('e').expect("LowerExp always has an exponent");
+    let exp: i32 = exp.parse().expect("exponent is an integer");
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if digits == "0" {
+        out.push_str(sign);
+        out.push('0');
+        return;
+    }
+    out.push_str(sign);
+    if exp < -4 || exp >= max_exp {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs()).unwrap();
+    } else if exp < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else {
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            out.push_str(&digits);
+            for _ in digits.len()..int_len {
+                out.push('0');
+            }
+        } else {
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
+        }
+    }
+}
+
+fn format_date(out: &mut String, days: i32) {
+    match date_from_days(days) {
+        Some(d) if d.year() > 0 => write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day()).unwrap(),
+        Some(d) => write!(out, "{:04}-{:02}-{:02} BC", 1 - d.year(), d.month(), d.day()).unwrap(),
+        None => out.push_str("infinity"),
+    }
+}
+
+fn format_timestamp(out: &mut String, micros: i64) {
+    let Some(dt) = datetime_from_micros(micros) else {
+        out.push_str("infinity");
+        return;
+    };
+    let date = dt.date();
+    let (year, bc) = if date.year() > 0 { (date.year(), false) } else { (1 - date.year(), true) };
+    write!(out, "{:04}-{:02}-{:02} {:02}:{:02}:{:02}", year, date.month(), date.day(), dt.hour(), dt.minute(), dt.second())
+        .unwrap();
+    append_fraction(out, dt.nanosecond() as i64 / 1000);
+    if bc {
+        out.push_str(" BC");
+    }
+}
+
+/// Appends `.ffffff` with trailing zeros removed, or nothing for a whole second.
+fn append_fraction(out: &mut String, micros: i64) {
+    if micros != 0 {
+        let frac = format!("{:06}", micros);
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+}
+
+fn format_interval(out: &mut String, iv: &Interval) {
+    let mut is_zero = true;
+    let mut is_before = false;
+    let mut part = |out: &mut String, value: i64, unit: &str| {
+        if value == 0 {
+            return;
+        }
+        let plus = if is_before && value > 0 { "+" } else { "" };
+        let space = if is_zero { "" } else { " " };
+        let plural = if value != 1 { "s" } else { "" };
+        write!(out, "{space}{plus}{value} {unit}{plural}").unwrap();
+        is_before = value < 0;
+        is_zero = false;
+    };
+    part(out, (iv.months / 12) as i64, "year");
+    part(out, (iv.months % 12) as i64, "mon");
+    part(out, iv.days as i64, "day");
+    if is_zero || iv.micros != 0 {
+        let minus = iv.micros < 0;
+        let abs = iv.micros.unsigned_abs();
+        let hours = abs / 3_600_000_000;
+        let minutes = (abs / 60_000_000) % 60;
+        let seconds = (abs / 1_000_000) % 60;
+        let sign = if minus { "-" } else if is_before { "+" } else { "" };
+        let space = if is_zero { "" } else { " " };
+        write!(out, "{space}{sign}{hours:02}:{minutes:02}:{seconds:02}").unwrap();
+        append_fraction(out, (abs % 1_000_000) as i64);
+    }
+}
+
+/// Parses text as a value of the given type, with PostgreSQL's input rules.
+pub fn parse_datum(s: &str, typ: &ScalarType) -> Result<Datum, ParseError> {
+    Ok(match typ {
+        ScalarType::Bool => Datum::Bool(parse_bool(s)?),
+        ScalarType::Int16 => Datum::Int16(parse_int(s, "smallint")?),
+        ScalarType::Int32 => Datum::Int32(parse_int(s, "integer")?),
+        ScalarType::Int64 => Datum::Int64(parse_int(s, "bigint")?),
+        ScalarType::Float32 => Datum::Float32(F32(parse_float(s, "real")? as f32)),
+        ScalarType::Float64 => Datum::Float64(F64(parse_float(s, "double precision")?)),
+        ScalarType::Numeric { .. } => Datum::Numeric(parse_numeric(s)?),
+        ScalarType::String | ScalarType::VarChar { .. } | ScalarType::Unknown => Datum::String(s.to_string()),
+        ScalarType::Bytes => Datum::Bytes(parse_bytea(s)?),
+        ScalarType::Date => Datum::Date(parse_date(s)?),
+        ScalarType::Timestamp => Datum::Timestamp(parse_timestamp(s, false)?),
+        ScalarType::TimestampTz => Datum::TimestampTz(parse_timestamp(s, true)?),
+        ScalarType::Interval => Datum::Interval(parse_interval(s)?),
+        ScalarType::Jsonb => Datum::Jsonb(parse_jsonb(s)?),
+    })
+}
+
+/// Parses a boolean as PostgreSQL's `boolin` does (unique prefixes of true/false/yes/no, on/off, 1/0).
+pub fn parse_bool(s: &str) -> Result<bool, ParseError> {
+    let t = s.trim().to_ascii_lowercase();
+    let is_prefix = |word: &str| !t.is_empty() && word.starts_with(t.as_str());
+    match t.as_str() {
+        "1" | "on" => Ok(true),
+        "0" | "of" | "off" => Ok(false),
+        "o" => Err(ParseError::syntax("boolean", s)),
+        _ if is_prefix("true") || is_prefix("yes") => Ok(true),
+        _ if is_prefix("false") || is_prefix("no") => Ok(false),
+        _ => Err(ParseError::syntax("boolean", s)),
+    }
+}
+
+/// Parses an integer, distinguishing bad syntax from overflow.
+pub fn parse_int<T: FromStr + TryFrom<i128>>(s: &str, type_name: &'static str) -> Result<T, ParseError> {
+    let t = s.trim();
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') || digits.starts_with('_') {
+        return Err(ParseError::syntax(type_name, s));
+    }
+    let cleaned: String = t.chars().filter(|c| *c != '_').collect();
+    match cleaned.parse::<i128>() {
+        Ok(v) => T::try_from(v).map_err(|_| ParseError::OutOfRange { type_name: type_name.into(), input: s.to_string() }),
+        Err(_) => Err(ParseError::OutOfRange { type_name: type_name.into(), input: s.to_string() }),
+    }
+}
+
+/// Parses a float, accepting `NaN`, `Infinity` and `-Infinity` as PostgreSQL does.
+pub fn parse_float(s: &str, type_name: &'static str) -> Result<f64, ParseError> {
+    let t = s.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "nan" => return Ok(f64::NAN),
+        "infinity" | "+infinity" | "inf" | "+inf" => return Ok(f64::INFINITY),
+        "-infinity" | "-inf" => return Ok(f64::NEG_INFINITY),
+        _ => {}
+    }
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')) {
+        return Err(ParseError::syntax(type_name, s));
+    }
+    let v: f64 = t.parse().map_err(|_| ParseError::syntax(type_name, s))?;
+    let overflow = if type_name == "real" { (v as f32).is_infinite() } else { v.is_infinite() };
+    if overflow {
+        return Err(ParseError::OutOfRange { type_name: type_name.into(), input: s.to_string() });
+    }
+    Ok(v)
+}
+
+/// Parses a numeric literal (plain or scientific notation).
+pub fn parse_numeric(s: &str) -> Result<Decimal, ParseError> {
+    let t = s.trim();
+    let valid = !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    if !valid {
+        return Err(ParseError::syntax("numeric", s));
+    }
+    let parsed = if t.contains(['e', 'E']) { Decimal::from_scientific(t) } else { Decimal::from_str(t) };
+    parsed.map_err(|e| {
+        if e.to_string().contains("overflow") || e.to_string().contains("too") {
+            ParseError::OutOfRange { type_name: "numeric".into(), input: s.to_string() }
+        } else {
+            ParseError::syntax("numeric", s)
+        }
+    })
+}
+
+fn parse_bytea(s: &str) -> Result<Vec<u8>, ParseError> {
+    if let Some(hex) = s.strip_prefix("\\x") {
+        let hex: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        if hex.len() % 2 != 0 {
+            return Err(ParseError::syntax("bytea", s));
+        }
+        return hex
+            .chunks(2)
+            .map(|pair| {
+                std::str::from_utf8(pair)
+                    .ok()
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+                    .ok_or_else(|| ParseError::syntax("bytea", s))
+            })
+            .collect();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+        } else if bytes.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if i + 3 < bytes.len() + 0 && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+            let v = (bytes[i + 1] - b'0') as u32 * 64 + (bytes[i + 2] - b'0') as u32 * 8 + (bytes[i + 3] - b'0') as u32;
+            out.push(u8::try_from(v).map_err(|_| ParseError::syntax("bytea", s))?);
+            i += 4;
+        } else {
+            return Err(ParseError::syntax("bytea", s));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_ymd(s: &str, orig: &str, type_name: &'static str) -> Result<NaiveDate, ParseError> {
+    let mut parts = s.splitn(3, '-');
+    let mut next = || -> Result<u32, ParseError> {
+        let p = parts.next().ok_or_else(|| ParseError::syntax(type_name, orig))?;
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::syntax(type_name, orig));
+        }
+        p.parse().map_err(|_| ParseError::syntax(type_name, orig))
+    };
+    let (y, m, d) = (next()?, next()?, next()?);
+    NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(|| ParseError::DateTimeOutOfRange { input: orig.to_string() })
+}
+
+/// Parses a `date` (ISO `YYYY-MM-DD`, optionally followed by a time that is ignored).
+pub fn parse_date(s: &str) -> Result<i32, ParseError> {
+    let t = s.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "epoch" => return Ok(0),
+        "today" => return Ok(days_from_date(chrono::Utc::now().date_naive())),
+        _ => {}
+    }
+    let date_part = t.split([' ', 'T']).next().unwrap_or("");
+    Ok(days_from_date(parse_ymd(date_part, s, "date")?))
+}
+
+fn parse_time_of_day(s: &str, orig: &str, type_name: &'static str) -> Result<NaiveTime, ParseError> {
+    let err = || ParseError::syntax(type_name, orig);
+    let mut fields = s.split(':');
+    let hour: u32 = fields.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let minute: u32 = fields.next().ok_or_else(err)?.parse().map_err(|_| err())?;
+    let (second, micros) = match fields.next() {
+        None => (0, 0),
+        Some(sec) => {
+            let (whole, frac) = sec.split_once('.').unwrap_or((sec, ""));
+            let whole: u32 = whole.parse().map_err(|_| err())?;
+            if !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(err());
+            }
+            let mut frac = frac.to_string();
+            frac.truncate(7);
+            while frac.len() < 7 {
+                frac.push('0');
+            }
+            // Round to microseconds on the seventh digit, as PostgreSQL does.
+            let tenths: u64 = frac.parse().map_err(|_| err())?;
+            (whole, (tenths + 5) / 10)
+        }
+    };
+    if fields.next().is_some() {
+        return Err(err());
+    }
+    if micros >= 1_000_000 {
+        let t = NaiveTime::from_hms_opt(hour, minute, second).ok_or_else(|| ParseError::DateTimeOutOfRange { input: orig.to_string() })?;
+        return Ok(t + chrono::Duration::seconds(1));
+    }
+    NaiveTime::from_hms_micro_opt(hour, minute, second, micros as u32)
+        .ok_or_else(|| ParseError::DateTimeOutOfRange { input: orig.to_string() })
+}
+
+/// Splits a trailing UTC offset (`Z`, `UTC`, `+05`, `+05:30`, `-0800`) off a time string.
+fn split_offset(s: &str) -> (&str, Option<Result<i64, ()>>) {
+    let t = s.trim_end();
+    for suffix in [" UTC", " utc", "Z", "z", " GMT"] {
+        if let Some(rest) = t.strip_suffix(suffix) {
+            return (rest, Some(Ok(0)));
+        }
+    }
+    // An offset sign appears after the time's last ':' or digit run.
+    if let Some(pos) = t.rfind(['+', '-']) {
+        let (time, off) = t.split_at(pos);
+        if time.contains(':') && !time.ends_with(['e', 'E']) {
+            let sign = if off.starts_with('-') { -1 } else { 1 };
+            let digits: String = off[1..].chars().filter(|c| *c != ':').collect();
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 6 {
+                return (time, Some(Err(())));
+            }
+            let (h, m, sec) = match digits.len() {
+                1 | 2 => (digits.parse::<i64>().unwrap(), 0, 0),
+                3 | 4 => (digits[..digits.len() - 2].parse().unwrap(), digits[digits.len() - 2..].parse().unwrap(), 0),
+                _ => (
+                    digits[..digits.len() - 4].parse().unwrap(),
+                    digits[digits.len() - 4..digits.len() - 2].parse().unwrap(),
+                    digits[digits.len() - 2..].parse().unwrap(),
+                ),
+            };
+            return (time.trim_end(), Some(Ok(sign * (h * 3600 + m * 60 + sec))));
+        }
+    }
+    (t, None)
+}
+
+/// Parses a `timestamp` or `timestamptz` into microseconds since the epoch (UTC for tz).
+pub fn parse_timestamp(s: &str, with_tz: bool) -> Result<i64, ParseError> {
+    let type_name = if with_tz { "timestamp with time zone" } else { "timestamp without time zone" };
+    let t = s.trim();
+    match t.to_ascii_lowercase().as_str() {
+        "epoch" => return Ok(0),
+        "now" => return Ok(chrono::Utc::now().timestamp_micros()),
+        _ => {}
+    }
+    let (date_part, rest) = match t.find([' ', 'T', 't']) {
+        Some(i) => (&t[..i], t[i + 1..].trim()),
+        None => (t, ""),
+    };
+    let date = parse_ymd(date_part, s, type_name)?;
+    let (time_str, offset) = split_offset(rest);
+    let offset_secs = match offset {
+        Some(Ok(o)) => o,
+        Some(Err(())) => return Err(ParseError::syntax(type_name, s)),
+        None => 0,
+    };
+    let time = if time_str.is_empty() { NaiveTime::MIN } else { parse_time_of_day(time_str, s, type_name)? };
+    let micros = micros_from_datetime(NaiveDateTime::new(date, time));
+    Ok(if with_tz { micros - offset_secs * 1_000_000 } else { micros })
+}
+
+/// Parses an `interval` in PostgreSQL's verbose or `HH:MM:SS` forms (`1 day 02:00:00`,
+/// `3 hours`, `@ 1 minute ago`, `1.5 days`).
+pub fn parse_interval(s: &str) -> Result<Interval, ParseError> {
+    let err = || ParseError::syntax("interval", s);
+    let mut t = s.trim().to_ascii_lowercase();
+    if let Some(rest) = t.strip_prefix('@') {
+        t = rest.trim().to_string();
+    }
+    let ago = t.ends_with(" ago");
+    if ago {
+        t.truncate(t.len() - 4);
+    }
+    let mut months = 0f64;
+    let mut days = 0f64;
+    let mut micros = 0f64;
+    let tokens: Vec<&str> = t.split_whitespace().collect();
+    if tokens.is_empty() {
+        return Err(err());
+    }
+    let mut i = 0;
+    while i < tokens.len() {
+        let tok = tokens[i];
+        if tok.contains(':') {
+            let (neg, body) = match tok.strip_prefix('-') {
+                Some(b) => (true, b),
+                None => (false, tok.strip_prefix('+').unwrap_or(tok)),
+            };
+            let parts: Vec<&str> = body.split(':').collect();
+            if parts.len() < 2 || parts.len() > 3 {
+                return Err(err());
+            }
+            let h: f64 = parts[0].parse().map_err(|_| err())?;
+            let m: f64 = parts[1].parse().map_err(|_| err())?;
+            let sec: f64 = if parts.len() == 3 { parts[2].parse().map_err(|_| err())? } else { 0.0 };
+            let total = (h * 3600.0 + m * 60.0 + sec) * 1e6;
+            micros += if neg { -total } else { total };
+            i += 1;
+            continue;
+        }
+        let value: f64 = tok.parse().map_err(|_| err())?;
+        let unit = tokens.get(i + 1).copied();
+        let unit = match unit {
+            Some(u) if u.parse::<f64>().is_err() && !u.contains(':') => {
+                i += 2;
+                u
+            }
+            _ => {
+                i += 1;
+                "second"
+            }
+        };
+        match unit.trim_end_matches('s') {
+            "microsecond" | "u" | "usec" | "microsecon" => micros += value,
+            "millisecond" | "m" if unit == "ms" || unit.starts_with("milli") => micros += value * 1e3,
+            "second" | "sec" | "" => micros += value * 1e6,
+            "minute" | "min" | "m" => micros += value * 60e6,
+            "hour" | "hr" | "h" => micros += value * 3600e6,
+            "day" | "d" => days += value,
+            "week" | "w" => days += value * 7.0,
+            "month" | "mon" => months += value,
+            "year" | "yr" | "y" => months += value * 12.0,
+            "decade" => months += value * 120.0,
+            "century" | "centurie" => months += value * 1200.0,
+            "millennium" | "millennia" => months += value * 12000.0,
+            _ => return Err(err()),
+        }
+    }
+    // Fractions spill downward: 1.5 months = 1 month 15 days, 1.5 days = 1 day 12 hours.
+    let whole_months = months.trunc();
+    days += (months - whole_months) * 30.0;
+    let whole_days = days.trunc();
+    micros += (days - whole_days) * Interval::MICROS_PER_DAY as f64;
+    let sign = if ago { -1.0 } else { 1.0 };
+    let fits = |v: f64| v.abs() < i32::MAX as f64;
+    if !fits(whole_months) || !fits(whole_days) || micros.abs() > 9.2e18 {
+        return Err(ParseError::OutOfRange { type_name: "interval".into(), input: s.to_string() });
+    }
+    Ok(Interval {
+        months: (sign * whole_months) as i32,
+        days: (sign * whole_days) as i32,
+        micros: (sign * micros).round() as i64,
+    })
+}
+
+/// Parses JSON text into `jsonb`'s canonical text form.
+pub fn parse_jsonb(s: &str) -> Result<String, ParseError> {
+    let value: serde_json::Value = serde_json::from_str(s).map_err(|_| ParseError::syntax("json", s))?;
+    let mut out = String::new();
+    write_jsonb(&mut out, &value);
+    Ok(out)
+}
+
+/// Writes a JSON value in `jsonb`'s output form: keys ordered by length then bytes, `", "`
+/// and `": "` separators, numbers normalized.
+pub fn write_jsonb(out: &mut String, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let text = n.to_string();
+            if text.contains(['e', 'E']) {
+                match Decimal::from_scientific(&text) {
+                    Ok(d) => write!(out, "{d}").unwrap(),
+                    Err(_) => out.push_str(&text),
+                }
+            } else {
+                out.push_str(&text)
+            }
+        }
+        Value::String(s) => out.push_str(&serde_json::to_string(s).expect("strings serialize")),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_jsonb(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&serde_json::to_string(key).expect("strings serialize"));
+                out.push_str(": ");
+                write_jsonb(out, &map[key]);
+            }
+            out.push('}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f8(v: f64) -> String {
+        format_datum(&Datum::f64(v)).unwrap()
+    }
+
+    #[test]
+    fn floats_print_like_postgres() {
+        assert_eq!(f8(1.5), "1.5");
+        assert_eq!(f8(100.0), "100");
+        assert_eq!(f8(1e20), "1e+20");
+        assert_eq!(f8(0.0001), "0.0001");
+        assert_eq!(f8(0.00001), "1e-05");
+        assert_eq!(f8(123456789012345678.0), "1.2345678901234568e+17");
+        assert_eq!(f8(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(f8(-0.0), "-0");
+        assert_eq!(format_datum(&Datum::Float32(F32(1234567.0))).unwrap(), "1.234567e+06");
+        assert_eq!(format_datum(&Datum::Float32(F32(123456.0))).unwrap(), "123456");
+    }
+
+    #[test]
+    fn intervals_round_trip_postgres_style() {
+        let cases = [
+            ("1 day", "1 day"),
+            ("2 days 3 hours", "2 days 03:00:00"),
+            ("1 year 2 months", "1 year 2 mons"),
+            ("-1 day 2 hours", "-1 days +02:00:00"),
+            ("90 minutes", "01:30:00"),
+            ("1.5 days", "1 day 12:00:00"),
+            ("0 seconds", "00:00:00"),
+            ("3 hours ago", "-03:00:00"),
+            ("00:00:01.5", "00:00:01.5"),
+        ];
+        for (input, expected) in cases {
+            let iv = parse_interval(input).unwrap();
+            assert_eq!(format_datum(&Datum::Interval(iv)).unwrap(), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn timestamps_parse_and_print() {
+        let t = parse_timestamp("2024-03-01 12:34:56.789", false).unwrap();
+        assert_eq!(format_datum(&Datum::Timestamp(t)).unwrap(), "2024-03-01 12:34:56.789");
+        let tz = parse_timestamp("2024-03-01 12:00:00+02", true).unwrap();
+        assert_eq!(format_datum(&Datum::TimestampTz(tz)).unwrap(), "2024-03-01 10:00:00+00");
+        assert_eq!(format_datum(&Datum::Date(parse_date("2000-02-29").unwrap())).unwrap(), "2000-02-29");
+        assert!(parse_date("2001-02-29").is_err());
+    }
+
+    #[test]
+    fn scalars_parse() {
+        assert_eq!(parse_int::<i32>(" 42 ", "integer"), Ok(42));
+        assert!(matches!(parse_int::<i16>("70000", "smallint"), Err(ParseError::OutOfRange { .. })));
+        assert!(matches!(parse_int::<i32>("4x", "integer"), Err(ParseError::InvalidSyntax { .. })));
+        assert_eq!(parse_bool("YES"), Ok(true));
+        assert_eq!(parse_bool("f"), Ok(false));
+        assert_eq!(parse_jsonb(r#"{"b": 1, "aa": [1, 2], "a": null}"#).unwrap(), r#"{"a": null, "b": 1, "aa": [1, 2]}"#);
+        assert_eq!(format_datum(&Datum::Bytes(vec![1, 171])).unwrap(), "\\x01ab");
+    }
+}
