@@ -113,6 +113,10 @@ pub enum Func {
     JsonbGetText,
     /// `pg_typeof` already resolved: returns its text argument.
     Identity,
+    /// The current wall-clock time (column defaults only; queries fold `now()` at plan time).
+    Now,
+    /// Assignment to `varchar(n)`: errors when the text is longer than `n`.
+    CheckVarChar(u32),
 }
 
 impl Func {
@@ -338,6 +342,19 @@ impl Func {
             Func::Cast(to) => cast(&a[0], to)?,
             Func::JsonbGet | Func::JsonbGetText => jsonb_get(&a[0], &a[1], *self == Func::JsonbGetText)?,
             Func::Identity => a[0].clone(),
+            Func::Now => TimestampTz(chrono::Utc::now().timestamp_micros()),
+            Func::CheckVarChar(n) => {
+                let s = text(&a[0])?;
+                if s.chars().count() > *n as usize {
+                    let trimmed = s.trim_end_matches(' ');
+                    if trimmed.chars().count() > *n as usize {
+                        return Err(EvalError::StringTooLong(*n));
+                    }
+                    String(trimmed.chars().take(*n as usize).collect())
+                } else {
+                    a[0].clone()
+                }
+            }
         })
     }
 }

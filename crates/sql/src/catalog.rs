@@ -1,0 +1,73 @@
+//! The planner's view of the catalog.
+
+use riffle_expr::{RelExpr, ScalarExpr};
+use riffle_repr::{GlobalId, RelationDesc};
+use serde::{Deserialize, Serialize};
+
+/// What kind of object a catalog item is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ItemKind {
+    /// A table: rows come from INSERT/UPDATE/DELETE.
+    Table(TableDesc),
+    /// A view: its plan is inlined wherever it is read.
+    View {
+        /// The view's definition.
+        plan: RelExpr,
+    },
+    /// A materialized view: maintained by a dataflow, read from its arrangement.
+    MaterializedView {
+        /// The view's definition.
+        plan: RelExpr,
+    },
+    /// An index: an arrangement of a table or view by key columns.
+    Index {
+        /// The indexed collection.
+        on: GlobalId,
+        /// Key columns of the indexed collection.
+        keys: Vec<usize>,
+    },
+}
+
+impl ItemKind {
+    /// The SQL noun for this kind, as used in messages and listings.
+    pub fn noun(&self) -> &'static str {
+        match self {
+            ItemKind::Table(_) => "table",
+            ItemKind::View { .. } => "view",
+            ItemKind::MaterializedView { .. } => "materialized view",
+            ItemKind::Index { .. } => "index",
+        }
+    }
+}
+
+/// Table-specific metadata.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableDesc {
+    /// Default value of each column (`None`: NULL).
+    pub defaults: Vec<Option<ScalarExpr>>,
+}
+
+/// One named object in the catalog.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CatalogItem {
+    /// Stable identifier.
+    pub id: GlobalId,
+    /// Name (schema `public` is implied).
+    pub name: String,
+    /// Columns (empty for indexes).
+    pub desc: RelationDesc,
+    /// The kind and its definition.
+    pub kind: ItemKind,
+    /// The SQL text that created it, replayed at startup.
+    pub create_sql: String,
+}
+
+/// Read access to the catalog during planning.
+pub trait SessionCatalog {
+    /// Looks an item up by (case-folded) name.
+    fn get(&self, name: &str) -> Option<&CatalogItem>;
+    /// Looks an item up by id.
+    fn get_by_id(&self, id: GlobalId) -> Option<&CatalogItem>;
+    /// Every item, in creation order.
+    fn items(&self) -> Vec<&CatalogItem>;
+}

@@ -1,0 +1,28 @@
+//! SQL layer: turns SQL text into plans, reading the catalog through [`SessionCatalog`].
+//!
+//! `parse` wraps `sqlparser` (PostgreSQL dialect); `plan` binds names and types and produces
+//! a [`Plan`], whose queries are [`riffle_expr::RelExpr`] trees. This crate never sees
+//! storage or dataflows, so it can be tested with an in-memory catalog.
+#![warn(missing_docs)]
+
+mod catalog;
+mod error;
+mod expr;
+mod plan;
+mod query;
+mod scope;
+mod types;
+
+pub use catalog::{CatalogItem, ItemKind, SessionCatalog, TableDesc};
+pub use error::PlanError;
+pub use plan::{plan, DropKind, Params, Plan, PlanContext, ShowKind};
+pub use types::parse_type_name;
+
+/// A parsed SQL statement.
+pub type Statement = sqlparser::ast::Statement;
+
+/// Parses a string holding zero or more SQL statements separated by semicolons.
+pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    sqlparser::parser::Parser::parse_sql(&dialect, sql).map_err(|e| PlanError::Parse(e.to_string()))
+}

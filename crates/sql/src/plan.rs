@@ -1,0 +1,650 @@
+//! Statement planning: the entry point from an AST to a [`Plan`].
+
+use crate::expr::{ExprCx, Typed};
+use crate::query::infer_arity;
+use crate::scope::Scope;
+use crate::types::parse_type_name;
+use crate::{CatalogItem, ItemKind, PlanError, SessionCatalog, TableDesc};
+use riffle_expr::{Func, RelExpr, RowSetFinishing, ScalarExpr};
+use riffle_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
+use sqlparser::ast::{self, ObjectType, Statement};
+use std::cell::RefCell;
+
+/// What kind of object a DROP names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropKind {
+    /// DROP TABLE
+    Table,
+    /// DROP VIEW
+    View,
+    /// DROP MATERIALIZED VIEW
+    MaterializedView,
+    /// DROP INDEX
+    Index,
+}
+
+/// What a SHOW lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShowKind {
+    /// SHOW TABLES
+    Tables,
+    /// SHOW VIEWS
+    Views,
+    /// SHOW MATERIALIZED VIEWS
+    MaterializedViews,
+    /// SHOW INDEXES
+    Indexes,
+}
+
+/// A planned statement, ready for the coordinator to sequence.
+#[derive(Clone, Debug)]
+pub enum Plan {
+    /// CREATE TABLE
+    CreateTable {
+        /// Table name.
+        name: String,
+        /// Columns.
+        desc: RelationDesc,
+        /// Defaults and other table metadata.
+        table: TableDesc,
+        /// IF NOT EXISTS was given.
+        if_not_exists: bool,
+    },
+    /// CREATE [MATERIALIZED] VIEW
+    CreateView {
+        /// View name.
+        name: String,
+        /// Columns.
+        desc: RelationDesc,
+        /// Definition.
+        plan: RelExpr,
+        /// Maintained by a dataflow.
+        materialized: bool,
+        /// IF NOT EXISTS was given.
+        if_not_exists: bool,
+        /// OR REPLACE was given.
+        or_replace: bool,
+    },
+    /// CREATE INDEX
+    CreateIndex {
+        /// Index name.
+        name: String,
+        /// Indexed collection.
+        on: GlobalId,
+        /// Key columns.
+        keys: Vec<usize>,
+        /// IF NOT EXISTS was given.
+        if_not_exists: bool,
+    },
+    /// DROP …
+    Drop {
+        /// Kind named by the statement.
+        kind: DropKind,
+        /// Names.
+        names: Vec<String>,
+        /// IF EXISTS was given.
+        if_exists: bool,
+        /// CASCADE was given.
+        cascade: bool,
+    },
+    /// INSERT: rows to add to a table, computed by `source` in table column order.
+    Insert {
+        /// Target table.
+        table: GlobalId,
+        /// Rows to insert.
+        source: RelExpr,
+    },
+    /// UPDATE or DELETE: read matching rows, then retract them (and insert replacements).
+    ReadThenWrite {
+        /// Target table.
+        table: GlobalId,
+        /// The current rows to change.
+        selection: RelExpr,
+        /// For UPDATE: the new row, as expressions over the old one.
+        assignments: Option<Vec<ScalarExpr>>,
+        /// Command tag ("UPDATE" or "DELETE").
+        tag: &'static str,
+    },
+    /// A query.
+    Select {
+        /// What to compute.
+        plan: RelExpr,
+        /// Ordering, limit and final projection.
+        finishing: RowSetFinishing,
+        /// Result columns.
+        desc: RelationDesc,
+    },
+    /// A query answered from constant rows (SHOW and catalog listings).
+    Rows {
+        /// Result columns.
+        desc: RelationDesc,
+        /// The rows.
+        rows: Vec<Row>,
+        /// Command tag for CommandComplete.
+        tag: &'static str,
+    },
+    /// SET name = value
+    SetVariable {
+        /// Variable name.
+        name: String,
+        /// New value (None: DEFAULT).
+        value: Option<String>,
+    },
+    /// SHOW name
+    ShowVariable {
+        /// Variable name.
+        name: String,
+    },
+    /// BEGIN / START TRANSACTION
+    StartTransaction,
+    /// COMMIT
+    Commit,
+    /// ROLLBACK
+    Rollback,
+    /// EXPLAIN: the plan, as text lines.
+    Explain {
+        /// The lines.
+        lines: Vec<String>,
+    },
+    /// A statement accepted and ignored for client compatibility (DISCARD, …).
+    NoOp {
+        /// Command tag.
+        tag: &'static str,
+    },
+}
+
+/// Per-statement context: the statement time and where the statement appears.
+#[derive(Clone, Debug, Default)]
+pub struct PlanContext {
+    /// `now()` for this statement, microseconds since the epoch.
+    pub now_micros: i64,
+    /// Planning a view body: non-deterministic functions are refused.
+    pub in_view: bool,
+}
+
+/// Bound parameter values (extended protocol), or none while describing a statement.
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    /// Types the client declared (None: infer).
+    pub types: Vec<Option<ScalarType>>,
+    /// Values, once bound.
+    pub values: Option<Vec<Datum>>,
+}
+
+/// The planner: a catalog, a statement context and the parameters seen so far.
+pub struct Planner<'a> {
+    pub(crate) catalog: &'a dyn SessionCatalog,
+    pub(crate) ctx: PlanContext,
+    pub(crate) param_types: RefCell<Vec<Option<ScalarType>>>,
+    pub(crate) param_values: Option<Vec<Datum>>,
+    pub(crate) ctes: RefCell<Vec<(String, RelExpr, Scope)>>,
+    pub(crate) last_unified: RefCell<ScalarType>,
+}
+
+/// Plans one statement. Returns the plan and the (inferred) types of its parameters.
+pub fn plan(
+    catalog: &dyn SessionCatalog,
+    stmt: &Statement,
+    ctx: PlanContext,
+    params: &Params,
+) -> Result<(Plan, Vec<ScalarType>), PlanError> {
+    let planner = Planner {
+        catalog,
+        ctx,
+        param_types: RefCell::new(params.types.clone()),
+        param_values: params.values.clone(),
+        ctes: RefCell::new(Vec::new()),
+        last_unified: RefCell::new(ScalarType::Unknown),
+    };
+    let plan = planner.plan_statement(stmt)?;
+    let types = planner.param_types.borrow().iter().map(|t| t.clone().unwrap_or(ScalarType::String)).collect();
+    Ok((plan, types))
+}
+
+fn object_name(name: &ast::ObjectName) -> Result<String, PlanError> {
+    let parts: Vec<String> = name.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_else(|| p.to_string())).collect();
+    match parts.as_slice() {
+        [n] => Ok(n.clone()),
+        [s, n] if s == "public" => Ok(n.clone()),
+        _ => Err(PlanError::InvalidParameter(format!("schema-qualified name {name} is not supported; use schema public"))),
+    }
+}
+
+impl Planner<'_> {
+    fn plan_statement(&self, stmt: &Statement) -> Result<Plan, PlanError> {
+        match stmt {
+            Statement::Query(q) => {
+                let planned = self.plan_query(q)?;
+                let desc = planned.scope.desc();
+                Ok(Plan::Select { plan: planned.expr, finishing: planned.finishing, desc })
+            }
+            Statement::CreateTable(ct) => self.plan_create_table(ct),
+            Statement::CreateView(cv) => self.plan_create_view(cv),
+            Statement::CreateIndex(ci) => self.plan_create_index(ci),
+            Statement::Drop { object_type, if_exists, names, cascade, .. } => {
+                let kind = match object_type {
+                    ObjectType::Table => DropKind::Table,
+                    ObjectType::View => DropKind::View,
+                    ObjectType::MaterializedView => DropKind::MaterializedView,
+                    ObjectType::Index => DropKind::Index,
+                    other => return Err(PlanError::unsupported(format!("DROP {other}"))),
+                };
+                let names = names.iter().map(object_name).collect::<Result<_, _>>()?;
+                Ok(Plan::Drop { kind, names, if_exists: *if_exists, cascade: *cascade })
+            }
+            Statement::Insert(ins) => self.plan_insert(ins),
+            Statement::Update(up) => self.plan_update(up),
+            Statement::Delete(del) => self.plan_delete(del),
+            Statement::Set(set) => self.plan_set(set),
+            Statement::ShowVariable { variable } => {
+                let name = variable.iter().map(|i| i.value.to_ascii_lowercase()).collect::<Vec<_>>().join(" ");
+                self.plan_show(&name)
+            }
+            Statement::ShowTables { .. } => Ok(self.show_objects(ShowKind::Tables)),
+            Statement::ShowViews { materialized, .. } => {
+                Ok(self.show_objects(if *materialized { ShowKind::MaterializedViews } else { ShowKind::Views }))
+            }
+            Statement::StartTransaction { .. } => Ok(Plan::StartTransaction),
+            Statement::Commit { .. } => Ok(Plan::Commit),
+            Statement::Rollback { .. } => Ok(Plan::Rollback),
+            Statement::Discard { .. } => Ok(Plan::NoOp { tag: "DISCARD ALL" }),
+            Statement::Explain { statement, .. } => {
+                let inner = self.plan_statement(statement)?;
+                let text = match inner {
+                    Plan::Select { plan, finishing, .. } => format!("{plan:#?}\nfinishing: {finishing:?}"),
+                    Plan::CreateView { plan, .. } => format!("{plan:#?}"),
+                    other => format!("{other:?}"),
+                };
+                Ok(Plan::Explain { lines: text.lines().map(str::to_string).collect() })
+            }
+            other => {
+                let text = other.to_string();
+                let words: Vec<&str> = text.split_whitespace().take(2).collect();
+                Err(PlanError::unsupported(words.join(" ")))
+            }
+        }
+    }
+
+    fn plan_set(&self, set: &ast::Set) -> Result<Plan, PlanError> {
+        match set {
+            ast::Set::SingleAssignment { variable, values, .. } => {
+                let name = variable.to_string().to_ascii_lowercase();
+                let value = values
+                    .iter()
+                    .map(|v| match v {
+                        ast::Expr::Value(v) => match &v.value {
+                            ast::Value::SingleQuotedString(s) => s.clone(),
+                            other => other.to_string(),
+                        },
+                        ast::Expr::Identifier(i) => i.value.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let value = if value.eq_ignore_ascii_case("default") { None } else { Some(value) };
+                Ok(Plan::SetVariable { name, value })
+            }
+            ast::Set::SetTimeZone { value, .. } => {
+                let v = match value {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::SingleQuotedString(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                    other => other.to_string(),
+                };
+                Ok(Plan::SetVariable { name: "timezone".into(), value: Some(v) })
+            }
+            ast::Set::SetNames { .. } | ast::Set::SetNamesDefault { .. } => Ok(Plan::NoOp { tag: "SET" }),
+            ast::Set::SetTransaction { .. } => Ok(Plan::NoOp { tag: "SET" }),
+            other => Err(PlanError::unsupported(format!("{other}"))),
+        }
+    }
+
+    fn plan_show(&self, name: &str) -> Result<Plan, PlanError> {
+        match name {
+            "tables" => Ok(self.show_objects(ShowKind::Tables)),
+            "views" => Ok(self.show_objects(ShowKind::Views)),
+            "materialized views" => Ok(self.show_objects(ShowKind::MaterializedViews)),
+            "indexes" => Ok(self.show_objects(ShowKind::Indexes)),
+            _ => Ok(Plan::ShowVariable { name: name.to_string() }),
+        }
+    }
+
+    fn show_objects(&self, kind: ShowKind) -> Plan {
+        let text = |s: &str| Datum::String(s.to_string());
+        let mut rows = Vec::new();
+        let mut desc = RelationDesc::empty().with_column("name", ColumnType::nullable(ScalarType::String));
+        if kind == ShowKind::Indexes {
+            desc = desc
+                .with_column("on", ColumnType::nullable(ScalarType::String))
+                .with_column("key", ColumnType::nullable(ScalarType::String));
+        }
+        let mut items: Vec<&CatalogItem> = self.catalog.items();
+        items.sort_by(|a, b| a.name.cmp(&b.name));
+        for item in items {
+            match (&item.kind, kind) {
+                (ItemKind::Table(_), ShowKind::Tables)
+                | (ItemKind::View { .. }, ShowKind::Views)
+                | (ItemKind::MaterializedView { .. }, ShowKind::MaterializedViews) => rows.push(Row::new(vec![text(&item.name)])),
+                (ItemKind::Index { on, keys }, ShowKind::Indexes) => {
+                    let on_item = self.catalog.get_by_id(*on);
+                    let on_name = on_item.map_or(String::new(), |i| i.name.clone());
+                    let key = keys
+                        .iter()
+                        .map(|k| on_item.and_then(|i| i.desc.names.get(*k).cloned()).unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    rows.push(Row::new(vec![text(&item.name), text(&on_name), text(&key)]));
+                }
+                _ => {}
+            }
+        }
+        Plan::Rows { desc, rows, tag: "SHOW" }
+    }
+
+    fn plan_create_table(&self, ct: &ast::CreateTable) -> Result<Plan, PlanError> {
+        if ct.query.is_some() {
+            return Err(PlanError::unsupported("CREATE TABLE AS"));
+        }
+        let name = object_name(&ct.name)?;
+        let mut desc = RelationDesc::empty();
+        let mut defaults = Vec::new();
+        let empty = Scope::default();
+        for col in &ct.columns {
+            let typ = parse_type_name(&col.data_type)?;
+            let mut nullable = true;
+            let mut default = None;
+            for opt in &col.options {
+                match &opt.option {
+                    ast::ColumnOption::NotNull => nullable = false,
+                    ast::ColumnOption::Null => nullable = true,
+                    ast::ColumnOption::Default(e) => {
+                        let planner = Planner { ctx: PlanContext { in_view: false, ..self.ctx.clone() }, ..self.clone_shallow() };
+                        let t = planner.plan_default(ExprCx::new(&empty, "DEFAULT expressions"), e, &typ)?;
+                        default = Some(t.expr);
+                    }
+                    ast::ColumnOption::PrimaryKey(_) => nullable = false,
+                    ast::ColumnOption::Unique(_) => {}
+                    other => return Err(PlanError::unsupported(format!("column option {other}"))),
+                }
+            }
+            if desc.names.contains(&col.name.value) {
+                return Err(PlanError::InvalidParameter(format!("column \"{}\" specified more than once", col.name.value)));
+            }
+            desc = desc.with_column(col.name.value.clone(), ColumnType { scalar_type: typ, nullable });
+            defaults.push(default);
+        }
+        Ok(Plan::CreateTable { name, desc, table: TableDesc { defaults }, if_not_exists: ct.if_not_exists })
+    }
+
+    fn clone_shallow(&self) -> Planner<'_> {
+        Planner {
+            catalog: self.catalog,
+            ctx: self.ctx.clone(),
+            param_types: RefCell::new(Vec::new()),
+            param_values: None,
+            ctes: RefCell::new(Vec::new()),
+            last_unified: RefCell::new(ScalarType::Unknown),
+        }
+    }
+
+    /// Plans a DEFAULT expression; `now()` stays a call so it is evaluated at each insert.
+    fn plan_default(&self, cx: ExprCx, e: &ast::Expr, typ: &ScalarType) -> Result<Typed, PlanError> {
+        if let ast::Expr::Function(f) = e {
+            let n = f.name.to_string().to_ascii_lowercase();
+            if matches!(n.as_str(), "now" | "current_timestamp") {
+                let now = Typed { expr: ScalarExpr::call(Func::Now, vec![]), typ: ScalarType::TimestampTz };
+                return self.cast(now, typ, false);
+            }
+        }
+        if let ast::Expr::Identifier(i) = e {
+            if matches!(i.value.to_ascii_lowercase().as_str(), "current_timestamp" | "current_date") {
+                let now = Typed { expr: ScalarExpr::call(Func::Now, vec![]), typ: ScalarType::TimestampTz };
+                return self.cast(now, typ, false);
+            }
+        }
+        let t = self.plan_expr_hinted(cx, e, Some(typ))?;
+        self.assign_cast(t, typ, "default")
+    }
+
+    /// Assignment cast into a column: implicit casts plus varchar length checks.
+    pub fn assign_cast(&self, t: Typed, typ: &ScalarType, column: &str) -> Result<Typed, PlanError> {
+        if !crate::types::can_assign(&t.typ, typ) {
+            return Err(PlanError::TypeMismatch(format!(
+                "column \"{column}\" is of type {typ} but expression is of type {}",
+                t.typ
+            )));
+        }
+        if let ScalarType::VarChar { max_len: Some(n) } = typ {
+            let as_text = self.cast(t, &ScalarType::String, false)?;
+            let checked = ScalarExpr::call(Func::CheckVarChar(*n), vec![as_text.expr]);
+            if let ScalarExpr::Call { args, .. } = &checked {
+                if let ScalarExpr::Literal(d) = &args[0] {
+                    let v = Func::CheckVarChar(*n).eval(std::slice::from_ref(d))?;
+                    return Ok(Typed { expr: ScalarExpr::Literal(v), typ: typ.clone() });
+                }
+            }
+            return Ok(Typed { expr: checked, typ: typ.clone() });
+        }
+        self.cast(t, typ, false)
+    }
+
+    fn plan_create_view(&self, cv: &ast::CreateView) -> Result<Plan, PlanError> {
+        let name = object_name(&cv.name)?;
+        let view_planner = Planner { ctx: PlanContext { in_view: true, ..self.ctx.clone() }, ..self.clone_shallow() };
+        let planned = view_planner.plan_query(&cv.query)?;
+        let (plan, scope) = planned.into_relation();
+        let mut desc = scope.desc();
+        if !cv.columns.is_empty() {
+            if cv.columns.len() > desc.arity() {
+                return Err(PlanError::Syntax("CREATE VIEW specifies more column names than columns".into()));
+            }
+            for (i, c) in cv.columns.iter().enumerate() {
+                desc.names[i] = c.name.value.clone();
+            }
+        }
+        for (i, n) in desc.names.iter().enumerate() {
+            if desc.names[..i].contains(n) {
+                return Err(PlanError::InvalidParameter(format!("column \"{n}\" specified more than once")));
+            }
+        }
+        Ok(Plan::CreateView { name, desc, plan, materialized: cv.materialized, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace })
+    }
+
+    fn plan_create_index(&self, ci: &ast::CreateIndex) -> Result<Plan, PlanError> {
+        let on_name = object_name(&ci.table_name)?;
+        let on = self.catalog.get(&on_name).ok_or_else(|| PlanError::UnknownRelation(on_name.clone()))?;
+        if matches!(on.kind, ItemKind::View { .. } | ItemKind::Index { .. }) {
+            return Err(PlanError::WrongObjectType(on_name, "table or materialized view"));
+        }
+        let scope = Scope::from_desc(Some(&on.name), &on.desc);
+        let mut keys = Vec::new();
+        for col in &ci.columns {
+            let idx = match &col.column.expr {
+                ast::Expr::Identifier(id) => scope.resolve(None, &id.value)?,
+                other => return Err(PlanError::unsupported(format!("index on expression {other}"))),
+            };
+            keys.push(idx);
+        }
+        let name = match &ci.name {
+            Some(n) => object_name(n)?,
+            None => format!("{}_{}_idx", on.name, keys.iter().map(|k| on.desc.names[*k].clone()).collect::<Vec<_>>().join("_")),
+        };
+        Ok(Plan::CreateIndex { name, on: on.id, keys, if_not_exists: ci.if_not_exists })
+    }
+
+    fn table_for_write(&self, name: &ast::ObjectName) -> Result<&CatalogItem, PlanError> {
+        let n = object_name(name)?;
+        let item = self.catalog.get(&n).ok_or_else(|| PlanError::UnknownRelation(n.clone()))?;
+        match item.kind {
+            ItemKind::Table(_) => Ok(item),
+            _ => Err(PlanError::WrongObjectType(n, "table")),
+        }
+    }
+
+    fn plan_insert(&self, ins: &ast::Insert) -> Result<Plan, PlanError> {
+        if ins.on.is_some() || ins.returning.is_some() {
+            return Err(PlanError::unsupported("INSERT ... ON CONFLICT / RETURNING"));
+        }
+        let ast::TableObject::TableName(name) = &ins.table else {
+            return Err(PlanError::unsupported("INSERT into a table function"));
+        };
+        let table = self.table_for_write(name)?;
+        let ItemKind::Table(tdesc) = &table.kind else { unreachable!() };
+        let table_scope = Scope::from_desc(Some(&table.name), &table.desc);
+        let targets: Vec<usize> = if ins.columns.is_empty() {
+            (0..table.desc.arity()).collect()
+        } else {
+            let mut t = Vec::new();
+            for c in &ins.columns {
+                let cname = c.to_string();
+                let idx = table_scope
+                    .resolve(None, cname.trim_matches('"'))
+                    .map_err(|_| PlanError::UnknownColumn(format!("{cname}\" of relation \"{}", table.name)))?;
+                if t.contains(&idx) {
+                    return Err(PlanError::InvalidParameter(format!("column \"{cname}\" specified more than once")));
+                }
+                t.push(idx);
+            }
+            t
+        };
+        let source = ins.source.as_ref().ok_or_else(|| PlanError::unsupported("INSERT without a source"))?;
+        // VALUES lists are planned per column so that each value takes its column's type.
+        let (rel, src_types): (RelExpr, Vec<ScalarType>) = match (source.body.as_ref(), source.order_by.is_none() && source.limit_clause.is_none()) {
+            (ast::SetExpr::Values(values), true) => {
+                let empty = Scope::default();
+                let mut rows = Vec::new();
+                for row in &values.rows {
+                    if row.content.len() > targets.len() {
+                        return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));
+                    }
+                    let mut datums = Vec::new();
+                    for (i, &col) in targets.iter().enumerate() {
+                        let typ = &table.desc.types[col].scalar_type;
+                        let cname = &table.desc.names[col];
+                        let t = match row.content.get(i) {
+                            Some(ast::Expr::Identifier(id)) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() => {
+                                match &tdesc.defaults[col] {
+                                    Some(d) => Typed { expr: d.clone(), typ: typ.clone() },
+                                    None => Typed { expr: ScalarExpr::null(), typ: typ.clone() },
+                                }
+                            }
+                            Some(e) => {
+                                let t = self.plan_expr_hinted(ExprCx::new(&empty, "VALUES"), e, Some(typ))?;
+                                self.assign_cast(t, typ, cname)?
+                            }
+                            None => return Err(PlanError::Syntax("INSERT has more target columns than expressions".into())),
+                        };
+                        datums.push(t.expr.eval(&[])?);
+                    }
+                    rows.push((Row::new(datums), 1));
+                }
+                let types = targets.iter().map(|c| table.desc.types[*c].scalar_type.clone()).collect();
+                (RelExpr::Constant { rows, arity: targets.len() }, types)
+            }
+            _ => {
+                let (rel, scope) = self.plan_query(source)?.into_relation();
+                if scope.len() > targets.len() {
+                    return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));
+                }
+                if scope.len() < targets.len() && ins.columns.is_empty() {
+                    // Fewer values than columns: the rest take defaults.
+                } else if scope.len() < targets.len() {
+                    return Err(PlanError::Syntax("INSERT has more target columns than expressions".into()));
+                }
+                let mut casts = Vec::new();
+                for (i, item) in scope.items.iter().enumerate() {
+                    let col = targets[i];
+                    let t = Typed { expr: ScalarExpr::Column(i), typ: item.typ.scalar_type.clone() };
+                    casts.push(self.assign_cast(t, &table.desc.types[col].scalar_type, &table.desc.names[col])?.expr);
+                }
+                let n = scope.len();
+                let rel = RelExpr::Project { input: Box::new(RelExpr::Map { input: Box::new(rel), scalars: casts }), outputs: (n..2 * n).collect() };
+                (rel, targets[..n].iter().map(|c| table.desc.types[*c].scalar_type.clone()).collect())
+            }
+        };
+        let provided = src_types.len();
+        // Reorder into table column order, filling defaults for columns not given.
+        let arity = infer_arity(&rel).unwrap_or(provided);
+        let mut scalars = Vec::new();
+        for col in 0..table.desc.arity() {
+            match targets[..provided].iter().position(|t| *t == col) {
+                Some(i) => scalars.push(ScalarExpr::Column(i)),
+                None => scalars.push(tdesc.defaults[col].clone().unwrap_or_else(ScalarExpr::null)),
+            }
+        }
+        let source = RelExpr::Project {
+            input: Box::new(RelExpr::Map { input: Box::new(rel), scalars }),
+            outputs: (arity..arity + table.desc.arity()).collect(),
+        };
+        Ok(Plan::Insert { table: table.id, source })
+    }
+
+    fn plan_update(&self, up: &ast::Update) -> Result<Plan, PlanError> {
+        if up.from.is_some() || up.returning.is_some() {
+            return Err(PlanError::unsupported("UPDATE ... FROM / RETURNING"));
+        }
+        let ast::TableFactor::Table { name, alias, .. } = &up.table.relation else {
+            return Err(PlanError::unsupported("UPDATE of this target"));
+        };
+        let table = self.table_for_write(name)?;
+        let qualifier = alias.as_ref().map_or(table.name.clone(), |a| a.name.value.clone());
+        let scope = Scope::from_desc(Some(&qualifier), &table.desc);
+        let selection = self.write_selection(table, &scope, up.selection.as_ref())?;
+        let mut assignments: Vec<ScalarExpr> = (0..table.desc.arity()).map(ScalarExpr::Column).collect();
+        let ItemKind::Table(tdesc) = &table.kind else { unreachable!() };
+        for a in &up.assignments {
+            let ast::AssignmentTarget::ColumnName(col) = &a.target else {
+                return Err(PlanError::unsupported("UPDATE of a column tuple"));
+            };
+            let cname = col.0.last().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default()).unwrap_or_default();
+            let idx = scope
+                .resolve(None, &cname)
+                .map_err(|_| PlanError::UnknownColumn(format!("{cname}\" of relation \"{}", table.name)))?;
+            let typ = &table.desc.types[idx].scalar_type;
+            let t = match &a.value {
+                ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() => {
+                    Typed { expr: tdesc.defaults[idx].clone().unwrap_or_else(ScalarExpr::null), typ: typ.clone() }
+                }
+                e => {
+                    let t = self.plan_expr_hinted(ExprCx::new(&scope, "UPDATE"), e, Some(typ))?;
+                    self.assign_cast(t, typ, &cname)?
+                }
+            };
+            assignments[idx] = t.expr;
+        }
+        Ok(Plan::ReadThenWrite { table: table.id, selection, assignments: Some(assignments), tag: "UPDATE" })
+    }
+
+    fn plan_delete(&self, del: &ast::Delete) -> Result<Plan, PlanError> {
+        if del.using.is_some() || del.returning.is_some() {
+            return Err(PlanError::unsupported("DELETE ... USING / RETURNING"));
+        }
+        let from = match &del.from {
+            ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,
+        };
+        let [twj] = from.as_slice() else {
+            return Err(PlanError::unsupported("DELETE from several tables"));
+        };
+        let ast::TableFactor::Table { name, alias, .. } = &twj.relation else {
+            return Err(PlanError::unsupported("DELETE of this target"));
+        };
+        let table = self.table_for_write(name)?;
+        let qualifier = alias.as_ref().map_or(table.name.clone(), |a| a.name.value.clone());
+        let scope = Scope::from_desc(Some(&qualifier), &table.desc);
+        let selection = self.write_selection(table, &scope, del.selection.as_ref())?;
+        Ok(Plan::ReadThenWrite { table: table.id, selection, assignments: None, tag: "DELETE" })
+    }
+
+    fn write_selection(&self, table: &CatalogItem, scope: &Scope, selection: Option<&ast::Expr>) -> Result<RelExpr, PlanError> {
+        let get = RelExpr::Get { id: table.id, arity: table.desc.arity() };
+        Ok(match selection {
+            None => get,
+            Some(e) => {
+                let t = self.plan_expr_hinted(ExprCx::new(scope, "WHERE"), e, Some(&ScalarType::Bool))?;
+                let t = self.require(t, &ScalarType::Bool, "argument of WHERE")?;
+                RelExpr::Filter { input: Box::new(get), predicates: vec![t.expr] }
+            }
+        })
+    }
+}
