@@ -60,6 +60,8 @@ pub struct CatalogItem {
     pub kind: ItemKind,
     /// The SQL text that created it, replayed at startup.
     pub create_sql: String,
+    /// Items this one reads (for DROP ... CASCADE and dependency errors).
+    pub depends_on: Vec<GlobalId>,
 }
 
 /// Read access to the catalog during planning.

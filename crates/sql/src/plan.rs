@@ -64,6 +64,8 @@ pub enum Plan {
         if_not_exists: bool,
         /// OR REPLACE was given.
         or_replace: bool,
+        /// Every catalog item the definition names (views included).
+        depends_on: Vec<GlobalId>,
     },
     /// CREATE INDEX
     CreateIndex {
@@ -179,6 +181,7 @@ pub struct Planner<'a> {
     pub(crate) param_values: Option<Vec<Datum>>,
     pub(crate) ctes: RefCell<Vec<(String, RelExpr, Scope)>>,
     pub(crate) last_unified: RefCell<ScalarType>,
+    pub(crate) deps: RefCell<Vec<GlobalId>>,
 }
 
 /// Plans one statement. Returns the plan and the (inferred) types of its parameters.
@@ -195,6 +198,7 @@ pub fn plan(
         param_values: params.values.clone(),
         ctes: RefCell::new(Vec::new()),
         last_unified: RefCell::new(ScalarType::Unknown),
+        deps: RefCell::new(Vec::new()),
     };
     let plan = planner.plan_statement(stmt)?;
     let types = planner.param_types.borrow().iter().map(|t| t.clone().unwrap_or(ScalarType::String)).collect();
@@ -385,6 +389,7 @@ impl Planner<'_> {
             param_values: None,
             ctes: RefCell::new(Vec::new()),
             last_unified: RefCell::new(ScalarType::Unknown),
+            deps: RefCell::new(Vec::new()),
         }
     }
 
@@ -448,7 +453,8 @@ impl Planner<'_> {
                 return Err(PlanError::InvalidParameter(format!("column \"{n}\" specified more than once")));
             }
         }
-        Ok(Plan::CreateView { name, desc, plan, materialized: cv.materialized, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace })
+        let depends_on = view_planner.deps.borrow().clone();
+        Ok(Plan::CreateView { name, desc, plan, materialized: cv.materialized, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace, depends_on })
     }
 
     fn plan_create_index(&self, ci: &ast::CreateIndex) -> Result<Plan, PlanError> {

@@ -312,6 +312,9 @@ impl Planner<'_> {
         }
         let item = self.catalog.get(&base).ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
         let scope = Scope::from_desc(Some(&qualifier), &item.desc);
+        if !self.deps.borrow().contains(&item.id) {
+            self.deps.borrow_mut().push(item.id);
+        }
         let expr = match &item.kind {
             crate::ItemKind::View { plan } => plan.clone(),
             crate::ItemKind::Index { .. } => return Err(PlanError::WrongObjectType(base, "table")),

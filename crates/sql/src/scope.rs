@@ -1,7 +1,7 @@
 //! Name resolution: which column an identifier refers to.
 
 use crate::PlanError;
-use riffle_repr::{ColumnType, RelationDesc, ScalarType};
+use riffle_repr::{ColumnType, RelationDesc};
 
 /// One column visible to expressions.
 #[derive(Clone, Debug)]
@@ -78,10 +78,6 @@ impl Scope {
         }
     }
 
-    /// Column types.
-    pub fn types(&self) -> Vec<ScalarType> {
-        self.items.iter().map(|i| i.typ.scalar_type.clone()).collect()
-    }
 }
 
 impl PlanError {

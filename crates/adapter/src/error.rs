@@ -1,0 +1,78 @@
+//! Errors returned to clients, each with its SQLSTATE.
+
+use riffle_expr::EvalError;
+use riffle_repr::strconv::ParseError;
+use riffle_sql::PlanError;
+
+/// An error answering a statement.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// Planning failed.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Evaluating an expression failed.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    /// The durable store failed.
+    #[error(transparent)]
+    Durable(#[from] riffle_durable::DurableError),
+    /// A compute worker failed (a bug).
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// SHOW/SET of a variable that does not exist.
+    #[error("unrecognized configuration parameter \"{0}\"")]
+    UnknownVariable(String),
+    /// A bad value for a session variable.
+    #[error("invalid value for parameter \"{0}\": \"{1}\"")]
+    InvalidVariable(String, String),
+}
+
+impl AdapterError {
+    /// The PostgreSQL SQLSTATE for this error. Exhaustive on purpose: a new error variant
+    /// cannot compile without choosing its code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdapterError::Plan(p) => match p {
+                PlanError::Parse(_) | PlanError::Syntax(_) => "42601",
+                PlanError::UnknownRelation(_) | PlanError::MissingFrom(_) => "42P01",
+                PlanError::UnknownColumn(_) => "42703",
+                PlanError::AmbiguousColumn(_) => "42702",
+                PlanError::UnknownFunction(_) => "42883",
+                PlanError::UnknownType(_) => "42704",
+                PlanError::TypeMismatch(_) => "42804",
+                PlanError::Grouping(_) => "42803",
+                PlanError::AlreadyExists(_) => "42P07",
+                PlanError::DependentObjects(_) => "2BP01",
+                PlanError::WrongObjectType(..) => "42809",
+                PlanError::Unsupported(_) => "0A000",
+                PlanError::InvalidParameter(_) => "42P10",
+                PlanError::UnknownParameter(_) => "42P02",
+                PlanError::Eval(e) => eval_code(e),
+            },
+            AdapterError::Eval(e) => eval_code(e),
+            AdapterError::Durable(_) => "58030",
+            AdapterError::Internal(_) => "XX000",
+            AdapterError::UnknownVariable(_) => "42704",
+            AdapterError::InvalidVariable(..) => "22023",
+        }
+    }
+}
+
+fn eval_code(e: &EvalError) -> &'static str {
+    match e {
+        EvalError::DivisionByZero => "22012",
+        EvalError::OutOfRange(_) | EvalError::NumericFieldOverflow => "22003",
+        EvalError::StringTooLong(_) => "22001",
+        EvalError::Parse(p) => match p {
+            ParseError::OutOfRange { .. } => "22003",
+            ParseError::DateTimeOutOfRange { .. } => "22008",
+            ParseError::InvalidSyntax { .. } if p.is_datetime() => "22007",
+            ParseError::InvalidSyntax { .. } => "22P02",
+        },
+        EvalError::InvalidArgument(_) => "22023",
+        EvalError::InvalidRegex(_) => "2201B",
+        EvalError::InvalidCast { .. } => "42846",
+        EvalError::NotNullViolation { .. } => "23502",
+        EvalError::MultipleRowsFromSubquery => "21000",
+    }
+}

@@ -1,0 +1,17 @@
+//! Adapter layer: sessions, the coordinator that sequences every command, and SQLSTATEs.
+//!
+//! One [`Coordinator`] (behind a mutex) owns the catalog, the durable store and the compute
+//! controller. Each statement is planned against the catalog and sequenced: DDL updates the
+//! catalog durably and installs dataflows; writes get a timestamp, go to the RocksDB log
+//! (synced) and only then to the dataflows; reads pick the latest complete timestamp and
+//! peek arrangements after releasing the lock, so slow reads never block writers.
+#![warn(missing_docs)]
+
+mod catalog;
+mod coord;
+mod error;
+mod session;
+
+pub use coord::{Adapter, ExecuteResponse};
+pub use error::AdapterError;
+pub use session::Session;

@@ -1,0 +1,136 @@
+//! The handle the coordinator uses to drive compute workers.
+
+use crate::worker::ComputeWorker;
+use riffle_expr::{EvalError, RelExpr};
+use riffle_repr::{Diff, GlobalId, Row, Timestamp};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// What a peek reads.
+#[derive(Clone, Debug)]
+pub enum PeekTarget {
+    /// A maintained collection's arrangement, read directly.
+    Collection(GlobalId),
+    /// A plan, rendered as a transient dataflow that is torn down after the read.
+    Plan(RelExpr),
+}
+
+/// The rows of a peek (with multiplicities), or the evaluation error the collection holds.
+pub type PeekResult = Result<Vec<(Row, Diff)>, EvalError>;
+
+pub(crate) type PeekReply = tokio::sync::mpsc::UnboundedSender<Result<PeekResult, String>>;
+
+/// A command, broadcast to every worker in the same order.
+#[derive(Clone)]
+pub(crate) enum Command {
+    CreateTable { id: GlobalId },
+    CreateView { id: GlobalId, plan: RelExpr },
+    CreateIndex { id: GlobalId, on: GlobalId, keys: Vec<usize> },
+    Drop { id: GlobalId },
+    Write { ts: Timestamp, updates: Arc<Vec<(GlobalId, Row, Diff)>> },
+    AdvanceTo { ts: Timestamp },
+    Peek { target: PeekTarget, ts: Timestamp, reply: PeekReply },
+    Shutdown,
+}
+
+/// Owns the timely workers; every method broadcasts one command.
+///
+/// Broadcasts hold a lock so that every worker sees commands in one order, even when
+/// sessions issue peeks concurrently: workers must build their dataflows identically.
+pub struct ComputeController {
+    senders: Mutex<Vec<crossbeam_channel::Sender<Command>>>,
+    workers: usize,
+    guards: Mutex<Option<timely::communication::WorkerGuards<()>>>,
+}
+
+impl ComputeController {
+    /// Starts `workers` timely worker threads in this process.
+    pub fn start(workers: usize) -> Result<Self, String> {
+        let workers = workers.max(1);
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..workers {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            senders.push(tx);
+            receivers.push(Some(rx));
+        }
+        let receivers = Arc::new(Mutex::new(receivers));
+        let guards = timely::execute(timely::Config::process(workers), move |worker| {
+            let rx = receivers.lock().expect("receivers lock")[worker.index()].take().expect("one receiver per worker");
+            ComputeWorker::new(worker).run(rx);
+        })?;
+        Ok(ComputeController { senders: Mutex::new(senders), workers, guards: Mutex::new(Some(guards)) })
+    }
+
+    fn broadcast(&self, cmd: Command) {
+        let senders = self.senders.lock().expect("senders lock");
+        for tx in senders.iter() {
+            // A worker only stops at shutdown, so a failed send means it panicked; the peek
+            // that follows reports it.
+            let _ = tx.send(cmd.clone());
+        }
+    }
+
+    /// Installs a table's input and arrangement.
+    pub fn create_table(&self, id: GlobalId) {
+        self.broadcast(Command::CreateTable { id });
+    }
+
+    /// Installs a materialized view's dataflow.
+    pub fn create_view(&self, id: GlobalId, plan: RelExpr) {
+        self.broadcast(Command::CreateView { id, plan });
+    }
+
+    /// Installs an index: an arrangement of `on` by `keys`.
+    pub fn create_index(&self, id: GlobalId, on: GlobalId, keys: Vec<usize>) {
+        self.broadcast(Command::CreateIndex { id, on, keys });
+    }
+
+    /// Drops a collection's dataflow and arrangement.
+    pub fn drop_collection(&self, id: GlobalId) {
+        self.broadcast(Command::Drop { id });
+    }
+
+    /// Applies table updates at `ts` and closes that time.
+    pub fn write(&self, ts: Timestamp, updates: Vec<(GlobalId, Row, Diff)>) {
+        self.broadcast(Command::Write { ts, updates: Arc::new(updates) });
+    }
+
+    /// Moves every input to `ts` without data.
+    pub fn advance_to(&self, ts: Timestamp) {
+        self.broadcast(Command::AdvanceTo { ts });
+    }
+
+    /// Reads a collection, or computes a plan, as of `ts`.
+    pub async fn peek(&self, target: PeekTarget, ts: Timestamp) -> Result<PeekResult, String> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        self.broadcast(Command::Peek { target, ts, reply: tx });
+        let mut merged: BTreeMap<Row, Diff> = BTreeMap::new();
+        let mut error = None;
+        for _ in 0..self.workers {
+            match rx.recv().await {
+                Some(Ok(Ok(rows))) => {
+                    for (row, diff) in rows {
+                        *merged.entry(row).or_insert(0) += diff;
+                    }
+                }
+                Some(Ok(Err(e))) => error = Some(e),
+                Some(Err(msg)) => return Err(msg),
+                None => return Err("compute worker stopped".into()),
+            }
+        }
+        if let Some(e) = error {
+            return Ok(Err(e));
+        }
+        Ok(Ok(merged.into_iter().filter(|(_, d)| *d != 0).collect()))
+    }
+}
+
+impl Drop for ComputeController {
+    fn drop(&mut self) {
+        self.broadcast(Command::Shutdown);
+        if let Ok(mut guards) = self.guards.lock() {
+            drop(guards.take());
+        }
+    }
+}

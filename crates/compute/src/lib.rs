@@ -1,0 +1,14 @@
+//! Compute layer: maintains collections as timely/differential dataflows.
+//!
+//! A [`ComputeController`] owns `n` timely worker threads. Every command is broadcast to all
+//! workers in the same order, so each worker builds the same dataflows; table updates are
+//! spread across workers and differential exchanges them by key. Every table, materialized
+//! view and index is an *arrangement* (a trace) that later dataflows import and that peeks
+//! read directly, so a maintained view is never recomputed to be read.
+#![warn(missing_docs)]
+
+mod controller;
+mod render;
+mod worker;
+
+pub use controller::{ComputeController, PeekResult, PeekTarget};

@@ -1,0 +1,249 @@
+//! Rendering a [`RelExpr`] into differential operators.
+//!
+//! Every operator produces two collections: rows, and evaluation errors. Errors are data,
+//! so that a view whose definition fails on some row (division by zero) reports the error
+//! when read instead of crashing a worker.
+
+use differential_dataflow::operators::arrange::TraceAgent;
+use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
+use differential_dataflow::{AsCollection, VecCollection};
+use riffle_expr::{ColumnOrder, EvalError, JoinKind, RelExpr, ScalarExpr};
+use riffle_repr::{Datum, Diff, GlobalId, Row, Timestamp};
+use std::collections::BTreeMap;
+use timely::dataflow::operators::ToStream;
+use timely::dataflow::Scope;
+
+/// An arrangement of rows by the whole row.
+pub type RowTrace = TraceAgent<KeySpine<Row, Timestamp, Diff>>;
+/// An arrangement of errors.
+pub type ErrTrace = TraceAgent<KeySpine<EvalError, Timestamp, Diff>>;
+/// An arrangement of rows by key columns (an index).
+pub type IndexTrace = TraceAgent<ValSpine<Row, Row, Timestamp, Diff>>;
+
+/// Rows of a rendered plan.
+pub type Rows<'s> = VecCollection<'s, Timestamp, Row, Diff>;
+/// Errors of a rendered plan.
+pub type Errs<'s> = VecCollection<'s, Timestamp, EvalError, Diff>;
+
+/// The traces a dataflow may import.
+pub struct Traces<'t> {
+    /// Row traces by collection.
+    pub rows: &'t mut BTreeMap<GlobalId, (RowTrace, ErrTrace)>,
+}
+
+/// State for rendering one dataflow.
+pub struct RenderContext<'s, 't> {
+    scope: Scope<'s, Timestamp>,
+    traces: Traces<'t>,
+    imported: BTreeMap<GlobalId, (Rows<'s>, Errs<'s>)>,
+    worker_index: usize,
+}
+
+impl<'s, 't> RenderContext<'s, 't> {
+    /// A context rendering into `scope`, importing from `traces`.
+    pub fn new(scope: Scope<'s, Timestamp>, traces: Traces<'t>, worker_index: usize) -> Self {
+        RenderContext { scope, traces, imported: BTreeMap::new(), worker_index }
+    }
+
+    fn get(&mut self, id: GlobalId) -> (Rows<'s>, Errs<'s>) {
+        if let Some(c) = self.imported.get(&id) {
+            return c.clone();
+        }
+        let (rows, errs) = self.traces.rows.get_mut(&id).unwrap_or_else(|| panic!("collection {id} is not installed"));
+        let r = rows.import(self.scope).as_collection(|k, _| k.clone());
+        let e = errs.import(self.scope).as_collection(|k, _| k.clone());
+        self.imported.insert(id, (r.clone(), e.clone()));
+        (r, e)
+    }
+
+    fn constant<D: differential_dataflow::Data + timely::ExchangeData>(&self, items: Vec<(D, Diff)>) -> VecCollection<'s, Timestamp, D, Diff> {
+        // Constants enter once, on worker 0; other workers contribute nothing.
+        let items: Vec<(D, Timestamp, Diff)> =
+            if self.worker_index == 0 { items.into_iter().map(|(d, r)| (d, 0, r)).collect() } else { Vec::new() };
+        items.to_stream(self.scope).as_collection()
+    }
+
+    fn empty_errs(&self) -> Errs<'s> {
+        self.constant(Vec::new())
+    }
+
+    /// Renders a plan.
+    pub fn render(&mut self, plan: &RelExpr) -> (Rows<'s>, Errs<'s>) {
+        match plan {
+            RelExpr::Get { id, .. } => self.get(*id),
+            RelExpr::Constant { rows, .. } => (self.constant(rows.clone()), self.empty_errs()),
+            RelExpr::Map { input, scalars } => {
+                let (rows, errs) = self.render(input);
+                let scalars = scalars.clone();
+                let (ok, err) = split(rows.map(move |row| {
+                    let mut datums = row.into_datums();
+                    for s in &scalars {
+                        let v = s.eval(&datums)?;
+                        datums.push(v);
+                    }
+                    Ok(Row::new(datums))
+                }));
+                (ok, errs.concat(err))
+            }
+            RelExpr::Filter { input, predicates } => {
+                let (rows, errs) = self.render(input);
+                let predicates = predicates.clone();
+                let (ok, err) = split(rows.flat_map(move |row| {
+                    for p in &predicates {
+                        match p.holds(row.datums()) {
+                            Ok(true) => {}
+                            Ok(false) => return None,
+                            Err(e) => return Some(Err(e)),
+                        }
+                    }
+                    Some(Ok(row))
+                }));
+                (ok, errs.concat(err))
+            }
+            RelExpr::Project { input, outputs } => {
+                let (rows, errs) = self.render(input);
+                let outputs = outputs.clone();
+                (rows.map(move |row| outputs.iter().map(|i| row[*i].clone()).collect()), errs)
+            }
+            RelExpr::Join { left, right, keys, residual, kind, right_arity } => {
+                let (l, le) = self.render(left);
+                let (r, re) = self.render(right);
+                let (lk, rk): (Vec<ScalarExpr>, Vec<ScalarExpr>) = keys.iter().cloned().unzip();
+                let (lkeyed, lerr) = keyed(l.clone(), lk);
+                let (rkeyed, rerr) = keyed(r, rk);
+                let matched = lkeyed.join(rkeyed).map(|(_k, (lrow, rrow))| {
+                    let mut datums = lrow.datums().to_vec();
+                    datums.extend_from_slice(rrow.datums());
+                    (lrow, Row::new(datums))
+                });
+                let (matched, resid_err) = match residual.clone() {
+                    None => (matched, self.empty_errs()),
+                    Some(pred) => split(matched.flat_map(move |(lrow, row)| match pred.holds(row.datums()) {
+                        Ok(true) => Some(Ok((lrow, row))),
+                        Ok(false) => None,
+                        Err(e) => Some(Err(e)),
+                    })),
+                };
+                let errs = le.concat(re).concat(lerr).concat(rerr).concat(resid_err);
+                let joined = matched.clone().map(|(_, row)| row);
+                match kind {
+                    JoinKind::Inner => (joined, errs),
+                    JoinKind::LeftOuter => {
+                        let with_match = matched.map(|(lrow, _)| lrow).distinct_core::<Diff>();
+                        let matched_left = l.clone().map(|row| (row, ())).semijoin(with_match).map(|(row, ())| row);
+                        let n = *right_arity;
+                        let padded = l.concat(matched_left.negate()).map(move |row| {
+                            let mut datums = row.into_datums();
+                            datums.extend(std::iter::repeat_n(Datum::Null, n));
+                            Row::new(datums)
+                        });
+                        (joined.concat(padded), errs)
+                    }
+                }
+            }
+            RelExpr::Reduce { input, group_key, aggregates, global } => {
+                let (rows, errs) = self.render(input);
+                let group_key = group_key.clone();
+                let aggs = aggregates.clone();
+                let (pairs, perr) = split(rows.map(move |row| {
+                    let key: Row = group_key.iter().map(|i| row[*i].clone()).collect();
+                    let mut vals = Vec::with_capacity(aggs.len());
+                    for a in &aggs {
+                        vals.push(a.expr.eval(row.datums())?);
+                    }
+                    Ok((key, Row::new(vals)))
+                }));
+                let aggs = aggregates.clone();
+                let reduced = pairs.reduce(move |key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                    let mut datums = key.datums().to_vec();
+                    for (j, a) in aggs.iter().enumerate() {
+                        match a.func.eval(input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (&r[j], *n)), a.distinct) {
+                            Ok(d) => datums.push(d),
+                            Err(e) => {
+                                output.push((Err(e), 1));
+                                return;
+                            }
+                        }
+                    }
+                    output.push((Ok(Row::new(datums)), 1));
+                });
+                let (ok, rerr) = split(reduced.map(|(_key, result)| result));
+                let errs = errs.concat(perr).concat(rerr);
+                if *global {
+                    // A global aggregate has one row even over no input: add the default row
+                    // and take it away again whenever the aggregate produced its own row.
+                    let default: Row = aggregates.iter().map(|a| a.func.empty_value()).collect();
+                    let d2 = default.clone();
+                    let present = ok.clone().map(move |_| d2.clone()).negate();
+                    let defaults = self.constant(vec![(default, 1)]);
+                    (ok.concat(defaults).concat(present), errs)
+                } else {
+                    (ok, errs)
+                }
+            }
+            RelExpr::Distinct { input } => {
+                let (rows, errs) = self.render(input);
+                (rows.distinct_core::<Diff>(), errs)
+            }
+            RelExpr::Union { inputs } => {
+                let mut parts = inputs.iter().map(|i| self.render(i));
+                let (mut rows, mut errs) = parts.next().expect("union has inputs");
+                for (r, e) in parts {
+                    rows = rows.concat(r);
+                    errs = errs.concat(e);
+                }
+                (rows, errs)
+            }
+            RelExpr::TopK { input, order_by, limit, offset } => {
+                let (rows, errs) = self.render(input);
+                let order = order_by.clone();
+                let (limit, offset) = (*limit, *offset);
+                let top = rows.map(|row| ((), row)).reduce(move |_k: &(), input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
+                    let mut all: Vec<(&Row, Diff)> = input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (*r, *n)).collect();
+                    all.sort_by(|a, b| ColumnOrder::compare_rows(&order, a.0.datums(), b.0.datums()).then_with(|| a.0.cmp(b.0)));
+                    let mut skip = offset as i64;
+                    let mut take = limit.map_or(i64::MAX, |l| l as i64);
+                    for (row, mut n) in all {
+                        let skipped = n.min(skip);
+                        skip -= skipped;
+                        n -= skipped;
+                        let taken = n.min(take);
+                        take -= taken;
+                        if taken > 0 {
+                            output.push((row.clone(), taken));
+                        }
+                        if take == 0 {
+                            break;
+                        }
+                    }
+                });
+                (top.map(|((), row)| row), errs)
+            }
+        }
+    }
+}
+
+/// Splits a collection of results into successes and errors.
+fn split<'s, D>(results: VecCollection<'s, Timestamp, Result<D, EvalError>, Diff>) -> (VecCollection<'s, Timestamp, D, Diff>, Errs<'s>)
+where
+    D: differential_dataflow::Data + timely::ExchangeData,
+{
+    let ok = results.clone().flat_map(|r| r.ok());
+    let err = results.flat_map(|r| r.err());
+    (ok, err)
+}
+
+/// Keys rows by join key expressions; rows whose key has a NULL never match and are dropped.
+fn keyed<'s>(rows: Rows<'s>, keys: Vec<ScalarExpr>) -> (VecCollection<'s, Timestamp, (Row, Row), Diff>, Errs<'s>) {
+    split(rows.flat_map(move |row| {
+        let mut key = Vec::with_capacity(keys.len());
+        for k in &keys {
+            match k.eval(row.datums()) {
+                Ok(Datum::Null) => return None,
+                Ok(d) => key.push(d),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok((Row::new(key), row)))
+    }))
+}

@@ -1,0 +1,243 @@
+//! The loop each timely worker runs: apply commands, step dataflows, answer peeks.
+
+use crate::controller::{Command, PeekReply, PeekTarget};
+use crate::render::{ErrTrace, IndexTrace, RenderContext, RowTrace, Traces};
+use differential_dataflow::input::InputSession;
+use differential_dataflow::trace::cursor::{cursor_list, Cursor};
+use differential_dataflow::trace::TraceReader;
+use riffle_expr::EvalError;
+use riffle_repr::{Diff, GlobalId, Row, Timestamp};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use timely::progress::frontier::AntichainRef;
+use timely::progress::Antichain;
+use timely::worker::Worker;
+
+struct PendingPeek {
+    ts: Timestamp,
+    rows: RowTrace,
+    errs: ErrTrace,
+    transient: Option<usize>,
+    reply: PeekReply,
+}
+
+/// One worker's state: inputs for tables, traces for every maintained collection.
+pub struct ComputeWorker<'w> {
+    worker: &'w mut Worker,
+    inputs: BTreeMap<GlobalId, (InputSession<Timestamp, Row, Diff>, InputSession<Timestamp, EvalError, Diff>)>,
+    traces: BTreeMap<GlobalId, (RowTrace, ErrTrace)>,
+    indexes: BTreeMap<GlobalId, IndexTrace>,
+    dataflows: BTreeMap<GlobalId, usize>,
+    time: Timestamp,
+    peeks: Vec<PendingPeek>,
+}
+
+impl<'w> ComputeWorker<'w> {
+    /// A worker with nothing installed.
+    pub fn new(worker: &'w mut Worker) -> Self {
+        ComputeWorker {
+            worker,
+            inputs: BTreeMap::new(),
+            traces: BTreeMap::new(),
+            indexes: BTreeMap::new(),
+            dataflows: BTreeMap::new(),
+            time: 0,
+            peeks: Vec::new(),
+        }
+    }
+
+    /// Runs until the controller shuts the worker down.
+    pub fn run(mut self, commands: crossbeam_channel::Receiver<Command>) {
+        loop {
+            loop {
+                match commands.try_recv() {
+                    Ok(Command::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+                    Ok(cmd) => self.handle(cmd),
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                }
+            }
+            let park = if self.peeks.is_empty() { Duration::from_millis(1) } else { Duration::ZERO };
+            self.worker.step_or_park(Some(park));
+            self.process_peeks();
+        }
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::CreateTable { id } => self.create_table(id),
+            Command::CreateView { id, plan } => {
+                let index = self.worker.next_dataflow_index();
+                let traces = &mut self.traces;
+                let worker_index = self.worker.index();
+                let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(&format!("view {id}"), |scope| {
+                    let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
+                    let (rows, errs) = cx.render(&plan);
+                    (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
+                });
+                self.traces.insert(id, (rows, errs));
+                self.dataflows.insert(id, index);
+            }
+            Command::CreateIndex { id, on, keys } => {
+                let index = self.worker.next_dataflow_index();
+                let Some((rows, _)) = self.traces.get_mut(&on) else { return };
+                let trace = self.worker.dataflow_named::<Timestamp, _, _>(&format!("index {id}"), |scope| {
+                    rows.import(scope)
+                        .as_collection(|k, _| k.clone())
+                        .map(move |row: Row| (keys.iter().map(|k| row[*k].clone()).collect::<Row>(), row))
+                        .arrange_by_key()
+                        .trace
+                });
+                self.indexes.insert(id, trace);
+                self.dataflows.insert(id, index);
+            }
+            Command::Drop { id } => {
+                self.inputs.remove(&id);
+                self.traces.remove(&id);
+                self.indexes.remove(&id);
+                if let Some(index) = self.dataflows.remove(&id) {
+                    self.worker.drop_dataflow(index);
+                }
+            }
+            Command::Write { ts, updates } => {
+                let (me, peers) = (self.worker.index(), self.worker.peers());
+                for (i, (id, row, diff)) in updates.iter().cloned().enumerate() {
+                    if i % peers == me {
+                        if let Some((input, _)) = self.inputs.get_mut(&id) {
+                            input.advance_to(ts.max(*input.time()));
+                            input.update(row, diff);
+                        }
+                    }
+                }
+                self.advance_to(ts + 1);
+            }
+            Command::AdvanceTo { ts } => self.advance_to(ts),
+            Command::Peek { target, ts, reply } => self.start_peek(target, ts, reply),
+            Command::Shutdown => {}
+        }
+    }
+
+    fn create_table(&mut self, id: GlobalId) {
+        let index = self.worker.next_dataflow_index();
+        let mut rows_in = InputSession::new();
+        let mut errs_in = InputSession::new();
+        let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(&format!("table {id}"), |scope| {
+            (rows_in.to_collection(scope).arrange_by_self().trace, errs_in.to_collection(scope).arrange_by_self().trace)
+        });
+        rows_in.advance_to(self.time);
+        errs_in.advance_to(self.time);
+        rows_in.flush();
+        errs_in.flush();
+        self.inputs.insert(id, (rows_in, errs_in));
+        self.traces.insert(id, (rows, errs));
+        self.dataflows.insert(id, index);
+    }
+
+    /// Moves every input to `ts` and lets arrangements forget history before it.
+    fn advance_to(&mut self, ts: Timestamp) {
+        if ts <= self.time {
+            return;
+        }
+        self.time = ts;
+        for (rows, errs) in self.inputs.values_mut() {
+            rows.advance_to(ts);
+            errs.advance_to(ts);
+            rows.flush();
+            errs.flush();
+        }
+        // Reads happen at the latest complete time, ts - 1; nothing older is ever read.
+        let since = [ts - 1];
+        for (rows, errs) in self.traces.values_mut() {
+            rows.set_logical_compaction(AntichainRef::new(&since));
+            rows.set_physical_compaction(AntichainRef::new(&since));
+            errs.set_logical_compaction(AntichainRef::new(&since));
+            errs.set_physical_compaction(AntichainRef::new(&since));
+        }
+        for trace in self.indexes.values_mut() {
+            trace.set_logical_compaction(AntichainRef::new(&since));
+            trace.set_physical_compaction(AntichainRef::new(&since));
+        }
+    }
+
+    fn start_peek(&mut self, target: PeekTarget, ts: Timestamp, reply: PeekReply) {
+        match target {
+            PeekTarget::Collection(id) => match self.traces.get(&id) {
+                Some((rows, errs)) => self.peeks.push(PendingPeek { ts, rows: rows.clone(), errs: errs.clone(), transient: None, reply }),
+                None => {
+                    let _ = reply.send(Err(format!("collection {id} is not installed")));
+                }
+            },
+            PeekTarget::Plan(plan) => {
+                let index = self.worker.next_dataflow_index();
+                let traces = &mut self.traces;
+                let worker_index = self.worker.index();
+                let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>("peek", |scope| {
+                    let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
+                    let (rows, errs) = cx.render(&plan);
+                    (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
+                });
+                self.peeks.push(PendingPeek { ts, rows, errs, transient: Some(index), reply });
+            }
+        }
+    }
+
+    fn process_peeks(&mut self) {
+        let mut i = 0;
+        while i < self.peeks.len() {
+            let ts = self.peeks[i].ts;
+            if ready(&mut self.peeks[i].rows, ts) && ready(&mut self.peeks[i].errs, ts) {
+                let mut peek = self.peeks.swap_remove(i);
+                let errs = read_at(&mut peek.errs, peek.ts);
+                let result = match errs.into_iter().next() {
+                    Some((e, _)) => Ok(Err(e)),
+                    None => Ok(Ok(read_at(&mut peek.rows, peek.ts))),
+                };
+                let _ = peek.reply.send(result);
+                if let Some(index) = peek.transient {
+                    drop(peek.rows);
+                    drop(peek.errs);
+                    self.worker.drop_dataflow(index);
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+/// Whether a trace holds every update at or before `ts`.
+fn ready<K: Ord + Clone + 'static>(trace: &mut differential_dataflow::operators::arrange::TraceAgent<differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>>, ts: Timestamp) -> bool
+where
+    K: differential_dataflow::ExchangeData,
+{
+    let mut upper = Antichain::new();
+    trace.read_upper(&mut upper);
+    !upper.less_equal(&ts)
+}
+
+/// The contents of a trace as of `ts`, consolidated.
+fn read_at<K>(trace: &mut differential_dataflow::operators::arrange::TraceAgent<differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>>, ts: Timestamp) -> Vec<(K, Diff)>
+where
+    K: differential_dataflow::ExchangeData,
+{
+    let mut upper = Antichain::new();
+    trace.read_upper(&mut upper);
+    let Some(batches) = trace.batches_through(upper.borrow()) else { return Vec::new() };
+    let (mut cursor, storage) = cursor_list(batches);
+    let mut out = Vec::new();
+    while cursor.key_valid(&storage) {
+        let mut count: Diff = 0;
+        while cursor.val_valid(&storage) {
+            cursor.map_times(&storage, |t, d| {
+                if *t <= ts {
+                    count += *d;
+                }
+            });
+            cursor.step_val(&storage);
+        }
+        if count != 0 {
+            out.push((cursor.key(&storage).clone(), count));
+        }
+        cursor.step_key(&storage);
+    }
+    out
+}

@@ -1,0 +1,272 @@
+//! pgwire handlers: simple and extended query protocol on top of the adapter.
+
+use crate::codec::{decode_param, encode_field, pg_type, scalar_type};
+use async_trait::async_trait;
+use bytes::BytesMut;
+use futures::stream;
+use pgwire::api::auth::noop::NoopStartupHandler;
+use pgwire::api::auth::StartupHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::data::DataRow;
+use riffle_adapter::{Adapter, AdapterError, ExecuteResponse, Session};
+use riffle_repr::{Datum, RelationDesc, ScalarType};
+use riffle_sql::{Params, Statement};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::Mutex;
+use tracing::{debug, info, warn};
+
+/// A statement stored by the extended protocol: the SQL and its parse.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    stmt: Statement,
+}
+
+/// Parses statements for the extended protocol.
+pub struct Parser;
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(&self, _client: &C, sql: &str, _types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let mut stmts = riffle_sql::parse(sql).map_err(|e| user_error(&AdapterError::Plan(e)))?;
+        match stmts.len() {
+            0 => Ok(None),
+            1 => Ok(Some(Prepared { stmt: stmts.remove(0) })),
+            _ => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "ERROR".into(),
+                "42601".into(),
+                "cannot insert multiple commands into a prepared statement".into(),
+            )))),
+        }
+    }
+
+    fn get_parameter_types(&self, _stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(vec![])
+    }
+
+    fn get_result_schema(&self, _stmt: &Prepared, _format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        Ok(vec![])
+    }
+}
+
+/// The handler shared by all connections.
+pub struct Handler {
+    adapter: Arc<Adapter>,
+    parser: Arc<Parser>,
+}
+
+fn user_error(e: &AdapterError) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), e.code().into(), e.to_string())))
+}
+
+fn fields(desc: &RelationDesc, format: &Format) -> Vec<FieldInfo> {
+    desc.iter()
+        .enumerate()
+        .map(|(i, (name, typ))| FieldInfo::new(name.clone(), None, None, pg_type(&typ.scalar_type), format.format_for(i)))
+        .collect()
+}
+
+fn session_of<C: ClientInfo>(client: &C) -> Arc<Mutex<Session>> {
+    client.session_extensions().get_or_insert_with(|| Mutex::new(Session::new()))
+}
+
+fn to_response(resp: ExecuteResponse, format: &Format) -> Response {
+    match resp {
+        ExecuteResponse::Rows { desc, rows, tag } => {
+            let schema = Arc::new(fields(&desc, format));
+            let binary: Vec<bool> = schema.iter().map(|f| f.format() == FieldFormat::Binary).collect();
+            let data: Vec<PgWireResult<DataRow>> = rows
+                .into_iter()
+                .map(|row| {
+                    let mut buf = BytesMut::new();
+                    for (i, d) in row.datums().iter().enumerate() {
+                        encode_field(&mut buf, d, binary[i]);
+                    }
+                    Ok(DataRow::new(buf, row.arity() as i16))
+                })
+                .collect();
+            let mut qr = QueryResponse::new(schema, stream::iter(data));
+            qr.set_command_tag(tag);
+            Response::Query(qr)
+        }
+        ExecuteResponse::Command { tag } => Response::Execution(Tag::new(&tag)),
+    }
+}
+
+impl Handler {
+    async fn run(&self, session: &Mutex<Session>, stmt: &Statement, params: &Params, format: &Format) -> Result<Response, AdapterError> {
+        let mut session = session.lock().await;
+        debug!(%stmt, "execute");
+        let resp = self.adapter.execute(&mut session, stmt, params).await?;
+        Ok(to_response(resp, format))
+    }
+
+    /// Parameter types: what the client declared, else what the planner inferred.
+    async fn param_types(&self, stmt: &StoredStatement<Prepared>) -> Result<(Vec<ScalarType>, Option<RelationDesc>), AdapterError> {
+        let declared: Vec<Option<ScalarType>> = stmt.parameter_types.iter().map(|t| t.as_ref().and_then(scalar_type)).collect();
+        let (inferred, desc) = self.adapter.describe(&stmt.statement.stmt, &declared).await?;
+        let n = declared.len().max(inferred.len());
+        let types = (0..n)
+            .map(|i| declared.get(i).cloned().flatten().or_else(|| inferred.get(i).cloned()).unwrap_or(ScalarType::String))
+            .collect();
+        Ok((types, desc))
+    }
+}
+
+#[async_trait]
+impl NoopStartupHandler for Handler {}
+
+#[async_trait]
+impl SimpleQueryHandler for Handler {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(client);
+        let stmts = match riffle_sql::parse(query) {
+            Ok(s) => s,
+            Err(e) => return Ok(vec![Response::Error(Box::new(error_info(&AdapterError::Plan(e))))]),
+        };
+        let mut out = Vec::new();
+        for stmt in &stmts {
+            match self.run(&session, stmt, &Params::default(), &Format::UnifiedText).await {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    log_error(&e);
+                    out.push(Response::Error(Box::new(error_info(&e))));
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn error_info(e: &AdapterError) -> ErrorInfo {
+    ErrorInfo::new("ERROR".into(), e.code().into(), e.to_string())
+}
+
+fn log_error(e: &AdapterError) {
+    if e.code() == "XX000" {
+        warn!(error = %e, "internal error");
+    } else {
+        debug!(error = %e, code = e.code(), "statement failed");
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Handler {
+    type Statement = Prepared;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        self.parser.clone()
+    }
+
+    async fn do_describe_statement<C>(&self, _client: &mut C, stmt: &StoredStatement<Prepared>) -> PgWireResult<DescribeStatementResponse>
+    where
+        C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Prepared>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+    {
+        let (types, desc) = self.param_types(stmt).await.map_err(|e| user_error(&e))?;
+        let fields = desc.map(|d| fields(&d, &Format::UnifiedText)).unwrap_or_default();
+        Ok(DescribeStatementResponse::new(types.iter().map(pg_type).collect(), fields))
+    }
+
+    async fn do_describe_portal<C>(&self, _client: &mut C, portal: &Portal<Prepared>) -> PgWireResult<DescribePortalResponse>
+    where
+        C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Prepared>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+    {
+        let (_, desc) = self.param_types(&portal.statement).await.map_err(|e| user_error(&e))?;
+        let fields = desc.map(|d| fields(&d, &portal.result_column_format)).unwrap_or_default();
+        Ok(DescribePortalResponse::new(fields))
+    }
+
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Prepared>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(client);
+        let result = async {
+            let (types, _) = self.param_types(&portal.statement).await?;
+            let mut values = Vec::with_capacity(portal.parameters.len());
+            for (i, p) in portal.parameters.iter().enumerate() {
+                let typ = types.get(i).cloned().unwrap_or(ScalarType::String);
+                let binary = portal.parameter_format.format_for(i) == FieldFormat::Binary;
+                values.push(match p {
+                    None => Datum::Null,
+                    Some(bytes) => decode_param(bytes, &typ, binary).map_err(|m| {
+                        AdapterError::Eval(riffle_repr::strconv::ParseError::InvalidSyntax { type_name: typ.name().into(), input: m }.into())
+                    })?,
+                });
+            }
+            let params = Params { types: types.into_iter().map(Some).collect(), values: Some(values) };
+            self.run(&session, &portal.statement.statement.stmt, &params, &portal.result_column_format).await
+        }
+        .await;
+        result.map_err(|e| {
+            log_error(&e);
+            user_error(&e)
+        })
+    }
+}
+
+struct Factory {
+    handler: Arc<Handler>,
+}
+
+impl PgWireServerHandlers for Factory {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.handler.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.handler.clone()
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        self.handler.clone()
+    }
+}
+
+/// Accepts connections on `listener` until the process exits.
+pub async fn serve(listener: TcpListener, adapter: Arc<Adapter>) -> std::io::Result<()> {
+    let factory = Arc::new(Factory { handler: Arc::new(Handler { adapter, parser: Arc::new(Parser) }) });
+    loop {
+        let (socket, addr) = listener.accept().await?;
+        let factory = factory.clone();
+        tokio::spawn(async move {
+            debug!(%addr, "connection");
+            if let Err(e) = pgwire::tokio::process_socket(socket, None, factory).await {
+                debug!(%addr, error = %e, "connection closed with error");
+            }
+        });
+        let _ = info_once();
+    }
+}
+
+fn info_once() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| info!("first client connected"));
+}

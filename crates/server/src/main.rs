@@ -1,0 +1,44 @@
+//! Server layer: the `riffle` binary. Parses flags, sets up logging, recovers the data
+//! directory and serves the PostgreSQL protocol.
+
+use anyhow::Context;
+use clap::Parser;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tracing::info;
+
+/// A streaming SQL database: PostgreSQL wire protocol, incrementally maintained views.
+#[derive(Parser, Debug)]
+#[command(name = "riffle", version)]
+struct Args {
+    /// Address to serve the PostgreSQL protocol on.
+    #[arg(long, default_value = "127.0.0.1:6875", env = "RIFFLE_LISTEN")]
+    listen: String,
+    /// Directory holding the RocksDB log and catalog.
+    #[arg(long, default_value = "riffle-data", env = "RIFFLE_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Number of timely dataflow worker threads.
+    #[arg(long, default_value_t = 1, env = "RIFFLE_WORKERS")]
+    workers: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let args = Args::parse();
+    info!(data_dir = %args.data_dir.display(), workers = args.workers, "starting riffle {}", env!("CARGO_PKG_VERSION"));
+    let adapter = Arc::new(riffle_adapter::Adapter::open(&args.data_dir, args.workers).context("recovering the data directory")?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+        info!(address = %listener.local_addr()?, "listening for PostgreSQL connections");
+        tokio::select! {
+            r = riffle_pgwire::serve(listener, adapter) => r.context("serving"),
+            _ = tokio::signal::ctrl_c() => {
+                info!("shutting down");
+                Ok(())
+            }
+        }
+    })
+}
