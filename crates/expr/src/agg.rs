@@ -100,14 +100,14 @@ where
         count += n;
         let n128 = *n as i128;
         let next = match (total.take(), d) {
-            (None | Some(Total::Int(_)), Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_)) => {
+            (prev @ (None | Some(Total::Int(_))), Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_)) => {
                 let v = match d {
                     Datum::Int16(v) => *v as i128,
                     Datum::Int32(v) => *v as i128,
                     Datum::Int64(v) => *v as i128,
                     _ => unreachable!(),
                 };
-                let prev = match total {
+                let prev = match prev {
                     Some(Total::Int(p)) => p,
                     _ => 0,
                 };
@@ -182,3 +182,19 @@ impl Total {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_accumulate_every_value() {
+        let vals = [Datum::Int32(30), Datum::Int32(40), Datum::Null];
+        let out = AggregateFunc::Sum(ScalarType::Int64).eval(vals.iter().map(|d| (d, 2)), false).unwrap();
+        assert_eq!(out, Datum::Int64(140));
+        let avg = AggregateFunc::Avg(ScalarType::NUMERIC).eval(vals.iter().map(|d| (d, 1)), false).unwrap();
+        assert_eq!(riffle_repr::strconv::format_datum(&avg).unwrap(), "35.0000000000000000");
+        let count = AggregateFunc::Count.eval(vals.iter().map(|d| (d, 1)), true).unwrap();
+        assert_eq!(count, Datum::Int64(2));
+    }
+}

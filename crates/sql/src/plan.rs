@@ -520,9 +520,15 @@ impl Planner<'_> {
             (ast::SetExpr::Values(values), true) => {
                 let empty = Scope::default();
                 let mut rows = Vec::new();
+                // Without a column list, a shorter VALUES row fills the leading columns.
+                let width = values.rows.first().map_or(0, |r| r.content.len());
+                let targets: Vec<usize> = if ins.columns.is_empty() { targets.iter().copied().take(width).collect() } else { targets.clone() };
                 for row in &values.rows {
                     if row.content.len() > targets.len() {
                         return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));
+                    }
+                    if row.content.len() != width {
+                        return Err(PlanError::Syntax("VALUES lists must all be the same length".into()));
                     }
                     let mut datums = Vec::new();
                     for (i, &col) in targets.iter().enumerate() {

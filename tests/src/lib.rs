@@ -1,0 +1,101 @@
+//! Test support: run the real `riffle` binary on a free port with its own data directory.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `riffle` binary under test: `$RIFFLE_BIN`, else the one next to this test in target/.
+pub fn riffle_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("RIFFLE_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/riffle
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let bin = profile_dir.join("riffle");
+    assert!(bin.exists(), "{} not found: build it first with `cargo build --bin riffle`", bin.display());
+    bin
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port").local_addr().expect("local addr").port()
+}
+
+/// A running `riffle` process, killed when dropped.
+pub struct TestServer {
+    child: Option<Child>,
+    /// The port it serves on.
+    pub port: u16,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server with a fresh data directory.
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut s = Self::start_in(tmp.path(), &[]);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts a server on an existing data directory (for restart tests).
+    pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
+        let port = free_port();
+        let log = std::fs::File::create(data_dir.with_extension(format!("{port}.log"))).expect("log file");
+        let child = Command::new(riffle_bin())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra_args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn riffle");
+        let server = TestServer { child: Some(child), port, data_dir: data_dir.to_path_buf(), _tmp: None };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("riffle did not start listening on port {}", self.port);
+    }
+
+    /// A libpq-style connection string.
+    pub fn conn_str(&self) -> String {
+        format!("host=127.0.0.1 port={} user=riffle dbname=riffle", self.port)
+    }
+
+    /// Connects with tokio-postgres, driving the connection on a background task.
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.conn_str(), tokio_postgres::NoTls).await.expect("connect to riffle");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+
+    /// Sends SIGKILL and waits for the process to die.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
