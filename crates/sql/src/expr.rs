@@ -911,7 +911,9 @@ impl Planner<'_> {
                 let mut it = planned.into_iter();
                 let unit = text_arg(it.next().unwrap())?;
                 let ts = self.coerce_datetime_arg(it.next().unwrap())?;
-                let typ = if ts.typ == T::Date { T::Timestamp } else { ts.typ.clone() };
+                // PostgreSQL resolves date_trunc(text, date) to the timestamptz overload.
+                let ts = if ts.typ == T::Date { self.cast(ts, &T::TimestampTz, false)? } else { ts };
+                let typ = ts.typ.clone();
                 call(Func::DateTrunc, vec![unit, ts], typ)
             }
             ("date_part", 2) => {

@@ -425,7 +425,7 @@ impl Planner<'_> {
             let checked = ScalarExpr::call(Func::CheckVarChar(*n), vec![as_text.expr]);
             if let ScalarExpr::Call { args, .. } = &checked {
                 if let ScalarExpr::Literal(d) = &args[0] {
-                    let v = Func::CheckVarChar(*n).eval(std::slice::from_ref(d))?;
+                    let v = if d.is_null() { Datum::Null } else { Func::CheckVarChar(*n).eval(std::slice::from_ref(d))? };
                     return Ok(Typed { expr: ScalarExpr::Literal(v), typ: typ.clone() });
                 }
             }
