@@ -31,8 +31,14 @@ impl std::error::Error for DbError {}
 impl From<tokio_postgres::Error> for DbError {
     fn from(e: tokio_postgres::Error) -> Self {
         match e.as_db_error() {
-            Some(db) => DbError { message: db.message().to_string(), sqlstate: Some(db.code().code().to_string()) },
-            None => DbError { message: e.to_string(), sqlstate: None },
+            Some(db) => DbError {
+                message: db.message().to_string(),
+                sqlstate: Some(db.code().code().to_string()),
+            },
+            None => DbError {
+                message: e.to_string(),
+                sqlstate: None,
+            },
         }
     }
 }
@@ -78,7 +84,10 @@ async fn query(client: &Client, sql: &str) -> Result<DBOutput<DefaultColumnType>
         }
     }
     Ok(match width {
-        Some(w) => DBOutput::Rows { types: vec![DefaultColumnType::Any; w], rows },
+        Some(w) => DBOutput::Rows {
+            types: vec![DefaultColumnType::Any; w],
+            rows,
+        },
         None => DBOutput::StatementComplete(count),
     })
 }
@@ -94,13 +103,21 @@ fn rows_of(out: DBOutput<DefaultColumnType>) -> Rows {
 }
 
 fn first_word(sql: &str) -> String {
-    sql.trim_start().split(|c: char| c.is_whitespace() || c == '(').next().unwrap_or("").to_ascii_lowercase()
+    sql.trim_start()
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 impl Db {
     async fn drop_checks(&mut self) -> Result<(), DbError> {
         for (name, _) in std::mem::take(&mut self.checks) {
-            query(&self.client, &format!("DROP MATERIALIZED VIEW IF EXISTS {name}")).await?;
+            query(
+                &self.client,
+                &format!("DROP MATERIALIZED VIEW IF EXISTS {name}"),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -131,12 +148,20 @@ impl Db {
             "select" | "with" | "values" => {
                 let out = query(&self.client, sql).await?;
                 let lower = sql.to_ascii_lowercase();
-                let checkable = !lower.contains("limit") && !lower.contains("now()") && !lower.contains("current_");
+                let checkable = !lower.contains("limit")
+                    && !lower.contains("now()")
+                    && !lower.contains("current_");
                 if checkable {
                     let name = format!("slt_check_{}", self.next_check);
                     self.next_check += 1;
                     let body = sql.trim().trim_end_matches(';');
-                    if query(&self.client, &format!("CREATE MATERIALIZED VIEW {name} AS {body}")).await.is_ok() {
+                    if query(
+                        &self.client,
+                        &format!("CREATE MATERIALIZED VIEW {name} AS {body}"),
+                    )
+                    .await
+                    .is_ok()
+                    {
                         self.checks.push((name, body.to_string()));
                         self.verify_checks(sql).await?;
                     }
@@ -156,7 +181,10 @@ impl Db {
     }
 
     async fn run_postgres(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
-        let mv = regex::Regex::new(r"(?is)^\s*create\s+materialized\s+view\s+(if\s+not\s+exists\s+)?(\w+)").unwrap();
+        let mv = regex::Regex::new(
+            r"(?is)^\s*create\s+materialized\s+view\s+(if\s+not\s+exists\s+)?(\w+)",
+        )
+        .unwrap();
         let drop_mv = regex::Regex::new(r"(?is)^\s*drop\s+materialized\s+view").unwrap();
         let index = regex::Regex::new(r"(?is)^\s*create\s+index\s+.*?\son\s+(\w+)").unwrap();
         if let Some(c) = mv.captures(sql) {
@@ -220,40 +248,78 @@ async fn run_file(path: PathBuf, engine: Engine) -> Result<(), Failed> {
         }
         Engine::Postgres => {
             let base = std::env::var("RIFFLE_TEST_PG").map_err(|_| "RIFFLE_TEST_PG is not set")?;
-            let db = format!("slt_{}", path.file_stem().unwrap().to_string_lossy().replace('-', "_"));
-            let admin = connect(&format!("{base} dbname=postgres")).await.map_err(|e| format!("connect to PostgreSQL: {e}"))?;
-            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db}")).await.map_err(|e| e.to_string())?;
+            let db = format!(
+                "slt_{}",
+                path.file_stem()
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('-', "_")
+            );
+            let admin = connect(&format!("{base} dbname=postgres"))
+                .await
+                .map_err(|e| format!("connect to PostgreSQL: {e}"))?;
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+                .await
+                .map_err(|e| e.to_string())?;
             admin.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")).await.map_err(|e| e.to_string())?;
-            (format!("{base} dbname={db} options='-c TimeZone=UTC'"), None)
+            (
+                format!("{base} dbname={db} options='-c TimeZone=UTC'"),
+                None,
+            )
         }
     };
     let make = move || {
         let conn_str = conn_str.clone();
         async move {
             let client = connect(&conn_str).await?;
-            Ok::<_, DbError>(Db { client, engine, materialized: Vec::new(), checks: Vec::new(), next_check: 0 })
+            Ok::<_, DbError>(Db {
+                client,
+                engine,
+                materialized: Vec::new(),
+                checks: Vec::new(),
+                next_check: 0,
+            })
         }
     };
     let mut runner = sqllogictest::Runner::new(make);
-    runner.add_label(if engine == Engine::Riffle { "riffle" } else { "postgres" });
+    runner.add_label(if engine == Engine::Riffle {
+        "riffle"
+    } else {
+        "postgres"
+    });
     runner.with_column_validator(|_, _| true);
     if engine == Engine::Riffle && std::env::var("RIFFLE_SLT_COMPLETE").is_ok() {
-        let validator = |normalizer: sqllogictest::Normalizer, actual: &[Vec<String>], expected: &[String]| {
-            sqllogictest::default_validator(normalizer, actual, expected)
-        };
+        let validator =
+            |normalizer: sqllogictest::Normalizer, actual: &[Vec<String>], expected: &[String]| {
+                sqllogictest::default_validator(normalizer, actual, expected)
+            };
         runner
-            .update_test_file(&path, "\t", validator, sqllogictest::default_normalizer, sqllogictest::default_column_validator)
+            .update_test_file(
+                &path,
+                "\t",
+                validator,
+                sqllogictest::default_normalizer,
+                sqllogictest::default_column_validator,
+            )
             .await
             .map_err(|e| e.to_string())?;
         return Ok(());
     }
-    runner.run_file_async(&path).await.map_err(|e| Failed::from(e.display(true).to_string()))
+    runner
+        .run_file_async(&path)
+        .await
+        .map_err(|e| Failed::from(e.display(true).to_string()))
 }
 
 fn main() {
     let args = Arguments::from_args();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("slt");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("tests/slt").filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "slt")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/slt")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "slt"))
+        .collect();
     files.sort();
     let have_pg = std::env::var("RIFFLE_TEST_PG").is_ok();
     if !have_pg {
@@ -264,9 +330,17 @@ fn main() {
         let name = file.file_stem().unwrap().to_string_lossy().to_string();
         for engine in [Engine::Riffle, Engine::Postgres] {
             let file = file.clone();
-            let label = if engine == Engine::Riffle { "riffle" } else { "postgres" };
+            let label = if engine == Engine::Riffle {
+                "riffle"
+            } else {
+                "postgres"
+            };
             let trial = Trial::test(format!("{label}::{name}"), move || {
-                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
                 rt.block_on(run_file(file, engine))
             });
             trials.push(trial.with_ignored_flag(engine == Engine::Postgres && !have_pg));

@@ -12,14 +12,25 @@ pub fn riffle_bin() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/riffle
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
     let bin = profile_dir.join("riffle");
-    assert!(bin.exists(), "{} not found: build it first with `cargo build --bin riffle`", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not found: build it first with `cargo build --bin riffle`",
+        bin.display()
+    );
     bin
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind ephemeral port").local_addr().expect("local addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind ephemeral port")
+        .local_addr()
+        .expect("local addr")
+        .port()
 }
 
 /// A running `riffle` process, killed when dropped.
@@ -44,7 +55,8 @@ impl TestServer {
     /// Starts a server on an existing data directory (for restart tests).
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
         let port = free_port();
-        let log = std::fs::File::create(data_dir.with_extension(format!("{port}.log"))).expect("log file");
+        let log = std::fs::File::create(data_dir.with_extension(format!("{port}.log")))
+            .expect("log file");
         let child = Command::new(riffle_bin())
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
@@ -55,7 +67,12 @@ impl TestServer {
             .stderr(log)
             .spawn()
             .expect("spawn riffle");
-        let server = TestServer { child: Some(child), port, data_dir: data_dir.to_path_buf(), _tmp: None };
+        let server = TestServer {
+            child: Some(child),
+            port,
+            data_dir: data_dir.to_path_buf(),
+            _tmp: None,
+        };
         server.wait_ready();
         server
     }
@@ -73,12 +90,17 @@ impl TestServer {
 
     /// A libpq-style connection string.
     pub fn conn_str(&self) -> String {
-        format!("host=127.0.0.1 port={} user=riffle dbname=riffle", self.port)
+        format!(
+            "host=127.0.0.1 port={} user=riffle dbname=riffle",
+            self.port
+        )
     }
 
     /// Connects with tokio-postgres, driving the connection on a background task.
     pub async fn connect(&self) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(&self.conn_str(), tokio_postgres::NoTls).await.expect("connect to riffle");
+        let (client, conn) = tokio_postgres::connect(&self.conn_str(), tokio_postgres::NoTls)
+            .await
+            .expect("connect to riffle");
         tokio::spawn(async move {
             let _ = conn.await;
         });

@@ -6,7 +6,10 @@ use riffle_compute::{ComputeController, PeekTarget};
 use riffle_durable::Durable;
 use riffle_expr::{EvalError, RelExpr, RowSetFinishing, ScalarExpr};
 use riffle_repr::{ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
-use riffle_sql::{CatalogItem, DropKind, ItemKind, Params, Plan, PlanContext, PlanError, SessionCatalog, Statement};
+use riffle_sql::{
+    CatalogItem, DropKind, ItemKind, Params, Plan, PlanContext, PlanError, SessionCatalog,
+    Statement,
+};
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -53,22 +56,39 @@ impl Adapter {
     /// Opens the data directory, restores the catalog and replays every table's log into
     /// freshly installed dataflows. Returns once recovery is complete.
     pub fn open(data_dir: &Path, workers: usize) -> Result<Self, AdapterError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| AdapterError::Internal(format!("cannot create {}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            AdapterError::Internal(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
         let durable = Durable::open(&data_dir.join("db"))?;
         let compute = ComputeController::start(workers).map_err(AdapterError::Internal)?;
-        let mut coord = Coordinator { catalog: Catalog::default(), durable, last_ts: 0 };
+        let mut coord = Coordinator {
+            catalog: Catalog::default(),
+            durable,
+            last_ts: 0,
+        };
         let stored = coord.durable.load_catalog()?;
         info!(items = stored.len(), "recovering catalog");
         let mut max_ts = 0;
         let mut updates = Vec::new();
         for (id, bytes) in stored {
-            let stored: StoredItem = serde_json::from_slice(&bytes).map_err(|e| AdapterError::Internal(format!("corrupt catalog entry {id}: {e}")))?;
-            let stmt = riffle_sql::parse(&stored.create_sql)?.into_iter().next().ok_or_else(|| AdapterError::Internal("empty catalog entry".into()))?;
-            let (plan, _) = riffle_sql::plan(&coord.catalog, &stmt, PlanContext::default(), &Params::default())?;
+            let stored: StoredItem = serde_json::from_slice(&bytes)
+                .map_err(|e| AdapterError::Internal(format!("corrupt catalog entry {id}: {e}")))?;
+            let stmt = riffle_sql::parse(&stored.create_sql)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| AdapterError::Internal("empty catalog entry".into()))?;
+            let (plan, _) = riffle_sql::plan(
+                &coord.catalog,
+                &stmt,
+                PlanContext::default(),
+                &Params::default(),
+            )?;
             let item = coord.item_from_plan(id, plan, stored.create_sql)?;
             if let ItemKind::Table(_) = item.kind {
                 let name = item.name.clone();
-                let replayed = coord.durable.replay(id, |n| info!(table = %name, records = n, "replaying log"))?;
+                let replayed = coord
+                    .durable
+                    .replay(id, |n| info!(table = %name, records = n, "replaying log"))?;
                 info!(table = %name, records = replayed.records, rows = replayed.rows.len(), "replayed table log");
                 max_ts = max_ts.max(replayed.max_ts);
                 updates.extend(replayed.rows.into_iter().map(|(row, diff)| (id, row, diff)));
@@ -81,17 +101,29 @@ impl Adapter {
         compute.write(ts, updates);
         coord.last_ts = ts;
         info!(rows, ts, "recovery complete");
-        Ok(Adapter { coord: Mutex::new(coord), compute: Arc::new(compute) })
+        Ok(Adapter {
+            coord: Mutex::new(coord),
+            compute: Arc::new(compute),
+        })
     }
 
     /// Plans a statement without running it: parameter types and result columns.
-    pub async fn describe(&self, stmt: &Statement, param_types: &[Option<ScalarType>]) -> Result<(Vec<ScalarType>, Option<RelationDesc>), AdapterError> {
+    pub async fn describe(
+        &self,
+        stmt: &Statement,
+        param_types: &[Option<ScalarType>],
+    ) -> Result<(Vec<ScalarType>, Option<RelationDesc>), AdapterError> {
         let coord = self.coord.lock().await;
-        let params = Params { types: param_types.to_vec(), values: None };
+        let params = Params {
+            types: param_types.to_vec(),
+            values: None,
+        };
         let (plan, types) = riffle_sql::plan(&coord.catalog, stmt, context(), &params)?;
         let desc = match plan {
             Plan::Select { desc, .. } | Plan::Rows { desc, .. } => Some(desc),
-            Plan::ShowVariable { name } => Some(RelationDesc::empty().with_column(name, ColumnType::nullable(ScalarType::String))),
+            Plan::ShowVariable { name } => Some(
+                RelationDesc::empty().with_column(name, ColumnType::nullable(ScalarType::String)),
+            ),
             Plan::Explain { .. } => Some(explain_desc()),
             _ => None,
         };
@@ -99,28 +131,70 @@ impl Adapter {
     }
 
     /// Runs one statement.
-    pub async fn execute(&self, session: &mut Session, stmt: &Statement, params: &Params) -> Result<ExecuteResponse, AdapterError> {
+    pub async fn execute(
+        &self,
+        session: &mut Session,
+        stmt: &Statement,
+        params: &Params,
+    ) -> Result<ExecuteResponse, AdapterError> {
         let mut coord = self.coord.lock().await;
         let (plan, _) = riffle_sql::plan(&coord.catalog, stmt, context(), params)?;
-        let command = |tag: &str| Ok(ExecuteResponse::Command { tag: tag.to_string() });
+        let command = |tag: &str| {
+            Ok(ExecuteResponse::Command {
+                tag: tag.to_string(),
+            })
+        };
         match plan {
-            Plan::Select { plan, finishing, desc } => {
+            Plan::Select {
+                plan,
+                finishing,
+                desc,
+            } => {
                 let ts = coord.last_ts;
                 drop(coord);
                 let rows = self.read(plan, ts).await?;
-                Ok(ExecuteResponse::Rows { desc, rows: finish(&finishing, rows), tag: "SELECT" })
+                Ok(ExecuteResponse::Rows {
+                    desc,
+                    rows: finish(&finishing, rows),
+                    tag: "SELECT",
+                })
             }
             Plan::Rows { desc, rows, tag } => Ok(ExecuteResponse::Rows { desc, rows, tag }),
             Plan::Explain { lines } => Ok(ExecuteResponse::Rows {
                 desc: explain_desc(),
-                rows: lines.into_iter().map(|l| Row::new(vec![Datum::String(l)])).collect(),
+                rows: lines
+                    .into_iter()
+                    .map(|l| Row::new(vec![Datum::String(l)]))
+                    .collect(),
                 tag: "EXPLAIN",
             }),
-            Plan::CreateTable { ref name, if_not_exists, .. } | Plan::CreateView { ref name, if_not_exists, .. } | Plan::CreateIndex { ref name, if_not_exists, .. }
-                if coord.catalog.get(name).is_some() =>
-            {
+            Plan::CreateTable {
+                ref name,
+                if_not_exists,
+                ..
+            }
+            | Plan::CreateView {
+                ref name,
+                if_not_exists,
+                ..
+            }
+            | Plan::CreateIndex {
+                ref name,
+                if_not_exists,
+                ..
+            } if coord.catalog.get(name).is_some() => {
                 let existing = coord.catalog.get(name).expect("checked");
-                let replaceable = matches!((&plan, &existing.kind), (Plan::CreateView { or_replace: true, materialized: false, .. }, ItemKind::View { .. }));
+                let replaceable = matches!(
+                    (&plan, &existing.kind),
+                    (
+                        Plan::CreateView {
+                            or_replace: true,
+                            materialized: false,
+                            ..
+                        },
+                        ItemKind::View { .. }
+                    )
+                );
                 if replaceable {
                     let id = existing.id;
                     if !coord.catalog.dependents(id).is_empty() {
@@ -140,7 +214,9 @@ impl Adapter {
                 }
                 Err(PlanError::AlreadyExists(name.clone()).into())
             }
-            plan @ (Plan::CreateTable { .. } | Plan::CreateView { .. } | Plan::CreateIndex { .. }) => {
+            plan @ (Plan::CreateTable { .. }
+            | Plan::CreateView { .. }
+            | Plan::CreateIndex { .. }) => {
                 let tag = create_tag(&plan);
                 let id = coord.catalog.allocate_id();
                 let item = coord.item_from_plan(id, plan, stmt.to_string())?;
@@ -149,7 +225,12 @@ impl Adapter {
                 coord.catalog.insert(item);
                 command(tag)
             }
-            Plan::Drop { kind, names, if_exists, cascade } => {
+            Plan::Drop {
+                kind,
+                names,
+                if_exists,
+                cascade,
+            } => {
                 coord.drop_objects(&self.compute, kind, &names, if_exists, cascade)?;
                 command(match kind {
                     DropKind::Table => "DROP TABLE",
@@ -169,18 +250,32 @@ impl Adapter {
                 coord.write(&self.compute, updates)?;
                 command(&format!("INSERT 0 {n}"))
             }
-            Plan::ReadThenWrite { table, selection, assignments, tag } => {
+            Plan::ReadThenWrite {
+                table,
+                selection,
+                assignments,
+                tag,
+            } => {
                 let ts = coord.last_ts;
                 let old = self.read_unlocked(selection, ts).await?;
                 let n: i64 = old.iter().map(|(_, d)| *d).sum();
-                let mut updates: Vec<(Row, Diff)> = old.iter().map(|(r, d)| (r.clone(), -d)).collect();
+                let mut updates: Vec<(Row, Diff)> =
+                    old.iter().map(|(r, d)| (r.clone(), -d)).collect();
                 if let Some(assign) = &assignments {
                     let mut new = Vec::with_capacity(old.len());
                     for (row, d) in &old {
-                        let datums = assign.iter().map(|e| e.eval(row.datums())).collect::<Result<Vec<_>, _>>()?;
+                        let datums = assign
+                            .iter()
+                            .map(|e| e.eval(row.datums()))
+                            .collect::<Result<Vec<_>, _>>()?;
                         new.push((Row::new(datums), *d));
                     }
-                    updates.extend(coord.check_rows(table, new)?.into_iter().map(|(_, r, d)| (r, d)));
+                    updates.extend(
+                        coord
+                            .check_rows(table, new)?
+                            .into_iter()
+                            .map(|(_, r, d)| (r, d)),
+                    );
                 }
                 let updates = updates.into_iter().map(|(r, d)| (table, r, d)).collect();
                 coord.write(&self.compute, updates)?;
@@ -193,7 +288,8 @@ impl Adapter {
             Plan::ShowVariable { name } => {
                 let value = session.get(&name)?;
                 Ok(ExecuteResponse::Rows {
-                    desc: RelationDesc::empty().with_column(name, ColumnType::nullable(ScalarType::String)),
+                    desc: RelationDesc::empty()
+                        .with_column(name, ColumnType::nullable(ScalarType::String)),
                     rows: vec![Row::new(vec![Datum::String(value)])],
                     tag: "SHOW",
                 })
@@ -212,7 +308,9 @@ impl Adapter {
         let mut out = Vec::new();
         for (row, diff) in rows {
             if diff < 0 {
-                return Err(AdapterError::Internal(format!("negative multiplicity {diff} for {row:?}")));
+                return Err(AdapterError::Internal(format!(
+                    "negative multiplicity {diff} for {row:?}"
+                )));
             }
             for _ in 0..diff {
                 out.push(row.clone());
@@ -221,50 +319,110 @@ impl Adapter {
         Ok(out)
     }
 
-    async fn read_unlocked(&self, plan: RelExpr, ts: Timestamp) -> Result<Vec<(Row, Diff)>, AdapterError> {
+    async fn read_unlocked(
+        &self,
+        plan: RelExpr,
+        ts: Timestamp,
+    ) -> Result<Vec<(Row, Diff)>, AdapterError> {
         if let Some(rows) = eval_constant(&plan) {
             return Ok(rows?);
         }
         if let Some(id) = plan.as_simple_read() {
-            let base = self.compute.peek(PeekTarget::Collection(id), ts).await.map_err(AdapterError::Internal)??;
+            let base = self
+                .compute
+                .peek(PeekTarget::Collection(id), ts)
+                .await
+                .map_err(AdapterError::Internal)??;
             return Ok(eval_over(&plan, &base)?);
         }
-        Ok(self.compute.peek(PeekTarget::Plan(plan), ts).await.map_err(AdapterError::Internal)??)
+        Ok(self
+            .compute
+            .peek(PeekTarget::Plan(plan), ts)
+            .await
+            .map_err(AdapterError::Internal)??)
     }
 }
 
 impl Coordinator {
-    fn item_from_plan(&self, id: GlobalId, plan: Plan, create_sql: String) -> Result<CatalogItem, AdapterError> {
+    fn item_from_plan(
+        &self,
+        id: GlobalId,
+        plan: Plan,
+        create_sql: String,
+    ) -> Result<CatalogItem, AdapterError> {
         Ok(match plan {
-            Plan::CreateTable { name, desc, table, .. } => CatalogItem { id, name, desc, kind: ItemKind::Table(table), create_sql, depends_on: vec![] },
-            Plan::CreateView { name, desc, plan, materialized, depends_on, .. } => CatalogItem {
+            Plan::CreateTable {
+                name, desc, table, ..
+            } => CatalogItem {
                 id,
                 name,
                 desc,
-                kind: if materialized { ItemKind::MaterializedView { plan } } else { ItemKind::View { plan } },
+                kind: ItemKind::Table(table),
+                create_sql,
+                depends_on: vec![],
+            },
+            Plan::CreateView {
+                name,
+                desc,
+                plan,
+                materialized,
+                depends_on,
+                ..
+            } => CatalogItem {
+                id,
+                name,
+                desc,
+                kind: if materialized {
+                    ItemKind::MaterializedView { plan }
+                } else {
+                    ItemKind::View { plan }
+                },
                 create_sql,
                 depends_on,
             },
-            Plan::CreateIndex { name, on, keys, .. } => {
-                CatalogItem { id, name, desc: RelationDesc::empty(), kind: ItemKind::Index { on, keys }, create_sql, depends_on: vec![on] }
+            Plan::CreateIndex { name, on, keys, .. } => CatalogItem {
+                id,
+                name,
+                desc: RelationDesc::empty(),
+                kind: ItemKind::Index { on, keys },
+                create_sql,
+                depends_on: vec![on],
+            },
+            other => {
+                return Err(AdapterError::Internal(format!(
+                    "not a catalog item: {other:?}"
+                )))
             }
-            other => return Err(AdapterError::Internal(format!("not a catalog item: {other:?}"))),
         })
     }
 
     fn persist(&self, item: &CatalogItem) -> Result<(), AdapterError> {
-        let bytes = serde_json::to_vec(&StoredItem { create_sql: item.create_sql.clone() }).map_err(|e| AdapterError::Internal(e.to_string()))?;
+        let bytes = serde_json::to_vec(&StoredItem {
+            create_sql: item.create_sql.clone(),
+        })
+        .map_err(|e| AdapterError::Internal(e.to_string()))?;
         self.durable.put_catalog(item.id, &bytes)?;
         Ok(())
     }
 
     /// Applies NOT NULL constraints to rows about to enter a table.
-    fn check_rows(&self, table: GlobalId, rows: Vec<(Row, Diff)>) -> Result<Vec<(GlobalId, Row, Diff)>, AdapterError> {
-        let item = self.catalog.get_by_id(table).ok_or_else(|| AdapterError::Internal(format!("table {table} vanished")))?;
+    fn check_rows(
+        &self,
+        table: GlobalId,
+        rows: Vec<(Row, Diff)>,
+    ) -> Result<Vec<(GlobalId, Row, Diff)>, AdapterError> {
+        let item = self
+            .catalog
+            .get_by_id(table)
+            .ok_or_else(|| AdapterError::Internal(format!("table {table} vanished")))?;
         for (row, _) in &rows {
             for (i, d) in row.datums().iter().enumerate() {
                 if d.is_null() && !item.desc.types[i].nullable {
-                    return Err(EvalError::NotNullViolation { column: item.desc.names[i].clone(), relation: item.name.clone() }.into());
+                    return Err(EvalError::NotNullViolation {
+                        column: item.desc.names[i].clone(),
+                        relation: item.name.clone(),
+                    }
+                    .into());
                 }
             }
         }
@@ -272,7 +430,11 @@ impl Coordinator {
     }
 
     /// Assigns a timestamp, logs durably, then feeds the dataflows.
-    fn write(&mut self, compute: &ComputeController, updates: Vec<(GlobalId, Row, Diff)>) -> Result<(), AdapterError> {
+    fn write(
+        &mut self,
+        compute: &ComputeController,
+        updates: Vec<(GlobalId, Row, Diff)>,
+    ) -> Result<(), AdapterError> {
         if updates.is_empty() {
             return Ok(());
         }
@@ -283,7 +445,14 @@ impl Coordinator {
         Ok(())
     }
 
-    fn drop_objects(&mut self, compute: &ComputeController, kind: DropKind, names: &[String], if_exists: bool, cascade: bool) -> Result<(), AdapterError> {
+    fn drop_objects(
+        &mut self,
+        compute: &ComputeController,
+        kind: DropKind,
+        names: &[String],
+        if_exists: bool,
+        cascade: bool,
+    ) -> Result<(), AdapterError> {
         let mut to_drop: Vec<GlobalId> = Vec::new();
         for name in names {
             let Some(item) = self.catalog.get(name) else {
@@ -292,7 +461,9 @@ impl Coordinator {
                     continue;
                 }
                 return Err(match kind {
-                    DropKind::Table | DropKind::View | DropKind::MaterializedView => PlanError::UnknownRelation(name.clone()),
+                    DropKind::Table | DropKind::View | DropKind::MaterializedView => {
+                        PlanError::UnknownRelation(name.clone())
+                    }
                     DropKind::Index => PlanError::UnknownRelation(name.clone()),
                 }
                 .into());
@@ -301,7 +472,10 @@ impl Coordinator {
                 (kind, &item.kind),
                 (DropKind::Table, ItemKind::Table(_))
                     | (DropKind::View, ItemKind::View { .. })
-                    | (DropKind::MaterializedView, ItemKind::MaterializedView { .. })
+                    | (
+                        DropKind::MaterializedView,
+                        ItemKind::MaterializedView { .. }
+                    )
                     | (DropKind::Index, ItemKind::Index { .. })
             );
             if !matches {
@@ -325,7 +499,12 @@ impl Coordinator {
                     let is_index = matches!(dep_item.kind, ItemKind::Index { .. });
                     if !cascade && !is_index && !to_drop.contains(&dep) {
                         let me = self.catalog.get_by_id(id).expect("exists");
-                        return Err(PlanError::DependentObjects(format!("{} {}", me.kind.noun(), me.name)).into());
+                        return Err(PlanError::DependentObjects(format!(
+                            "{} {}",
+                            me.kind.noun(),
+                            me.name
+                        ))
+                        .into());
                     }
                     stack.push(dep);
                 }
@@ -358,14 +537,19 @@ fn install(compute: &ComputeController, item: &CatalogItem) {
 fn create_tag(plan: &Plan) -> &'static str {
     match plan {
         Plan::CreateTable { .. } => "CREATE TABLE",
-        Plan::CreateView { materialized: true, .. } => "CREATE MATERIALIZED VIEW",
+        Plan::CreateView {
+            materialized: true, ..
+        } => "CREATE MATERIALIZED VIEW",
         Plan::CreateView { .. } => "CREATE VIEW",
         _ => "CREATE INDEX",
     }
 }
 
 fn context() -> PlanContext {
-    PlanContext { now_micros: chrono::Utc::now().timestamp_micros(), in_view: false }
+    PlanContext {
+        now_micros: chrono::Utc::now().timestamp_micros(),
+        in_view: false,
+    }
 }
 
 fn explain_desc() -> RelationDesc {
@@ -380,7 +564,9 @@ fn finish(finishing: &RowSetFinishing, rows: Vec<Row>) -> Vec<Row> {
 fn eval_constant(plan: &RelExpr) -> Option<Result<Vec<(Row, Diff)>, EvalError>> {
     match plan {
         RelExpr::Constant { rows, .. } => Some(Ok(rows.clone())),
-        RelExpr::Map { input, .. } | RelExpr::Filter { input, .. } | RelExpr::Project { input, .. } => {
+        RelExpr::Map { input, .. }
+        | RelExpr::Filter { input, .. }
+        | RelExpr::Project { input, .. } => {
             let base = match eval_constant(input)? {
                 Ok(b) => b,
                 Err(e) => return Some(Err(e)),
@@ -416,7 +602,13 @@ fn apply_row_ops(plan: &RelExpr, rows: Vec<(Row, Diff)>) -> Result<Vec<(Row, Dif
             let rows = apply_row_ops(input, rows)?;
             let mut out = Vec::new();
             for (row, d) in rows {
-                if predicates.iter().map(|p: &ScalarExpr| p.holds(row.datums())).collect::<Result<Vec<_>, _>>()?.into_iter().all(|b| b) {
+                if predicates
+                    .iter()
+                    .map(|p: &ScalarExpr| p.holds(row.datums()))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .all(|b| b)
+                {
                     out.push((row, d));
                 }
             }
@@ -424,7 +616,10 @@ fn apply_row_ops(plan: &RelExpr, rows: Vec<(Row, Diff)>) -> Result<Vec<(Row, Dif
         }
         RelExpr::Project { input, outputs } => {
             let rows = apply_row_ops(input, rows)?;
-            Ok(rows.into_iter().map(|(row, d)| (outputs.iter().map(|i| row[*i].clone()).collect(), d)).collect())
+            Ok(rows
+                .into_iter()
+                .map(|(row, d)| (outputs.iter().map(|i| row[*i].clone()).collect(), d))
+                .collect())
         }
         other => {
             warn!(?other, "unexpected operator in a direct read");

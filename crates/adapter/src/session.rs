@@ -34,15 +34,28 @@ pub struct Session {
 impl Session {
     /// A session with default variables.
     pub fn new() -> Self {
-        Session { vars: DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+        Session {
+            vars: DEFAULTS
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
     }
 
     /// SET name = value (None resets to the default).
     pub fn set(&mut self, name: &str, value: Option<String>) -> Result<(), AdapterError> {
         let name = name.to_ascii_lowercase();
-        let default = DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        let default = DEFAULTS
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string());
         let value = value.or(default.clone()).unwrap_or_default();
-        if name == "timezone" && !matches!(value.to_ascii_lowercase().as_str(), "utc" | "etc/utc" | "gmt" | "z" | "+00" | "+00:00" | "0") {
+        if name == "timezone"
+            && !matches!(
+                value.to_ascii_lowercase().as_str(),
+                "utc" | "etc/utc" | "gmt" | "z" | "+00" | "+00:00" | "0"
+            )
+        {
             return Err(AdapterError::InvalidVariable(name, value));
         }
         self.vars.insert(name, value);
@@ -52,7 +65,14 @@ impl Session {
     /// SHOW name.
     pub fn get(&self, name: &str) -> Result<String, AdapterError> {
         let name = name.to_ascii_lowercase();
-        let key = if name == "time zone" { "timezone".to_string() } else { name };
-        self.vars.get(&key).cloned().ok_or(AdapterError::UnknownVariable(key))
+        let key = if name == "time zone" {
+            "timezone".to_string()
+        } else {
+            name
+        };
+        self.vars
+            .get(&key)
+            .cloned()
+            .ok_or(AdapterError::UnknownVariable(key))
     }
 }

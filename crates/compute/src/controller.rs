@@ -23,13 +23,33 @@ pub(crate) type PeekReply = tokio::sync::mpsc::UnboundedSender<Result<PeekResult
 /// A command, broadcast to every worker in the same order.
 #[derive(Clone)]
 pub(crate) enum Command {
-    CreateTable { id: GlobalId },
-    CreateView { id: GlobalId, plan: RelExpr },
-    CreateIndex { id: GlobalId, on: GlobalId, keys: Vec<usize> },
-    Drop { id: GlobalId },
-    Write { ts: Timestamp, updates: Arc<Vec<(GlobalId, Row, Diff)>> },
-    AdvanceTo { ts: Timestamp },
-    Peek { target: PeekTarget, ts: Timestamp, reply: PeekReply },
+    CreateTable {
+        id: GlobalId,
+    },
+    CreateView {
+        id: GlobalId,
+        plan: RelExpr,
+    },
+    CreateIndex {
+        id: GlobalId,
+        on: GlobalId,
+        keys: Vec<usize>,
+    },
+    Drop {
+        id: GlobalId,
+    },
+    Write {
+        ts: Timestamp,
+        updates: Arc<Vec<(GlobalId, Row, Diff)>>,
+    },
+    AdvanceTo {
+        ts: Timestamp,
+    },
+    Peek {
+        target: PeekTarget,
+        ts: Timestamp,
+        reply: PeekReply,
+    },
     Shutdown,
 }
 
@@ -56,10 +76,16 @@ impl ComputeController {
         }
         let receivers = Arc::new(Mutex::new(receivers));
         let guards = timely::execute(timely::Config::process(workers), move |worker| {
-            let rx = receivers.lock().expect("receivers lock")[worker.index()].take().expect("one receiver per worker");
+            let rx = receivers.lock().expect("receivers lock")[worker.index()]
+                .take()
+                .expect("one receiver per worker");
             ComputeWorker::new(worker).run(rx);
         })?;
-        Ok(ComputeController { senders: Mutex::new(senders), workers, guards: Mutex::new(Some(guards)) })
+        Ok(ComputeController {
+            senders: Mutex::new(senders),
+            workers,
+            guards: Mutex::new(Some(guards)),
+        })
     }
 
     fn broadcast(&self, cmd: Command) {
@@ -93,7 +119,10 @@ impl ComputeController {
 
     /// Applies table updates at `ts` and closes that time.
     pub fn write(&self, ts: Timestamp, updates: Vec<(GlobalId, Row, Diff)>) {
-        self.broadcast(Command::Write { ts, updates: Arc::new(updates) });
+        self.broadcast(Command::Write {
+            ts,
+            updates: Arc::new(updates),
+        });
     }
 
     /// Moves every input to `ts` without data.
@@ -104,7 +133,11 @@ impl ComputeController {
     /// Reads a collection, or computes a plan, as of `ts`.
     pub async fn peek(&self, target: PeekTarget, ts: Timestamp) -> Result<PeekResult, String> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        self.broadcast(Command::Peek { target, ts, reply: tx });
+        self.broadcast(Command::Peek {
+            target,
+            ts,
+            reply: tx,
+        });
         let mut merged: BTreeMap<Row, Diff> = BTreeMap::new();
         let mut error = None;
         for _ in 0..self.workers {

@@ -42,24 +42,39 @@ pub struct RenderContext<'s, 't> {
 impl<'s, 't> RenderContext<'s, 't> {
     /// A context rendering into `scope`, importing from `traces`.
     pub fn new(scope: Scope<'s, Timestamp>, traces: Traces<'t>, worker_index: usize) -> Self {
-        RenderContext { scope, traces, imported: BTreeMap::new(), worker_index }
+        RenderContext {
+            scope,
+            traces,
+            imported: BTreeMap::new(),
+            worker_index,
+        }
     }
 
     fn get(&mut self, id: GlobalId) -> (Rows<'s>, Errs<'s>) {
         if let Some(c) = self.imported.get(&id) {
             return c.clone();
         }
-        let (rows, errs) = self.traces.rows.get_mut(&id).unwrap_or_else(|| panic!("collection {id} is not installed"));
+        let (rows, errs) = self
+            .traces
+            .rows
+            .get_mut(&id)
+            .unwrap_or_else(|| panic!("collection {id} is not installed"));
         let r = rows.import(self.scope).as_collection(|k, _| k.clone());
         let e = errs.import(self.scope).as_collection(|k, _| k.clone());
         self.imported.insert(id, (r.clone(), e.clone()));
         (r, e)
     }
 
-    fn constant<D: differential_dataflow::Data + timely::ExchangeData>(&self, items: Vec<(D, Diff)>) -> VecCollection<'s, Timestamp, D, Diff> {
+    fn constant<D: differential_dataflow::Data + timely::ExchangeData>(
+        &self,
+        items: Vec<(D, Diff)>,
+    ) -> VecCollection<'s, Timestamp, D, Diff> {
         // Constants enter once, on worker 0; other workers contribute nothing.
-        let items: Vec<(D, Timestamp, Diff)> =
-            if self.worker_index == 0 { items.into_iter().map(|(d, r)| (d, 0, r)).collect() } else { Vec::new() };
+        let items: Vec<(D, Timestamp, Diff)> = if self.worker_index == 0 {
+            items.into_iter().map(|(d, r)| (d, 0, r)).collect()
+        } else {
+            Vec::new()
+        };
         items.to_stream(self.scope).as_collection()
     }
 
@@ -103,9 +118,19 @@ impl<'s, 't> RenderContext<'s, 't> {
             RelExpr::Project { input, outputs } => {
                 let (rows, errs) = self.render(input);
                 let outputs = outputs.clone();
-                (rows.map(move |row| outputs.iter().map(|i| row[*i].clone()).collect()), errs)
+                (
+                    rows.map(move |row| outputs.iter().map(|i| row[*i].clone()).collect()),
+                    errs,
+                )
             }
-            RelExpr::Join { left, right, keys, residual, kind, right_arity } => {
+            RelExpr::Join {
+                left,
+                right,
+                keys,
+                residual,
+                kind,
+                right_arity,
+            } => {
                 let (l, le) = self.render(left);
                 let (r, re) = self.render(right);
                 let (lk, rk): (Vec<ScalarExpr>, Vec<ScalarExpr>) = keys.iter().cloned().unzip();
@@ -118,11 +143,15 @@ impl<'s, 't> RenderContext<'s, 't> {
                 });
                 let (matched, resid_err) = match residual.clone() {
                     None => (matched, self.empty_errs()),
-                    Some(pred) => split(matched.flat_map(move |(lrow, row)| match pred.holds(row.datums()) {
-                        Ok(true) => Some(Ok((lrow, row))),
-                        Ok(false) => None,
-                        Err(e) => Some(Err(e)),
-                    })),
+                    Some(pred) => {
+                        split(
+                            matched.flat_map(move |(lrow, row)| match pred.holds(row.datums()) {
+                                Ok(true) => Some(Ok((lrow, row))),
+                                Ok(false) => None,
+                                Err(e) => Some(Err(e)),
+                            }),
+                        )
+                    }
                 };
                 let errs = le.concat(re).concat(lerr).concat(rerr).concat(resid_err);
                 let joined = matched.clone().map(|(_, row)| row);
@@ -130,7 +159,11 @@ impl<'s, 't> RenderContext<'s, 't> {
                     JoinKind::Inner => (joined, errs),
                     JoinKind::LeftOuter => {
                         let with_match = matched.map(|(lrow, _)| lrow).distinct_core::<Diff>();
-                        let matched_left = l.clone().map(|row| (row, ())).semijoin(with_match).map(|(row, ())| row);
+                        let matched_left = l
+                            .clone()
+                            .map(|row| (row, ()))
+                            .semijoin(with_match)
+                            .map(|(row, ())| row);
                         let n = *right_arity;
                         let padded = l.concat(matched_left.negate()).map(move |row| {
                             let mut datums = row.into_datums();
@@ -141,7 +174,12 @@ impl<'s, 't> RenderContext<'s, 't> {
                     }
                 }
             }
-            RelExpr::Reduce { input, group_key, aggregates, global } => {
+            RelExpr::Reduce {
+                input,
+                group_key,
+                aggregates,
+                global,
+            } => {
                 let (rows, errs) = self.render(input);
                 let group_key = group_key.clone();
                 let aggs = aggregates.clone();
@@ -154,19 +192,29 @@ impl<'s, 't> RenderContext<'s, 't> {
                     Ok((key, Row::new(vals)))
                 }));
                 let aggs = aggregates.clone();
-                let reduced = pairs.reduce(move |key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                    let mut datums = key.datums().to_vec();
-                    for (j, a) in aggs.iter().enumerate() {
-                        match a.func.eval(input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (&r[j], *n)), a.distinct) {
-                            Ok(d) => datums.push(d),
-                            Err(e) => {
-                                output.push((Err(e), 1));
-                                return;
+                let reduced = pairs.reduce(
+                    move |key: &Row,
+                          input: &[(&Row, Diff)],
+                          output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                        let mut datums = key.datums().to_vec();
+                        for (j, a) in aggs.iter().enumerate() {
+                            match a.func.eval(
+                                input
+                                    .iter()
+                                    .filter(|(_, n)| *n > 0)
+                                    .map(|(r, n)| (&r[j], *n)),
+                                a.distinct,
+                            ) {
+                                Ok(d) => datums.push(d),
+                                Err(e) => {
+                                    output.push((Err(e), 1));
+                                    return;
+                                }
                             }
                         }
-                    }
-                    output.push((Ok(Row::new(datums)), 1));
-                });
+                        output.push((Ok(Row::new(datums)), 1));
+                    },
+                );
                 let (ok, rerr) = split(reduced.map(|(_key, result)| result));
                 let errs = errs.concat(perr).concat(rerr);
                 if *global {
@@ -194,29 +242,43 @@ impl<'s, 't> RenderContext<'s, 't> {
                 }
                 (rows, errs)
             }
-            RelExpr::TopK { input, order_by, limit, offset } => {
+            RelExpr::TopK {
+                input,
+                order_by,
+                limit,
+                offset,
+            } => {
                 let (rows, errs) = self.render(input);
                 let order = order_by.clone();
                 let (limit, offset) = (*limit, *offset);
-                let top = rows.map(|row| ((), row)).reduce(move |_k: &(), input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
-                    let mut all: Vec<(&Row, Diff)> = input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (*r, *n)).collect();
-                    all.sort_by(|a, b| ColumnOrder::compare_rows(&order, a.0.datums(), b.0.datums()).then_with(|| a.0.cmp(b.0)));
-                    let mut skip = offset as i64;
-                    let mut take = limit.map_or(i64::MAX, |l| l as i64);
-                    for (row, mut n) in all {
-                        let skipped = n.min(skip);
-                        skip -= skipped;
-                        n -= skipped;
-                        let taken = n.min(take);
-                        take -= taken;
-                        if taken > 0 {
-                            output.push((row.clone(), taken));
+                let top = rows.map(|row| ((), row)).reduce(
+                    move |_k: &(), input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
+                        let mut all: Vec<(&Row, Diff)> = input
+                            .iter()
+                            .filter(|(_, n)| *n > 0)
+                            .map(|(r, n)| (*r, *n))
+                            .collect();
+                        all.sort_by(|a, b| {
+                            ColumnOrder::compare_rows(&order, a.0.datums(), b.0.datums())
+                                .then_with(|| a.0.cmp(b.0))
+                        });
+                        let mut skip = offset as i64;
+                        let mut take = limit.map_or(i64::MAX, |l| l as i64);
+                        for (row, mut n) in all {
+                            let skipped = n.min(skip);
+                            skip -= skipped;
+                            n -= skipped;
+                            let taken = n.min(take);
+                            take -= taken;
+                            if taken > 0 {
+                                output.push((row.clone(), taken));
+                            }
+                            if take == 0 {
+                                break;
+                            }
                         }
-                        if take == 0 {
-                            break;
-                        }
-                    }
-                });
+                    },
+                );
                 (top.map(|((), row)| row), errs)
             }
         }
@@ -224,7 +286,9 @@ impl<'s, 't> RenderContext<'s, 't> {
 }
 
 /// Splits a collection of results into successes and errors.
-fn split<'s, D>(results: VecCollection<'s, Timestamp, Result<D, EvalError>, Diff>) -> (VecCollection<'s, Timestamp, D, Diff>, Errs<'s>)
+fn split<'s, D>(
+    results: VecCollection<'s, Timestamp, Result<D, EvalError>, Diff>,
+) -> (VecCollection<'s, Timestamp, D, Diff>, Errs<'s>)
 where
     D: differential_dataflow::Data + timely::ExchangeData,
 {
@@ -234,7 +298,10 @@ where
 }
 
 /// Keys rows by join key expressions; rows whose key has a NULL never match and are dropped.
-fn keyed<'s>(rows: Rows<'s>, keys: Vec<ScalarExpr>) -> (VecCollection<'s, Timestamp, (Row, Row), Diff>, Errs<'s>) {
+fn keyed<'s>(
+    rows: Rows<'s>,
+    keys: Vec<ScalarExpr>,
+) -> (VecCollection<'s, Timestamp, (Row, Row), Diff>, Errs<'s>) {
     split(rows.flat_map(move |row| {
         let mut key = Vec::with_capacity(keys.len());
         for k in &keys {

@@ -24,7 +24,13 @@ struct PendingPeek {
 /// One worker's state: inputs for tables, traces for every maintained collection.
 pub struct ComputeWorker<'w> {
     worker: &'w mut Worker,
-    inputs: BTreeMap<GlobalId, (InputSession<Timestamp, Row, Diff>, InputSession<Timestamp, EvalError, Diff>)>,
+    inputs: BTreeMap<
+        GlobalId,
+        (
+            InputSession<Timestamp, Row, Diff>,
+            InputSession<Timestamp, EvalError, Diff>,
+        ),
+    >,
     traces: BTreeMap<GlobalId, (RowTrace, ErrTrace)>,
     indexes: BTreeMap<GlobalId, IndexTrace>,
     dataflows: BTreeMap<GlobalId, usize>,
@@ -51,12 +57,18 @@ impl<'w> ComputeWorker<'w> {
         loop {
             loop {
                 match commands.try_recv() {
-                    Ok(Command::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+                    Ok(Command::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        return
+                    }
                     Ok(cmd) => self.handle(cmd),
                     Err(crossbeam_channel::TryRecvError::Empty) => break,
                 }
             }
-            let park = if self.peeks.is_empty() { Duration::from_millis(1) } else { Duration::ZERO };
+            let park = if self.peeks.is_empty() {
+                Duration::from_millis(1)
+            } else {
+                Duration::ZERO
+            };
             self.worker.step_or_park(Some(park));
             self.process_peeks();
         }
@@ -69,24 +81,34 @@ impl<'w> ComputeWorker<'w> {
                 let index = self.worker.next_dataflow_index();
                 let traces = &mut self.traces;
                 let worker_index = self.worker.index();
-                let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(&format!("view {id}"), |scope| {
-                    let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
-                    let (rows, errs) = cx.render(&plan);
-                    (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
-                });
+                let (rows, errs) =
+                    self.worker
+                        .dataflow_named::<Timestamp, _, _>(&format!("view {id}"), |scope| {
+                            let mut cx =
+                                RenderContext::new(scope, Traces { rows: traces }, worker_index);
+                            let (rows, errs) = cx.render(&plan);
+                            (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
+                        });
                 self.traces.insert(id, (rows, errs));
                 self.dataflows.insert(id, index);
             }
             Command::CreateIndex { id, on, keys } => {
                 let index = self.worker.next_dataflow_index();
-                let Some((rows, _)) = self.traces.get_mut(&on) else { return };
-                let trace = self.worker.dataflow_named::<Timestamp, _, _>(&format!("index {id}"), |scope| {
-                    rows.import(scope)
-                        .as_collection(|k, _| k.clone())
-                        .map(move |row: Row| (keys.iter().map(|k| row[*k].clone()).collect::<Row>(), row))
-                        .arrange_by_key()
-                        .trace
-                });
+                let Some((rows, _)) = self.traces.get_mut(&on) else {
+                    return;
+                };
+                let trace = self.worker.dataflow_named::<Timestamp, _, _>(
+                    &format!("index {id}"),
+                    |scope| {
+                        rows.import(scope)
+                            .as_collection(|k, _| k.clone())
+                            .map(move |row: Row| {
+                                (keys.iter().map(|k| row[*k].clone()).collect::<Row>(), row)
+                            })
+                            .arrange_by_key()
+                            .trace
+                    },
+                );
                 self.indexes.insert(id, trace);
                 self.dataflows.insert(id, index);
             }
@@ -120,9 +142,14 @@ impl<'w> ComputeWorker<'w> {
         let index = self.worker.next_dataflow_index();
         let mut rows_in = InputSession::new();
         let mut errs_in = InputSession::new();
-        let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(&format!("table {id}"), |scope| {
-            (rows_in.to_collection(scope).arrange_by_self().trace, errs_in.to_collection(scope).arrange_by_self().trace)
-        });
+        let (rows, errs) =
+            self.worker
+                .dataflow_named::<Timestamp, _, _>(&format!("table {id}"), |scope| {
+                    (
+                        rows_in.to_collection(scope).arrange_by_self().trace,
+                        errs_in.to_collection(scope).arrange_by_self().trace,
+                    )
+                });
         rows_in.advance_to(self.time);
         errs_in.advance_to(self.time);
         rows_in.flush();
@@ -161,7 +188,13 @@ impl<'w> ComputeWorker<'w> {
     fn start_peek(&mut self, target: PeekTarget, ts: Timestamp, reply: PeekReply) {
         match target {
             PeekTarget::Collection(id) => match self.traces.get(&id) {
-                Some((rows, errs)) => self.peeks.push(PendingPeek { ts, rows: rows.clone(), errs: errs.clone(), transient: None, reply }),
+                Some((rows, errs)) => self.peeks.push(PendingPeek {
+                    ts,
+                    rows: rows.clone(),
+                    errs: errs.clone(),
+                    transient: None,
+                    reply,
+                }),
                 None => {
                     let _ = reply.send(Err(format!("collection {id} is not installed")));
                 }
@@ -170,12 +203,21 @@ impl<'w> ComputeWorker<'w> {
                 let index = self.worker.next_dataflow_index();
                 let traces = &mut self.traces;
                 let worker_index = self.worker.index();
-                let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>("peek", |scope| {
-                    let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
-                    let (rows, errs) = cx.render(&plan);
-                    (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
+                let (rows, errs) = self
+                    .worker
+                    .dataflow_named::<Timestamp, _, _>("peek", |scope| {
+                        let mut cx =
+                            RenderContext::new(scope, Traces { rows: traces }, worker_index);
+                        let (rows, errs) = cx.render(&plan);
+                        (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
+                    });
+                self.peeks.push(PendingPeek {
+                    ts,
+                    rows,
+                    errs,
+                    transient: Some(index),
+                    reply,
                 });
-                self.peeks.push(PendingPeek { ts, rows, errs, transient: Some(index), reply });
             }
         }
     }
@@ -205,7 +247,12 @@ impl<'w> ComputeWorker<'w> {
 }
 
 /// Whether a trace holds every update at or before `ts`.
-fn ready<K: Ord + Clone + 'static>(trace: &mut differential_dataflow::operators::arrange::TraceAgent<differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>>, ts: Timestamp) -> bool
+fn ready<K: Ord + Clone + 'static>(
+    trace: &mut differential_dataflow::operators::arrange::TraceAgent<
+        differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
+    >,
+    ts: Timestamp,
+) -> bool
 where
     K: differential_dataflow::ExchangeData,
 {
@@ -215,13 +262,20 @@ where
 }
 
 /// The contents of a trace as of `ts`, consolidated.
-fn read_at<K>(trace: &mut differential_dataflow::operators::arrange::TraceAgent<differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>>, ts: Timestamp) -> Vec<(K, Diff)>
+fn read_at<K>(
+    trace: &mut differential_dataflow::operators::arrange::TraceAgent<
+        differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
+    >,
+    ts: Timestamp,
+) -> Vec<(K, Diff)>
 where
     K: differential_dataflow::ExchangeData,
 {
     let mut upper = Antichain::new();
     trace.read_upper(&mut upper);
-    let Some(batches) = trace.batches_through(upper.borrow()) else { return Vec::new() };
+    let Some(batches) = trace.batches_through(upper.borrow()) else {
+        return Vec::new();
+    };
     let (mut cursor, storage) = cursor_list(batches);
     let mut out = Vec::new();
     while cursor.key_valid(&storage) {

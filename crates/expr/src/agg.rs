@@ -48,7 +48,11 @@ impl AggregateFunc {
     }
 
     /// Computes the aggregate over values with multiplicities (all multiplicities positive).
-    pub fn eval<'a>(&self, values: impl Iterator<Item = (&'a Datum, Diff)>, distinct: bool) -> Result<Datum, EvalError> {
+    pub fn eval<'a>(
+        &self,
+        values: impl Iterator<Item = (&'a Datum, Diff)>,
+        distinct: bool,
+    ) -> Result<Datum, EvalError> {
         let mut collected: Vec<(&Datum, Diff)> = values.collect();
         if distinct {
             collected.retain(|(d, _)| !d.is_null());
@@ -60,8 +64,16 @@ impl AggregateFunc {
         Ok(match self {
             AggregateFunc::CountAll => Datum::Int64(collected.iter().map(|(_, n)| *n).sum()),
             AggregateFunc::Count => Datum::Int64(non_null().map(|(_, n)| *n).sum()),
-            AggregateFunc::Min => non_null().map(|(d, _)| *d).min_by(|a, b| compare(a, b)).cloned().unwrap_or(Datum::Null),
-            AggregateFunc::Max => non_null().map(|(d, _)| *d).max_by(|a, b| compare(a, b)).cloned().unwrap_or(Datum::Null),
+            AggregateFunc::Min => non_null()
+                .map(|(d, _)| *d)
+                .min_by(|a, b| compare(a, b))
+                .cloned()
+                .unwrap_or(Datum::Null),
+            AggregateFunc::Max => non_null()
+                .map(|(d, _)| *d)
+                .max_by(|a, b| compare(a, b))
+                .cloned()
+                .unwrap_or(Datum::Null),
             AggregateFunc::BoolAnd => match non_null().next() {
                 None => Datum::Null,
                 Some(_) => Datum::Bool(non_null().all(|(d, _)| **d == Datum::Bool(true))),
@@ -90,7 +102,9 @@ enum Total {
     Interval(i128, i128, i128),
 }
 
-fn sum<'a, 'b>(values: impl Iterator<Item = &'b (&'a Datum, Diff)>) -> Result<Option<(Total, i64)>, EvalError>
+fn sum<'a, 'b>(
+    values: impl Iterator<Item = &'b (&'a Datum, Diff)>,
+) -> Result<Option<(Total, i64)>, EvalError>
 where
     'a: 'b,
 {
@@ -100,7 +114,10 @@ where
         count += n;
         let n128 = *n as i128;
         let next = match (total.take(), d) {
-            (prev @ (None | Some(Total::Int(_))), Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_)) => {
+            (
+                prev @ (None | Some(Total::Int(_))),
+                Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_),
+            ) => {
                 let v = match d {
                     Datum::Int16(v) => *v as i128,
                     Datum::Int32(v) => *v as i128,
@@ -118,7 +135,13 @@ where
                     Some(Total::Numeric(p)) => p,
                     _ => Decimal::ZERO,
                 };
-                Total::Numeric(p.checked_add(v.checked_mul(Decimal::from(*n)).ok_or(EvalError::OutOfRange("numeric".into()))?).ok_or(EvalError::OutOfRange("numeric".into()))?)
+                Total::Numeric(
+                    p.checked_add(
+                        v.checked_mul(Decimal::from(*n))
+                            .ok_or(EvalError::OutOfRange("numeric".into()))?,
+                    )
+                    .ok_or(EvalError::OutOfRange("numeric".into()))?,
+                )
             }
             (prev, Datum::Float32(_) | Datum::Float64(_)) => {
                 let v = match d {
@@ -137,7 +160,11 @@ where
                     Some(Total::Interval(m, dd, us)) => (m, dd, us),
                     _ => (0, 0, 0),
                 };
-                Total::Interval(m + iv.months as i128 * n128, dd + iv.days as i128 * n128, us + iv.micros as i128 * n128)
+                Total::Interval(
+                    m + iv.months as i128 * n128,
+                    dd + iv.days as i128 * n128,
+                    us + iv.micros as i128 * n128,
+                )
             }
             (_, other) => return Err(EvalError::InvalidArgument(format!("cannot sum {other:?}"))),
         };
@@ -149,15 +176,26 @@ where
 impl Total {
     fn into_datum(self, out: &ScalarType) -> Result<Datum, EvalError> {
         Ok(match (self, out) {
-            (Total::Int(v), ScalarType::Int64) => Datum::Int64(i64::try_from(v).map_err(|_| EvalError::OutOfRange("bigint".into()))?),
-            (Total::Int(v), _) => Datum::Numeric(Decimal::try_from_i128_with_scale(v, 0).map_err(|_| EvalError::OutOfRange("numeric".into()))?),
+            (Total::Int(v), ScalarType::Int64) => {
+                Datum::Int64(i64::try_from(v).map_err(|_| EvalError::OutOfRange("bigint".into()))?)
+            }
+            (Total::Int(v), _) => Datum::Numeric(
+                Decimal::try_from_i128_with_scale(v, 0)
+                    .map_err(|_| EvalError::OutOfRange("numeric".into()))?,
+            ),
             (Total::Numeric(v), _) => Datum::Numeric(v),
             (Total::Float(v), ScalarType::Float32) => Datum::Float32(F32(v as f32)),
             (Total::Float(v), _) => Datum::f64(v),
             (Total::Interval(m, d, us), _) => Datum::Interval(Interval {
-                months: m.try_into().map_err(|_| EvalError::OutOfRange("interval".into()))?,
-                days: d.try_into().map_err(|_| EvalError::OutOfRange("interval".into()))?,
-                micros: us.try_into().map_err(|_| EvalError::OutOfRange("interval".into()))?,
+                months: m
+                    .try_into()
+                    .map_err(|_| EvalError::OutOfRange("interval".into()))?,
+                days: d
+                    .try_into()
+                    .map_err(|_| EvalError::OutOfRange("interval".into()))?,
+                micros: us
+                    .try_into()
+                    .map_err(|_| EvalError::OutOfRange("interval".into()))?,
             }),
         })
     }
@@ -165,7 +203,8 @@ impl Total {
     fn average(self, count: i64, out: &ScalarType) -> Result<Datum, EvalError> {
         Ok(match self {
             Total::Int(v) => Datum::Numeric(numeric_div(
-                Decimal::try_from_i128_with_scale(v, 0).map_err(|_| EvalError::OutOfRange("numeric".into()))?,
+                Decimal::try_from_i128_with_scale(v, 0)
+                    .map_err(|_| EvalError::OutOfRange("numeric".into()))?,
                 Decimal::from(count),
             )?),
             Total::Numeric(v) => Datum::Numeric(numeric_div(v, Decimal::from(count))?),
@@ -176,12 +215,15 @@ impl Total {
                 let days = d as f64 / c + months.fract() * 30.0;
                 let micros = us as f64 / c + days.fract() * Interval::MICROS_PER_DAY as f64;
                 let _ = out;
-                Datum::Interval(Interval { months: months.trunc() as i32, days: days.trunc() as i32, micros: micros.round() as i64 })
+                Datum::Interval(Interval {
+                    months: months.trunc() as i32,
+                    days: days.trunc() as i32,
+                    micros: micros.round() as i64,
+                })
             }
         })
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -190,11 +232,20 @@ mod tests {
     #[test]
     fn sums_accumulate_every_value() {
         let vals = [Datum::Int32(30), Datum::Int32(40), Datum::Null];
-        let out = AggregateFunc::Sum(ScalarType::Int64).eval(vals.iter().map(|d| (d, 2)), false).unwrap();
+        let out = AggregateFunc::Sum(ScalarType::Int64)
+            .eval(vals.iter().map(|d| (d, 2)), false)
+            .unwrap();
         assert_eq!(out, Datum::Int64(140));
-        let avg = AggregateFunc::Avg(ScalarType::NUMERIC).eval(vals.iter().map(|d| (d, 1)), false).unwrap();
-        assert_eq!(riffle_repr::strconv::format_datum(&avg).unwrap(), "35.0000000000000000");
-        let count = AggregateFunc::Count.eval(vals.iter().map(|d| (d, 1)), true).unwrap();
+        let avg = AggregateFunc::Avg(ScalarType::NUMERIC)
+            .eval(vals.iter().map(|d| (d, 1)), false)
+            .unwrap();
+        assert_eq!(
+            riffle_repr::strconv::format_datum(&avg).unwrap(),
+            "35.0000000000000000"
+        );
+        let count = AggregateFunc::Count
+            .eval(vals.iter().map(|d| (d, 1)), true)
+            .unwrap();
         assert_eq!(count, Datum::Int64(2));
     }
 }

@@ -32,11 +32,27 @@ impl ColumnOrder {
             let (x, y) = (&a[o.column], &b[o.column]);
             let ord = match (x.is_null(), y.is_null()) {
                 (true, true) => Ordering::Equal,
-                (true, false) => if o.nulls_first { Ordering::Less } else { Ordering::Greater },
-                (false, true) => if o.nulls_first { Ordering::Greater } else { Ordering::Less },
+                (true, false) => {
+                    if o.nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    if o.nulls_first {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                }
                 (false, false) => {
                     let c = crate::func::compare(x, y);
-                    if o.desc { c.reverse() } else { c }
+                    if o.desc {
+                        c.reverse()
+                    } else {
+                        c
+                    }
                 }
             };
             if ord != Ordering::Equal {
@@ -173,7 +189,9 @@ impl RelExpr {
     pub fn as_simple_read(&self) -> Option<GlobalId> {
         match self {
             RelExpr::Get { id, .. } => Some(*id),
-            RelExpr::Map { input, .. } | RelExpr::Filter { input, .. } | RelExpr::Project { input, .. } => input.as_simple_read(),
+            RelExpr::Map { input, .. }
+            | RelExpr::Filter { input, .. }
+            | RelExpr::Project { input, .. } => input.as_simple_read(),
             _ => None,
         }
     }

@@ -75,7 +75,11 @@ impl ScalarExpr {
                         _ => {}
                     }
                 }
-                Ok(if saw_null { Datum::Null } else { Datum::Bool(true) })
+                Ok(if saw_null {
+                    Datum::Null
+                } else {
+                    Datum::Bool(true)
+                })
             }
             ScalarExpr::Or(exprs) => {
                 let mut saw_null = false;
@@ -86,7 +90,11 @@ impl ScalarExpr {
                         _ => {}
                     }
                 }
-                Ok(if saw_null { Datum::Null } else { Datum::Bool(false) })
+                Ok(if saw_null {
+                    Datum::Null
+                } else {
+                    Datum::Bool(false)
+                })
             }
             ScalarExpr::Coalesce(exprs) => {
                 for e in exprs {
@@ -127,7 +135,9 @@ impl ScalarExpr {
                 then.visit(f);
                 els.visit(f);
             }
-            ScalarExpr::And(es) | ScalarExpr::Or(es) | ScalarExpr::Coalesce(es) => es.iter().for_each(|e| e.visit(f)),
+            ScalarExpr::And(es) | ScalarExpr::Or(es) | ScalarExpr::Coalesce(es) => {
+                es.iter().for_each(|e| e.visit(f))
+            }
         }
     }
 

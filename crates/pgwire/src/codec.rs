@@ -107,7 +107,12 @@ fn encode_numeric(buf: &mut BytesMut, n: Decimal) {
     let int_digits = format!("{}{}", "0".repeat(int_pad), int_part);
     let frac_pad = (4 - frac_part.len() % 4) % 4;
     let frac_digits = format!("{}{}", frac_part, "0".repeat(frac_pad));
-    let mut groups: Vec<i16> = int_digits.as_bytes().chunks(4).chain(frac_digits.as_bytes().chunks(4)).map(|c| std::str::from_utf8(c).unwrap().parse().unwrap()).collect();
+    let mut groups: Vec<i16> = int_digits
+        .as_bytes()
+        .chunks(4)
+        .chain(frac_digits.as_bytes().chunks(4))
+        .map(|c| std::str::from_utf8(c).unwrap().parse().unwrap())
+        .collect();
     let mut weight = (int_digits.len() / 4) as i16 - 1;
     while groups.first() == Some(&0) {
         groups.remove(0);
@@ -121,7 +126,11 @@ fn encode_numeric(buf: &mut BytesMut, n: Decimal) {
     }
     buf.put_i16(groups.len() as i16);
     buf.put_i16(weight);
-    buf.put_u16(if n.is_sign_negative() && !n.is_zero() { 0x4000 } else { 0 });
+    buf.put_u16(if n.is_sign_negative() && !n.is_zero() {
+        0x4000
+    } else {
+        0
+    });
     buf.put_u16(scale as u16);
     for g in groups {
         buf.put_i16(g);
@@ -134,7 +143,16 @@ pub fn decode_param(bytes: &[u8], typ: &ScalarType, binary: bool) -> Result<Datu
         let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
         return strconv::parse_datum(text, typ).map_err(|e: ParseError| e.to_string());
     }
-    let need = |n: usize| if bytes.len() == n { Ok(()) } else { Err(format!("invalid binary length {} for type {typ}", bytes.len())) };
+    let need = |n: usize| {
+        if bytes.len() == n {
+            Ok(())
+        } else {
+            Err(format!(
+                "invalid binary length {} for type {typ}",
+                bytes.len()
+            ))
+        }
+    };
     Ok(match typ {
         ScalarType::Bool => {
             need(1)?;
@@ -172,7 +190,11 @@ pub fn decode_param(bytes: &[u8], typ: &ScalarType, binary: bool) -> Result<Datu
         ScalarType::Timestamp | ScalarType::TimestampTz => {
             need(8)?;
             let t = i64::from_be_bytes(bytes.try_into().unwrap()) + PG_EPOCH_MICROS;
-            if *typ == ScalarType::Timestamp { Datum::Timestamp(t) } else { Datum::TimestampTz(t) }
+            if *typ == ScalarType::Timestamp {
+                Datum::Timestamp(t)
+            } else {
+                Datum::TimestampTz(t)
+            }
         }
         ScalarType::Interval => {
             need(16)?;
@@ -183,7 +205,8 @@ pub fn decode_param(bytes: &[u8], typ: &ScalarType, binary: bool) -> Result<Datu
             })
         }
         ScalarType::Jsonb => {
-            let text = std::str::from_utf8(bytes.get(1..).unwrap_or_default()).map_err(|e| e.to_string())?;
+            let text = std::str::from_utf8(bytes.get(1..).unwrap_or_default())
+                .map_err(|e| e.to_string())?;
             Datum::Jsonb(strconv::parse_jsonb(text).map_err(|e| e.to_string())?)
         }
     })
@@ -194,7 +217,8 @@ fn decode_numeric(bytes: &[u8]) -> Result<Decimal, String> {
         return Err("invalid numeric".into());
     }
     let rd = |i: usize| i16::from_be_bytes([bytes[i], bytes[i + 1]]);
-    let (ndigits, weight, sign, dscale) = (rd(0) as usize, rd(2) as i32, rd(4) as u16, rd(6) as u32);
+    let (ndigits, weight, sign, dscale) =
+        (rd(0) as usize, rd(2) as i32, rd(4) as u16, rd(6) as u32);
     if sign == 0xC000 {
         return Err("NaN is not supported for numeric".into());
     }
@@ -202,10 +226,13 @@ fn decode_numeric(bytes: &[u8]) -> Result<Decimal, String> {
     for i in 0..ndigits {
         let digit = Decimal::from(rd(8 + 2 * i));
         let power = weight - i as i32;
-        let factor = if power >= 0 { Decimal::from(10000i64.pow(power as u32)) } else { Decimal::ONE / Decimal::from(10000i64.pow((-power) as u32)) };
+        let factor = if power >= 0 {
+            Decimal::from(10000i64.pow(power as u32))
+        } else {
+            Decimal::ONE / Decimal::from(10000i64.pow((-power) as u32))
+        };
         value += digit * factor;
     }
     value.rescale(dscale);
     Ok(if sign == 0x4000 { -value } else { value })
 }
-

@@ -26,7 +26,10 @@ pub struct ColumnType {
 impl ColumnType {
     /// A nullable column of the given type.
     pub fn nullable(scalar_type: ScalarType) -> Self {
-        ColumnType { scalar_type, nullable: true }
+        ColumnType {
+            scalar_type,
+            nullable: true,
+        }
     }
 }
 

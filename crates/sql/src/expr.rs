@@ -8,8 +8,8 @@ use riffle_expr::{AggregateExpr, AggregateFunc, Func, ScalarExpr};
 use riffle_repr::strconv::{self, parse_interval};
 use riffle_repr::{Datum, Interval, ScalarType};
 use sqlparser::ast::{
-    self, BinaryOperator, CastKind, DateTimeField, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    UnaryOperator, Value,
+    self, BinaryOperator, CastKind, DateTimeField, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, UnaryOperator, Value,
 };
 use std::cell::RefCell;
 
@@ -27,7 +27,10 @@ impl Typed {
         Typed { expr, typ }
     }
     fn lit(d: Datum, typ: ScalarType) -> Self {
-        Typed { expr: ScalarExpr::Literal(d), typ }
+        Typed {
+            expr: ScalarExpr::Literal(d),
+            typ,
+        }
     }
 }
 
@@ -55,11 +58,17 @@ pub struct ExprCx<'a> {
 impl<'a> ExprCx<'a> {
     /// An ungrouped context over `scope`.
     pub fn new(scope: &'a Scope, clause: &'static str) -> Self {
-        ExprCx { scope, grouping: None, clause }
+        ExprCx {
+            scope,
+            grouping: None,
+            clause,
+        }
     }
 }
 
-const AGGREGATES: &[&str] = &["count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every"];
+const AGGREGATES: &[&str] = &[
+    "count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every",
+];
 
 /// Whether an expression contains an aggregate call (outside subqueries).
 pub fn contains_aggregate(e: &Expr) -> bool {
@@ -87,15 +96,32 @@ pub fn contains_aggregate(e: &Expr) -> bool {
         | Expr::IsFalse(expr)
         | Expr::IsNotTrue(expr)
         | Expr::IsNotFalse(expr) => contains_aggregate(expr),
-        Expr::Case { operand, conditions, else_result, .. } => {
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
             operand.as_deref().is_some_and(contains_aggregate)
-                || conditions.iter().any(|c| contains_aggregate(&c.condition) || contains_aggregate(&c.result))
+                || conditions
+                    .iter()
+                    .any(|c| contains_aggregate(&c.condition) || contains_aggregate(&c.result))
                 || else_result.as_deref().is_some_and(contains_aggregate)
         }
-        Expr::Between { expr, low, high, .. } => contains_aggregate(expr) || contains_aggregate(low) || contains_aggregate(high),
-        Expr::In { expr, target: ast::InTarget::List(list), .. } => contains_aggregate(expr) || list.iter().any(contains_aggregate),
-        Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => contains_aggregate(a) || contains_aggregate(b),
-        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => contains_aggregate(expr) || contains_aggregate(pattern),
+        Expr::Between {
+            expr, low, high, ..
+        } => contains_aggregate(expr) || contains_aggregate(low) || contains_aggregate(high),
+        Expr::In {
+            expr,
+            target: ast::InTarget::List(list),
+            ..
+        } => contains_aggregate(expr) || list.iter().any(contains_aggregate),
+        Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
+            contains_aggregate(a) || contains_aggregate(b)
+        }
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+            contains_aggregate(expr) || contains_aggregate(pattern)
+        }
         _ => false,
     }
 }
@@ -127,7 +153,12 @@ impl Planner<'_> {
     }
 
     /// Plans an expression; `hint` types parameters and untyped literals from context.
-    pub fn plan_expr_hinted(&self, cx: ExprCx, e: &Expr, hint: Option<&ScalarType>) -> Result<Typed, PlanError> {
+    pub fn plan_expr_hinted(
+        &self,
+        cx: ExprCx,
+        e: &Expr,
+        hint: Option<&ScalarType>,
+    ) -> Result<Typed, PlanError> {
         if let Some(g) = cx.grouping {
             if let Some(t) = self.match_grouped(cx, g, e)? {
                 return Ok(t);
@@ -149,7 +180,10 @@ impl Planner<'_> {
                     Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => s.clone(),
                     other => other.to_string(),
                 };
-                Ok(Typed::lit(strconv::parse_datum(&text, &typ).map_err(riffle_expr::EvalError::from)?, typ))
+                Ok(Typed::lit(
+                    strconv::parse_datum(&text, &typ).map_err(riffle_expr::EvalError::from)?,
+                    typ,
+                ))
             }
             Expr::Interval(iv) => {
                 let text = match self.plan_expr(cx, &iv.value)?.expr {
@@ -158,10 +192,15 @@ impl Planner<'_> {
                     _ => return Err(PlanError::unsupported("non-constant INTERVAL literal")),
                 };
                 let text = match &iv.leading_field {
-                    Some(f) if !text.trim().contains(char::is_alphabetic) && !text.contains(':') => format!("{text} {}", datetime_field_name(f)),
+                    Some(f)
+                        if !text.trim().contains(char::is_alphabetic) && !text.contains(':') =>
+                    {
+                        format!("{text} {}", datetime_field_name(f))
+                    }
                     _ => text,
                 };
-                let parsed: Interval = parse_interval(&text).map_err(riffle_expr::EvalError::from)?;
+                let parsed: Interval =
+                    parse_interval(&text).map_err(riffle_expr::EvalError::from)?;
                 Ok(Typed::lit(Datum::Interval(parsed), ScalarType::Interval))
             }
             Expr::Nested(inner) => self.plan_expr_hinted(cx, inner, hint),
@@ -176,29 +215,75 @@ impl Planner<'_> {
             Expr::IsUnknown(x) => self.plan_nonstrict(cx, Func::IsNull, x, false),
             Expr::IsNotUnknown(x) => self.plan_nonstrict(cx, Func::IsNull, x, true),
             Expr::IsDistinctFrom(a, b) => self.plan_comparison(cx, a, b, Func::IsDistinctFrom),
-            Expr::IsNotDistinctFrom(a, b) => self.plan_comparison(cx, a, b, Func::IsNotDistinctFrom),
-            Expr::In { expr, target: ast::InTarget::List(list), negated, .. } => {
+            Expr::IsNotDistinctFrom(a, b) => {
+                self.plan_comparison(cx, a, b, Func::IsNotDistinctFrom)
+            }
+            Expr::In {
+                expr,
+                target: ast::InTarget::List(list),
+                negated,
+                ..
+            } => {
                 let mut ors = Vec::new();
                 for item in list {
                     ors.push(self.plan_comparison(cx, expr, item, Func::Eq)?.expr);
                 }
                 let any = ScalarExpr::Or(ors);
-                Ok(Typed::new(if *negated { ScalarExpr::call(Func::Not, vec![any]) } else { any }, ScalarType::Bool))
+                Ok(Typed::new(
+                    if *negated {
+                        ScalarExpr::call(Func::Not, vec![any])
+                    } else {
+                        any
+                    },
+                    ScalarType::Bool,
+                ))
             }
-            Expr::Between { expr, negated, low, high } => {
+            Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
                 let lo = self.plan_comparison(cx, expr, low, Func::Gte)?;
                 let hi = self.plan_comparison(cx, expr, high, Func::Lte)?;
                 let both = ScalarExpr::And(vec![lo.expr, hi.expr]);
-                Ok(Typed::new(if *negated { ScalarExpr::call(Func::Not, vec![both]) } else { both }, ScalarType::Bool))
+                Ok(Typed::new(
+                    if *negated {
+                        ScalarExpr::call(Func::Not, vec![both])
+                    } else {
+                        both
+                    },
+                    ScalarType::Bool,
+                ))
             }
-            Expr::Like { negated, expr, pattern, escape_char, any, .. } | Expr::ILike { negated, expr, pattern, escape_char, any, .. } => {
+            Expr::Like {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any,
+                ..
+            }
+            | Expr::ILike {
+                negated,
+                expr,
+                pattern,
+                escape_char,
+                any,
+                ..
+            } => {
                 if escape_char.is_some() || *any {
                     return Err(PlanError::unsupported("LIKE with ESCAPE or ANY"));
                 }
                 let case_insensitive = matches!(e, Expr::ILike { .. });
                 self.plan_like(cx, expr, pattern, case_insensitive, *negated)
             }
-            Expr::Cast { kind, expr, data_type, .. } => {
+            Expr::Cast {
+                kind,
+                expr,
+                data_type,
+                ..
+            } => {
                 if matches!(kind, CastKind::TryCast | CastKind::SafeCast) {
                     return Err(PlanError::unsupported("TRY_CAST"));
                 }
@@ -210,22 +295,52 @@ impl Planner<'_> {
                 let arg = self.plan_expr(cx, expr)?;
                 let arg = self.coerce_datetime_arg(arg)?;
                 Ok(Typed::new(
-                    ScalarExpr::call(Func::Extract, vec![ScalarExpr::Literal(Datum::String(datetime_field_name(field))), arg.expr]),
+                    ScalarExpr::call(
+                        Func::Extract,
+                        vec![
+                            ScalarExpr::Literal(Datum::String(datetime_field_name(field))),
+                            arg.expr,
+                        ],
+                    ),
                     ScalarType::NUMERIC,
                 ))
             }
-            Expr::Ceil { expr, .. } => self.plan_func_call(cx, "ceil", &[expr.as_ref().clone()], false),
-            Expr::Floor { expr, .. } => self.plan_func_call(cx, "floor", &[expr.as_ref().clone()], false),
-            Expr::Position { expr, r#in } => self.plan_func_call(cx, "position", &[expr.as_ref().clone(), r#in.as_ref().clone()], false),
-            Expr::Substring { expr, substring_from, substring_for, .. } => {
+            Expr::Ceil { expr, .. } => {
+                self.plan_func_call(cx, "ceil", &[expr.as_ref().clone()], false)
+            }
+            Expr::Floor { expr, .. } => {
+                self.plan_func_call(cx, "floor", &[expr.as_ref().clone()], false)
+            }
+            Expr::Position { expr, r#in } => self.plan_func_call(
+                cx,
+                "position",
+                &[expr.as_ref().clone(), r#in.as_ref().clone()],
+                false,
+            ),
+            Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
                 let mut args = vec![expr.as_ref().clone()];
-                args.push(substring_from.as_deref().cloned().unwrap_or(Expr::value(Value::Number("1".into(), false))));
+                args.push(
+                    substring_from
+                        .as_deref()
+                        .cloned()
+                        .unwrap_or(Expr::value(Value::Number("1".into(), false))),
+                );
                 if let Some(f) = substring_for {
                     args.push(f.as_ref().clone());
                 }
                 self.plan_func_call(cx, "substr", &args, false)
             }
-            Expr::Trim { expr, trim_where, trim_what, trim_characters } => {
+            Expr::Trim {
+                expr,
+                trim_where,
+                trim_what,
+                trim_characters,
+            } => {
                 if trim_characters.is_some() {
                     return Err(PlanError::unsupported("TRIM with a character list"));
                 }
@@ -240,20 +355,33 @@ impl Planner<'_> {
                 }
                 self.plan_func_call(cx, name, &args, false)
             }
-            Expr::Case { operand, conditions, else_result, .. } => self.plan_case(cx, operand.as_deref(), conditions, else_result.as_deref()),
+            Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => self.plan_case(cx, operand.as_deref(), conditions, else_result.as_deref()),
             Expr::Function(f) => self.plan_function(cx, f),
-            Expr::Subquery(_) | Expr::Exists { .. } | Expr::In { .. } => Err(PlanError::unsupported("subqueries in expressions")),
+            Expr::Subquery(_) | Expr::Exists { .. } | Expr::In { .. } => {
+                Err(PlanError::unsupported("subqueries in expressions"))
+            }
             Expr::AtTimeZone { .. } => Err(PlanError::unsupported("AT TIME ZONE")),
             other => Err(PlanError::unsupported(format!("expression {other}"))),
         }
     }
 
     /// In a grouped query, maps an expression to a group key or aggregate column, if it is one.
-    fn match_grouped(&self, cx: ExprCx, g: &Grouping, e: &Expr) -> Result<Option<Typed>, PlanError> {
+    fn match_grouped(
+        &self,
+        cx: ExprCx,
+        g: &Grouping,
+        e: &Expr,
+    ) -> Result<Option<Typed>, PlanError> {
         if let Expr::Function(f) = e {
             let name = f.name.to_string().to_ascii_lowercase();
             if AGGREGATES.contains(&name.as_str()) && f.over.is_none() {
-                let (agg, typ) = self.plan_aggregate(ExprCx::new(&g.input, "aggregate"), &name, f)?;
+                let (agg, typ) =
+                    self.plan_aggregate(ExprCx::new(&g.input, "aggregate"), &name, f)?;
                 let mut aggs = g.aggs.borrow_mut();
                 let idx = match aggs.iter().position(|(a, _)| *a == agg) {
                     Some(i) => i,
@@ -262,18 +390,28 @@ impl Planner<'_> {
                         aggs.len() - 1
                     }
                 };
-                return Ok(Some(Typed::new(ScalarExpr::Column(g.keys.len() + idx), typ)));
+                return Ok(Some(Typed::new(
+                    ScalarExpr::Column(g.keys.len() + idx),
+                    typ,
+                )));
             }
         }
         if matches!(e, Expr::Value(_)) {
             return Ok(None);
         }
         // An expression equal to a group key reads the key column.
-        let ungrouped = ExprCx { scope: &g.input, grouping: None, clause: cx.clause };
+        let ungrouped = ExprCx {
+            scope: &g.input,
+            grouping: None,
+            clause: cx.clause,
+        };
         if !contains_aggregate(e) {
             if let Ok(planned) = self.plan_expr(ungrouped, e) {
                 if let Some(i) = g.keys.iter().position(|k| k.expr == planned.expr) {
-                    return Ok(Some(Typed::new(ScalarExpr::Column(i), g.keys[i].typ.clone())));
+                    return Ok(Some(Typed::new(
+                        ScalarExpr::Column(i),
+                        g.keys[i].typ.clone(),
+                    )));
                 }
                 if planned.expr.is_constant() {
                     return Ok(Some(planned));
@@ -288,14 +426,20 @@ impl Planner<'_> {
             let idx = g.input.resolve(table, name)?;
             let qualified = match table {
                 Some(t) => format!("{t}.{name}"),
-                None => g.input.items[idx].table.as_ref().map_or(name.to_string(), |t| format!("{t}.{name}")),
+                None => g.input.items[idx]
+                    .table
+                    .as_ref()
+                    .map_or(name.to_string(), |t| format!("{t}.{name}")),
             };
             return Err(PlanError::Grouping(format!(
                 "column \"{qualified}\" must appear in the GROUP BY clause or be used in an aggregate function"
             )));
         }
         match cx.scope.resolve(table, name) {
-            Ok(i) => Ok(Typed::new(ScalarExpr::Column(i), cx.scope.items[i].typ.scalar_type.clone())),
+            Ok(i) => Ok(Typed::new(
+                ScalarExpr::Column(i),
+                cx.scope.items[i].typ.scalar_type.clone(),
+            )),
             Err(e) => {
                 // Zero-argument functions that SQL spells without parentheses.
                 if table.is_none() {
@@ -312,7 +456,9 @@ impl Planner<'_> {
         Ok(Some(match name {
             "current_timestamp" | "localtimestamp" => self.now_literal(ScalarType::TimestampTz)?,
             "current_date" => self.now_literal(ScalarType::Date)?,
-            "current_user" | "session_user" | "user" => Typed::lit(Datum::String("riffle".into()), ScalarType::String),
+            "current_user" | "session_user" | "user" => {
+                Typed::lit(Datum::String("riffle".into()), ScalarType::String)
+            }
             "current_schema" => Typed::lit(Datum::String("public".into()), ScalarType::String),
             "current_catalog" => Typed::lit(Datum::String("riffle".into()), ScalarType::String),
             _ => return Ok(None),
@@ -321,11 +467,16 @@ impl Planner<'_> {
 
     fn now_literal(&self, typ: ScalarType) -> Result<Typed, PlanError> {
         if self.ctx.in_view {
-            return Err(PlanError::unsupported("now() and current_timestamp in a view definition"));
+            return Err(PlanError::unsupported(
+                "now() and current_timestamp in a view definition",
+            ));
         }
         let micros = self.ctx.now_micros;
         Ok(match typ {
-            ScalarType::Date => Typed::lit(Datum::Date(micros.div_euclid(Interval::MICROS_PER_DAY) as i32), typ),
+            ScalarType::Date => Typed::lit(
+                Datum::Date(micros.div_euclid(Interval::MICROS_PER_DAY) as i32),
+                typ,
+            ),
             ScalarType::Timestamp => Typed::lit(Datum::Timestamp(micros), typ),
             _ => Typed::lit(Datum::TimestampTz(micros), ScalarType::TimestampTz),
         })
@@ -334,13 +485,18 @@ impl Planner<'_> {
     fn plan_value(&self, v: &Value, hint: Option<&ScalarType>) -> Result<Typed, PlanError> {
         match v {
             Value::Number(s, _) => number_literal(s),
-            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) | Value::DollarQuotedString(ast::DollarQuotedString { value: s, .. }) => {
+            Value::SingleQuotedString(s)
+            | Value::EscapedStringLiteral(s)
+            | Value::DollarQuotedString(ast::DollarQuotedString { value: s, .. }) => {
                 Ok(Typed::lit(Datum::String(s.clone()), ScalarType::Unknown))
             }
             Value::Boolean(b) => Ok(Typed::lit(Datum::Bool(*b), ScalarType::Bool)),
             Value::Null => Ok(Typed::lit(Datum::Null, ScalarType::Unknown)),
             Value::Placeholder(p) => {
-                let n: usize = p.trim_start_matches('$').parse().map_err(|_| PlanError::Syntax(format!("invalid parameter {p}")))?;
+                let n: usize = p
+                    .trim_start_matches('$')
+                    .parse()
+                    .map_err(|_| PlanError::Syntax(format!("invalid parameter {p}")))?;
                 if n == 0 {
                     return Err(PlanError::UnknownParameter(0));
                 }
@@ -362,7 +518,10 @@ impl Planner<'_> {
         };
         types[n - 1] = Some(typ.clone());
         let value = match &self.param_values {
-            Some(values) => values.get(n - 1).cloned().ok_or(PlanError::UnknownParameter(n))?,
+            Some(values) => values
+                .get(n - 1)
+                .cloned()
+                .ok_or(PlanError::UnknownParameter(n))?,
             None => Datum::Null,
         };
         Ok(Typed::lit(value, typ))
@@ -373,7 +532,10 @@ impl Planner<'_> {
             UnaryOperator::Not => {
                 let arg = self.plan_expr_hinted(cx, expr, Some(&ScalarType::Bool))?;
                 let arg = self.require(arg, &ScalarType::Bool, "argument of NOT")?;
-                Ok(Typed::new(ScalarExpr::call(Func::Not, vec![arg.expr]), ScalarType::Bool))
+                Ok(Typed::new(
+                    ScalarExpr::call(Func::Not, vec![arg.expr]),
+                    ScalarType::Bool,
+                ))
             }
             UnaryOperator::Minus => {
                 if let Expr::Value(v) = expr {
@@ -382,11 +544,21 @@ impl Planner<'_> {
                     }
                 }
                 let arg = self.plan_expr(cx, expr)?;
-                let arg = if arg.typ == ScalarType::Unknown { self.cast(arg, &ScalarType::Float64, false)? } else { arg };
+                let arg = if arg.typ == ScalarType::Unknown {
+                    self.cast(arg, &ScalarType::Float64, false)?
+                } else {
+                    arg
+                };
                 if !arg.typ.is_numeric() && arg.typ != ScalarType::Interval {
-                    return Err(PlanError::UnknownFunction(format!("operator does not exist: - {}", arg.typ)));
+                    return Err(PlanError::UnknownFunction(format!(
+                        "operator does not exist: - {}",
+                        arg.typ
+                    )));
                 }
-                Ok(Typed::new(ScalarExpr::call(Func::Neg, vec![arg.expr]), arg.typ))
+                Ok(Typed::new(
+                    ScalarExpr::call(Func::Neg, vec![arg.expr]),
+                    arg.typ,
+                ))
             }
             UnaryOperator::Plus => self.plan_expr(cx, expr),
             other => Err(PlanError::unsupported(format!("operator {other}"))),
@@ -407,7 +579,13 @@ impl Planner<'_> {
         }
     }
 
-    fn plan_comparison(&self, cx: ExprCx, a: &Expr, b: &Expr, func: Func) -> Result<Typed, PlanError> {
+    fn plan_comparison(
+        &self,
+        cx: ExprCx,
+        a: &Expr,
+        b: &Expr,
+        func: Func,
+    ) -> Result<Typed, PlanError> {
         let (ta, tb) = self.plan_pair(cx, a, b)?;
         self.compare_typed(ta, tb, func)
     }
@@ -423,35 +601,80 @@ impl Planner<'_> {
             Func::Gte => ">=",
             _ => "IS DISTINCT FROM",
         };
-        let common = common_type(&ta.typ, &tb.typ)
-            .ok_or_else(|| PlanError::UnknownFunction(format!("operator does not exist: {} {op} {}", ta.typ, tb.typ)))?;
-        let common = if common == ScalarType::Unknown { ScalarType::String } else { common };
+        let common = common_type(&ta.typ, &tb.typ).ok_or_else(|| {
+            PlanError::UnknownFunction(format!(
+                "operator does not exist: {} {op} {}",
+                ta.typ, tb.typ
+            ))
+        })?;
+        let common = if common == ScalarType::Unknown {
+            ScalarType::String
+        } else {
+            common
+        };
         let a = self.cast(ta, &common, false)?;
         let b = self.cast(tb, &common, false)?;
-        Ok(Typed::new(ScalarExpr::call(func, vec![a.expr, b.expr]), ScalarType::Bool))
+        Ok(Typed::new(
+            ScalarExpr::call(func, vec![a.expr, b.expr]),
+            ScalarType::Bool,
+        ))
     }
 
-    fn plan_nonstrict(&self, cx: ExprCx, func: Func, x: &Expr, negate: bool) -> Result<Typed, PlanError> {
+    fn plan_nonstrict(
+        &self,
+        cx: ExprCx,
+        func: Func,
+        x: &Expr,
+        negate: bool,
+    ) -> Result<Typed, PlanError> {
         let arg = self.plan_expr(cx, x)?;
-        let arg = if func != Func::IsNull { self.require(arg, &ScalarType::Bool, "argument of IS TRUE")? } else { arg };
+        let arg = if func != Func::IsNull {
+            self.require(arg, &ScalarType::Bool, "argument of IS TRUE")?
+        } else {
+            arg
+        };
         let call = ScalarExpr::call(func, vec![arg.expr]);
-        Ok(Typed::new(if negate { ScalarExpr::call(Func::Not, vec![call]) } else { call }, ScalarType::Bool))
+        Ok(Typed::new(
+            if negate {
+                ScalarExpr::call(Func::Not, vec![call])
+            } else {
+                call
+            },
+            ScalarType::Bool,
+        ))
     }
 
-    fn plan_like(&self, cx: ExprCx, expr: &Expr, pattern: &Expr, case_insensitive: bool, negated: bool) -> Result<Typed, PlanError> {
+    fn plan_like(
+        &self,
+        cx: ExprCx,
+        expr: &Expr,
+        pattern: &Expr,
+        case_insensitive: bool,
+        negated: bool,
+    ) -> Result<Typed, PlanError> {
         let s = self.plan_expr_hinted(cx, expr, Some(&ScalarType::String))?;
         let p = self.plan_expr_hinted(cx, pattern, Some(&ScalarType::String))?;
         let s = self.require_text(s, "LIKE")?;
         let p = self.require_text(p, "LIKE")?;
         let call = ScalarExpr::call(Func::Like { case_insensitive }, vec![s.expr, p.expr]);
-        Ok(Typed::new(if negated { ScalarExpr::call(Func::Not, vec![call]) } else { call }, ScalarType::Bool))
+        Ok(Typed::new(
+            if negated {
+                ScalarExpr::call(Func::Not, vec![call])
+            } else {
+                call
+            },
+            ScalarType::Bool,
+        ))
     }
 
     fn require_text(&self, t: Typed, what: &str) -> Result<Typed, PlanError> {
         if t.typ.is_string_like() {
             Ok(Typed::new(t.expr, ScalarType::String))
         } else {
-            Err(PlanError::UnknownFunction(format!("operator does not exist: {} {what} text", t.typ)))
+            Err(PlanError::UnknownFunction(format!(
+                "operator does not exist: {} {what} text",
+                t.typ
+            )))
         }
     }
 
@@ -463,10 +686,19 @@ impl Planner<'_> {
         if t.typ == ScalarType::Unknown {
             return self.cast(t, typ, false);
         }
-        Err(PlanError::TypeMismatch(format!("{what} must be type {typ}, not type {}", t.typ)))
+        Err(PlanError::TypeMismatch(format!(
+            "{what} must be type {typ}, not type {}",
+            t.typ
+        )))
     }
 
-    fn plan_binary(&self, cx: ExprCx, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Typed, PlanError> {
+    fn plan_binary(
+        &self,
+        cx: ExprCx,
+        left: &Expr,
+        op: &BinaryOperator,
+        right: &Expr,
+    ) -> Result<Typed, PlanError> {
         use BinaryOperator as B;
         let cmp = |f: Func| self.plan_comparison(cx, left, right, f);
         match op {
@@ -479,10 +711,18 @@ impl Planner<'_> {
             B::And | B::Or => {
                 let l = self.plan_expr_hinted(cx, left, Some(&ScalarType::Bool))?;
                 let r = self.plan_expr_hinted(cx, right, Some(&ScalarType::Bool))?;
-                let what = if *op == B::And { "argument of AND" } else { "argument of OR" };
+                let what = if *op == B::And {
+                    "argument of AND"
+                } else {
+                    "argument of OR"
+                };
                 let l = self.require(l, &ScalarType::Bool, what)?;
                 let r = self.require(r, &ScalarType::Bool, what)?;
-                let expr = if *op == B::And { ScalarExpr::And(vec![l.expr, r.expr]) } else { ScalarExpr::Or(vec![l.expr, r.expr]) };
+                let expr = if *op == B::And {
+                    ScalarExpr::And(vec![l.expr, r.expr])
+                } else {
+                    ScalarExpr::Or(vec![l.expr, r.expr])
+                };
                 Ok(Typed::new(expr, ScalarType::Bool))
             }
             B::StringConcat => {
@@ -492,43 +732,79 @@ impl Planner<'_> {
                 }
                 let l = self.cast(l, &ScalarType::String, true)?;
                 let r = self.cast(r, &ScalarType::String, true)?;
-                Ok(Typed::new(ScalarExpr::call(Func::TextConcat, vec![l.expr, r.expr]), ScalarType::String))
+                Ok(Typed::new(
+                    ScalarExpr::call(Func::TextConcat, vec![l.expr, r.expr]),
+                    ScalarType::String,
+                ))
             }
-            B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo => self.plan_arith(cx, left, op, right),
+            B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo => {
+                self.plan_arith(cx, left, op, right)
+            }
             B::PGRegexMatch | B::PGRegexIMatch | B::PGRegexNotMatch | B::PGRegexNotIMatch => {
                 let (l, r) = self.plan_pair(cx, left, right)?;
                 let l = self.require_text(l, "~")?;
                 let r = self.require_text(r, "~")?;
                 let ci = matches!(op, B::PGRegexIMatch | B::PGRegexNotIMatch);
-                let call = ScalarExpr::call(Func::RegexMatch { case_insensitive: ci }, vec![l.expr, r.expr]);
+                let call = ScalarExpr::call(
+                    Func::RegexMatch {
+                        case_insensitive: ci,
+                    },
+                    vec![l.expr, r.expr],
+                );
                 let neg = matches!(op, B::PGRegexNotMatch | B::PGRegexNotIMatch);
-                Ok(Typed::new(if neg { ScalarExpr::call(Func::Not, vec![call]) } else { call }, ScalarType::Bool))
+                Ok(Typed::new(
+                    if neg {
+                        ScalarExpr::call(Func::Not, vec![call])
+                    } else {
+                        call
+                    },
+                    ScalarType::Bool,
+                ))
             }
-            B::PGLikeMatch | B::PGILikeMatch | B::PGNotLikeMatch | B::PGNotILikeMatch => self.plan_like(
-                cx,
-                left,
-                right,
-                matches!(op, B::PGILikeMatch | B::PGNotILikeMatch),
-                matches!(op, B::PGNotLikeMatch | B::PGNotILikeMatch),
-            ),
+            B::PGLikeMatch | B::PGILikeMatch | B::PGNotLikeMatch | B::PGNotILikeMatch => self
+                .plan_like(
+                    cx,
+                    left,
+                    right,
+                    matches!(op, B::PGILikeMatch | B::PGNotILikeMatch),
+                    matches!(op, B::PGNotLikeMatch | B::PGNotILikeMatch),
+                ),
             B::Arrow | B::LongArrow => {
                 let l = self.plan_expr(cx, left)?;
                 let r = self.plan_expr(cx, right)?;
                 if l.typ != ScalarType::Jsonb {
-                    return Err(PlanError::UnknownFunction(format!("operator does not exist: {} -> {}", l.typ, r.typ)));
+                    return Err(PlanError::UnknownFunction(format!(
+                        "operator does not exist: {} -> {}",
+                        l.typ, r.typ
+                    )));
                 }
                 let key = match r.typ {
-                    ScalarType::Int32 | ScalarType::Int16 | ScalarType::Int64 => self.cast(r, &ScalarType::Int32, false)?,
+                    ScalarType::Int32 | ScalarType::Int16 | ScalarType::Int64 => {
+                        self.cast(r, &ScalarType::Int32, false)?
+                    }
                     _ => self.cast(r, &ScalarType::String, false)?,
                 };
-                let (func, typ) = if *op == B::Arrow { (Func::JsonbGet, ScalarType::Jsonb) } else { (Func::JsonbGetText, ScalarType::String) };
-                Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, key.expr]), typ))
+                let (func, typ) = if *op == B::Arrow {
+                    (Func::JsonbGet, ScalarType::Jsonb)
+                } else {
+                    (Func::JsonbGetText, ScalarType::String)
+                };
+                Ok(Typed::new(
+                    ScalarExpr::call(func, vec![l.expr, key.expr]),
+                    typ,
+                ))
             }
             other => Err(PlanError::unsupported(format!("operator {other}"))),
         }
     }
 
-    fn plan_arith(&self, cx: ExprCx, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Typed, PlanError> {
+    fn plan_arith(
+        &self,
+        cx: ExprCx,
+        left: &Expr,
+        op: &BinaryOperator,
+        right: &Expr,
+    ) -> Result<Typed, PlanError> {
         use ScalarType as T;
         let (l, r) = self.plan_pair(cx, left, right)?;
         let (func, sym) = match op {
@@ -538,14 +814,23 @@ impl Planner<'_> {
             BinaryOperator::Divide => (Func::Div, "/"),
             _ => (Func::Mod, "%"),
         };
-        let no_op = || PlanError::UnknownFunction(format!("operator does not exist: {} {sym} {}", l.typ, r.typ));
+        let no_op = || {
+            PlanError::UnknownFunction(format!(
+                "operator does not exist: {} {sym} {}",
+                l.typ, r.typ
+            ))
+        };
         // Date/time arithmetic has its own signatures.
         let temporal = |t: &T| matches!(t, T::Date | T::Timestamp | T::TimestampTz | T::Interval);
         if temporal(&l.typ) || temporal(&r.typ) {
             let (l, r) = match (&l.typ, &r.typ) {
-                (T::Unknown, t) if *t != T::Interval && func == Func::Sub => (self.cast(l.clone(), t, false)?, r.clone()),
+                (T::Unknown, t) if *t != T::Interval && func == Func::Sub => {
+                    (self.cast(l.clone(), t, false)?, r.clone())
+                }
                 (T::Unknown, _) => (self.cast(l.clone(), &T::Interval, false)?, r.clone()),
-                (t, T::Unknown) if *t != T::Interval && func == Func::Sub && !matches!(t, T::Date) => {
+                (t, T::Unknown)
+                    if *t != T::Interval && func == Func::Sub && !matches!(t, T::Date) =>
+                {
                     (l.clone(), self.cast(r.clone(), &T::Interval, false)?)
                 }
                 (T::Date, T::Unknown) => (l.clone(), self.cast(r.clone(), &T::Int32, false)?),
@@ -553,34 +838,59 @@ impl Planner<'_> {
                 _ => (l.clone(), r.clone()),
             };
             let result = match (&func, &l.typ, &r.typ) {
-                (Func::Add, T::Timestamp, T::Interval) | (Func::Add, T::Interval, T::Timestamp) => T::Timestamp,
-                (Func::Add, T::TimestampTz, T::Interval) | (Func::Add, T::Interval, T::TimestampTz) => T::TimestampTz,
-                (Func::Add, T::Date, T::Interval) | (Func::Add, T::Interval, T::Date) => T::Timestamp,
+                (Func::Add, T::Timestamp, T::Interval) | (Func::Add, T::Interval, T::Timestamp) => {
+                    T::Timestamp
+                }
+                (Func::Add, T::TimestampTz, T::Interval)
+                | (Func::Add, T::Interval, T::TimestampTz) => T::TimestampTz,
+                (Func::Add, T::Date, T::Interval) | (Func::Add, T::Interval, T::Date) => {
+                    T::Timestamp
+                }
                 (Func::Sub, T::Timestamp, T::Interval) => T::Timestamp,
                 (Func::Sub, T::TimestampTz, T::Interval) => T::TimestampTz,
                 (Func::Sub, T::Date, T::Interval) => T::Timestamp,
                 (Func::Add | Func::Sub, T::Date, t) if t.is_integer() => {
                     let r = self.cast(r.clone(), &T::Int32, false)?;
-                    return Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), T::Date));
+                    return Ok(Typed::new(
+                        ScalarExpr::call(func, vec![l.expr, r.expr]),
+                        T::Date,
+                    ));
                 }
                 (Func::Add, t, T::Date) if t.is_integer() => {
                     let l = self.cast(l.clone(), &T::Int32, false)?;
-                    return Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), T::Date));
+                    return Ok(Typed::new(
+                        ScalarExpr::call(func, vec![l.expr, r.expr]),
+                        T::Date,
+                    ));
                 }
                 (Func::Sub, T::Date, T::Date) => T::Int32,
-                (Func::Sub, T::Timestamp, T::Timestamp) | (Func::Sub, T::TimestampTz, T::TimestampTz) => T::Interval,
+                (Func::Sub, T::Timestamp, T::Timestamp)
+                | (Func::Sub, T::TimestampTz, T::TimestampTz) => T::Interval,
                 (Func::Add | Func::Sub, T::Interval, T::Interval) => T::Interval,
                 (Func::Mul, T::Interval, t) | (Func::Mul, t, T::Interval) if t.is_numeric() => {
-                    let (l, r) = if l.typ == T::Interval { (l.clone(), self.cast(r.clone(), &T::Float64, false)?) } else { (self.cast(l.clone(), &T::Float64, false)?, r.clone()) };
-                    return Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), T::Interval));
+                    let (l, r) = if l.typ == T::Interval {
+                        (l.clone(), self.cast(r.clone(), &T::Float64, false)?)
+                    } else {
+                        (self.cast(l.clone(), &T::Float64, false)?, r.clone())
+                    };
+                    return Ok(Typed::new(
+                        ScalarExpr::call(func, vec![l.expr, r.expr]),
+                        T::Interval,
+                    ));
                 }
                 (Func::Div, T::Interval, t) if t.is_numeric() => {
                     let r = self.cast(r.clone(), &T::Float64, false)?;
-                    return Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), T::Interval));
+                    return Ok(Typed::new(
+                        ScalarExpr::call(func, vec![l.expr, r.expr]),
+                        T::Interval,
+                    ));
                 }
                 _ => return Err(no_op()),
             };
-            return Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), result));
+            return Ok(Typed::new(
+                ScalarExpr::call(func, vec![l.expr, r.expr]),
+                result,
+            ));
         }
         let common = match (&l.typ, &r.typ) {
             (T::Unknown, T::Unknown) => T::NUMERIC,
@@ -596,10 +906,19 @@ impl Planner<'_> {
         }
         let l = self.cast(l, &common, false)?;
         let r = self.cast(r, &common, false)?;
-        Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), common))
+        Ok(Typed::new(
+            ScalarExpr::call(func, vec![l.expr, r.expr]),
+            common,
+        ))
     }
 
-    fn plan_case(&self, cx: ExprCx, operand: Option<&Expr>, conditions: &[ast::CaseWhen], else_result: Option<&Expr>) -> Result<Typed, PlanError> {
+    fn plan_case(
+        &self,
+        cx: ExprCx,
+        operand: Option<&Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&Expr>,
+    ) -> Result<Typed, PlanError> {
         let mut conds = Vec::new();
         let mut results = Vec::new();
         for when in conditions {
@@ -622,7 +941,11 @@ impl Planner<'_> {
         let mut iter = results.into_iter().rev();
         let mut expr = iter.next().expect("else branch").expr;
         for (cond, result) in conds.into_iter().rev().zip(iter) {
-            expr = ScalarExpr::If { cond: Box::new(cond), then: Box::new(result.expr), els: Box::new(expr) };
+            expr = ScalarExpr::If {
+                cond: Box::new(cond),
+                then: Box::new(result.expr),
+                els: Box::new(expr),
+            };
         }
         let typ = self.last_unified.borrow().clone();
         Ok(Typed::new(expr, typ))
@@ -632,12 +955,23 @@ impl Planner<'_> {
     pub fn unify(&self, items: Vec<Typed>, what: &str) -> Result<Vec<Typed>, PlanError> {
         let mut common = ScalarType::Unknown;
         for t in &items {
-            common = common_type(&common, &t.typ)
-                .ok_or_else(|| PlanError::TypeMismatch(format!("{what} types {} and {} cannot be matched", common, t.typ)))?;
+            common = common_type(&common, &t.typ).ok_or_else(|| {
+                PlanError::TypeMismatch(format!(
+                    "{what} types {} and {} cannot be matched",
+                    common, t.typ
+                ))
+            })?;
         }
-        let common = if common == ScalarType::Unknown { ScalarType::String } else { common };
+        let common = if common == ScalarType::Unknown {
+            ScalarType::String
+        } else {
+            common
+        };
         *self.last_unified.borrow_mut() = common.clone();
-        items.into_iter().map(|t| self.cast(t, &common, false)).collect()
+        items
+            .into_iter()
+            .map(|t| self.cast(t, &common, false))
+            .collect()
     }
 
     /// Casts an expression; `explicit` allows casts that PostgreSQL only performs when asked.
@@ -648,37 +982,65 @@ impl Planner<'_> {
         if *to == ScalarType::Unknown {
             return Ok(t);
         }
-        let allowed = explicit || t.typ == ScalarType::Unknown || crate::types::can_assign(&t.typ, to);
+        let allowed =
+            explicit || t.typ == ScalarType::Unknown || crate::types::can_assign(&t.typ, to);
         if !allowed {
-            return Err(PlanError::TypeMismatch(format!("cannot cast type {} to {}", t.typ, to)));
+            return Err(PlanError::TypeMismatch(format!(
+                "cannot cast type {} to {}",
+                t.typ, to
+            )));
         }
         if let ScalarExpr::Literal(d) = &t.expr {
             let folded = riffle_expr::Func::Cast(to.clone()).eval(std::slice::from_ref(d))?;
             return Ok(Typed::lit(folded, to.clone()));
         }
-        if t.typ.without_modifiers() == to.without_modifiers() && !matches!(to, ScalarType::Numeric { typmod: Some(_) } | ScalarType::VarChar { max_len: Some(_) }) {
+        if t.typ.without_modifiers() == to.without_modifiers()
+            && !matches!(
+                to,
+                ScalarType::Numeric { typmod: Some(_) } | ScalarType::VarChar { max_len: Some(_) }
+            )
+        {
             return Ok(Typed::new(t.expr, to.clone()));
         }
-        Ok(Typed::new(ScalarExpr::call(Func::Cast(to.clone()), vec![t.expr]), to.clone()))
+        Ok(Typed::new(
+            ScalarExpr::call(Func::Cast(to.clone()), vec![t.expr]),
+            to.clone(),
+        ))
     }
 
     fn coerce_datetime_arg(&self, t: Typed) -> Result<Typed, PlanError> {
         match t.typ {
             ScalarType::Unknown => self.cast(t, &ScalarType::Timestamp, false),
-            ScalarType::Date | ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Interval => Ok(t),
-            other => Err(PlanError::UnknownFunction(format!("function date_part(unknown, {other}) does not exist"))),
+            ScalarType::Date
+            | ScalarType::Timestamp
+            | ScalarType::TimestampTz
+            | ScalarType::Interval => Ok(t),
+            other => Err(PlanError::UnknownFunction(format!(
+                "function date_part(unknown, {other}) does not exist"
+            ))),
         }
     }
 
-    fn function_args<'e>(&self, f: &'e ast::Function) -> Result<(Vec<&'e Expr>, bool, bool), PlanError> {
+    fn function_args<'e>(
+        &self,
+        f: &'e ast::Function,
+    ) -> Result<(Vec<&'e Expr>, bool, bool), PlanError> {
         match &f.args {
             FunctionArguments::None => Ok((vec![], false, false)),
-            FunctionArguments::Subquery(_) => Err(PlanError::unsupported("subquery as function argument")),
+            FunctionArguments::Subquery(_) => {
+                Err(PlanError::unsupported("subquery as function argument"))
+            }
             FunctionArguments::List(list) => {
                 if !list.clauses.is_empty() {
-                    return Err(PlanError::unsupported(format!("clauses in call of {}", f.name)));
+                    return Err(PlanError::unsupported(format!(
+                        "clauses in call of {}",
+                        f.name
+                    )));
                 }
-                let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
+                let distinct = matches!(
+                    list.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                );
                 let mut star = false;
                 let mut args = Vec::new();
                 for a in &list.args {
@@ -693,28 +1055,48 @@ impl Planner<'_> {
         }
     }
 
-    fn plan_aggregate(&self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
+    fn plan_aggregate(
+        &self,
+        cx: ExprCx,
+        name: &str,
+        f: &ast::Function,
+    ) -> Result<(AggregateExpr, ScalarType), PlanError> {
         if f.filter.is_some() {
             return Err(PlanError::unsupported("aggregate FILTER"));
         }
         let (args, distinct, star) = self.function_args(f)?;
         if star {
             if name != "count" {
-                return Err(PlanError::UnknownFunction(format!("function {name}(*) does not exist")));
+                return Err(PlanError::UnknownFunction(format!(
+                    "function {name}(*) does not exist"
+                )));
             }
-            return Ok((AggregateExpr { func: AggregateFunc::CountAll, expr: ScalarExpr::Literal(Datum::Bool(true)), distinct: false }, ScalarType::Int64));
+            return Ok((
+                AggregateExpr {
+                    func: AggregateFunc::CountAll,
+                    expr: ScalarExpr::Literal(Datum::Bool(true)),
+                    distinct: false,
+                },
+                ScalarType::Int64,
+            ));
         }
         let [arg] = args.as_slice() else {
-            return Err(PlanError::UnknownFunction(format!("function {name} takes exactly one argument")));
+            return Err(PlanError::UnknownFunction(format!(
+                "function {name} takes exactly one argument"
+            )));
         };
         if contains_aggregate(arg) {
-            return Err(PlanError::Grouping("aggregate function calls cannot be nested".into()));
+            return Err(PlanError::Grouping(
+                "aggregate function calls cannot be nested".into(),
+            ));
         }
         let mut t = self.plan_expr(cx, arg)?;
         if t.typ == ScalarType::Unknown {
             t = self.cast(t, &ScalarType::String, false)?;
         }
-        let bad = |t: &ScalarType| PlanError::UnknownFunction(format!("function {name}({t}) does not exist"));
+        let bad = |t: &ScalarType| {
+            PlanError::UnknownFunction(format!("function {name}({t}) does not exist"))
+        };
         let (func, typ) = match name {
             "count" => (AggregateFunc::Count, ScalarType::Int64),
             "sum" => {
@@ -730,7 +1112,10 @@ impl Planner<'_> {
             }
             "avg" => {
                 let out = match &t.typ {
-                    ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64 | ScalarType::Numeric { .. } => ScalarType::NUMERIC,
+                    ScalarType::Int16
+                    | ScalarType::Int32
+                    | ScalarType::Int64
+                    | ScalarType::Numeric { .. } => ScalarType::NUMERIC,
                     ScalarType::Float32 | ScalarType::Float64 => ScalarType::Float64,
                     ScalarType::Interval => ScalarType::Interval,
                     other => return Err(bad(other)),
@@ -741,56 +1126,121 @@ impl Planner<'_> {
                 if matches!(t.typ, ScalarType::Jsonb | ScalarType::Bool) {
                     return Err(bad(&t.typ));
                 }
-                (if name == "min" { AggregateFunc::Min } else { AggregateFunc::Max }, t.typ.clone())
+                (
+                    if name == "min" {
+                        AggregateFunc::Min
+                    } else {
+                        AggregateFunc::Max
+                    },
+                    t.typ.clone(),
+                )
             }
             "bool_and" | "every" | "bool_or" => {
                 t = self.require(t, &ScalarType::Bool, name)?;
-                (if name == "bool_or" { AggregateFunc::BoolOr } else { AggregateFunc::BoolAnd }, ScalarType::Bool)
+                (
+                    if name == "bool_or" {
+                        AggregateFunc::BoolOr
+                    } else {
+                        AggregateFunc::BoolAnd
+                    },
+                    ScalarType::Bool,
+                )
             }
             _ => unreachable!("only aggregates reach here"),
         };
-        Ok((AggregateExpr { func, expr: t.expr, distinct }, typ))
+        Ok((
+            AggregateExpr {
+                func,
+                expr: t.expr,
+                distinct,
+            },
+            typ,
+        ))
     }
 
     fn plan_function(&self, cx: ExprCx, f: &ast::Function) -> Result<Typed, PlanError> {
         if f.over.is_some() {
             return Err(PlanError::unsupported("window functions"));
         }
-        let name = f.name.0.last().map(|p| p.to_string().to_ascii_lowercase().trim_matches('"').to_string()).unwrap_or_default();
+        let name = f
+            .name
+            .0
+            .last()
+            .map(|p| {
+                p.to_string()
+                    .to_ascii_lowercase()
+                    .trim_matches('"')
+                    .to_string()
+            })
+            .unwrap_or_default();
         if AGGREGATES.contains(&name.as_str()) {
-            let where_ = if cx.clause == "aggregate" { "aggregate function calls cannot be nested".to_string() } else { format!("aggregate functions are not allowed in {}", cx.clause) };
+            let where_ = if cx.clause == "aggregate" {
+                "aggregate function calls cannot be nested".to_string()
+            } else {
+                format!("aggregate functions are not allowed in {}", cx.clause)
+            };
             return Err(PlanError::Grouping(where_));
         }
         let (args, distinct, star) = self.function_args(f)?;
         if distinct || star {
-            return Err(PlanError::UnknownFunction(format!("function {name} is not an aggregate")));
+            return Err(PlanError::UnknownFunction(format!(
+                "function {name} is not an aggregate"
+            )));
         }
         let owned: Vec<Expr> = args.into_iter().cloned().collect();
         self.plan_func_call(cx, &name, &owned, true)
     }
 
-    fn plan_func_call(&self, cx: ExprCx, name: &str, args: &[Expr], _explicit: bool) -> Result<Typed, PlanError> {
+    fn plan_func_call(
+        &self,
+        cx: ExprCx,
+        name: &str,
+        args: &[Expr],
+        _explicit: bool,
+    ) -> Result<Typed, PlanError> {
         use ScalarType as T;
-        let arity_err = || PlanError::UnknownFunction(format!("function {name} with {} arguments does not exist", args.len()));
+        let arity_err = || {
+            PlanError::UnknownFunction(format!(
+                "function {name} with {} arguments does not exist",
+                args.len()
+            ))
+        };
         let mut planned = Vec::with_capacity(args.len());
         for a in args {
             planned.push(self.plan_expr(cx, a)?);
         }
-        let text_arg = |t: Typed| -> Result<Typed, PlanError> { self.cast(t, &T::String, matches!(name, "concat" | "concat_ws")) };
+        let text_arg = |t: Typed| -> Result<Typed, PlanError> {
+            self.cast(t, &T::String, matches!(name, "concat" | "concat_ws"))
+        };
         let int_arg = |t: Typed| -> Result<Typed, PlanError> {
             if t.typ.is_integer() || t.typ == T::Unknown {
                 self.cast(t, &T::Int64, false)
             } else {
-                Err(PlanError::UnknownFunction(format!("function {name}({}) does not exist", t.typ)))
+                Err(PlanError::UnknownFunction(format!(
+                    "function {name}({}) does not exist",
+                    t.typ
+                )))
             }
         };
         let n = planned.len();
-        let call = |func: Func, args: Vec<Typed>, typ: T| Ok(Typed::new(ScalarExpr::call(func, args.into_iter().map(|a| a.expr).collect()), typ));
-        let texts = |planned: Vec<Typed>| planned.into_iter().map(text_arg).collect::<Result<Vec<_>, _>>();
+        let call = |func: Func, args: Vec<Typed>, typ: T| {
+            Ok(Typed::new(
+                ScalarExpr::call(func, args.into_iter().map(|a| a.expr).collect()),
+                typ,
+            ))
+        };
+        let texts = |planned: Vec<Typed>| {
+            planned
+                .into_iter()
+                .map(text_arg)
+                .collect::<Result<Vec<_>, _>>()
+        };
         match (name, n) {
             ("lower", 1) => call(Func::Lower, texts(planned)?, T::String),
             ("upper", 1) => call(Func::Upper, texts(planned)?, T::String),
-            ("length" | "char_length" | "character_length", 1) => call(Func::CharLength, texts(planned)?, T::Int32),
+            ("length" | "char_length" | "character_length", 1) => {
+                call(Func::CharLength, texts(planned)?, T::Int32)
+            }
             ("octet_length", 1) => call(Func::OctetLength, planned, T::Int32),
             ("substr" | "substring", 2 | 3) => {
                 let mut it = planned.into_iter();
@@ -813,7 +1263,15 @@ impl Planner<'_> {
             ("left" | "right", 2) => {
                 let mut it = planned.into_iter();
                 let a = vec![text_arg(it.next().unwrap())?, int_arg(it.next().unwrap())?];
-                call(if name == "left" { Func::Left } else { Func::Right }, a, T::String)
+                call(
+                    if name == "left" {
+                        Func::Left
+                    } else {
+                        Func::Right
+                    },
+                    a,
+                    T::String,
+                )
             }
             ("lpad" | "rpad", 2 | 3) => {
                 let mut it = planned.into_iter();
@@ -821,11 +1279,23 @@ impl Planner<'_> {
                 if let Some(fill) = it.next() {
                     a.push(text_arg(fill)?);
                 }
-                call(if name == "lpad" { Func::Lpad } else { Func::Rpad }, a, T::String)
+                call(
+                    if name == "lpad" {
+                        Func::Lpad
+                    } else {
+                        Func::Rpad
+                    },
+                    a,
+                    T::String,
+                )
             }
             ("split_part", 3) => {
                 let mut it = planned.into_iter();
-                let a = vec![text_arg(it.next().unwrap())?, text_arg(it.next().unwrap())?, int_arg(it.next().unwrap())?];
+                let a = vec![
+                    text_arg(it.next().unwrap())?,
+                    text_arg(it.next().unwrap())?,
+                    int_arg(it.next().unwrap())?,
+                ];
                 call(Func::SplitPart, a, T::String)
             }
             ("starts_with", 2) => call(Func::StartsWith, texts(planned)?, T::Bool),
@@ -851,26 +1321,70 @@ impl Planner<'_> {
             }
             ("ceil" | "ceiling" | "floor", 1) => {
                 let a = self.numeric_arg(planned.into_iter().next().unwrap(), name)?;
-                let a = if a.typ.is_integer() { self.cast(a, &T::Float64, false)? } else { a };
-                let typ = if a.typ == T::Float32 { T::Float64 } else { a.typ.without_modifiers() };
+                let a = if a.typ.is_integer() {
+                    self.cast(a, &T::Float64, false)?
+                } else {
+                    a
+                };
+                let typ = if a.typ == T::Float32 {
+                    T::Float64
+                } else {
+                    a.typ.without_modifiers()
+                };
                 let a = self.cast(a, &typ, false)?;
-                call(if name == "floor" { Func::Floor } else { Func::Ceil }, vec![a], typ)
+                call(
+                    if name == "floor" {
+                        Func::Floor
+                    } else {
+                        Func::Ceil
+                    },
+                    vec![a],
+                    typ,
+                )
             }
             ("round" | "trunc", 1) => {
                 let a = self.numeric_arg(planned.into_iter().next().unwrap(), name)?;
-                let typ = if a.typ.is_integer() || a.typ == T::Float32 { T::Float64 } else { a.typ.without_modifiers() };
+                let typ = if a.typ.is_integer() || a.typ == T::Float32 {
+                    T::Float64
+                } else {
+                    a.typ.without_modifiers()
+                };
                 let a = self.cast(a, &typ, false)?;
-                call(if name == "round" { Func::Round } else { Func::Trunc }, vec![a], typ)
+                call(
+                    if name == "round" {
+                        Func::Round
+                    } else {
+                        Func::Trunc
+                    },
+                    vec![a],
+                    typ,
+                )
             }
             ("round" | "trunc", 2) => {
                 let mut it = planned.into_iter();
-                let a = self.cast(self.numeric_arg(it.next().unwrap(), name)?, &T::NUMERIC, false)?;
+                let a = self.cast(
+                    self.numeric_arg(it.next().unwrap(), name)?,
+                    &T::NUMERIC,
+                    false,
+                )?;
                 let s = self.cast(it.next().unwrap(), &T::Int32, false)?;
-                call(if name == "round" { Func::Round } else { Func::Trunc }, vec![a, s], T::NUMERIC)
+                call(
+                    if name == "round" {
+                        Func::Round
+                    } else {
+                        Func::Trunc
+                    },
+                    vec![a, s],
+                    T::NUMERIC,
+                )
             }
             ("sqrt" | "exp" | "ln" | "log" | "log10" | "sign", 1) => {
                 let a = self.numeric_arg(planned.into_iter().next().unwrap(), name)?;
-                let typ = if a.typ.is_integer() || matches!(a.typ, T::Float32 | T::Float64) { T::Float64 } else { T::NUMERIC };
+                let typ = if a.typ.is_integer() || matches!(a.typ, T::Float32 | T::Float64) {
+                    T::Float64
+                } else {
+                    T::NUMERIC
+                };
                 let a = self.cast(a, &typ, false)?;
                 let func = match name {
                     "sqrt" => Func::Sqrt,
@@ -882,9 +1396,19 @@ impl Planner<'_> {
                 call(func, vec![a], typ)
             }
             ("power" | "pow", 2) => {
-                let items = planned.into_iter().map(|p| self.numeric_arg(p, name)).collect::<Result<Vec<_>, _>>()?;
-                let typ = if items.iter().all(|i| matches!(i.typ, T::Numeric { .. })) { T::NUMERIC } else { T::Float64 };
-                let items = items.into_iter().map(|i| self.cast(i, &typ, false)).collect::<Result<Vec<_>, _>>()?;
+                let items = planned
+                    .into_iter()
+                    .map(|p| self.numeric_arg(p, name))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let typ = if items.iter().all(|i| matches!(i.typ, T::Numeric { .. })) {
+                    T::NUMERIC
+                } else {
+                    T::Float64
+                };
+                let items = items
+                    .into_iter()
+                    .map(|i| self.cast(i, &typ, false))
+                    .collect::<Result<Vec<_>, _>>()?;
                 call(Func::Power, items, typ)
             }
             ("mod", 2) => {
@@ -895,12 +1419,23 @@ impl Planner<'_> {
             ("greatest" | "least", n) if n >= 1 => {
                 let items = self.unify(planned, name)?;
                 let typ = items[0].typ.clone();
-                call(if name == "greatest" { Func::Greatest } else { Func::Least }, items, typ)
+                call(
+                    if name == "greatest" {
+                        Func::Greatest
+                    } else {
+                        Func::Least
+                    },
+                    items,
+                    typ,
+                )
             }
             ("coalesce", n) if n >= 1 => {
                 let items = self.unify(planned, "COALESCE")?;
                 let typ = items[0].typ.clone();
-                Ok(Typed::new(ScalarExpr::Coalesce(items.into_iter().map(|i| i.expr).collect()), typ))
+                Ok(Typed::new(
+                    ScalarExpr::Coalesce(items.into_iter().map(|i| i.expr).collect()),
+                    typ,
+                ))
             }
             ("nullif", 2) => {
                 let items = self.unify(planned, "NULLIF")?;
@@ -912,7 +1447,11 @@ impl Planner<'_> {
                 let unit = text_arg(it.next().unwrap())?;
                 let ts = self.coerce_datetime_arg(it.next().unwrap())?;
                 // PostgreSQL resolves date_trunc(text, date) to the timestamptz overload.
-                let ts = if ts.typ == T::Date { self.cast(ts, &T::TimestampTz, false)? } else { ts };
+                let ts = if ts.typ == T::Date {
+                    self.cast(ts, &T::TimestampTz, false)?
+                } else {
+                    ts
+                };
                 let typ = ts.typ.clone();
                 call(Func::DateTrunc, vec![unit, ts], typ)
             }
@@ -923,30 +1462,51 @@ impl Planner<'_> {
                 call(Func::DatePart, vec![unit, ts], T::Float64)
             }
             ("make_date", 3) => {
-                let a = planned.into_iter().map(&int_arg).collect::<Result<Vec<_>, _>>()?;
+                let a = planned
+                    .into_iter()
+                    .map(&int_arg)
+                    .collect::<Result<Vec<_>, _>>()?;
                 call(Func::MakeDate, a, T::Date)
             }
             ("age", 2) => {
-                let a = planned.into_iter().map(|p| self.cast(p, &T::Timestamp, false)).collect::<Result<Vec<_>, _>>()?;
+                let a = planned
+                    .into_iter()
+                    .map(|p| self.cast(p, &T::Timestamp, false))
+                    .collect::<Result<Vec<_>, _>>()?;
                 call(Func::Age, a, T::Interval)
             }
             ("to_timestamp", 1) => {
                 let a = self.cast(planned.into_iter().next().unwrap(), &T::Float64, false)?;
                 call(Func::ToTimestamp, vec![a], T::TimestampTz)
             }
-            ("now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp", 0) => self.now_literal(T::TimestampTz),
-            ("version", 0) => Ok(Typed::lit(Datum::String(format!("PostgreSQL 15.0 (Riffle {})", env!("CARGO_PKG_VERSION"))), T::String)),
+            ("now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp", 0) => {
+                self.now_literal(T::TimestampTz)
+            }
+            ("version", 0) => Ok(Typed::lit(
+                Datum::String(format!(
+                    "PostgreSQL 15.0 (Riffle {})",
+                    env!("CARGO_PKG_VERSION")
+                )),
+                T::String,
+            )),
             ("current_database", 0) => Ok(Typed::lit(Datum::String("riffle".into()), T::String)),
             ("current_schema", 0) => Ok(Typed::lit(Datum::String("public".into()), T::String)),
-            ("pg_typeof", 1) => Ok(Typed::lit(Datum::String(planned[0].typ.name().into()), T::String)),
+            ("pg_typeof", 1) => Ok(Typed::lit(
+                Datum::String(planned[0].typ.name().into()),
+                T::String,
+            )),
             (
-                "lower" | "upper" | "length" | "substr" | "substring" | "replace" | "position" | "strpos" | "left" | "right" | "lpad"
-                | "rpad" | "split_part" | "abs" | "round" | "trunc" | "coalesce" | "nullif" | "date_trunc" | "date_part" | "now",
+                "lower" | "upper" | "length" | "substr" | "substring" | "replace" | "position"
+                | "strpos" | "left" | "right" | "lpad" | "rpad" | "split_part" | "abs" | "round"
+                | "trunc" | "coalesce" | "nullif" | "date_trunc" | "date_part" | "now",
                 _,
             ) => Err(arity_err()),
             _ => {
                 let types: Vec<String> = planned.iter().map(|p| p.typ.to_string()).collect();
-                Err(PlanError::UnknownFunction(format!("function {name}({}) does not exist", types.join(", "))))
+                Err(PlanError::UnknownFunction(format!(
+                    "function {name}({}) does not exist",
+                    types.join(", ")
+                )))
             }
         }
     }
@@ -956,7 +1516,10 @@ impl Planner<'_> {
             return self.cast(t, &ScalarType::Float64, false);
         }
         if !t.typ.is_numeric() {
-            return Err(PlanError::UnknownFunction(format!("function {name}({}) does not exist", t.typ)));
+            return Err(PlanError::UnknownFunction(format!(
+                "function {name}({}) does not exist",
+                t.typ
+            )));
         }
         Ok(t)
     }
@@ -965,9 +1528,11 @@ impl Planner<'_> {
 /// Parameters and untyped literals take their type from the other operand.
 fn is_flexible(e: &Expr) -> bool {
     match e {
-        Expr::Value(v) => matches!(v.value, Value::Placeholder(_) | Value::SingleQuotedString(_) | Value::Null),
+        Expr::Value(v) => matches!(
+            v.value,
+            Value::Placeholder(_) | Value::SingleQuotedString(_) | Value::Null
+        ),
         Expr::Nested(inner) => is_flexible(inner),
         _ => false,
     }
 }
-

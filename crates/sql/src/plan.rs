@@ -201,16 +201,31 @@ pub fn plan(
         deps: RefCell::new(Vec::new()),
     };
     let plan = planner.plan_statement(stmt)?;
-    let types = planner.param_types.borrow().iter().map(|t| t.clone().unwrap_or(ScalarType::String)).collect();
+    let types = planner
+        .param_types
+        .borrow()
+        .iter()
+        .map(|t| t.clone().unwrap_or(ScalarType::String))
+        .collect();
     Ok((plan, types))
 }
 
 fn object_name(name: &ast::ObjectName) -> Result<String, PlanError> {
-    let parts: Vec<String> = name.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_else(|| p.to_string())).collect();
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| {
+            p.as_ident()
+                .map(|i| i.value.clone())
+                .unwrap_or_else(|| p.to_string())
+        })
+        .collect();
     match parts.as_slice() {
         [n] => Ok(n.clone()),
         [s, n] if s == "public" => Ok(n.clone()),
-        _ => Err(PlanError::InvalidParameter(format!("schema-qualified name {name} is not supported; use schema public"))),
+        _ => Err(PlanError::InvalidParameter(format!(
+            "schema-qualified name {name} is not supported; use schema public"
+        ))),
     }
 }
 
@@ -220,12 +235,22 @@ impl Planner<'_> {
             Statement::Query(q) => {
                 let planned = self.plan_query(q)?;
                 let desc = planned.scope.desc();
-                Ok(Plan::Select { plan: planned.expr, finishing: planned.finishing, desc })
+                Ok(Plan::Select {
+                    plan: planned.expr,
+                    finishing: planned.finishing,
+                    desc,
+                })
             }
             Statement::CreateTable(ct) => self.plan_create_table(ct),
             Statement::CreateView(cv) => self.plan_create_view(cv),
             Statement::CreateIndex(ci) => self.plan_create_index(ci),
-            Statement::Drop { object_type, if_exists, names, cascade, .. } => {
+            Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => {
                 let kind = match object_type {
                     ObjectType::Table => DropKind::Table,
                     ObjectType::View => DropKind::View,
@@ -234,20 +259,31 @@ impl Planner<'_> {
                     other => return Err(PlanError::unsupported(format!("DROP {other}"))),
                 };
                 let names = names.iter().map(object_name).collect::<Result<_, _>>()?;
-                Ok(Plan::Drop { kind, names, if_exists: *if_exists, cascade: *cascade })
+                Ok(Plan::Drop {
+                    kind,
+                    names,
+                    if_exists: *if_exists,
+                    cascade: *cascade,
+                })
             }
             Statement::Insert(ins) => self.plan_insert(ins),
             Statement::Update(up) => self.plan_update(up),
             Statement::Delete(del) => self.plan_delete(del),
             Statement::Set(set) => self.plan_set(set),
             Statement::ShowVariable { variable } => {
-                let name = variable.iter().map(|i| i.value.to_ascii_lowercase()).collect::<Vec<_>>().join(" ");
+                let name = variable
+                    .iter()
+                    .map(|i| i.value.to_ascii_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 self.plan_show(&name)
             }
             Statement::ShowTables { .. } => Ok(self.show_objects(ShowKind::Tables)),
-            Statement::ShowViews { materialized, .. } => {
-                Ok(self.show_objects(if *materialized { ShowKind::MaterializedViews } else { ShowKind::Views }))
-            }
+            Statement::ShowViews { materialized, .. } => Ok(self.show_objects(if *materialized {
+                ShowKind::MaterializedViews
+            } else {
+                ShowKind::Views
+            })),
             Statement::StartTransaction { .. } => Ok(Plan::StartTransaction),
             Statement::Commit { .. } => Ok(Plan::Commit),
             Statement::Rollback { .. } => Ok(Plan::Rollback),
@@ -255,11 +291,15 @@ impl Planner<'_> {
             Statement::Explain { statement, .. } => {
                 let inner = self.plan_statement(statement)?;
                 let text = match inner {
-                    Plan::Select { plan, finishing, .. } => format!("{plan:#?}\nfinishing: {finishing:?}"),
+                    Plan::Select {
+                        plan, finishing, ..
+                    } => format!("{plan:#?}\nfinishing: {finishing:?}"),
                     Plan::CreateView { plan, .. } => format!("{plan:#?}"),
                     other => format!("{other:?}"),
                 };
-                Ok(Plan::Explain { lines: text.lines().map(str::to_string).collect() })
+                Ok(Plan::Explain {
+                    lines: text.lines().map(str::to_string).collect(),
+                })
             }
             other => {
                 let text = other.to_string();
@@ -271,7 +311,9 @@ impl Planner<'_> {
 
     fn plan_set(&self, set: &ast::Set) -> Result<Plan, PlanError> {
         match set {
-            ast::Set::SingleAssignment { variable, values, .. } => {
+            ast::Set::SingleAssignment {
+                variable, values, ..
+            } => {
                 let name = variable.to_string().to_ascii_lowercase();
                 let value = values
                     .iter()
@@ -285,7 +327,11 @@ impl Planner<'_> {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                let value = if value.eq_ignore_ascii_case("default") { None } else { Some(value) };
+                let value = if value.eq_ignore_ascii_case("default") {
+                    None
+                } else {
+                    Some(value)
+                };
                 Ok(Plan::SetVariable { name, value })
             }
             ast::Set::SetTimeZone { value, .. } => {
@@ -296,9 +342,14 @@ impl Planner<'_> {
                     },
                     other => other.to_string(),
                 };
-                Ok(Plan::SetVariable { name: "timezone".into(), value: Some(v) })
+                Ok(Plan::SetVariable {
+                    name: "timezone".into(),
+                    value: Some(v),
+                })
             }
-            ast::Set::SetNames { .. } | ast::Set::SetNamesDefault { .. } => Ok(Plan::NoOp { tag: "SET" }),
+            ast::Set::SetNames { .. } | ast::Set::SetNamesDefault { .. } => {
+                Ok(Plan::NoOp { tag: "SET" })
+            }
             ast::Set::SetTransaction { .. } => Ok(Plan::NoOp { tag: "SET" }),
             other => Err(PlanError::unsupported(format!("{other}"))),
         }
@@ -310,14 +361,17 @@ impl Planner<'_> {
             "views" => Ok(self.show_objects(ShowKind::Views)),
             "materialized views" => Ok(self.show_objects(ShowKind::MaterializedViews)),
             "indexes" => Ok(self.show_objects(ShowKind::Indexes)),
-            _ => Ok(Plan::ShowVariable { name: name.to_string() }),
+            _ => Ok(Plan::ShowVariable {
+                name: name.to_string(),
+            }),
         }
     }
 
     fn show_objects(&self, kind: ShowKind) -> Plan {
         let text = |s: &str| Datum::String(s.to_string());
         let mut rows = Vec::new();
-        let mut desc = RelationDesc::empty().with_column("name", ColumnType::nullable(ScalarType::String));
+        let mut desc =
+            RelationDesc::empty().with_column("name", ColumnType::nullable(ScalarType::String));
         if kind == ShowKind::Indexes {
             desc = desc
                 .with_column("on", ColumnType::nullable(ScalarType::String))
@@ -329,13 +383,19 @@ impl Planner<'_> {
             match (&item.kind, kind) {
                 (ItemKind::Table(_), ShowKind::Tables)
                 | (ItemKind::View { .. }, ShowKind::Views)
-                | (ItemKind::MaterializedView { .. }, ShowKind::MaterializedViews) => rows.push(Row::new(vec![text(&item.name)])),
+                | (ItemKind::MaterializedView { .. }, ShowKind::MaterializedViews) => {
+                    rows.push(Row::new(vec![text(&item.name)]))
+                }
                 (ItemKind::Index { on, keys }, ShowKind::Indexes) => {
                     let on_item = self.catalog.get_by_id(*on);
                     let on_name = on_item.map_or(String::new(), |i| i.name.clone());
                     let key = keys
                         .iter()
-                        .map(|k| on_item.and_then(|i| i.desc.names.get(*k).cloned()).unwrap_or_default())
+                        .map(|k| {
+                            on_item
+                                .and_then(|i| i.desc.names.get(*k).cloned())
+                                .unwrap_or_default()
+                        })
                         .collect::<Vec<_>>()
                         .join(", ");
                     rows.push(Row::new(vec![text(&item.name), text(&on_name), text(&key)]));
@@ -343,7 +403,11 @@ impl Planner<'_> {
                 _ => {}
             }
         }
-        Plan::Rows { desc, rows, tag: "SHOW" }
+        Plan::Rows {
+            desc,
+            rows,
+            tag: "SHOW",
+        }
     }
 
     fn plan_create_table(&self, ct: &ast::CreateTable) -> Result<Plan, PlanError> {
@@ -363,8 +427,18 @@ impl Planner<'_> {
                     ast::ColumnOption::NotNull => nullable = false,
                     ast::ColumnOption::Null => nullable = true,
                     ast::ColumnOption::Default(e) => {
-                        let planner = Planner { ctx: PlanContext { in_view: false, ..self.ctx.clone() }, ..self.clone_shallow() };
-                        let t = planner.plan_default(ExprCx::new(&empty, "DEFAULT expressions"), e, &typ)?;
+                        let planner = Planner {
+                            ctx: PlanContext {
+                                in_view: false,
+                                ..self.ctx.clone()
+                            },
+                            ..self.clone_shallow()
+                        };
+                        let t = planner.plan_default(
+                            ExprCx::new(&empty, "DEFAULT expressions"),
+                            e,
+                            &typ,
+                        )?;
                         default = Some(t.expr);
                     }
                     ast::ColumnOption::PrimaryKey(_) => nullable = false,
@@ -373,12 +447,26 @@ impl Planner<'_> {
                 }
             }
             if desc.names.contains(&col.name.value) {
-                return Err(PlanError::InvalidParameter(format!("column \"{}\" specified more than once", col.name.value)));
+                return Err(PlanError::InvalidParameter(format!(
+                    "column \"{}\" specified more than once",
+                    col.name.value
+                )));
             }
-            desc = desc.with_column(col.name.value.clone(), ColumnType { scalar_type: typ, nullable });
+            desc = desc.with_column(
+                col.name.value.clone(),
+                ColumnType {
+                    scalar_type: typ,
+                    nullable,
+                },
+            );
             defaults.push(default);
         }
-        Ok(Plan::CreateTable { name, desc, table: TableDesc { defaults }, if_not_exists: ct.if_not_exists })
+        Ok(Plan::CreateTable {
+            name,
+            desc,
+            table: TableDesc { defaults },
+            if_not_exists: ct.if_not_exists,
+        })
     }
 
     fn clone_shallow(&self) -> Planner<'_> {
@@ -394,17 +482,31 @@ impl Planner<'_> {
     }
 
     /// Plans a DEFAULT expression; `now()` stays a call so it is evaluated at each insert.
-    fn plan_default(&self, cx: ExprCx, e: &ast::Expr, typ: &ScalarType) -> Result<Typed, PlanError> {
+    fn plan_default(
+        &self,
+        cx: ExprCx,
+        e: &ast::Expr,
+        typ: &ScalarType,
+    ) -> Result<Typed, PlanError> {
         if let ast::Expr::Function(f) = e {
             let n = f.name.to_string().to_ascii_lowercase();
             if matches!(n.as_str(), "now" | "current_timestamp") {
-                let now = Typed { expr: ScalarExpr::call(Func::Now, vec![]), typ: ScalarType::TimestampTz };
+                let now = Typed {
+                    expr: ScalarExpr::call(Func::Now, vec![]),
+                    typ: ScalarType::TimestampTz,
+                };
                 return self.cast(now, typ, false);
             }
         }
         if let ast::Expr::Identifier(i) = e {
-            if matches!(i.value.to_ascii_lowercase().as_str(), "current_timestamp" | "current_date") {
-                let now = Typed { expr: ScalarExpr::call(Func::Now, vec![]), typ: ScalarType::TimestampTz };
+            if matches!(
+                i.value.to_ascii_lowercase().as_str(),
+                "current_timestamp" | "current_date"
+            ) {
+                let now = Typed {
+                    expr: ScalarExpr::call(Func::Now, vec![]),
+                    typ: ScalarType::TimestampTz,
+                };
                 return self.cast(now, typ, false);
             }
         }
@@ -413,7 +515,12 @@ impl Planner<'_> {
     }
 
     /// Assignment cast into a column: implicit casts plus varchar length checks.
-    pub fn assign_cast(&self, t: Typed, typ: &ScalarType, column: &str) -> Result<Typed, PlanError> {
+    pub fn assign_cast(
+        &self,
+        t: Typed,
+        typ: &ScalarType,
+        column: &str,
+    ) -> Result<Typed, PlanError> {
         if !crate::types::can_assign(&t.typ, typ) {
             return Err(PlanError::TypeMismatch(format!(
                 "column \"{column}\" is of type {typ} but expression is of type {}",
@@ -425,24 +532,42 @@ impl Planner<'_> {
             let checked = ScalarExpr::call(Func::CheckVarChar(*n), vec![as_text.expr]);
             if let ScalarExpr::Call { args, .. } = &checked {
                 if let ScalarExpr::Literal(d) = &args[0] {
-                    let v = if d.is_null() { Datum::Null } else { Func::CheckVarChar(*n).eval(std::slice::from_ref(d))? };
-                    return Ok(Typed { expr: ScalarExpr::Literal(v), typ: typ.clone() });
+                    let v = if d.is_null() {
+                        Datum::Null
+                    } else {
+                        Func::CheckVarChar(*n).eval(std::slice::from_ref(d))?
+                    };
+                    return Ok(Typed {
+                        expr: ScalarExpr::Literal(v),
+                        typ: typ.clone(),
+                    });
                 }
             }
-            return Ok(Typed { expr: checked, typ: typ.clone() });
+            return Ok(Typed {
+                expr: checked,
+                typ: typ.clone(),
+            });
         }
         self.cast(t, typ, false)
     }
 
     fn plan_create_view(&self, cv: &ast::CreateView) -> Result<Plan, PlanError> {
         let name = object_name(&cv.name)?;
-        let view_planner = Planner { ctx: PlanContext { in_view: true, ..self.ctx.clone() }, ..self.clone_shallow() };
+        let view_planner = Planner {
+            ctx: PlanContext {
+                in_view: true,
+                ..self.ctx.clone()
+            },
+            ..self.clone_shallow()
+        };
         let planned = view_planner.plan_query(&cv.query)?;
         let (plan, scope) = planned.into_relation();
         let mut desc = scope.desc();
         if !cv.columns.is_empty() {
             if cv.columns.len() > desc.arity() {
-                return Err(PlanError::Syntax("CREATE VIEW specifies more column names than columns".into()));
+                return Err(PlanError::Syntax(
+                    "CREATE VIEW specifies more column names than columns".into(),
+                ));
             }
             for (i, c) in cv.columns.iter().enumerate() {
                 desc.names[i] = c.name.value.clone();
@@ -450,38 +575,73 @@ impl Planner<'_> {
         }
         for (i, n) in desc.names.iter().enumerate() {
             if desc.names[..i].contains(n) {
-                return Err(PlanError::InvalidParameter(format!("column \"{n}\" specified more than once")));
+                return Err(PlanError::InvalidParameter(format!(
+                    "column \"{n}\" specified more than once"
+                )));
             }
         }
         let depends_on = view_planner.deps.borrow().clone();
-        Ok(Plan::CreateView { name, desc, plan, materialized: cv.materialized, if_not_exists: cv.if_not_exists, or_replace: cv.or_replace, depends_on })
+        Ok(Plan::CreateView {
+            name,
+            desc,
+            plan,
+            materialized: cv.materialized,
+            if_not_exists: cv.if_not_exists,
+            or_replace: cv.or_replace,
+            depends_on,
+        })
     }
 
     fn plan_create_index(&self, ci: &ast::CreateIndex) -> Result<Plan, PlanError> {
         let on_name = object_name(&ci.table_name)?;
-        let on = self.catalog.get(&on_name).ok_or_else(|| PlanError::UnknownRelation(on_name.clone()))?;
+        let on = self
+            .catalog
+            .get(&on_name)
+            .ok_or_else(|| PlanError::UnknownRelation(on_name.clone()))?;
         if matches!(on.kind, ItemKind::View { .. } | ItemKind::Index { .. }) {
-            return Err(PlanError::WrongObjectType(on_name, "table or materialized view"));
+            return Err(PlanError::WrongObjectType(
+                on_name,
+                "table or materialized view",
+            ));
         }
         let scope = Scope::from_desc(Some(&on.name), &on.desc);
         let mut keys = Vec::new();
         for col in &ci.columns {
             let idx = match &col.column.expr {
                 ast::Expr::Identifier(id) => scope.resolve(None, &id.value)?,
-                other => return Err(PlanError::unsupported(format!("index on expression {other}"))),
+                other => {
+                    return Err(PlanError::unsupported(format!(
+                        "index on expression {other}"
+                    )))
+                }
             };
             keys.push(idx);
         }
         let name = match &ci.name {
             Some(n) => object_name(n)?,
-            None => format!("{}_{}_idx", on.name, keys.iter().map(|k| on.desc.names[*k].clone()).collect::<Vec<_>>().join("_")),
+            None => format!(
+                "{}_{}_idx",
+                on.name,
+                keys.iter()
+                    .map(|k| on.desc.names[*k].clone())
+                    .collect::<Vec<_>>()
+                    .join("_")
+            ),
         };
-        Ok(Plan::CreateIndex { name, on: on.id, keys, if_not_exists: ci.if_not_exists })
+        Ok(Plan::CreateIndex {
+            name,
+            on: on.id,
+            keys,
+            if_not_exists: ci.if_not_exists,
+        })
     }
 
     fn table_for_write(&self, name: &ast::ObjectName) -> Result<&CatalogItem, PlanError> {
         let n = object_name(name)?;
-        let item = self.catalog.get(&n).ok_or_else(|| PlanError::UnknownRelation(n.clone()))?;
+        let item = self
+            .catalog
+            .get(&n)
+            .ok_or_else(|| PlanError::UnknownRelation(n.clone()))?;
         match item.kind {
             ItemKind::Table(_) => Ok(item),
             _ => Err(PlanError::WrongObjectType(n, "table")),
@@ -496,7 +656,9 @@ impl Planner<'_> {
             return Err(PlanError::unsupported("INSERT into a table function"));
         };
         let table = self.table_for_write(name)?;
-        let ItemKind::Table(tdesc) = &table.kind else { unreachable!() };
+        let ItemKind::Table(tdesc) = &table.kind else {
+            unreachable!()
+        };
         let table_scope = Scope::from_desc(Some(&table.name), &table.desc);
         let targets: Vec<usize> = if ins.columns.is_empty() {
             (0..table.desc.arity()).collect()
@@ -506,73 +668,143 @@ impl Planner<'_> {
                 let cname = c.to_string();
                 let idx = table_scope
                     .resolve(None, cname.trim_matches('"'))
-                    .map_err(|_| PlanError::UnknownColumn(format!("{cname}\" of relation \"{}", table.name)))?;
+                    .map_err(|_| {
+                        PlanError::UnknownColumn(format!("{cname}\" of relation \"{}", table.name))
+                    })?;
                 if t.contains(&idx) {
-                    return Err(PlanError::InvalidParameter(format!("column \"{cname}\" specified more than once")));
+                    return Err(PlanError::InvalidParameter(format!(
+                        "column \"{cname}\" specified more than once"
+                    )));
                 }
                 t.push(idx);
             }
             t
         };
-        let source = ins.source.as_ref().ok_or_else(|| PlanError::unsupported("INSERT without a source"))?;
+        let source = ins
+            .source
+            .as_ref()
+            .ok_or_else(|| PlanError::unsupported("INSERT without a source"))?;
         // VALUES lists are planned per column so that each value takes its column's type.
-        let (rel, src_types): (RelExpr, Vec<ScalarType>) = match (source.body.as_ref(), source.order_by.is_none() && source.limit_clause.is_none()) {
+        let (rel, src_types): (RelExpr, Vec<ScalarType>) = match (
+            source.body.as_ref(),
+            source.order_by.is_none() && source.limit_clause.is_none(),
+        ) {
             (ast::SetExpr::Values(values), true) => {
                 let empty = Scope::default();
                 let mut rows = Vec::new();
                 // Without a column list, a shorter VALUES row fills the leading columns.
                 let width = values.rows.first().map_or(0, |r| r.content.len());
-                let targets: Vec<usize> = if ins.columns.is_empty() { targets.iter().copied().take(width).collect() } else { targets.clone() };
+                let targets: Vec<usize> = if ins.columns.is_empty() {
+                    targets.iter().copied().take(width).collect()
+                } else {
+                    targets.clone()
+                };
                 for row in &values.rows {
                     if row.content.len() > targets.len() {
-                        return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));
+                        return Err(PlanError::Syntax(
+                            "INSERT has more expressions than target columns".into(),
+                        ));
                     }
                     if row.content.len() != width {
-                        return Err(PlanError::Syntax("VALUES lists must all be the same length".into()));
+                        return Err(PlanError::Syntax(
+                            "VALUES lists must all be the same length".into(),
+                        ));
                     }
                     let mut datums = Vec::new();
                     for (i, &col) in targets.iter().enumerate() {
                         let typ = &table.desc.types[col].scalar_type;
                         let cname = &table.desc.names[col];
                         let t = match row.content.get(i) {
-                            Some(ast::Expr::Identifier(id)) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() => {
+                            Some(ast::Expr::Identifier(id))
+                                if id.value.eq_ignore_ascii_case("default")
+                                    && id.quote_style.is_none() =>
+                            {
                                 match &tdesc.defaults[col] {
-                                    Some(d) => Typed { expr: d.clone(), typ: typ.clone() },
-                                    None => Typed { expr: ScalarExpr::null(), typ: typ.clone() },
+                                    Some(d) => Typed {
+                                        expr: d.clone(),
+                                        typ: typ.clone(),
+                                    },
+                                    None => Typed {
+                                        expr: ScalarExpr::null(),
+                                        typ: typ.clone(),
+                                    },
                                 }
                             }
                             Some(e) => {
-                                let t = self.plan_expr_hinted(ExprCx::new(&empty, "VALUES"), e, Some(typ))?;
+                                let t = self.plan_expr_hinted(
+                                    ExprCx::new(&empty, "VALUES"),
+                                    e,
+                                    Some(typ),
+                                )?;
                                 self.assign_cast(t, typ, cname)?
                             }
-                            None => return Err(PlanError::Syntax("INSERT has more target columns than expressions".into())),
+                            None => {
+                                return Err(PlanError::Syntax(
+                                    "INSERT has more target columns than expressions".into(),
+                                ))
+                            }
                         };
                         datums.push(t.expr.eval(&[])?);
                     }
                     rows.push((Row::new(datums), 1));
                 }
-                let types = targets.iter().map(|c| table.desc.types[*c].scalar_type.clone()).collect();
-                (RelExpr::Constant { rows, arity: targets.len() }, types)
+                let types = targets
+                    .iter()
+                    .map(|c| table.desc.types[*c].scalar_type.clone())
+                    .collect();
+                (
+                    RelExpr::Constant {
+                        rows,
+                        arity: targets.len(),
+                    },
+                    types,
+                )
             }
             _ => {
                 let (rel, scope) = self.plan_query(source)?.into_relation();
                 if scope.len() > targets.len() {
-                    return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));
+                    return Err(PlanError::Syntax(
+                        "INSERT has more expressions than target columns".into(),
+                    ));
                 }
                 if scope.len() < targets.len() && ins.columns.is_empty() {
                     // Fewer values than columns: the rest take defaults.
                 } else if scope.len() < targets.len() {
-                    return Err(PlanError::Syntax("INSERT has more target columns than expressions".into()));
+                    return Err(PlanError::Syntax(
+                        "INSERT has more target columns than expressions".into(),
+                    ));
                 }
                 let mut casts = Vec::new();
                 for (i, item) in scope.items.iter().enumerate() {
                     let col = targets[i];
-                    let t = Typed { expr: ScalarExpr::Column(i), typ: item.typ.scalar_type.clone() };
-                    casts.push(self.assign_cast(t, &table.desc.types[col].scalar_type, &table.desc.names[col])?.expr);
+                    let t = Typed {
+                        expr: ScalarExpr::Column(i),
+                        typ: item.typ.scalar_type.clone(),
+                    };
+                    casts.push(
+                        self.assign_cast(
+                            t,
+                            &table.desc.types[col].scalar_type,
+                            &table.desc.names[col],
+                        )?
+                        .expr,
+                    );
                 }
                 let n = scope.len();
-                let rel = RelExpr::Project { input: Box::new(RelExpr::Map { input: Box::new(rel), scalars: casts }), outputs: (n..2 * n).collect() };
-                (rel, targets[..n].iter().map(|c| table.desc.types[*c].scalar_type.clone()).collect())
+                let rel = RelExpr::Project {
+                    input: Box::new(RelExpr::Map {
+                        input: Box::new(rel),
+                        scalars: casts,
+                    }),
+                    outputs: (n..2 * n).collect(),
+                };
+                (
+                    rel,
+                    targets[..n]
+                        .iter()
+                        .map(|c| table.desc.types[*c].scalar_type.clone())
+                        .collect(),
+                )
             }
         };
         let provided = src_types.len();
@@ -586,10 +818,16 @@ impl Planner<'_> {
             }
         }
         let source = RelExpr::Project {
-            input: Box::new(RelExpr::Map { input: Box::new(rel), scalars }),
+            input: Box::new(RelExpr::Map {
+                input: Box::new(rel),
+                scalars,
+            }),
             outputs: (arity..arity + table.desc.arity()).collect(),
         };
-        Ok(Plan::Insert { table: table.id, source })
+        Ok(Plan::Insert {
+            table: table.id,
+            source,
+        })
     }
 
     fn plan_update(&self, up: &ast::Update) -> Result<Plan, PlanError> {
@@ -600,23 +838,37 @@ impl Planner<'_> {
             return Err(PlanError::unsupported("UPDATE of this target"));
         };
         let table = self.table_for_write(name)?;
-        let qualifier = alias.as_ref().map_or(table.name.clone(), |a| a.name.value.clone());
+        let qualifier = alias
+            .as_ref()
+            .map_or(table.name.clone(), |a| a.name.value.clone());
         let scope = Scope::from_desc(Some(&qualifier), &table.desc);
         let selection = self.write_selection(table, &scope, up.selection.as_ref())?;
-        let mut assignments: Vec<ScalarExpr> = (0..table.desc.arity()).map(ScalarExpr::Column).collect();
-        let ItemKind::Table(tdesc) = &table.kind else { unreachable!() };
+        let mut assignments: Vec<ScalarExpr> =
+            (0..table.desc.arity()).map(ScalarExpr::Column).collect();
+        let ItemKind::Table(tdesc) = &table.kind else {
+            unreachable!()
+        };
         for a in &up.assignments {
             let ast::AssignmentTarget::ColumnName(col) = &a.target else {
                 return Err(PlanError::unsupported("UPDATE of a column tuple"));
             };
-            let cname = col.0.last().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default()).unwrap_or_default();
-            let idx = scope
-                .resolve(None, &cname)
-                .map_err(|_| PlanError::UnknownColumn(format!("{cname}\" of relation \"{}", table.name)))?;
+            let cname = col
+                .0
+                .last()
+                .map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default())
+                .unwrap_or_default();
+            let idx = scope.resolve(None, &cname).map_err(|_| {
+                PlanError::UnknownColumn(format!("{cname}\" of relation \"{}", table.name))
+            })?;
             let typ = &table.desc.types[idx].scalar_type;
             let t = match &a.value {
-                ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() => {
-                    Typed { expr: tdesc.defaults[idx].clone().unwrap_or_else(ScalarExpr::null), typ: typ.clone() }
+                ast::Expr::Identifier(id)
+                    if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() =>
+                {
+                    Typed {
+                        expr: tdesc.defaults[idx].clone().unwrap_or_else(ScalarExpr::null),
+                        typ: typ.clone(),
+                    }
                 }
                 e => {
                     let t = self.plan_expr_hinted(ExprCx::new(&scope, "UPDATE"), e, Some(typ))?;
@@ -625,7 +877,12 @@ impl Planner<'_> {
             };
             assignments[idx] = t.expr;
         }
-        Ok(Plan::ReadThenWrite { table: table.id, selection, assignments: Some(assignments), tag: "UPDATE" })
+        Ok(Plan::ReadThenWrite {
+            table: table.id,
+            selection,
+            assignments: Some(assignments),
+            tag: "UPDATE",
+        })
     }
 
     fn plan_delete(&self, del: &ast::Delete) -> Result<Plan, PlanError> {
@@ -642,20 +899,39 @@ impl Planner<'_> {
             return Err(PlanError::unsupported("DELETE of this target"));
         };
         let table = self.table_for_write(name)?;
-        let qualifier = alias.as_ref().map_or(table.name.clone(), |a| a.name.value.clone());
+        let qualifier = alias
+            .as_ref()
+            .map_or(table.name.clone(), |a| a.name.value.clone());
         let scope = Scope::from_desc(Some(&qualifier), &table.desc);
         let selection = self.write_selection(table, &scope, del.selection.as_ref())?;
-        Ok(Plan::ReadThenWrite { table: table.id, selection, assignments: None, tag: "DELETE" })
+        Ok(Plan::ReadThenWrite {
+            table: table.id,
+            selection,
+            assignments: None,
+            tag: "DELETE",
+        })
     }
 
-    fn write_selection(&self, table: &CatalogItem, scope: &Scope, selection: Option<&ast::Expr>) -> Result<RelExpr, PlanError> {
-        let get = RelExpr::Get { id: table.id, arity: table.desc.arity() };
+    fn write_selection(
+        &self,
+        table: &CatalogItem,
+        scope: &Scope,
+        selection: Option<&ast::Expr>,
+    ) -> Result<RelExpr, PlanError> {
+        let get = RelExpr::Get {
+            id: table.id,
+            arity: table.desc.arity(),
+        };
         Ok(match selection {
             None => get,
             Some(e) => {
-                let t = self.plan_expr_hinted(ExprCx::new(scope, "WHERE"), e, Some(&ScalarType::Bool))?;
+                let t =
+                    self.plan_expr_hinted(ExprCx::new(scope, "WHERE"), e, Some(&ScalarType::Bool))?;
                 let t = self.require(t, &ScalarType::Bool, "argument of WHERE")?;
-                RelExpr::Filter { input: Box::new(get), predicates: vec![t.expr] }
+                RelExpr::Filter {
+                    input: Box::new(get),
+                    predicates: vec![t.expr],
+                }
             }
         })
     }

@@ -6,7 +6,10 @@ use crate::scope::{Scope, ScopeItem};
 use crate::PlanError;
 use riffle_expr::{ColumnOrder, Func, JoinKind, RelExpr, RowSetFinishing, ScalarExpr};
 use riffle_repr::{ColumnType, Datum, Row, ScalarType};
-use sqlparser::ast::{self, Expr, GroupByExpr, JoinConstraint, JoinOperator, SelectItem, SetExpr, SetOperator, SetQuantifier, TableFactor};
+use sqlparser::ast::{
+    self, Expr, GroupByExpr, JoinConstraint, JoinOperator, SelectItem, SetExpr, SetOperator,
+    SetQuantifier, TableFactor,
+};
 use std::cell::RefCell;
 
 /// A planned query: its plan, output columns and the ORDER BY/LIMIT still to apply.
@@ -26,7 +29,12 @@ impl PlannedQuery {
         let f = self.finishing;
         let mut expr = self.expr;
         if f.limit.is_some() || f.offset > 0 {
-            expr = RelExpr::TopK { input: Box::new(expr), order_by: f.order_by, limit: f.limit, offset: f.offset };
+            expr = RelExpr::TopK {
+                input: Box::new(expr),
+                order_by: f.order_by,
+                limit: f.limit,
+                offset: f.offset,
+            };
         }
         let arity = self.scope.len();
         if f.project != (0..arity).collect::<Vec<_>>() || true {
@@ -37,7 +45,10 @@ impl PlannedQuery {
 }
 
 fn project(input: RelExpr, outputs: Vec<usize>) -> RelExpr {
-    RelExpr::Project { input: Box::new(input), outputs }
+    RelExpr::Project {
+        input: Box::new(input),
+        outputs,
+    }
 }
 
 fn arity_of(scope: &Scope) -> usize {
@@ -83,12 +94,25 @@ impl Planner<'_> {
                 let (expr, scope) = self.plan_set_expr(other)?;
                 let n = scope.len();
                 let order = self.plan_output_order(&scope, order_by)?;
-                PlannedQuery { expr, scope, finishing: RowSetFinishing { order_by: order, limit: None, offset: 0, project: (0..n).collect() } }
+                PlannedQuery {
+                    expr,
+                    scope,
+                    finishing: RowSetFinishing {
+                        order_by: order,
+                        limit: None,
+                        offset: 0,
+                        project: (0..n).collect(),
+                    },
+                }
             }
         };
         if let Some(limit) = &q.limit_clause {
             match limit {
-                ast::LimitClause::LimitOffset { limit, offset, limit_by } => {
+                ast::LimitClause::LimitOffset {
+                    limit,
+                    offset,
+                    limit_by,
+                } => {
                     if !limit_by.is_empty() {
                         return Err(PlanError::unsupported("LIMIT BY"));
                     }
@@ -96,10 +120,13 @@ impl Planner<'_> {
                         planned.finishing.limit = self.constant_count(l, "LIMIT")?;
                     }
                     if let Some(o) = offset {
-                        planned.finishing.offset = self.constant_count(&o.value, "OFFSET")?.unwrap_or(0);
+                        planned.finishing.offset =
+                            self.constant_count(&o.value, "OFFSET")?.unwrap_or(0);
                     }
                 }
-                ast::LimitClause::OffsetCommaLimit { .. } => return Err(PlanError::unsupported("LIMIT offset, count")),
+                ast::LimitClause::OffsetCommaLimit { .. } => {
+                    return Err(PlanError::unsupported("LIMIT offset, count"))
+                }
             }
         }
         Ok(planned)
@@ -110,16 +137,26 @@ impl Planner<'_> {
         let t = self.plan_expr_hinted(ExprCx::new(&empty, what), e, Some(&ScalarType::Int64))?;
         match t.expr {
             ScalarExpr::Literal(Datum::Null) => Ok(None),
-            ScalarExpr::Literal(d) => match riffle_expr::Func::Cast(ScalarType::Int64).eval(&[d])? {
-                Datum::Int64(v) if v >= 0 => Ok(Some(v as usize)),
-                _ => Err(PlanError::InvalidParameter(format!("{what} must not be negative"))),
-            },
-            _ => Err(PlanError::InvalidParameter(format!("argument of {what} must not contain variables"))),
+            ScalarExpr::Literal(d) => {
+                match riffle_expr::Func::Cast(ScalarType::Int64).eval(&[d])? {
+                    Datum::Int64(v) if v >= 0 => Ok(Some(v as usize)),
+                    _ => Err(PlanError::InvalidParameter(format!(
+                        "{what} must not be negative"
+                    ))),
+                }
+            }
+            _ => Err(PlanError::InvalidParameter(format!(
+                "argument of {what} must not contain variables"
+            ))),
         }
     }
 
     /// ORDER BY over a set operation's output: ordinals or output column names only.
-    fn plan_output_order(&self, scope: &Scope, order_by: &[ast::OrderByExpr]) -> Result<Vec<ColumnOrder>, PlanError> {
+    fn plan_output_order(
+        &self,
+        scope: &Scope,
+        order_by: &[ast::OrderByExpr],
+    ) -> Result<Vec<ColumnOrder>, PlanError> {
         let mut out = Vec::new();
         for ob in order_by {
             let column = match &ob.expr {
@@ -128,7 +165,11 @@ impl Planner<'_> {
                     _ => return Err(PlanError::unsupported("ORDER BY a constant")),
                 },
                 Expr::Identifier(id) => scope.resolve(None, &id.value)?,
-                _ => return Err(PlanError::unsupported("ORDER BY an expression over a set operation")),
+                _ => {
+                    return Err(PlanError::unsupported(
+                        "ORDER BY an expression over a set operation",
+                    ))
+                }
             };
             out.push(column_order(column, &ob.options));
         }
@@ -140,24 +181,43 @@ impl Planner<'_> {
             SetExpr::Select(select) => Ok(self.plan_select(select, &[])?.into_relation()),
             SetExpr::Query(q) => Ok(self.plan_query(q)?.into_relation()),
             SetExpr::Values(values) => self.plan_values(values),
-            SetExpr::SetOperation { left, op, set_quantifier, right } => {
+            SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
                 let (l, ls) = self.plan_set_expr(left)?;
                 let (r, rs) = self.plan_set_expr(right)?;
                 if ls.len() != rs.len() {
-                    return Err(PlanError::Syntax(format!("each {op} query must have the same number of columns")));
+                    return Err(PlanError::Syntax(format!(
+                        "each {op} query must have the same number of columns"
+                    )));
                 }
                 let (l, r, scope) = self.unify_columns(l, ls, r, rs, &op.to_string())?;
                 let all = matches!(set_quantifier, SetQuantifier::All);
                 match op {
                     SetOperator::Union => {
                         let union = RelExpr::Union { inputs: vec![l, r] };
-                        Ok((if all { union } else { RelExpr::Distinct { input: Box::new(union) } }, scope))
+                        Ok((
+                            if all {
+                                union
+                            } else {
+                                RelExpr::Distinct {
+                                    input: Box::new(union),
+                                }
+                            },
+                            scope,
+                        ))
                     }
                     _ => Err(PlanError::unsupported(format!("{op}"))),
                 }
             }
             SetExpr::Table(t) => {
-                let name = t.table_name.clone().ok_or_else(|| PlanError::unsupported("TABLE without a name"))?;
+                let name = t
+                    .table_name
+                    .clone()
+                    .ok_or_else(|| PlanError::unsupported("TABLE without a name"))?;
                 self.plan_table_name(&ast::ObjectName::from(vec![name]), None)
             }
             _ => Err(PlanError::unsupported("this kind of query")),
@@ -165,14 +225,27 @@ impl Planner<'_> {
     }
 
     /// Casts the columns of two set-operation inputs to common types.
-    fn unify_columns(&self, l: RelExpr, ls: Scope, r: RelExpr, rs: Scope, what: &str) -> Result<(RelExpr, RelExpr, Scope), PlanError> {
+    fn unify_columns(
+        &self,
+        l: RelExpr,
+        ls: Scope,
+        r: RelExpr,
+        rs: Scope,
+        what: &str,
+    ) -> Result<(RelExpr, RelExpr, Scope), PlanError> {
         let n = ls.len();
         let mut lmap = Vec::new();
         let mut rmap = Vec::new();
         let mut scope = ls.clone();
         for i in 0..n {
-            let lt = Typed { expr: ScalarExpr::Column(i), typ: ls.items[i].typ.scalar_type.clone() };
-            let rt = Typed { expr: ScalarExpr::Column(i), typ: rs.items[i].typ.scalar_type.clone() };
+            let lt = Typed {
+                expr: ScalarExpr::Column(i),
+                typ: ls.items[i].typ.scalar_type.clone(),
+            };
+            let rt = Typed {
+                expr: ScalarExpr::Column(i),
+                typ: rs.items[i].typ.scalar_type.clone(),
+            };
             let unified = self.unify(vec![lt, rt], what)?;
             scope.items[i].typ = ColumnType::nullable(unified[0].typ.clone());
             scope.items[i].table = None;
@@ -180,11 +253,21 @@ impl Planner<'_> {
             rmap.push(unified[1].expr.clone());
         }
         let wrap = |input: RelExpr, exprs: Vec<ScalarExpr>| -> RelExpr {
-            if exprs.iter().enumerate().all(|(i, e)| *e == ScalarExpr::Column(i)) {
+            if exprs
+                .iter()
+                .enumerate()
+                .all(|(i, e)| *e == ScalarExpr::Column(i))
+            {
                 return input;
             }
             let outputs = (n..2 * n).collect();
-            project(RelExpr::Map { input: Box::new(input), scalars: exprs }, outputs)
+            project(
+                RelExpr::Map {
+                    input: Box::new(input),
+                    scalars: exprs,
+                },
+                outputs,
+            )
         };
         Ok((wrap(l, lmap), wrap(r, rmap), scope))
     }
@@ -199,7 +282,9 @@ impl Planner<'_> {
             }
             if let Some(first) = rows.first() {
                 if first.len() != planned.len() {
-                    return Err(PlanError::Syntax("VALUES lists must all be the same length".into()));
+                    return Err(PlanError::Syntax(
+                        "VALUES lists must all be the same length".into(),
+                    ));
                 }
             }
             rows.push(planned);
@@ -226,10 +311,21 @@ impl Planner<'_> {
             items: types
                 .into_iter()
                 .enumerate()
-                .map(|(i, t)| ScopeItem { table: None, name: format!("column{}", i + 1), typ: ColumnType::nullable(t), hidden: false })
+                .map(|(i, t)| ScopeItem {
+                    table: None,
+                    name: format!("column{}", i + 1),
+                    typ: ColumnType::nullable(t),
+                    hidden: false,
+                })
                 .collect(),
         };
-        Ok((RelExpr::Constant { rows: out, arity: width }, scope))
+        Ok((
+            RelExpr::Constant {
+                rows: out,
+                arity: width,
+            },
+            scope,
+        ))
     }
 
     /// Plans the FROM clause: a cross product of its items, each possibly a join tree.
@@ -246,22 +342,38 @@ impl Planner<'_> {
                 Some(prev) => self.join_on(prev, cur, JoinKind::Inner, None)?,
             });
         }
-        Ok(acc.unwrap_or_else(|| (RelExpr::Constant { rows: vec![(Row::default(), 1)], arity: 0 }, Scope::default())))
+        Ok(acc.unwrap_or_else(|| {
+            (
+                RelExpr::Constant {
+                    rows: vec![(Row::default(), 1)],
+                    arity: 0,
+                },
+                Scope::default(),
+            )
+        }))
     }
 
     fn plan_table_factor(&self, tf: &TableFactor) -> Result<(RelExpr, Scope), PlanError> {
         match tf {
-            TableFactor::Table { name, alias, args, .. } => {
+            TableFactor::Table {
+                name, alias, args, ..
+            } => {
                 if args.is_some() {
                     return Err(PlanError::unsupported("table functions"));
                 }
-                let (expr, mut scope) = self.plan_table_name(name, alias.as_ref().map(|a| a.name.value.as_str()))?;
+                let (expr, mut scope) =
+                    self.plan_table_name(name, alias.as_ref().map(|a| a.name.value.as_str()))?;
                 if let Some(a) = alias {
                     apply_column_aliases(&mut scope, &a.columns);
                 }
                 Ok((expr, scope))
             }
-            TableFactor::Derived { lateral, subquery, alias, .. } => {
+            TableFactor::Derived {
+                lateral,
+                subquery,
+                alias,
+                ..
+            } => {
                 if *lateral {
                     return Err(PlanError::unsupported("LATERAL"));
                 }
@@ -275,7 +387,10 @@ impl Planner<'_> {
                 }
                 Ok((expr, scope))
             }
-            TableFactor::NestedJoin { table_with_joins, alias } => {
+            TableFactor::NestedJoin {
+                table_with_joins,
+                alias,
+            } => {
                 let (expr, mut scope) = self.plan_from(std::slice::from_ref(table_with_joins))?;
                 if let Some(a) = alias {
                     for item in &mut scope.items {
@@ -289,8 +404,20 @@ impl Planner<'_> {
     }
 
     /// Resolves a table, view or CTE name into a plan and scope.
-    pub fn plan_table_name(&self, name: &ast::ObjectName, alias: Option<&str>) -> Result<(RelExpr, Scope), PlanError> {
-        let parts: Vec<String> = name.0.iter().map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_else(|| p.to_string())).collect();
+    pub fn plan_table_name(
+        &self,
+        name: &ast::ObjectName,
+        alias: Option<&str>,
+    ) -> Result<(RelExpr, Scope), PlanError> {
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .map(|p| {
+                p.as_ident()
+                    .map(|i| i.value.clone())
+                    .unwrap_or_else(|| p.to_string())
+            })
+            .collect();
         let (schema, base) = match parts.as_slice() {
             [t] => (None, t.clone()),
             [s, t] => (Some(s.clone()), t.clone()),
@@ -299,9 +426,14 @@ impl Planner<'_> {
         };
         let qualifier = alias.map(str::to_string).unwrap_or_else(|| base.clone());
         if schema.is_none() {
-            if let Some((_, expr, scope)) = self.ctes.borrow().iter().rev().find(|(n, _, _)| *n == base) {
+            if let Some((_, expr, scope)) =
+                self.ctes.borrow().iter().rev().find(|(n, _, _)| *n == base)
+            {
                 let mut scope = scope.clone();
-                scope.items.iter_mut().for_each(|i| i.table = Some(qualifier.clone()));
+                scope
+                    .items
+                    .iter_mut()
+                    .for_each(|i| i.table = Some(qualifier.clone()));
                 return Ok((expr.clone(), scope));
             }
         }
@@ -310,7 +442,10 @@ impl Planner<'_> {
                 return Err(PlanError::UnknownRelation(name.to_string()));
             }
         }
-        let item = self.catalog.get(&base).ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
+        let item = self
+            .catalog
+            .get(&base)
+            .ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
         let scope = Scope::from_desc(Some(&qualifier), &item.desc);
         if !self.deps.borrow().contains(&item.id) {
             self.deps.borrow_mut().push(item.id);
@@ -318,19 +453,36 @@ impl Planner<'_> {
         let expr = match &item.kind {
             crate::ItemKind::View { plan } => plan.clone(),
             crate::ItemKind::Index { .. } => return Err(PlanError::WrongObjectType(base, "table")),
-            _ => RelExpr::Get { id: item.id, arity: item.desc.arity() },
+            _ => RelExpr::Get {
+                id: item.id,
+                arity: item.desc.arity(),
+            },
         };
         Ok((expr, scope))
     }
 
-    fn plan_join(&self, left: (RelExpr, Scope), right: (RelExpr, Scope), op: &JoinOperator) -> Result<(RelExpr, Scope), PlanError> {
+    fn plan_join(
+        &self,
+        left: (RelExpr, Scope),
+        right: (RelExpr, Scope),
+        op: &JoinOperator,
+    ) -> Result<(RelExpr, Scope), PlanError> {
         let (kind, constraint) = match op {
             JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
             JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::LeftOuter, c),
             JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
-            JoinOperator::Right(_) | JoinOperator::RightOuter(_) => return Err(PlanError::unsupported("RIGHT JOIN")),
+            JoinOperator::Right(_) | JoinOperator::RightOuter(_) => {
+                return Err(PlanError::unsupported("RIGHT JOIN"))
+            }
             JoinOperator::FullOuter(_) => return Err(PlanError::unsupported("FULL JOIN")),
-            other => return Err(PlanError::unsupported(format!("join {other:?}").chars().take(40).collect::<String>())),
+            other => {
+                return Err(PlanError::unsupported(
+                    format!("join {other:?}")
+                        .chars()
+                        .take(40)
+                        .collect::<String>(),
+                ))
+            }
         };
         match constraint {
             JoinConstraint::On(e) => self.join_on(left, right, kind, Some(e)),
@@ -340,23 +492,44 @@ impl Planner<'_> {
                 self.join_using(left, right, kind, &names)
             }
             JoinConstraint::Natural => {
-                let names: Vec<String> = left.1.items.iter().filter(|l| !l.hidden && right.1.items.iter().any(|r| r.name == l.name)).map(|l| l.name.clone()).collect();
+                let names: Vec<String> = left
+                    .1
+                    .items
+                    .iter()
+                    .filter(|l| !l.hidden && right.1.items.iter().any(|r| r.name == l.name))
+                    .map(|l| l.name.clone())
+                    .collect();
                 self.join_using(left, right, kind, &names)
             }
             _ => Err(PlanError::unsupported("this join constraint")),
         }
     }
 
-    fn join_using(&self, left: (RelExpr, Scope), right: (RelExpr, Scope), kind: JoinKind, names: &[String]) -> Result<(RelExpr, Scope), PlanError> {
+    fn join_using(
+        &self,
+        left: (RelExpr, Scope),
+        right: (RelExpr, Scope),
+        kind: JoinKind,
+        names: &[String],
+    ) -> Result<(RelExpr, Scope), PlanError> {
         let mut preds = Vec::new();
         for n in names {
             let l = left.1.resolve(None, n)?;
             let r = right.1.resolve(None, n)?;
-            let lt = Typed { expr: ScalarExpr::Column(l), typ: left.1.items[l].typ.scalar_type.clone() };
-            let rt = Typed { expr: ScalarExpr::Column(left.1.len() + r), typ: right.1.items[r].typ.scalar_type.clone() };
+            let lt = Typed {
+                expr: ScalarExpr::Column(l),
+                typ: left.1.items[l].typ.scalar_type.clone(),
+            };
+            let rt = Typed {
+                expr: ScalarExpr::Column(left.1.len() + r),
+                typ: right.1.items[r].typ.scalar_type.clone(),
+            };
             preds.push(self.compare_typed(lt, rt, Func::Eq)?.expr);
         }
-        let hide: Vec<usize> = names.iter().map(|n| right.1.resolve(None, n)).collect::<Result<_, _>>()?;
+        let hide: Vec<usize> = names
+            .iter()
+            .map(|n| right.1.resolve(None, n))
+            .collect::<Result<_, _>>()?;
         let left_len = left.1.len();
         let (expr, mut scope) = self.join_with_predicate(left, right, kind, preds)?;
         for h in hide {
@@ -366,12 +539,22 @@ impl Planner<'_> {
     }
 
     /// Joins two relations on an optional ON expression.
-    pub fn join_on(&self, left: (RelExpr, Scope), right: (RelExpr, Scope), kind: JoinKind, on: Option<&Expr>) -> Result<(RelExpr, Scope), PlanError> {
+    pub fn join_on(
+        &self,
+        left: (RelExpr, Scope),
+        right: (RelExpr, Scope),
+        kind: JoinKind,
+        on: Option<&Expr>,
+    ) -> Result<(RelExpr, Scope), PlanError> {
         let combined = left.1.clone().concat(right.1.clone());
         let preds = match on {
             None => vec![],
             Some(e) => {
-                let t = self.plan_expr_hinted(ExprCx::new(&combined, "JOIN conditions"), e, Some(&ScalarType::Bool))?;
+                let t = self.plan_expr_hinted(
+                    ExprCx::new(&combined, "JOIN conditions"),
+                    e,
+                    Some(&ScalarType::Bool),
+                )?;
                 let t = self.require(t, &ScalarType::Bool, "argument of JOIN/ON")?;
                 vec![t.expr]
             }
@@ -379,7 +562,13 @@ impl Planner<'_> {
         self.join_with_predicate(left, right, kind, preds)
     }
 
-    fn join_with_predicate(&self, left: (RelExpr, Scope), right: (RelExpr, Scope), kind: JoinKind, preds: Vec<ScalarExpr>) -> Result<(RelExpr, Scope), PlanError> {
+    fn join_with_predicate(
+        &self,
+        left: (RelExpr, Scope),
+        right: (RelExpr, Scope),
+        kind: JoinKind,
+        preds: Vec<ScalarExpr>,
+    ) -> Result<(RelExpr, Scope), PlanError> {
         let left_arity = left.1.len();
         let right_arity = right.1.len();
         let mut conjuncts = Vec::new();
@@ -398,11 +587,29 @@ impl Planner<'_> {
             1 => residual.into_iter().next(),
             _ => Some(ScalarExpr::And(residual)),
         };
-        Ok((RelExpr::Join { left: Box::new(left.0), right: Box::new(right.0), keys, residual, kind, right_arity }, scope))
+        Ok((
+            RelExpr::Join {
+                left: Box::new(left.0),
+                right: Box::new(right.0),
+                keys,
+                residual,
+                kind,
+                right_arity,
+            },
+            scope,
+        ))
     }
 
-    fn plan_select(&self, select: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<PlannedQuery, PlanError> {
-        if select.top.is_some() || select.into.is_some() || !select.lateral_views.is_empty() || select.qualify.is_some() {
+    fn plan_select(
+        &self,
+        select: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+    ) -> Result<PlannedQuery, PlanError> {
+        if select.top.is_some()
+            || select.into.is_some()
+            || !select.lateral_views.is_empty()
+            || select.qualify.is_some()
+        {
             return Err(PlanError::unsupported("this SELECT clause"));
         }
         if !select.named_window.is_empty() {
@@ -411,20 +618,27 @@ impl Planner<'_> {
         let (mut rel, scope) = self.plan_from(&select.from)?;
         if let Some(w) = &select.selection {
             if contains_aggregate(w) {
-                return Err(PlanError::Grouping("aggregate functions are not allowed in WHERE".into()));
+                return Err(PlanError::Grouping(
+                    "aggregate functions are not allowed in WHERE".into(),
+                ));
             }
-            let t = self.plan_expr_hinted(ExprCx::new(&scope, "WHERE"), w, Some(&ScalarType::Bool))?;
+            let t =
+                self.plan_expr_hinted(ExprCx::new(&scope, "WHERE"), w, Some(&ScalarType::Bool))?;
             let t = self.require(t, &ScalarType::Bool, "argument of WHERE")?;
             rel = push_filter(rel, t.expr);
         }
         let group_exprs: &[Expr] = match &select.group_by {
             GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs,
-            GroupByExpr::Expressions(..) | GroupByExpr::All(_) => return Err(PlanError::unsupported("GROUP BY modifiers")),
+            GroupByExpr::Expressions(..) | GroupByExpr::All(_) => {
+                return Err(PlanError::unsupported("GROUP BY modifiers"))
+            }
         };
         let select_items = self.expand_select_items(&select.projection, &scope)?;
         let grouped = !group_exprs.is_empty()
             || select.having.is_some()
-            || select_items.iter().any(|(e, _, _)| e.as_ref().is_some_and(contains_aggregate))
+            || select_items
+                .iter()
+                .any(|(e, _, _)| e.as_ref().is_some_and(contains_aggregate))
             || order_by.iter().any(|o| contains_aggregate(&o.expr));
 
         let grouping;
@@ -434,23 +648,32 @@ impl Planner<'_> {
             for g in group_exprs {
                 let key = match g {
                     Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
-                        let ast::Value::Number(n, _) = &v.value else { unreachable!() };
+                        let ast::Value::Number(n, _) = &v.value else {
+                            unreachable!()
+                        };
                         let i = ordinal(n, select_items.len())?;
                         match &select_items[i].0 {
                             Some(e) => self.plan_expr(ExprCx::new(&scope, "GROUP BY"), e)?,
-                            None => Typed { expr: ScalarExpr::Column(select_items[i].2), typ: scope.items[select_items[i].2].typ.scalar_type.clone() },
+                            None => Typed {
+                                expr: ScalarExpr::Column(select_items[i].2),
+                                typ: scope.items[select_items[i].2].typ.scalar_type.clone(),
+                            },
                         }
                     }
                     Expr::Identifier(id) if scope.resolve(None, &id.value).is_err() => {
                         // GROUP BY an output column alias.
                         match select_items.iter().find(|(_, name, _)| *name == id.value) {
-                            Some((Some(e), _, _)) => self.plan_expr(ExprCx::new(&scope, "GROUP BY"), e)?,
+                            Some((Some(e), _, _)) => {
+                                self.plan_expr(ExprCx::new(&scope, "GROUP BY"), e)?
+                            }
                             _ => self.plan_expr(ExprCx::new(&scope, "GROUP BY"), g)?,
                         }
                     }
                     _ => {
                         if contains_aggregate(g) {
-                            return Err(PlanError::Grouping("aggregate functions are not allowed in GROUP BY".into()));
+                            return Err(PlanError::Grouping(
+                                "aggregate functions are not allowed in GROUP BY".into(),
+                            ));
                         }
                         self.plan_expr(ExprCx::new(&scope, "GROUP BY"), g)?
                     }
@@ -459,8 +682,16 @@ impl Planner<'_> {
                     keys.push(key);
                 }
             }
-            grouping = Some(Grouping { input: scope.clone(), keys, aggs: RefCell::new(Vec::new()) });
-            out_cx = ExprCx { scope: &scope, grouping: grouping.as_ref(), clause: "SELECT" };
+            grouping = Some(Grouping {
+                input: scope.clone(),
+                keys,
+                aggs: RefCell::new(Vec::new()),
+            });
+            out_cx = ExprCx {
+                scope: &scope,
+                grouping: grouping.as_ref(),
+                clause: "SELECT",
+            };
         } else {
             grouping = None;
         }
@@ -475,24 +706,45 @@ impl Planner<'_> {
                     let e = Expr::Identifier(ast::Ident::new(scope.items[*col].name.clone()));
                     if grouped {
                         let q = match &scope.items[*col].table {
-                            Some(t) => Expr::CompoundIdentifier(vec![ast::Ident::new(t.clone()), ast::Ident::new(scope.items[*col].name.clone())]),
+                            Some(t) => Expr::CompoundIdentifier(vec![
+                                ast::Ident::new(t.clone()),
+                                ast::Ident::new(scope.items[*col].name.clone()),
+                            ]),
                             None => e,
                         };
                         self.plan_expr(out_cx, &q)?
                     } else {
-                        Typed { expr: ScalarExpr::Column(*col), typ: scope.items[*col].typ.scalar_type.clone() }
+                        Typed {
+                            expr: ScalarExpr::Column(*col),
+                            typ: scope.items[*col].typ.scalar_type.clone(),
+                        }
                     }
                 }
             };
-            let t = if t.typ == ScalarType::Unknown { self.cast(t, &ScalarType::String, false)? } else { t };
-            out_items.push(ScopeItem { table: None, name: name.clone(), typ: ColumnType::nullable(t.typ.clone()), hidden: false });
+            let t = if t.typ == ScalarType::Unknown {
+                self.cast(t, &ScalarType::String, false)?
+            } else {
+                t
+            };
+            out_items.push(ScopeItem {
+                table: None,
+                name: name.clone(),
+                typ: ColumnType::nullable(t.typ.clone()),
+                hidden: false,
+            });
             out_exprs.push(t);
         }
         let having = match &select.having {
             Some(h) => {
-                let cx = ExprCx { clause: "HAVING", ..out_cx };
+                let cx = ExprCx {
+                    clause: "HAVING",
+                    ..out_cx
+                };
                 let t = self.plan_expr_hinted(cx, h, Some(&ScalarType::Bool))?;
-                Some(self.require(t, &ScalarType::Bool, "argument of HAVING")?.expr)
+                Some(
+                    self.require(t, &ScalarType::Bool, "argument of HAVING")?
+                        .expr,
+                )
             }
             None => None,
         };
@@ -506,19 +758,30 @@ impl Planner<'_> {
         for ob in order_by {
             let column = match &ob.expr {
                 Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
-                    let ast::Value::Number(n, _) = &v.value else { unreachable!() };
+                    let ast::Value::Number(n, _) = &v.value else {
+                        unreachable!()
+                    };
                     ordinal(n, n_out)?
                 }
-                Expr::Identifier(id) if out_items.iter().filter(|i| i.name == id.value).count() == 1 => {
+                Expr::Identifier(id)
+                    if out_items.iter().filter(|i| i.name == id.value).count() == 1 =>
+                {
                     out_items.iter().position(|i| i.name == id.value).unwrap()
                 }
                 e => {
-                    let t = self.plan_expr(ExprCx { clause: "ORDER BY", ..out_cx }, e)?;
+                    let t = self.plan_expr(
+                        ExprCx {
+                            clause: "ORDER BY",
+                            ..out_cx
+                        },
+                        e,
+                    )?;
                     match out_exprs.iter().position(|o| o.expr == t.expr) {
                         Some(i) => i,
-                        None if distinct => {
-                            return Err(PlanError::InvalidParameter("for SELECT DISTINCT, ORDER BY expressions must appear in select list".into()))
-                        }
+                        None if distinct => return Err(PlanError::InvalidParameter(
+                            "for SELECT DISTINCT, ORDER BY expressions must appear in select list"
+                                .into(),
+                        )),
                         None => {
                             out_exprs.push(t);
                             out_exprs.len() - 1
@@ -535,7 +798,10 @@ impl Planner<'_> {
             let input_arity = arity_of(&scope);
             let key_exprs: Vec<ScalarExpr> = g.keys.iter().map(|k| k.expr.clone()).collect();
             let n_keys = key_exprs.len();
-            let mapped = RelExpr::Map { input: Box::new(rel), scalars: key_exprs };
+            let mapped = RelExpr::Map {
+                input: Box::new(rel),
+                scalars: key_exprs,
+            };
             let aggregates: Vec<_> = g.aggs.borrow().iter().map(|(a, _)| a.clone()).collect();
             base_arity = n_keys + aggregates.len();
             rel = RelExpr::Reduce {
@@ -545,34 +811,55 @@ impl Planner<'_> {
                 global: group_exprs.is_empty(),
             };
             if let Some(h) = having {
-                rel = RelExpr::Filter { input: Box::new(rel), predicates: vec![h] };
+                rel = RelExpr::Filter {
+                    input: Box::new(rel),
+                    predicates: vec![h],
+                };
             }
         } else {
             base_arity = arity_of(&scope);
         }
         let total = out_exprs.len();
-        rel = RelExpr::Map { input: Box::new(rel), scalars: out_exprs.into_iter().map(|t| t.expr).collect() };
+        rel = RelExpr::Map {
+            input: Box::new(rel),
+            scalars: out_exprs.into_iter().map(|t| t.expr).collect(),
+        };
         rel = project(rel, (base_arity..base_arity + total).collect());
         if distinct {
-            rel = RelExpr::Distinct { input: Box::new(rel) };
+            rel = RelExpr::Distinct {
+                input: Box::new(rel),
+            };
         }
         Ok(PlannedQuery {
             expr: rel,
             scope: Scope { items: out_items },
-            finishing: RowSetFinishing { order_by: order, limit: None, offset: 0, project: (0..n_out).collect() },
+            finishing: RowSetFinishing {
+                order_by: order,
+                limit: None,
+                offset: 0,
+                project: (0..n_out).collect(),
+            },
         })
     }
 
     /// Expands `*` and `t.*`; yields (expression or None for a plain column, output name, column).
-    fn expand_select_items(&self, items: &[SelectItem], scope: &Scope) -> Result<Vec<(Option<Expr>, String, usize)>, PlanError> {
+    fn expand_select_items(
+        &self,
+        items: &[SelectItem],
+        scope: &Scope,
+    ) -> Result<Vec<(Option<Expr>, String, usize)>, PlanError> {
         let mut out = Vec::new();
         for item in items {
             match item {
                 SelectItem::UnnamedExpr(e) => out.push((Some(e.clone()), output_name(e), 0)),
-                SelectItem::ExprWithAlias { expr, alias } => out.push((Some(expr.clone()), alias.value.clone(), 0)),
+                SelectItem::ExprWithAlias { expr, alias } => {
+                    out.push((Some(expr.clone()), alias.value.clone(), 0))
+                }
                 SelectItem::Wildcard(_) => {
                     if scope.items.is_empty() {
-                        return Err(PlanError::Syntax("SELECT * with no tables specified is not valid".into()));
+                        return Err(PlanError::Syntax(
+                            "SELECT * with no tables specified is not valid".into(),
+                        ));
                     }
                     for (i, it) in scope.items.iter().enumerate().filter(|(_, it)| !it.hidden) {
                         out.push((None, it.name.clone(), i));
@@ -581,9 +868,16 @@ impl Planner<'_> {
                 SelectItem::QualifiedWildcard(kind, _) => {
                     let t = kind.to_string();
                     let t = t.rsplit('.').next().unwrap_or(&t).to_string();
-                    let cols: Vec<_> = scope.items.iter().enumerate().filter(|(_, it)| it.table.as_deref() == Some(t.as_str())).collect();
+                    let cols: Vec<_> = scope
+                        .items
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, it)| it.table.as_deref() == Some(t.as_str()))
+                        .collect();
                     if cols.is_empty() {
-                        return Err(PlanError::MissingFrom(format!("missing FROM-clause entry for table \"{t}\"")));
+                        return Err(PlanError::MissingFrom(format!(
+                            "missing FROM-clause entry for table \"{t}\""
+                        )));
                     }
                     for (i, it) in cols {
                         out.push((None, it.name.clone(), i));
@@ -596,7 +890,6 @@ impl Planner<'_> {
     }
 }
 
-
 fn apply_column_aliases(scope: &mut Scope, cols: &[ast::TableAliasColumnDef]) {
     for (item, col) in scope.items.iter_mut().zip(cols) {
         item.name = col.name.value.clone();
@@ -606,14 +899,20 @@ fn apply_column_aliases(scope: &mut Scope, cols: &[ast::TableAliasColumnDef]) {
 fn ordinal(n: &str, len: usize) -> Result<usize, PlanError> {
     match n.parse::<usize>() {
         Ok(i) if i >= 1 && i <= len => Ok(i - 1),
-        _ => Err(PlanError::InvalidParameter(format!("position {n} is not in select list"))),
+        _ => Err(PlanError::InvalidParameter(format!(
+            "position {n} is not in select list"
+        ))),
     }
 }
 
 fn column_order(column: usize, options: &ast::OrderByOptions) -> ColumnOrder {
     let desc = matches!(options.sort, Some(ast::OrderBySort::Desc));
     // PostgreSQL: NULLs are larger than every value, so they come last ascending.
-    ColumnOrder { column, desc, nulls_first: options.nulls_first.unwrap_or(desc) }
+    ColumnOrder {
+        column,
+        desc,
+        nulls_first: options.nulls_first.unwrap_or(desc),
+    }
 }
 
 /// The column name PostgreSQL gives an unaliased select item.
@@ -621,9 +920,18 @@ fn output_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(id) => id.value.clone(),
         Expr::CompoundIdentifier(ids) => ids.last().map(|i| i.value.clone()).unwrap_or_default(),
-        Expr::Function(f) => f.name.0.last().map(|p| p.to_string().to_ascii_lowercase()).unwrap_or_default(),
-        Expr::Cast { expr, data_type, .. } => match output_name(expr).as_str() {
-            "?column?" => crate::types::parse_type_name(data_type).map(|t| pg_type_label(&t)).unwrap_or_else(|_| "?column?".into()),
+        Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .map(|p| p.to_string().to_ascii_lowercase())
+            .unwrap_or_default(),
+        Expr::Cast {
+            expr, data_type, ..
+        } => match output_name(expr).as_str() {
+            "?column?" => crate::types::parse_type_name(data_type)
+                .map(|t| pg_type_label(&t))
+                .unwrap_or_else(|_| "?column?".into()),
             name => name.to_string(),
         },
         Expr::Nested(inner) => output_name(inner),
@@ -634,7 +942,9 @@ fn output_name(e: &Expr) -> String {
         Expr::Trim { .. } => "btrim".into(),
         Expr::Ceil { .. } => "ceil".into(),
         Expr::Floor { .. } => "floor".into(),
-        Expr::TypedString(ts) => crate::types::parse_type_name(&ts.data_type).map(|t| pg_type_label(&t)).unwrap_or_else(|_| "?column?".into()),
+        Expr::TypedString(ts) => crate::types::parse_type_name(&ts.data_type)
+            .map(|t| pg_type_label(&t))
+            .unwrap_or_else(|_| "?column?".into()),
         Expr::Interval(_) => "interval".into(),
         _ => "?column?".into(),
     }
@@ -670,7 +980,10 @@ fn flatten_and(e: ScalarExpr, out: &mut Vec<ScalarExpr>) {
 }
 
 /// Splits join conjuncts into equi-keys `left_expr = right_expr` and a residual.
-fn extract_equi_keys(conjuncts: Vec<ScalarExpr>, left_arity: usize) -> (Vec<(ScalarExpr, ScalarExpr)>, Vec<ScalarExpr>) {
+fn extract_equi_keys(
+    conjuncts: Vec<ScalarExpr>,
+    left_arity: usize,
+) -> (Vec<(ScalarExpr, ScalarExpr)>, Vec<ScalarExpr>) {
     let mut keys = Vec::new();
     let mut residual = Vec::new();
     let side = |e: &ScalarExpr| -> Option<bool> {
@@ -678,7 +991,11 @@ fn extract_equi_keys(conjuncts: Vec<ScalarExpr>, left_arity: usize) -> (Vec<(Sca
         let mut right = false;
         e.visit(&mut |x| {
             if let ScalarExpr::Column(i) = x {
-                if *i < left_arity { left = true } else { right = true }
+                if *i < left_arity {
+                    left = true
+                } else {
+                    right = true
+                }
             }
         });
         match (left, right) {
@@ -688,7 +1005,11 @@ fn extract_equi_keys(conjuncts: Vec<ScalarExpr>, left_arity: usize) -> (Vec<(Sca
         }
     };
     for c in conjuncts {
-        if let ScalarExpr::Call { func: Func::Eq, args } = &c {
+        if let ScalarExpr::Call {
+            func: Func::Eq,
+            args,
+        } = &c
+        {
             let (a, b) = (&args[0], &args[1]);
             match (side(a), side(b)) {
                 (Some(true), Some(false)) => {
@@ -717,19 +1038,53 @@ fn push_filter(rel: RelExpr, pred: ScalarExpr) -> RelExpr {
     let mut conjuncts = Vec::new();
     flatten_and(pred, &mut conjuncts);
     match rel {
-        RelExpr::Join { left, right, mut keys, residual, kind: JoinKind::Inner, right_arity } => {
+        RelExpr::Join {
+            left,
+            right,
+            mut keys,
+            residual,
+            kind: JoinKind::Inner,
+            right_arity,
+        } => {
             let left_arity = infer_arity(&left);
             match left_arity {
                 Some(la) => {
                     let (more, rest) = extract_equi_keys(conjuncts, la);
                     keys.extend(more);
-                    let join = RelExpr::Join { left, right, keys, residual, kind: JoinKind::Inner, right_arity };
-                    if rest.is_empty() { join } else { RelExpr::Filter { input: Box::new(join), predicates: rest } }
+                    let join = RelExpr::Join {
+                        left,
+                        right,
+                        keys,
+                        residual,
+                        kind: JoinKind::Inner,
+                        right_arity,
+                    };
+                    if rest.is_empty() {
+                        join
+                    } else {
+                        RelExpr::Filter {
+                            input: Box::new(join),
+                            predicates: rest,
+                        }
+                    }
                 }
-                None => RelExpr::Filter { input: Box::new(RelExpr::Join { left, right, keys, residual, kind: JoinKind::Inner, right_arity }), predicates: conjuncts },
+                None => RelExpr::Filter {
+                    input: Box::new(RelExpr::Join {
+                        left,
+                        right,
+                        keys,
+                        residual,
+                        kind: JoinKind::Inner,
+                        right_arity,
+                    }),
+                    predicates: conjuncts,
+                },
             }
         }
-        other => RelExpr::Filter { input: Box::new(other), predicates: conjuncts },
+        other => RelExpr::Filter {
+            input: Box::new(other),
+            predicates: conjuncts,
+        },
     }
 }
 
@@ -738,10 +1093,18 @@ pub fn infer_arity(e: &RelExpr) -> Option<usize> {
     Some(match e {
         RelExpr::Get { arity, .. } | RelExpr::Constant { arity, .. } => *arity,
         RelExpr::Map { input, scalars } => infer_arity(input)? + scalars.len(),
-        RelExpr::Filter { input, .. } | RelExpr::Distinct { input } | RelExpr::TopK { input, .. } => infer_arity(input)?,
+        RelExpr::Filter { input, .. }
+        | RelExpr::Distinct { input }
+        | RelExpr::TopK { input, .. } => infer_arity(input)?,
         RelExpr::Project { outputs, .. } => outputs.len(),
-        RelExpr::Join { left, right_arity, .. } => infer_arity(left)? + right_arity,
-        RelExpr::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
+        RelExpr::Join {
+            left, right_arity, ..
+        } => infer_arity(left)? + right_arity,
+        RelExpr::Reduce {
+            group_key,
+            aggregates,
+            ..
+        } => group_key.len() + aggregates.len(),
         RelExpr::Union { inputs } => infer_arity(inputs.first()?)?,
     })
 }

@@ -29,7 +29,12 @@ impl Scope {
         Scope {
             items: desc
                 .iter()
-                .map(|(name, typ)| ScopeItem { table: table.map(str::to_string), name: name.clone(), typ: typ.clone(), hidden: false })
+                .map(|(name, typ)| ScopeItem {
+                    table: table.map(str::to_string),
+                    name: name.clone(),
+                    typ: typ.clone(),
+                    hidden: false,
+                })
                 .collect(),
         }
     }
@@ -51,7 +56,9 @@ impl Scope {
             .items
             .iter()
             .enumerate()
-            .filter(|(_, it)| it.name == name && table.map_or(!it.hidden, |t| it.table.as_deref() == Some(t)))
+            .filter(|(_, it)| {
+                it.name == name && table.map_or(!it.hidden, |t| it.table.as_deref() == Some(t))
+            })
             .map(|(i, _)| i)
             .collect();
         match matches.as_slice() {
@@ -59,7 +66,10 @@ impl Scope {
             [] => {
                 let full = match table {
                     Some(t) if !self.items.iter().any(|it| it.table.as_deref() == Some(t)) => {
-                        return Err(PlanError::UnknownRelation(format!("missing FROM-clause entry for table \"{t}\"")).into_missing_from())
+                        return Err(PlanError::UnknownRelation(format!(
+                            "missing FROM-clause entry for table \"{t}\""
+                        ))
+                        .into_missing_from())
                     }
                     Some(t) => format!("{t}.{name}"),
                     None => name.to_string(),
@@ -77,7 +87,6 @@ impl Scope {
             types: self.items.iter().map(|i| i.typ.clone()).collect(),
         }
     }
-
 }
 
 impl PlanError {

@@ -10,9 +10,15 @@ pub fn parse_type_name(dt: &DataType) -> Result<ScalarType, PlanError> {
     let (base, args) = match text.find('(') {
         Some(i) => {
             let close = text.rfind(')').unwrap_or(text.len());
-            let args: Vec<u32> = text[i + 1..close].split(',').filter_map(|a| a.trim().parse().ok()).collect();
+            let args: Vec<u32> = text[i + 1..close]
+                .split(',')
+                .filter_map(|a| a.trim().parse().ok())
+                .collect();
             let rest = text[close + 1..].trim();
-            (format!("{} {}", text[..i].trim(), rest).trim().to_string(), args)
+            (
+                format!("{} {}", text[..i].trim(), rest).trim().to_string(),
+                args,
+            )
         }
         None => (text.clone(), vec![]),
     };
@@ -33,17 +39,25 @@ pub fn parse_type_name(dt: &DataType) -> Result<ScalarType, PlanError> {
             };
             if let Some((p, s)) = typmod {
                 if p == 0 || p > 1000 {
-                    return Err(PlanError::InvalidParameter(format!("NUMERIC precision {p} must be between 1 and 1000")));
+                    return Err(PlanError::InvalidParameter(format!(
+                        "NUMERIC precision {p} must be between 1 and 1000"
+                    )));
                 }
                 if s > p {
-                    return Err(PlanError::InvalidParameter(format!("NUMERIC scale {s} must be between 0 and precision {p}")));
+                    return Err(PlanError::InvalidParameter(format!(
+                        "NUMERIC scale {s} must be between 0 and precision {p}"
+                    )));
                 }
             }
             ScalarType::Numeric { typmod }
         }
         "text" | "string" => ScalarType::String,
-        "varchar" | "character varying" | "char varying" => ScalarType::VarChar { max_len: args.first().copied() },
-        "char" | "character" | "bpchar" => ScalarType::VarChar { max_len: Some(args.first().copied().unwrap_or(1)) },
+        "varchar" | "character varying" | "char varying" => ScalarType::VarChar {
+            max_len: args.first().copied(),
+        },
+        "char" | "character" | "bpchar" => ScalarType::VarChar {
+            max_len: Some(args.first().copied().unwrap_or(1)),
+        },
         "bytea" => ScalarType::Bytes,
         "date" => ScalarType::Date,
         "timestamp" | "timestamp without time zone" => ScalarType::Timestamp,
@@ -60,7 +74,11 @@ pub fn parse_type_name(dt: &DataType) -> Result<ScalarType, PlanError> {
 pub fn common_type(a: &ScalarType, b: &ScalarType) -> Option<ScalarType> {
     use ScalarType::*;
     if a.without_modifiers() == b.without_modifiers() {
-        return Some(if a == b { a.clone() } else { a.without_modifiers() });
+        return Some(if a == b {
+            a.clone()
+        } else {
+            a.without_modifiers()
+        });
     }
     Some(match (a, b) {
         (Unknown, other) | (other, Unknown) => other.clone(),
@@ -92,7 +110,9 @@ pub fn can_assign(from: &ScalarType, to: &ScalarType) -> bool {
         (x, y) if x.is_numeric() && y.is_numeric() => true,
         (x, y) if x.is_string_like() && y.is_string_like() => true,
         (_, String | VarChar { .. }) => true,
-        (Date, Timestamp | TimestampTz) | (Timestamp, TimestampTz | Date) | (TimestampTz, Timestamp | Date) => true,
+        (Date, Timestamp | TimestampTz)
+        | (Timestamp, TimestampTz | Date)
+        | (TimestampTz, Timestamp | Date) => true,
         _ => false,
     }
 }
