@@ -21,7 +21,10 @@ async fn tokio_postgres_types_params_and_errors() {
         )
         .await
         .unwrap();
-    let stmt = client.prepare("INSERT INTO t (b, s, i, g, r, d, txt, v, y) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)").await.unwrap();
+    let stmt = client
+        .prepare("INSERT INTO t (b, s, i, g, r, d, txt, v, y) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .await
+        .unwrap();
     let types: Vec<String> = stmt.params().iter().map(|t| t.name().to_string()).collect();
     assert_eq!(
         types,
@@ -46,19 +49,13 @@ async fn tokio_postgres_types_params_and_errors() {
         .unwrap();
     assert_eq!(n, 1);
     client
-        .execute(
-            "INSERT INTO t (g, n, j) VALUES ($1, 12.5, '{\"k\": [1, 2]}')",
-            &[&1i64],
-        )
+        .execute("INSERT INTO t (g, n, j) VALUES ($1, 12.5, '{\"k\": [1, 2]}')", &[&1i64])
         .await
         .unwrap();
 
     // Binary-format results, decoded by tokio-postgres' own FromSql impls.
     let row = client
-        .query_one(
-            "SELECT b, s, i, g, r, d, txt, v, y FROM t WHERE i = $1",
-            &[&42i32],
-        )
+        .query_one("SELECT b, s, i, g, r, d, txt, v, y FROM t WHERE i = $1", &[&42i32])
         .await
         .unwrap();
     assert!(row.get::<_, bool>(0));
@@ -70,55 +67,31 @@ async fn tokio_postgres_types_params_and_errors() {
     assert_eq!(row.get::<_, &str>(6), "hello");
     assert_eq!(row.get::<_, &str>(7), "var");
     assert_eq!(row.get::<_, Vec<u8>>(8), vec![1, 2, 255]);
-    let cols: Vec<String> = row
-        .columns()
-        .iter()
-        .map(|c| c.type_().name().to_string())
-        .collect();
+    let cols: Vec<String> = row.columns().iter().map(|c| c.type_().name().to_string()).collect();
     assert_eq!(
         cols,
         ["bool", "int2", "int4", "int8", "float4", "float8", "text", "varchar", "bytea"]
     );
 
     // Values without binary decoders in tokio-postgres come back as text through simple_query.
-    let rows = client
-        .simple_query("SELECT n, j FROM t WHERE g = 1")
-        .await
-        .unwrap();
+    let rows = client.simple_query("SELECT n, j FROM t WHERE g = 1").await.unwrap();
     let first = rows.iter().find_map(|m| match m {
-        tokio_postgres::SimpleQueryMessage::Row(r) => {
-            Some((r.get(0).unwrap().to_string(), r.get(1).unwrap().to_string()))
-        }
+        tokio_postgres::SimpleQueryMessage::Row(r) => Some((r.get(0).unwrap().to_string(), r.get(1).unwrap().to_string())),
         _ => None,
     });
-    assert_eq!(
-        first,
-        Some(("12.50".to_string(), "{\"k\": [1, 2]}".to_string()))
-    );
+    assert_eq!(first, Some(("12.50".to_string(), "{\"k\": [1, 2]}".to_string())));
 
-    let row = client
-        .query_one("SELECT n, total FROM agg", &[])
-        .await
-        .unwrap();
+    let row = client.query_one("SELECT n, total FROM agg", &[]).await.unwrap();
     assert_eq!(row.get::<_, i64>(0), 2);
 
     // Errors carry SQLSTATEs, and the session goes on.
-    let err = client
-        .query("SELECT * FROM missing", &[])
-        .await
-        .unwrap_err();
+    let err = client.query("SELECT * FROM missing", &[]).await.unwrap_err();
     assert_eq!(err.code().unwrap().code(), "42P01");
     let err = client.query("SELECT 1/0", &[]).await.unwrap_err();
     assert_eq!(err.code().unwrap().code(), "22012");
-    let err = client
-        .execute("INSERT INTO t (s) VALUES ('x')", &[])
-        .await
-        .unwrap_err();
+    let err = client.execute("INSERT INTO t (s) VALUES ('x')", &[]).await.unwrap_err();
     assert_eq!(err.code().unwrap().code(), "22P02");
-    let row = client
-        .query_one("SELECT count(*) FROM t", &[])
-        .await
-        .unwrap();
+    let row = client.query_one("SELECT count(*) FROM t", &[]).await.unwrap();
     assert_eq!(row.get::<_, i64>(0), 2);
 }
 
@@ -141,10 +114,7 @@ fn psql_simple_protocol() {
         ])
         .args(["-c", "CREATE TABLE p (a int, b text)"])
         .args(["-c", "INSERT INTO p VALUES (1, 'one'), (2, 'two')"])
-        .args([
-            "-c",
-            "CREATE MATERIALIZED VIEW pv AS SELECT b, a * 10 AS a10 FROM p",
-        ])
+        .args(["-c", "CREATE MATERIALIZED VIEW pv AS SELECT b, a * 10 AS a10 FROM p"])
         .args(["-c", "SELECT * FROM pv ORDER BY a10"])
         .args(["-c", "SELECT nope"])
         .args(["-c", "SELECT count(*) FROM p"])
@@ -152,18 +122,9 @@ fn psql_simple_protocol() {
         .expect("run psql (apt-get install postgresql-client)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stdout.contains("one|10\ntwo|20\n"),
-        "stdout: {stdout}\nstderr: {stderr}"
-    );
-    assert!(
-        stderr.contains("column \"nope\" does not exist"),
-        "stderr: {stderr}"
-    );
-    assert!(
-        stdout.trim_end().ends_with('2'),
-        "session continued after the error: {stdout}"
-    );
+    assert!(stdout.contains("one|10\ntwo|20\n"), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("column \"nope\" does not exist"), "stderr: {stderr}");
+    assert!(stdout.trim_end().ends_with('2'), "session continued after the error: {stdout}");
 }
 
 #[test]
@@ -184,12 +145,8 @@ fn psycopg_extended_protocol() {
 
 #[test]
 fn jdbc_driver() {
-    let jar = std::env::var("RIFFLE_JDBC_JAR")
-        .unwrap_or_else(|_| "/usr/share/java/postgresql.jar".into());
-    assert!(
-        Path::new(&jar).exists(),
-        "{jar} missing: apt-get install libpostgresql-jdbc-java"
-    );
+    let jar = std::env::var("RIFFLE_JDBC_JAR").unwrap_or_else(|_| "/usr/share/java/postgresql.jar".into());
+    assert!(Path::new(&jar).exists(), "{jar} missing: apt-get install libpostgresql-jdbc-java");
     let server = TestServer::start();
     let build = tempfile::tempdir().unwrap();
     let javac = Command::new("javac")
@@ -198,11 +155,7 @@ fn jdbc_driver() {
         .arg(clients_dir().join("java/JdbcTest.java"))
         .output()
         .expect("run javac");
-    assert!(
-        javac.status.success(),
-        "javac: {}",
-        String::from_utf8_lossy(&javac.stderr)
-    );
+    assert!(javac.status.success(), "javac: {}", String::from_utf8_lossy(&javac.stderr));
     let cp = format!("{}:{jar}", build.path().display());
     let out = Command::new("java")
         .args(["-cp", &cp, "JdbcTest", &server.port.to_string()])

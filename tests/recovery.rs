@@ -7,13 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 async fn sorted(client: &tokio_postgres::Client, sql: &str) -> Vec<(i64, i64)> {
-    let mut rows: Vec<(i64, i64)> = client
-        .query(sql, &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let mut rows: Vec<(i64, i64)> = client.query(sql, &[]).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect();
     rows.sort();
     rows
 }
@@ -49,10 +43,7 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
             while !stop.load(Ordering::Relaxed) {
                 let id = w * 1_000_000 + i;
                 match c
-                    .execute(
-                        "INSERT INTO events VALUES ($1, $2, $3)",
-                        &[&id, &(id % 3), &(id % 200)],
-                    )
+                    .execute("INSERT INTO events VALUES ($1, $2, $3)", &[&id, &(id % 3), &(id % 200)])
                     .await
                 {
                     Ok(_) => acked.lock().unwrap().push(id),
@@ -69,11 +60,7 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
         let _ = w.await;
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(
-        acked.len() > 10,
-        "too few inserts acknowledged before the kill: {}",
-        acked.len()
-    );
+    assert!(acked.len() > 10, "too few inserts acknowledged before the kill: {}", acked.len());
 
     let server = TestServer::start_in(dir.path(), &[]);
     let client = server.connect().await;
@@ -94,12 +81,13 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
 
     // The maintained view was rebuilt and equals its query run from scratch.
     let maintained = sorted(&client, "SELECT bucket, n FROM per_bucket").await;
-    let scratch = sorted(&client, "SELECT e.bucket, count(*) FROM events e JOIN buckets b ON e.bucket = b.bucket GROUP BY e.bucket").await;
+    let scratch = sorted(
+        &client,
+        "SELECT e.bucket, count(*) FROM events e JOIN buckets b ON e.bucket = b.bucket GROUP BY e.bucket",
+    )
+    .await;
     assert_eq!(maintained, scratch);
-    assert_eq!(
-        maintained.iter().map(|(_, n)| n).sum::<i64>(),
-        present.len() as i64
-    );
+    assert_eq!(maintained.iter().map(|(_, n)| n).sum::<i64>(), present.len() as i64);
 
     // The catalog survived: tables, views, the index.
     let tables: Vec<String> = client
@@ -115,11 +103,7 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
     assert_eq!(tables, ["buckets", "events"]);
     let indexes = client.simple_query("SHOW INDEXES").await.unwrap().len();
     assert!(indexes >= 2, "index listed");
-    let big: i64 = client
-        .query_one("SELECT count(*) FROM big", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let big: i64 = client.query_one("SELECT count(*) FROM big", &[]).await.unwrap().get(0);
     let expect: i64 = client
         .query_one("SELECT count(*) FROM events WHERE v > 100", &[])
         .await
@@ -128,10 +112,7 @@ async fn kill_dash_nine_loses_nothing_acknowledged() {
     assert_eq!(big, expect);
 
     // And it keeps working: new writes flow into the recovered view.
-    client
-        .execute("INSERT INTO events VALUES (-1, 1, 0)", &[])
-        .await
-        .unwrap();
+    client.execute("INSERT INTO events VALUES (-1, 1, 0)", &[]).await.unwrap();
     let after = sorted(&client, "SELECT bucket, n FROM per_bucket").await;
     let n1 = |rows: &[(i64, i64)]| rows.iter().find(|(b, _)| *b == 1).map_or(0, |(_, n)| *n);
     assert_eq!(n1(&after), n1(&maintained) + 1);

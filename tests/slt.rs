@@ -113,11 +113,7 @@ fn first_word(sql: &str) -> String {
 impl Db {
     async fn drop_checks(&mut self) -> Result<(), DbError> {
         for (name, _) in std::mem::take(&mut self.checks) {
-            query(
-                &self.client,
-                &format!("DROP MATERIALIZED VIEW IF EXISTS {name}"),
-            )
-            .await?;
+            query(&self.client, &format!("DROP MATERIALIZED VIEW IF EXISTS {name}")).await?;
         }
         Ok(())
     }
@@ -148,19 +144,14 @@ impl Db {
             "select" | "with" | "values" => {
                 let out = query(&self.client, sql).await?;
                 let lower = sql.to_ascii_lowercase();
-                let checkable = !lower.contains("limit")
-                    && !lower.contains("now()")
-                    && !lower.contains("current_");
+                let checkable = !lower.contains("limit") && !lower.contains("now()") && !lower.contains("current_");
                 if checkable {
                     let name = format!("slt_check_{}", self.next_check);
                     self.next_check += 1;
                     let body = sql.trim().trim_end_matches(';');
-                    if query(
-                        &self.client,
-                        &format!("CREATE MATERIALIZED VIEW {name} AS {body}"),
-                    )
-                    .await
-                    .is_ok()
+                    if query(&self.client, &format!("CREATE MATERIALIZED VIEW {name} AS {body}"))
+                        .await
+                        .is_ok()
                     {
                         self.checks.push((name, body.to_string()));
                         self.verify_checks(sql).await?;
@@ -181,10 +172,7 @@ impl Db {
     }
 
     async fn run_postgres(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
-        let mv = regex::Regex::new(
-            r"(?is)^\s*create\s+materialized\s+view\s+(if\s+not\s+exists\s+)?(\w+)",
-        )
-        .unwrap();
+        let mv = regex::Regex::new(r"(?is)^\s*create\s+materialized\s+view\s+(if\s+not\s+exists\s+)?(\w+)").unwrap();
         let drop_mv = regex::Regex::new(r"(?is)^\s*drop\s+materialized\s+view").unwrap();
         let index = regex::Regex::new(r"(?is)^\s*create\s+index\s+.*?\son\s+(\w+)").unwrap();
         if let Some(c) = mv.captures(sql) {
@@ -248,13 +236,7 @@ async fn run_file(path: PathBuf, engine: Engine) -> Result<(), Failed> {
         }
         Engine::Postgres => {
             let base = std::env::var("RIFFLE_TEST_PG").map_err(|_| "RIFFLE_TEST_PG is not set")?;
-            let db = format!(
-                "slt_{}",
-                path.file_stem()
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('-', "_")
-            );
+            let db = format!("slt_{}", path.file_stem().unwrap().to_string_lossy().replace('-', "_"));
             let admin = connect(&format!("{base} dbname=postgres"))
                 .await
                 .map_err(|e| format!("connect to PostgreSQL: {e}"))?;
@@ -262,11 +244,13 @@ async fn run_file(path: PathBuf, engine: Engine) -> Result<(), Failed> {
                 .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
                 .await
                 .map_err(|e| e.to_string())?;
-            admin.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")).await.map_err(|e| e.to_string())?;
-            (
-                format!("{base} dbname={db} options='-c TimeZone=UTC'"),
-                None,
-            )
+            admin
+                .batch_execute(&format!(
+                    "CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+                ))
+                .await
+                .map_err(|e| e.to_string())?;
+            (format!("{base} dbname={db} options='-c TimeZone=UTC'"), None)
         }
     };
     let make = move || {
@@ -283,17 +267,12 @@ async fn run_file(path: PathBuf, engine: Engine) -> Result<(), Failed> {
         }
     };
     let mut runner = sqllogictest::Runner::new(make);
-    runner.add_label(if engine == Engine::Riffle {
-        "riffle"
-    } else {
-        "postgres"
-    });
+    runner.add_label(if engine == Engine::Riffle { "riffle" } else { "postgres" });
     runner.with_column_validator(|_, _| true);
     if engine == Engine::Riffle && std::env::var("RIFFLE_SLT_COMPLETE").is_ok() {
-        let validator =
-            |normalizer: sqllogictest::Normalizer, actual: &[Vec<String>], expected: &[String]| {
-                sqllogictest::default_validator(normalizer, actual, expected)
-            };
+        let validator = |normalizer: sqllogictest::Normalizer, actual: &[Vec<String>], expected: &[String]| {
+            sqllogictest::default_validator(normalizer, actual, expected)
+        };
         runner
             .update_test_file(
                 &path,
@@ -330,11 +309,7 @@ fn main() {
         let name = file.file_stem().unwrap().to_string_lossy().to_string();
         for engine in [Engine::Riffle, Engine::Postgres] {
             let file = file.clone();
-            let label = if engine == Engine::Riffle {
-                "riffle"
-            } else {
-                "postgres"
-            };
+            let label = if engine == Engine::Riffle { "riffle" } else { "postgres" };
             let trial = Trial::test(format!("{label}::{name}"), move || {
                 let rt = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)

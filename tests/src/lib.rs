@@ -11,18 +11,15 @@ pub fn riffle_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/riffle
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory");
-    let bin = profile_dir.join("riffle");
-    assert!(
-        bin.exists(),
-        "{} not found: build it first with `cargo build --bin riffle`",
-        bin.display()
-    );
-    bin
+    // Tests live in target/<profile>/deps/, binaries (benches) in target/<profile>/.
+    let dir = exe.parent().expect("executable directory");
+    let candidates = [dir.join("riffle"), dir.parent().map(|p| p.join("riffle")).unwrap_or_default()];
+    candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| {
+        panic!(
+            "riffle binary not found next to {}: build it first with `cargo build --bin riffle`",
+            exe.display()
+        )
+    })
 }
 
 fn free_port() -> u16 {
@@ -55,8 +52,7 @@ impl TestServer {
     /// Starts a server on an existing data directory (for restart tests).
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
         let port = free_port();
-        let log = std::fs::File::create(data_dir.with_extension(format!("{port}.log")))
-            .expect("log file");
+        let log = std::fs::File::create(data_dir.with_extension(format!("{port}.log"))).expect("log file");
         let child = Command::new(riffle_bin())
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
@@ -90,10 +86,7 @@ impl TestServer {
 
     /// A libpq-style connection string.
     pub fn conn_str(&self) -> String {
-        format!(
-            "host=127.0.0.1 port={} user=riffle dbname=riffle",
-            self.port
-        )
+        format!("host=127.0.0.1 port={} user=riffle dbname=riffle", self.port)
     }
 
     /// Connects with tokio-postgres, driving the connection on a background task.

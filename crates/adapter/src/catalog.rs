@@ -46,11 +46,7 @@ impl Catalog {
 
     /// Items that read `id` directly (views, materialized views, indexes).
     pub fn dependents(&self, id: GlobalId) -> Vec<GlobalId> {
-        self.items
-            .values()
-            .filter(|i| i.depends_on.contains(&id))
-            .map(|i| i.id)
-            .collect()
+        self.items.values().filter(|i| i.depends_on.contains(&id)).map(|i| i.id).collect()
     }
 }
 

@@ -6,10 +6,7 @@ use riffle_compute::{ComputeController, PeekTarget};
 use riffle_durable::Durable;
 use riffle_expr::{EvalError, RelExpr, RowSetFinishing, ScalarExpr};
 use riffle_repr::{ColumnType, Datum, Diff, GlobalId, RelationDesc, Row, ScalarType, Timestamp};
-use riffle_sql::{
-    CatalogItem, DropKind, ItemKind, Params, Plan, PlanContext, PlanError, SessionCatalog,
-    Statement,
-};
+use riffle_sql::{CatalogItem, DropKind, ItemKind, Params, Plan, PlanContext, PlanError, SessionCatalog, Statement};
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -56,9 +53,7 @@ impl Adapter {
     /// Opens the data directory, restores the catalog and replays every table's log into
     /// freshly installed dataflows. Returns once recovery is complete.
     pub fn open(data_dir: &Path, workers: usize) -> Result<Self, AdapterError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            AdapterError::Internal(format!("cannot create {}: {e}", data_dir.display()))
-        })?;
+        std::fs::create_dir_all(data_dir).map_err(|e| AdapterError::Internal(format!("cannot create {}: {e}", data_dir.display())))?;
         let durable = Durable::open(&data_dir.join("db"))?;
         let compute = ComputeController::start(workers).map_err(AdapterError::Internal)?;
         let mut coord = Coordinator {
@@ -71,24 +66,17 @@ impl Adapter {
         let mut max_ts = 0;
         let mut updates = Vec::new();
         for (id, bytes) in stored {
-            let stored: StoredItem = serde_json::from_slice(&bytes)
-                .map_err(|e| AdapterError::Internal(format!("corrupt catalog entry {id}: {e}")))?;
+            let stored: StoredItem =
+                serde_json::from_slice(&bytes).map_err(|e| AdapterError::Internal(format!("corrupt catalog entry {id}: {e}")))?;
             let stmt = riffle_sql::parse(&stored.create_sql)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| AdapterError::Internal("empty catalog entry".into()))?;
-            let (plan, _) = riffle_sql::plan(
-                &coord.catalog,
-                &stmt,
-                PlanContext::default(),
-                &Params::default(),
-            )?;
+            let (plan, _) = riffle_sql::plan(&coord.catalog, &stmt, PlanContext::default(), &Params::default())?;
             let item = coord.item_from_plan(id, plan, stored.create_sql)?;
             if let ItemKind::Table(_) = item.kind {
                 let name = item.name.clone();
-                let replayed = coord
-                    .durable
-                    .replay(id, |n| info!(table = %name, records = n, "replaying log"))?;
+                let replayed = coord.durable.replay(id, |n| info!(table = %name, records = n, "replaying log"))?;
                 info!(table = %name, records = replayed.records, rows = replayed.rows.len(), "replayed table log");
                 max_ts = max_ts.max(replayed.max_ts);
                 updates.extend(replayed.rows.into_iter().map(|(row, diff)| (id, row, diff)));
@@ -121,9 +109,7 @@ impl Adapter {
         let (plan, types) = riffle_sql::plan(&coord.catalog, stmt, context(), &params)?;
         let desc = match plan {
             Plan::Select { desc, .. } | Plan::Rows { desc, .. } => Some(desc),
-            Plan::ShowVariable { name } => Some(
-                RelationDesc::empty().with_column(name, ColumnType::nullable(ScalarType::String)),
-            ),
+            Plan::ShowVariable { name } => Some(RelationDesc::empty().with_column(name, ColumnType::nullable(ScalarType::String))),
             Plan::Explain { .. } => Some(explain_desc()),
             _ => None,
         };
@@ -131,25 +117,12 @@ impl Adapter {
     }
 
     /// Runs one statement.
-    pub async fn execute(
-        &self,
-        session: &mut Session,
-        stmt: &Statement,
-        params: &Params,
-    ) -> Result<ExecuteResponse, AdapterError> {
+    pub async fn execute(&self, session: &mut Session, stmt: &Statement, params: &Params) -> Result<ExecuteResponse, AdapterError> {
         let mut coord = self.coord.lock().await;
         let (plan, _) = riffle_sql::plan(&coord.catalog, stmt, context(), params)?;
-        let command = |tag: &str| {
-            Ok(ExecuteResponse::Command {
-                tag: tag.to_string(),
-            })
-        };
+        let command = |tag: &str| Ok(ExecuteResponse::Command { tag: tag.to_string() });
         match plan {
-            Plan::Select {
-                plan,
-                finishing,
-                desc,
-            } => {
+            Plan::Select { plan, finishing, desc } => {
                 let ts = coord.last_ts;
                 drop(coord);
                 let rows = self.read(plan, ts).await?;
@@ -162,26 +135,17 @@ impl Adapter {
             Plan::Rows { desc, rows, tag } => Ok(ExecuteResponse::Rows { desc, rows, tag }),
             Plan::Explain { lines } => Ok(ExecuteResponse::Rows {
                 desc: explain_desc(),
-                rows: lines
-                    .into_iter()
-                    .map(|l| Row::new(vec![Datum::String(l)]))
-                    .collect(),
+                rows: lines.into_iter().map(|l| Row::new(vec![Datum::String(l)])).collect(),
                 tag: "EXPLAIN",
             }),
             Plan::CreateTable {
-                ref name,
-                if_not_exists,
-                ..
+                ref name, if_not_exists, ..
             }
             | Plan::CreateView {
-                ref name,
-                if_not_exists,
-                ..
+                ref name, if_not_exists, ..
             }
             | Plan::CreateIndex {
-                ref name,
-                if_not_exists,
-                ..
+                ref name, if_not_exists, ..
             } if coord.catalog.get(name).is_some() => {
                 let existing = coord.catalog.get(name).expect("checked");
                 let replaceable = matches!(
@@ -214,9 +178,7 @@ impl Adapter {
                 }
                 Err(PlanError::AlreadyExists(name.clone()).into())
             }
-            plan @ (Plan::CreateTable { .. }
-            | Plan::CreateView { .. }
-            | Plan::CreateIndex { .. }) => {
+            plan @ (Plan::CreateTable { .. } | Plan::CreateView { .. } | Plan::CreateIndex { .. }) => {
                 let tag = create_tag(&plan);
                 let id = coord.catalog.allocate_id();
                 let item = coord.item_from_plan(id, plan, stmt.to_string())?;
@@ -259,23 +221,14 @@ impl Adapter {
                 let ts = coord.last_ts;
                 let old = self.read_unlocked(selection, ts).await?;
                 let n: i64 = old.iter().map(|(_, d)| *d).sum();
-                let mut updates: Vec<(Row, Diff)> =
-                    old.iter().map(|(r, d)| (r.clone(), -d)).collect();
+                let mut updates: Vec<(Row, Diff)> = old.iter().map(|(r, d)| (r.clone(), -d)).collect();
                 if let Some(assign) = &assignments {
                     let mut new = Vec::with_capacity(old.len());
                     for (row, d) in &old {
-                        let datums = assign
-                            .iter()
-                            .map(|e| e.eval(row.datums()))
-                            .collect::<Result<Vec<_>, _>>()?;
+                        let datums = assign.iter().map(|e| e.eval(row.datums())).collect::<Result<Vec<_>, _>>()?;
                         new.push((Row::new(datums), *d));
                     }
-                    updates.extend(
-                        coord
-                            .check_rows(table, new)?
-                            .into_iter()
-                            .map(|(_, r, d)| (r, d)),
-                    );
+                    updates.extend(coord.check_rows(table, new)?.into_iter().map(|(_, r, d)| (r, d)));
                 }
                 let updates = updates.into_iter().map(|(r, d)| (table, r, d)).collect();
                 coord.write(&self.compute, updates)?;
@@ -288,8 +241,7 @@ impl Adapter {
             Plan::ShowVariable { name } => {
                 let value = session.get(&name)?;
                 Ok(ExecuteResponse::Rows {
-                    desc: RelationDesc::empty()
-                        .with_column(name, ColumnType::nullable(ScalarType::String)),
+                    desc: RelationDesc::empty().with_column(name, ColumnType::nullable(ScalarType::String)),
                     rows: vec![Row::new(vec![Datum::String(value)])],
                     tag: "SHOW",
                 })
@@ -308,9 +260,7 @@ impl Adapter {
         let mut out = Vec::new();
         for (row, diff) in rows {
             if diff < 0 {
-                return Err(AdapterError::Internal(format!(
-                    "negative multiplicity {diff} for {row:?}"
-                )));
+                return Err(AdapterError::Internal(format!("negative multiplicity {diff} for {row:?}")));
             }
             for _ in 0..diff {
                 out.push(row.clone());
@@ -319,11 +269,7 @@ impl Adapter {
         Ok(out)
     }
 
-    async fn read_unlocked(
-        &self,
-        plan: RelExpr,
-        ts: Timestamp,
-    ) -> Result<Vec<(Row, Diff)>, AdapterError> {
+    async fn read_unlocked(&self, plan: RelExpr, ts: Timestamp) -> Result<Vec<(Row, Diff)>, AdapterError> {
         if let Some(rows) = eval_constant(&plan) {
             return Ok(rows?);
         }
@@ -344,16 +290,9 @@ impl Adapter {
 }
 
 impl Coordinator {
-    fn item_from_plan(
-        &self,
-        id: GlobalId,
-        plan: Plan,
-        create_sql: String,
-    ) -> Result<CatalogItem, AdapterError> {
+    fn item_from_plan(&self, id: GlobalId, plan: Plan, create_sql: String) -> Result<CatalogItem, AdapterError> {
         Ok(match plan {
-            Plan::CreateTable {
-                name, desc, table, ..
-            } => CatalogItem {
+            Plan::CreateTable { name, desc, table, .. } => CatalogItem {
                 id,
                 name,
                 desc,
@@ -388,11 +327,7 @@ impl Coordinator {
                 create_sql,
                 depends_on: vec![on],
             },
-            other => {
-                return Err(AdapterError::Internal(format!(
-                    "not a catalog item: {other:?}"
-                )))
-            }
+            other => return Err(AdapterError::Internal(format!("not a catalog item: {other:?}"))),
         })
     }
 
@@ -406,11 +341,7 @@ impl Coordinator {
     }
 
     /// Applies NOT NULL constraints to rows about to enter a table.
-    fn check_rows(
-        &self,
-        table: GlobalId,
-        rows: Vec<(Row, Diff)>,
-    ) -> Result<Vec<(GlobalId, Row, Diff)>, AdapterError> {
+    fn check_rows(&self, table: GlobalId, rows: Vec<(Row, Diff)>) -> Result<Vec<(GlobalId, Row, Diff)>, AdapterError> {
         let item = self
             .catalog
             .get_by_id(table)
@@ -430,11 +361,7 @@ impl Coordinator {
     }
 
     /// Assigns a timestamp, logs durably, then feeds the dataflows.
-    fn write(
-        &mut self,
-        compute: &ComputeController,
-        updates: Vec<(GlobalId, Row, Diff)>,
-    ) -> Result<(), AdapterError> {
+    fn write(&mut self, compute: &ComputeController, updates: Vec<(GlobalId, Row, Diff)>) -> Result<(), AdapterError> {
         if updates.is_empty() {
             return Ok(());
         }
@@ -461,9 +388,7 @@ impl Coordinator {
                     continue;
                 }
                 return Err(match kind {
-                    DropKind::Table | DropKind::View | DropKind::MaterializedView => {
-                        PlanError::UnknownRelation(name.clone())
-                    }
+                    DropKind::Table | DropKind::View | DropKind::MaterializedView => PlanError::UnknownRelation(name.clone()),
                     DropKind::Index => PlanError::UnknownRelation(name.clone()),
                 }
                 .into());
@@ -472,10 +397,7 @@ impl Coordinator {
                 (kind, &item.kind),
                 (DropKind::Table, ItemKind::Table(_))
                     | (DropKind::View, ItemKind::View { .. })
-                    | (
-                        DropKind::MaterializedView,
-                        ItemKind::MaterializedView { .. }
-                    )
+                    | (DropKind::MaterializedView, ItemKind::MaterializedView { .. })
                     | (DropKind::Index, ItemKind::Index { .. })
             );
             if !matches {
@@ -499,12 +421,7 @@ impl Coordinator {
                     let is_index = matches!(dep_item.kind, ItemKind::Index { .. });
                     if !cascade && !is_index && !to_drop.contains(&dep) {
                         let me = self.catalog.get_by_id(id).expect("exists");
-                        return Err(PlanError::DependentObjects(format!(
-                            "{} {}",
-                            me.kind.noun(),
-                            me.name
-                        ))
-                        .into());
+                        return Err(PlanError::DependentObjects(format!("{} {}", me.kind.noun(), me.name)).into());
                     }
                     stack.push(dep);
                 }
@@ -537,9 +454,7 @@ fn install(compute: &ComputeController, item: &CatalogItem) {
 fn create_tag(plan: &Plan) -> &'static str {
     match plan {
         Plan::CreateTable { .. } => "CREATE TABLE",
-        Plan::CreateView {
-            materialized: true, ..
-        } => "CREATE MATERIALIZED VIEW",
+        Plan::CreateView { materialized: true, .. } => "CREATE MATERIALIZED VIEW",
         Plan::CreateView { .. } => "CREATE VIEW",
         _ => "CREATE INDEX",
     }
@@ -564,9 +479,7 @@ fn finish(finishing: &RowSetFinishing, rows: Vec<Row>) -> Vec<Row> {
 fn eval_constant(plan: &RelExpr) -> Option<Result<Vec<(Row, Diff)>, EvalError>> {
     match plan {
         RelExpr::Constant { rows, .. } => Some(Ok(rows.clone())),
-        RelExpr::Map { input, .. }
-        | RelExpr::Filter { input, .. }
-        | RelExpr::Project { input, .. } => {
+        RelExpr::Map { input, .. } | RelExpr::Filter { input, .. } | RelExpr::Project { input, .. } => {
             let base = match eval_constant(input)? {
                 Ok(b) => b,
                 Err(e) => return Some(Err(e)),

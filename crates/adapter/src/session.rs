@@ -35,20 +35,14 @@ impl Session {
     /// A session with default variables.
     pub fn new() -> Self {
         Session {
-            vars: DEFAULTS
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            vars: DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         }
     }
 
     /// SET name = value (None resets to the default).
     pub fn set(&mut self, name: &str, value: Option<String>) -> Result<(), AdapterError> {
         let name = name.to_ascii_lowercase();
-        let default = DEFAULTS
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string());
+        let default = DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
         let value = value.or(default.clone()).unwrap_or_default();
         if name == "timezone"
             && !matches!(
@@ -65,14 +59,7 @@ impl Session {
     /// SHOW name.
     pub fn get(&self, name: &str) -> Result<String, AdapterError> {
         let name = name.to_ascii_lowercase();
-        let key = if name == "time zone" {
-            "timezone".to_string()
-        } else {
-            name
-        };
-        self.vars
-            .get(&key)
-            .cloned()
-            .ok_or(AdapterError::UnknownVariable(key))
+        let key = if name == "time zone" { "timezone".to_string() } else { name };
+        self.vars.get(&key).cloned().ok_or(AdapterError::UnknownVariable(key))
     }
 }

@@ -133,11 +133,7 @@ impl ComputeController {
     /// Reads a collection, or computes a plan, as of `ts`.
     pub async fn peek(&self, target: PeekTarget, ts: Timestamp) -> Result<PeekResult, String> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        self.broadcast(Command::Peek {
-            target,
-            ts,
-            reply: tx,
-        });
+        self.broadcast(Command::Peek { target, ts, reply: tx });
         let mut merged: BTreeMap<Row, Diff> = BTreeMap::new();
         let mut error = None;
         for _ in 0..self.workers {

@@ -118,10 +118,7 @@ impl<'s, 't> RenderContext<'s, 't> {
             RelExpr::Project { input, outputs } => {
                 let (rows, errs) = self.render(input);
                 let outputs = outputs.clone();
-                (
-                    rows.map(move |row| outputs.iter().map(|i| row[*i].clone()).collect()),
-                    errs,
-                )
+                (rows.map(move |row| outputs.iter().map(|i| row[*i].clone()).collect()), errs)
             }
             RelExpr::Join {
                 left,
@@ -143,15 +140,11 @@ impl<'s, 't> RenderContext<'s, 't> {
                 });
                 let (matched, resid_err) = match residual.clone() {
                     None => (matched, self.empty_errs()),
-                    Some(pred) => {
-                        split(
-                            matched.flat_map(move |(lrow, row)| match pred.holds(row.datums()) {
-                                Ok(true) => Some(Ok((lrow, row))),
-                                Ok(false) => None,
-                                Err(e) => Some(Err(e)),
-                            }),
-                        )
-                    }
+                    Some(pred) => split(matched.flat_map(move |(lrow, row)| match pred.holds(row.datums()) {
+                        Ok(true) => Some(Ok((lrow, row))),
+                        Ok(false) => None,
+                        Err(e) => Some(Err(e)),
+                    })),
                 };
                 let errs = le.concat(re).concat(lerr).concat(rerr).concat(resid_err);
                 let joined = matched.clone().map(|(_, row)| row);
@@ -159,11 +152,7 @@ impl<'s, 't> RenderContext<'s, 't> {
                     JoinKind::Inner => (joined, errs),
                     JoinKind::LeftOuter => {
                         let with_match = matched.map(|(lrow, _)| lrow).distinct_core::<Diff>();
-                        let matched_left = l
-                            .clone()
-                            .map(|row| (row, ()))
-                            .semijoin(with_match)
-                            .map(|(row, ())| row);
+                        let matched_left = l.clone().map(|row| (row, ())).semijoin(with_match).map(|(row, ())| row);
                         let n = *right_arity;
                         let padded = l.concat(matched_left.negate()).map(move |row| {
                             let mut datums = row.into_datums();
@@ -193,18 +182,13 @@ impl<'s, 't> RenderContext<'s, 't> {
                 }));
                 let aggs = aggregates.clone();
                 let reduced = pairs.reduce(
-                    move |key: &Row,
-                          input: &[(&Row, Diff)],
-                          output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                    move |key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
                         let mut datums = key.datums().to_vec();
                         for (j, a) in aggs.iter().enumerate() {
-                            match a.func.eval(
-                                input
-                                    .iter()
-                                    .filter(|(_, n)| *n > 0)
-                                    .map(|(r, n)| (&r[j], *n)),
-                                a.distinct,
-                            ) {
+                            match a
+                                .func
+                                .eval(input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (&r[j], *n)), a.distinct)
+                            {
                                 Ok(d) => datums.push(d),
                                 Err(e) => {
                                     output.push((Err(e), 1));
@@ -251,17 +235,11 @@ impl<'s, 't> RenderContext<'s, 't> {
                 let (rows, errs) = self.render(input);
                 let order = order_by.clone();
                 let (limit, offset) = (*limit, *offset);
-                let top = rows.map(|row| ((), row)).reduce(
-                    move |_k: &(), input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
-                        let mut all: Vec<(&Row, Diff)> = input
-                            .iter()
-                            .filter(|(_, n)| *n > 0)
-                            .map(|(r, n)| (*r, *n))
-                            .collect();
-                        all.sort_by(|a, b| {
-                            ColumnOrder::compare_rows(&order, a.0.datums(), b.0.datums())
-                                .then_with(|| a.0.cmp(b.0))
-                        });
+                let top = rows
+                    .map(|row| ((), row))
+                    .reduce(move |_k: &(), input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
+                        let mut all: Vec<(&Row, Diff)> = input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (*r, *n)).collect();
+                        all.sort_by(|a, b| ColumnOrder::compare_rows(&order, a.0.datums(), b.0.datums()).then_with(|| a.0.cmp(b.0)));
                         let mut skip = offset as i64;
                         let mut take = limit.map_or(i64::MAX, |l| l as i64);
                         for (row, mut n) in all {
@@ -277,8 +255,7 @@ impl<'s, 't> RenderContext<'s, 't> {
                                 break;
                             }
                         }
-                    },
-                );
+                    });
                 (top.map(|((), row)| row), errs)
             }
         }
@@ -286,9 +263,7 @@ impl<'s, 't> RenderContext<'s, 't> {
 }
 
 /// Splits a collection of results into successes and errors.
-fn split<'s, D>(
-    results: VecCollection<'s, Timestamp, Result<D, EvalError>, Diff>,
-) -> (VecCollection<'s, Timestamp, D, Diff>, Errs<'s>)
+fn split<'s, D>(results: VecCollection<'s, Timestamp, Result<D, EvalError>, Diff>) -> (VecCollection<'s, Timestamp, D, Diff>, Errs<'s>)
 where
     D: differential_dataflow::Data + timely::ExchangeData,
 {
@@ -298,10 +273,7 @@ where
 }
 
 /// Keys rows by join key expressions; rows whose key has a NULL never match and are dropped.
-fn keyed<'s>(
-    rows: Rows<'s>,
-    keys: Vec<ScalarExpr>,
-) -> (VecCollection<'s, Timestamp, (Row, Row), Diff>, Errs<'s>) {
+fn keyed<'s>(rows: Rows<'s>, keys: Vec<ScalarExpr>) -> (VecCollection<'s, Timestamp, (Row, Row), Diff>, Errs<'s>) {
     split(rows.flat_map(move |row| {
         let mut key = Vec::with_capacity(keys.len());
         for k in &keys {

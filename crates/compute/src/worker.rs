@@ -24,13 +24,7 @@ struct PendingPeek {
 /// One worker's state: inputs for tables, traces for every maintained collection.
 pub struct ComputeWorker<'w> {
     worker: &'w mut Worker,
-    inputs: BTreeMap<
-        GlobalId,
-        (
-            InputSession<Timestamp, Row, Diff>,
-            InputSession<Timestamp, EvalError, Diff>,
-        ),
-    >,
+    inputs: BTreeMap<GlobalId, (InputSession<Timestamp, Row, Diff>, InputSession<Timestamp, EvalError, Diff>)>,
     traces: BTreeMap<GlobalId, (RowTrace, ErrTrace)>,
     indexes: BTreeMap<GlobalId, IndexTrace>,
     dataflows: BTreeMap<GlobalId, usize>,
@@ -57,9 +51,7 @@ impl<'w> ComputeWorker<'w> {
         loop {
             loop {
                 match commands.try_recv() {
-                    Ok(Command::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                        return
-                    }
+                    Ok(Command::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => return,
                     Ok(cmd) => self.handle(cmd),
                     Err(crossbeam_channel::TryRecvError::Empty) => break,
                 }
@@ -81,14 +73,11 @@ impl<'w> ComputeWorker<'w> {
                 let index = self.worker.next_dataflow_index();
                 let traces = &mut self.traces;
                 let worker_index = self.worker.index();
-                let (rows, errs) =
-                    self.worker
-                        .dataflow_named::<Timestamp, _, _>(&format!("view {id}"), |scope| {
-                            let mut cx =
-                                RenderContext::new(scope, Traces { rows: traces }, worker_index);
-                            let (rows, errs) = cx.render(&plan);
-                            (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
-                        });
+                let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(&format!("view {id}"), |scope| {
+                    let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
+                    let (rows, errs) = cx.render(&plan);
+                    (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
+                });
                 self.traces.insert(id, (rows, errs));
                 self.dataflows.insert(id, index);
             }
@@ -97,18 +86,13 @@ impl<'w> ComputeWorker<'w> {
                 let Some((rows, _)) = self.traces.get_mut(&on) else {
                     return;
                 };
-                let trace = self.worker.dataflow_named::<Timestamp, _, _>(
-                    &format!("index {id}"),
-                    |scope| {
-                        rows.import(scope)
-                            .as_collection(|k, _| k.clone())
-                            .map(move |row: Row| {
-                                (keys.iter().map(|k| row[*k].clone()).collect::<Row>(), row)
-                            })
-                            .arrange_by_key()
-                            .trace
-                    },
-                );
+                let trace = self.worker.dataflow_named::<Timestamp, _, _>(&format!("index {id}"), |scope| {
+                    rows.import(scope)
+                        .as_collection(|k, _| k.clone())
+                        .map(move |row: Row| (keys.iter().map(|k| row[*k].clone()).collect::<Row>(), row))
+                        .arrange_by_key()
+                        .trace
+                });
                 self.indexes.insert(id, trace);
                 self.dataflows.insert(id, index);
             }
@@ -142,14 +126,12 @@ impl<'w> ComputeWorker<'w> {
         let index = self.worker.next_dataflow_index();
         let mut rows_in = InputSession::new();
         let mut errs_in = InputSession::new();
-        let (rows, errs) =
-            self.worker
-                .dataflow_named::<Timestamp, _, _>(&format!("table {id}"), |scope| {
-                    (
-                        rows_in.to_collection(scope).arrange_by_self().trace,
-                        errs_in.to_collection(scope).arrange_by_self().trace,
-                    )
-                });
+        let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(&format!("table {id}"), |scope| {
+            (
+                rows_in.to_collection(scope).arrange_by_self().trace,
+                errs_in.to_collection(scope).arrange_by_self().trace,
+            )
+        });
         rows_in.advance_to(self.time);
         errs_in.advance_to(self.time);
         rows_in.flush();
@@ -203,14 +185,11 @@ impl<'w> ComputeWorker<'w> {
                 let index = self.worker.next_dataflow_index();
                 let traces = &mut self.traces;
                 let worker_index = self.worker.index();
-                let (rows, errs) = self
-                    .worker
-                    .dataflow_named::<Timestamp, _, _>("peek", |scope| {
-                        let mut cx =
-                            RenderContext::new(scope, Traces { rows: traces }, worker_index);
-                        let (rows, errs) = cx.render(&plan);
-                        (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
-                    });
+                let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>("peek", |scope| {
+                    let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
+                    let (rows, errs) = cx.render(&plan);
+                    (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
+                });
                 self.peeks.push(PendingPeek {
                     ts,
                     rows,

@@ -73,11 +73,7 @@ impl Durable {
     }
 
     /// Durably appends updates at `ts`; returns once they are synced to disk.
-    pub fn append(
-        &self,
-        ts: Timestamp,
-        updates: &[(GlobalId, Row, Diff)],
-    ) -> Result<(), DurableError> {
+    pub fn append(&self, ts: Timestamp, updates: &[(GlobalId, Row, Diff)]) -> Result<(), DurableError> {
         let mut by_id: HashMap<GlobalId, Vec<(&Row, Diff)>> = HashMap::new();
         for (id, row, diff) in updates {
             by_id.entry(*id).or_default().push((row, *diff));
@@ -87,8 +83,7 @@ impl Durable {
             let mut key = log_prefix(id);
             key.extend_from_slice(&ts.to_be_bytes());
             key.extend_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-            let value =
-                bincode::serialize(&rows).map_err(|e| DurableError::Corrupt(e.to_string()))?;
+            let value = bincode::serialize(&rows).map_err(|e| DurableError::Corrupt(e.to_string()))?;
             batch.put(key, value);
         }
         self.db.write_opt(batch, &Self::sync_opts())?;
@@ -96,31 +91,19 @@ impl Durable {
     }
 
     /// Reads a collection's log and consolidates it into its current contents.
-    pub fn replay(
-        &self,
-        id: GlobalId,
-        mut progress: impl FnMut(u64),
-    ) -> Result<Replayed, DurableError> {
+    pub fn replay(&self, id: GlobalId, mut progress: impl FnMut(u64)) -> Result<Replayed, DurableError> {
         let prefix = log_prefix(id);
         let mut acc: HashMap<Row, Diff> = HashMap::new();
         let mut max_ts = 0;
         let mut records = 0;
-        for item in self
-            .db
-            .iterator(IteratorMode::From(&prefix, Direction::Forward))
-        {
+        for item in self.db.iterator(IteratorMode::From(&prefix, Direction::Forward)) {
             let (key, value) = item?;
             if !key.starts_with(&prefix) {
                 break;
             }
-            let ts = u64::from_be_bytes(
-                key[9..17]
-                    .try_into()
-                    .map_err(|_| DurableError::Corrupt("short log key".into()))?,
-            );
+            let ts = u64::from_be_bytes(key[9..17].try_into().map_err(|_| DurableError::Corrupt("short log key".into()))?);
             max_ts = max_ts.max(ts);
-            let rows: Vec<(Row, Diff)> =
-                bincode::deserialize(&value).map_err(|e| DurableError::Corrupt(e.to_string()))?;
+            let rows: Vec<(Row, Diff)> = bincode::deserialize(&value).map_err(|e| DurableError::Corrupt(e.to_string()))?;
             for (row, diff) in rows {
                 *acc.entry(row).or_insert(0) += diff;
             }
@@ -130,20 +113,11 @@ impl Durable {
             }
         }
         let rows = acc.into_iter().filter(|(_, d)| *d != 0).collect();
-        Ok(Replayed {
-            rows,
-            max_ts,
-            records,
-        })
+        Ok(Replayed { rows, max_ts, records })
     }
 
     /// Rewrites a collection's log as one snapshot record at `ts` (compaction).
-    pub fn compact(
-        &self,
-        id: GlobalId,
-        ts: Timestamp,
-        rows: &[(Row, Diff)],
-    ) -> Result<(), DurableError> {
+    pub fn compact(&self, id: GlobalId, ts: Timestamp, rows: &[(Row, Diff)]) -> Result<(), DurableError> {
         let prefix = log_prefix(id);
         let mut end = log_prefix(GlobalId(id.0 + 1));
         if id.0 == u64::MAX {
@@ -155,18 +129,14 @@ impl Durable {
         key.extend_from_slice(&ts.to_be_bytes());
         key.extend_from_slice(&0u32.to_be_bytes());
         let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
-        batch.put(
-            key,
-            bincode::serialize(&refs).map_err(|e| DurableError::Corrupt(e.to_string()))?,
-        );
+        batch.put(key, bincode::serialize(&refs).map_err(|e| DurableError::Corrupt(e.to_string()))?);
         self.db.write_opt(batch, &Self::sync_opts())?;
         Ok(())
     }
 
     /// Durably records a catalog entry.
     pub fn put_catalog(&self, id: GlobalId, entry: &[u8]) -> Result<(), DurableError> {
-        self.db
-            .put_opt(catalog_key(id), entry, &Self::sync_opts())?;
+        self.db.put_opt(catalog_key(id), entry, &Self::sync_opts())?;
         Ok(())
     }
 
@@ -184,10 +154,7 @@ impl Durable {
     /// Every catalog entry, in id order.
     pub fn load_catalog(&self) -> Result<Vec<(GlobalId, Vec<u8>)>, DurableError> {
         let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator(IteratorMode::From(b"c", Direction::Forward))
-        {
+        for item in self.db.iterator(IteratorMode::From(b"c", Direction::Forward)) {
             let (key, value) = item?;
             if key.first() != Some(&b'c') {
                 break;
@@ -214,15 +181,8 @@ mod tests {
         let row = |v: i32| Row::new(vec![Datum::Int32(v)]);
         {
             let d = Durable::open(dir.path()).unwrap();
-            d.append(
-                5,
-                &[
-                    (GlobalId(1), row(1), 1),
-                    (GlobalId(1), row(2), 1),
-                    (GlobalId(2), row(9), 1),
-                ],
-            )
-            .unwrap();
+            d.append(5, &[(GlobalId(1), row(1), 1), (GlobalId(1), row(2), 1), (GlobalId(2), row(9), 1)])
+                .unwrap();
             d.append(7, &[(GlobalId(1), row(1), -1)]).unwrap();
             d.put_catalog(GlobalId(1), b"t").unwrap();
         }
@@ -230,10 +190,7 @@ mod tests {
         let r = d.replay(GlobalId(1), |_| {}).unwrap();
         assert_eq!(r.rows, vec![(row(2), 1)]);
         assert_eq!(r.max_ts, 7);
-        assert_eq!(
-            d.load_catalog().unwrap(),
-            vec![(GlobalId(1), b"t".to_vec())]
-        );
+        assert_eq!(d.load_catalog().unwrap(), vec![(GlobalId(1), b"t".to_vec())]);
         d.drop_items(&[GlobalId(1)]).unwrap();
         assert!(d.replay(GlobalId(1), |_| {}).unwrap().rows.is_empty());
         assert_eq!(d.replay(GlobalId(2), |_| {}).unwrap().rows.len(), 1);

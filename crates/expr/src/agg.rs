@@ -48,11 +48,7 @@ impl AggregateFunc {
     }
 
     /// Computes the aggregate over values with multiplicities (all multiplicities positive).
-    pub fn eval<'a>(
-        &self,
-        values: impl Iterator<Item = (&'a Datum, Diff)>,
-        distinct: bool,
-    ) -> Result<Datum, EvalError> {
+    pub fn eval<'a>(&self, values: impl Iterator<Item = (&'a Datum, Diff)>, distinct: bool) -> Result<Datum, EvalError> {
         let mut collected: Vec<(&Datum, Diff)> = values.collect();
         if distinct {
             collected.retain(|(d, _)| !d.is_null());
@@ -102,9 +98,7 @@ enum Total {
     Interval(i128, i128, i128),
 }
 
-fn sum<'a, 'b>(
-    values: impl Iterator<Item = &'b (&'a Datum, Diff)>,
-) -> Result<Option<(Total, i64)>, EvalError>
+fn sum<'a, 'b>(values: impl Iterator<Item = &'b (&'a Datum, Diff)>) -> Result<Option<(Total, i64)>, EvalError>
 where
     'a: 'b,
 {
@@ -114,10 +108,7 @@ where
         count += n;
         let n128 = *n as i128;
         let next = match (total.take(), d) {
-            (
-                prev @ (None | Some(Total::Int(_))),
-                Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_),
-            ) => {
+            (prev @ (None | Some(Total::Int(_))), Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_)) => {
                 let v = match d {
                     Datum::Int16(v) => *v as i128,
                     Datum::Int32(v) => *v as i128,
@@ -136,11 +127,8 @@ where
                     _ => Decimal::ZERO,
                 };
                 Total::Numeric(
-                    p.checked_add(
-                        v.checked_mul(Decimal::from(*n))
-                            .ok_or(EvalError::OutOfRange("numeric".into()))?,
-                    )
-                    .ok_or(EvalError::OutOfRange("numeric".into()))?,
+                    p.checked_add(v.checked_mul(Decimal::from(*n)).ok_or(EvalError::OutOfRange("numeric".into()))?)
+                        .ok_or(EvalError::OutOfRange("numeric".into()))?,
                 )
             }
             (prev, Datum::Float32(_) | Datum::Float64(_)) => {
@@ -176,26 +164,17 @@ where
 impl Total {
     fn into_datum(self, out: &ScalarType) -> Result<Datum, EvalError> {
         Ok(match (self, out) {
-            (Total::Int(v), ScalarType::Int64) => {
-                Datum::Int64(i64::try_from(v).map_err(|_| EvalError::OutOfRange("bigint".into()))?)
+            (Total::Int(v), ScalarType::Int64) => Datum::Int64(i64::try_from(v).map_err(|_| EvalError::OutOfRange("bigint".into()))?),
+            (Total::Int(v), _) => {
+                Datum::Numeric(Decimal::try_from_i128_with_scale(v, 0).map_err(|_| EvalError::OutOfRange("numeric".into()))?)
             }
-            (Total::Int(v), _) => Datum::Numeric(
-                Decimal::try_from_i128_with_scale(v, 0)
-                    .map_err(|_| EvalError::OutOfRange("numeric".into()))?,
-            ),
             (Total::Numeric(v), _) => Datum::Numeric(v),
             (Total::Float(v), ScalarType::Float32) => Datum::Float32(F32(v as f32)),
             (Total::Float(v), _) => Datum::f64(v),
             (Total::Interval(m, d, us), _) => Datum::Interval(Interval {
-                months: m
-                    .try_into()
-                    .map_err(|_| EvalError::OutOfRange("interval".into()))?,
-                days: d
-                    .try_into()
-                    .map_err(|_| EvalError::OutOfRange("interval".into()))?,
-                micros: us
-                    .try_into()
-                    .map_err(|_| EvalError::OutOfRange("interval".into()))?,
+                months: m.try_into().map_err(|_| EvalError::OutOfRange("interval".into()))?,
+                days: d.try_into().map_err(|_| EvalError::OutOfRange("interval".into()))?,
+                micros: us.try_into().map_err(|_| EvalError::OutOfRange("interval".into()))?,
             }),
         })
     }
@@ -203,8 +182,7 @@ impl Total {
     fn average(self, count: i64, out: &ScalarType) -> Result<Datum, EvalError> {
         Ok(match self {
             Total::Int(v) => Datum::Numeric(numeric_div(
-                Decimal::try_from_i128_with_scale(v, 0)
-                    .map_err(|_| EvalError::OutOfRange("numeric".into()))?,
+                Decimal::try_from_i128_with_scale(v, 0).map_err(|_| EvalError::OutOfRange("numeric".into()))?,
                 Decimal::from(count),
             )?),
             Total::Numeric(v) => Datum::Numeric(numeric_div(v, Decimal::from(count))?),
@@ -239,13 +217,8 @@ mod tests {
         let avg = AggregateFunc::Avg(ScalarType::NUMERIC)
             .eval(vals.iter().map(|d| (d, 1)), false)
             .unwrap();
-        assert_eq!(
-            riffle_repr::strconv::format_datum(&avg).unwrap(),
-            "35.0000000000000000"
-        );
-        let count = AggregateFunc::Count
-            .eval(vals.iter().map(|d| (d, 1)), true)
-            .unwrap();
+        assert_eq!(riffle_repr::strconv::format_datum(&avg).unwrap(), "35.0000000000000000");
+        let count = AggregateFunc::Count.eval(vals.iter().map(|d| (d, 1)), true).unwrap();
         assert_eq!(count, Datum::Int64(2));
     }
 }

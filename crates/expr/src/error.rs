@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Serializable and ordered so that dataflows can carry errors as data: a view whose
 /// definition fails on some row reports the error when read, as Materialize does.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, thiserror::Error,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, thiserror::Error)]
 pub enum EvalError {
     /// Division (or modulo) by zero.
     #[error("division by zero")]
@@ -41,9 +39,7 @@ pub enum EvalError {
         to: String,
     },
     /// A value violating a NOT NULL column.
-    #[error(
-        "null value in column \"{column}\" of relation \"{relation}\" violates not-null constraint"
-    )]
+    #[error("null value in column \"{column}\" of relation \"{relation}\" violates not-null constraint")]
     NotNullViolation {
         /// Column name.
         column: String,

@@ -5,9 +5,7 @@
 
 use crate::EvalError;
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime, Timelike};
-use riffle_repr::strconv::{
-    self, date_from_days, datetime_from_micros, days_from_date, micros_from_datetime,
-};
+use riffle_repr::strconv::{self, date_from_days, datetime_from_micros, days_from_date, micros_from_datetime};
 use riffle_repr::{Datum, Interval, ScalarType, F32, F64};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -166,9 +164,7 @@ impl Func {
             )?,
             Func::Sqrt => {
                 if as_f64(&a[0]) < 0.0 {
-                    return Err(EvalError::InvalidArgument(
-                        "cannot take square root of a negative number".into(),
-                    ));
+                    return Err(EvalError::InvalidArgument("cannot take square root of a negative number".into()));
                 }
                 float_or_numeric1(&a[0], f64::sqrt)?
             }
@@ -176,47 +172,22 @@ impl Func {
             Func::Ln | Func::Log10 => {
                 let v = as_f64(&a[0]);
                 if v == 0.0 {
-                    return Err(EvalError::InvalidArgument(
-                        "cannot take logarithm of zero".into(),
-                    ));
+                    return Err(EvalError::InvalidArgument("cannot take logarithm of zero".into()));
                 }
                 if v < 0.0 {
-                    return Err(EvalError::InvalidArgument(
-                        "cannot take logarithm of a negative number".into(),
-                    ));
+                    return Err(EvalError::InvalidArgument("cannot take logarithm of a negative number".into()));
                 }
-                float_or_numeric1(
-                    &a[0],
-                    if *self == Func::Ln {
-                        f64::ln
-                    } else {
-                        f64::log10
-                    },
-                )?
+                float_or_numeric1(&a[0], if *self == Func::Ln { f64::ln } else { f64::log10 })?
             }
             Func::Ceil => round_like(&a[0], f64::ceil, RoundingStrategy::ToPositiveInfinity)?,
             Func::Floor => round_like(&a[0], f64::floor, RoundingStrategy::ToNegativeInfinity)?,
             Func::Round => match (&a[0], a.get(1)) {
-                (Numeric(d), Some(Int32(s))) => Numeric(round_decimal(
-                    *d,
-                    *s,
-                    RoundingStrategy::MidpointAwayFromZero,
-                )),
-                (_, None) => round_like(
-                    &a[0],
-                    |f: f64| f.round_ties_even(),
-                    RoundingStrategy::MidpointAwayFromZero,
-                )?,
-                _ => {
-                    return Err(EvalError::InvalidArgument(
-                        "round(x, s) requires numeric x".into(),
-                    ))
-                }
+                (Numeric(d), Some(Int32(s))) => Numeric(round_decimal(*d, *s, RoundingStrategy::MidpointAwayFromZero)),
+                (_, None) => round_like(&a[0], |f: f64| f.round_ties_even(), RoundingStrategy::MidpointAwayFromZero)?,
+                _ => return Err(EvalError::InvalidArgument("round(x, s) requires numeric x".into())),
             },
             Func::Trunc => match (&a[0], a.get(1)) {
-                (Numeric(d), Some(Int32(s))) => {
-                    Numeric(round_decimal(*d, *s, RoundingStrategy::ToZero))
-                }
+                (Numeric(d), Some(Int32(s))) => Numeric(round_decimal(*d, *s, RoundingStrategy::ToZero)),
                 _ => round_like(&a[0], f64::trunc, RoundingStrategy::ToZero)?,
             },
             Func::Sign => match &a[0] {
@@ -227,9 +198,7 @@ impl Func {
                 } else {
                     Decimal::ONE
                 }),
-                other => Datum::f64(
-                    as_f64(other).signum() * if as_f64(other) == 0.0 { 0.0 } else { 1.0 },
-                ),
+                other => Datum::f64(as_f64(other).signum() * if as_f64(other) == 0.0 { 0.0 } else { 1.0 }),
             },
             Func::Eq => Bool(compare(&a[0], &a[1]) == Ordering::Equal),
             Func::NotEq => Bool(compare(&a[0], &a[1]) != Ordering::Equal),
@@ -268,13 +237,7 @@ impl Func {
                 Null => Null,
                 sep => {
                     let sep = text(sep)?;
-                    String(
-                        a[1..]
-                            .iter()
-                            .filter_map(display_text)
-                            .collect::<Vec<_>>()
-                            .join(sep),
-                    )
+                    String(a[1..].iter().filter_map(display_text).collect::<Vec<_>>().join(sep))
                 }
             },
             Func::Lower => String(text(&a[0])?.to_lowercase()),
@@ -284,11 +247,7 @@ impl Func {
                 Bytes(b) => b.len(),
                 other => text(other)?.len(),
             } as i32),
-            Func::Substr => substr(
-                text(&a[0])?,
-                int_arg(&a[1])?,
-                a.get(2).map(int_arg).transpose()?,
-            )?,
+            Func::Substr => substr(text(&a[0])?, int_arg(&a[1])?, a.get(2).map(int_arg).transpose()?)?,
             Func::BTrim | Func::LTrim | Func::RTrim => {
                 let s = text(&a[0])?;
                 let chars: Vec<char> = match a.get(1) {
@@ -341,29 +300,18 @@ impl Func {
                 if s.len() >= len || fill.is_empty() {
                     String(s[..len.min(s.len())].iter().collect())
                 } else {
-                    let pad: std::string::String =
-                        fill.iter().cycle().take(len - s.len()).collect();
+                    let pad: std::string::String = fill.iter().cycle().take(len - s.len()).collect();
                     let s: std::string::String = s.iter().collect();
-                    String(if *self == Func::Lpad {
-                        pad + &s
-                    } else {
-                        s + &pad
-                    })
+                    String(if *self == Func::Lpad { pad + &s } else { s + &pad })
                 }
             }
             Func::SplitPart => {
                 let n = int_arg(&a[2])?;
                 if n == 0 {
-                    return Err(EvalError::InvalidArgument(
-                        "field position must not be zero".into(),
-                    ));
+                    return Err(EvalError::InvalidArgument("field position must not be zero".into()));
                 }
                 let (s, delim) = (text(&a[0])?, text(&a[1])?);
-                let parts: Vec<&str> = if delim.is_empty() {
-                    vec![s]
-                } else {
-                    s.split(delim).collect()
-                };
+                let parts: Vec<&str> = if delim.is_empty() { vec![s] } else { s.split(delim).collect() };
                 let idx = if n > 0 { n - 1 } else { parts.len() as i64 + n };
                 String(
                     usize::try_from(idx)
@@ -401,19 +349,11 @@ impl Func {
                 let code = int_arg(&a[0])?;
                 match u32::try_from(code).ok().and_then(char::from_u32) {
                     Some(c) if code != 0 => String(c.to_string()),
-                    _ => {
-                        return Err(EvalError::InvalidArgument(format!(
-                            "requested character not valid: {code}"
-                        )))
-                    }
+                    _ => return Err(EvalError::InvalidArgument(format!("requested character not valid: {code}"))),
                 }
             }
-            Func::Like { case_insensitive } => {
-                Bool(like(text(&a[0])?, text(&a[1])?, *case_insensitive)?)
-            }
-            Func::RegexMatch { case_insensitive } => {
-                Bool(build_regex(text(&a[1])?, *case_insensitive)?.is_match(text(&a[0])?))
-            }
+            Func::Like { case_insensitive } => Bool(like(text(&a[0])?, text(&a[1])?, *case_insensitive)?),
+            Func::RegexMatch { case_insensitive } => Bool(build_regex(text(&a[1])?, *case_insensitive)?.is_match(text(&a[0])?)),
             Func::RegexpReplace => {
                 let flags = match a.get(3) {
                     Some(f) => text(f)?.to_string(),
@@ -422,25 +362,18 @@ impl Func {
                 let re = build_regex(text(&a[1])?, flags.contains('i'))?;
                 let replacement = text(&a[2])?.replace("\\&", "$0").replace('\\', "$");
                 String(if flags.contains('g') {
-                    re.replace_all(text(&a[0])?, replacement.as_str())
-                        .into_owned()
+                    re.replace_all(text(&a[0])?, replacement.as_str()).into_owned()
                 } else {
                     re.replace(text(&a[0])?, replacement.as_str()).into_owned()
                 })
             }
             Func::DateTrunc => date_trunc(text(&a[0])?, &a[1])?,
             Func::Extract => Numeric(extract(text(&a[0])?, &a[1])?),
-            Func::DatePart => {
-                Datum::f64(extract(text(&a[0])?, &a[1])?.to_f64().unwrap_or(f64::NAN))
-            }
+            Func::DatePart => Datum::f64(extract(text(&a[0])?, &a[1])?.to_f64().unwrap_or(f64::NAN)),
             Func::MakeDate => {
                 let (y, m, d) = (int_arg(&a[0])?, int_arg(&a[1])?, int_arg(&a[2])?);
-                let date =
-                    NaiveDate::from_ymd_opt(y as i32, m as u32, d as u32).ok_or_else(|| {
-                        EvalError::InvalidArgument(format!(
-                            "date field value out of range: {y}-{m:02}-{d:02}"
-                        ))
-                    })?;
+                let date = NaiveDate::from_ymd_opt(y as i32, m as u32, d as u32)
+                    .ok_or_else(|| EvalError::InvalidArgument(format!("date field value out of range: {y}-{m:02}-{d:02}")))?;
                 Date(days_from_date(date))
             }
             Func::Age => age(&a[0], &a[1])?,
@@ -449,9 +382,7 @@ impl Func {
                 TimestampTz((secs * 1e6).round() as i64)
             }
             Func::Cast(to) => cast(&a[0], to)?,
-            Func::JsonbGet | Func::JsonbGetText => {
-                jsonb_get(&a[0], &a[1], *self == Func::JsonbGetText)?
-            }
+            Func::JsonbGet | Func::JsonbGetText => jsonb_get(&a[0], &a[1], *self == Func::JsonbGetText)?,
             Func::Identity => a[0].clone(),
             Func::Now => TimestampTz(chrono::Utc::now().timestamp_micros()),
             Func::CheckVarChar(n) => {
@@ -478,9 +409,7 @@ fn bool_arg(d: &Datum) -> Result<bool, EvalError> {
 fn text(d: &Datum) -> Result<&str, EvalError> {
     match d {
         Datum::String(s) | Datum::Jsonb(s) => Ok(s),
-        other => Err(EvalError::InvalidArgument(format!(
-            "expected text, got {other:?}"
-        ))),
+        other => Err(EvalError::InvalidArgument(format!("expected text, got {other:?}"))),
     }
 }
 
@@ -497,9 +426,7 @@ fn int_arg(d: &Datum) -> Result<i64, EvalError> {
         Datum::Int16(v) => Ok(*v as i64),
         Datum::Int32(v) => Ok(*v as i64),
         Datum::Int64(v) => Ok(*v),
-        other => Err(EvalError::InvalidArgument(format!(
-            "expected integer, got {other:?}"
-        ))),
+        other => Err(EvalError::InvalidArgument(format!("expected integer, got {other:?}"))),
     }
 }
 
@@ -519,14 +446,10 @@ fn as_f64(d: &Datum) -> f64 {
 pub(crate) fn compare(a: &Datum, b: &Datum) -> Ordering {
     use Datum::*;
     match (a, b) {
-        (Int16(_) | Int32(_) | Int64(_), Int16(_) | Int32(_) | Int64(_)) => {
-            int_arg(a).unwrap().cmp(&int_arg(b).unwrap())
-        }
+        (Int16(_) | Int32(_) | Int64(_), Int16(_) | Int32(_) | Int64(_)) => int_arg(a).unwrap().cmp(&int_arg(b).unwrap()),
         (Numeric(x), Int16(_) | Int32(_) | Int64(_)) => x.cmp(&Decimal::from(int_arg(b).unwrap())),
         (Int16(_) | Int32(_) | Int64(_), Numeric(y)) => Decimal::from(int_arg(a).unwrap()).cmp(y),
-        (Float32(_) | Float64(_), _) | (_, Float32(_) | Float64(_))
-            if a.is_numeric_like() && b.is_numeric_like() =>
-        {
+        (Float32(_) | Float64(_), _) | (_, Float32(_) | Float64(_)) if a.is_numeric_like() && b.is_numeric_like() => {
             F64(as_f64(a)).cmp(&F64(as_f64(b)))
         }
         (Date(d), Timestamp(t)) => (*d as i64 * riffle_repr::Interval::MICROS_PER_DAY).cmp(t),
@@ -542,12 +465,7 @@ impl NumericLike for Datum {
     fn is_numeric_like(&self) -> bool {
         matches!(
             self,
-            Datum::Int16(_)
-                | Datum::Int32(_)
-                | Datum::Int64(_)
-                | Datum::Float32(_)
-                | Datum::Float64(_)
-                | Datum::Numeric(_)
+            Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_) | Datum::Float32(_) | Datum::Float64(_) | Datum::Numeric(_)
         )
     }
 }
@@ -596,33 +514,16 @@ fn check_f32(result: f32, x: f32, y: f32) -> Result<f32, EvalError> {
 fn add(a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
     use Datum::*;
     Ok(match (a, b) {
-        (Timestamp(t), Interval(iv)) | (Interval(iv), Timestamp(t)) => {
-            Timestamp(add_interval(*t, iv, 1)?)
+        (Timestamp(t), Interval(iv)) | (Interval(iv), Timestamp(t)) => Timestamp(add_interval(*t, iv, 1)?),
+        (TimestampTz(t), Interval(iv)) | (Interval(iv), TimestampTz(t)) => TimestampTz(add_interval(*t, iv, 1)?),
+        (Date(d), Interval(iv)) | (Interval(iv), Date(d)) => {
+            Timestamp(add_interval(*d as i64 * riffle_repr::Interval::MICROS_PER_DAY, iv, 1)?)
         }
-        (TimestampTz(t), Interval(iv)) | (Interval(iv), TimestampTz(t)) => {
-            TimestampTz(add_interval(*t, iv, 1)?)
-        }
-        (Date(d), Interval(iv)) | (Interval(iv), Date(d)) => Timestamp(add_interval(
-            *d as i64 * riffle_repr::Interval::MICROS_PER_DAY,
-            iv,
-            1,
-        )?),
-        (Date(d), Int32(n)) | (Int32(n), Date(d)) => {
-            Date(d.checked_add(*n).ok_or_else(|| out_of_range("date"))?)
-        }
+        (Date(d), Int32(n)) | (Int32(n), Date(d)) => Date(d.checked_add(*n).ok_or_else(|| out_of_range("date"))?),
         (Interval(x), Interval(y)) => Interval(riffle_repr::Interval {
-            months: x
-                .months
-                .checked_add(y.months)
-                .ok_or_else(|| out_of_range("interval"))?,
-            days: x
-                .days
-                .checked_add(y.days)
-                .ok_or_else(|| out_of_range("interval"))?,
-            micros: x
-                .micros
-                .checked_add(y.micros)
-                .ok_or_else(|| out_of_range("interval"))?,
+            months: x.months.checked_add(y.months).ok_or_else(|| out_of_range("interval"))?,
+            days: x.days.checked_add(y.days).ok_or_else(|| out_of_range("interval"))?,
+            micros: x.micros.checked_add(y.micros).ok_or_else(|| out_of_range("interval"))?,
         }),
         _ => int_arith!(a, b, checked_add, +, checked_add, "+"),
     })
@@ -633,16 +534,10 @@ fn sub(a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
     Ok(match (a, b) {
         (Timestamp(t), Interval(iv)) => Timestamp(add_interval(*t, iv, -1)?),
         (TimestampTz(t), Interval(iv)) => TimestampTz(add_interval(*t, iv, -1)?),
-        (Date(d), Interval(iv)) => Timestamp(add_interval(
-            *d as i64 * riffle_repr::Interval::MICROS_PER_DAY,
-            iv,
-            -1,
-        )?),
+        (Date(d), Interval(iv)) => Timestamp(add_interval(*d as i64 * riffle_repr::Interval::MICROS_PER_DAY, iv, -1)?),
         (Date(d), Int32(n)) => Date(d.checked_sub(*n).ok_or_else(|| out_of_range("date"))?),
         (Date(x), Date(y)) => Int32(x - y),
-        (Timestamp(x), Timestamp(y)) | (TimestampTz(x), TimestampTz(y)) => {
-            Interval(justify_hours(x - y))
-        }
+        (Timestamp(x), Timestamp(y)) | (TimestampTz(x), TimestampTz(y)) => Interval(justify_hours(x - y)),
         (Interval(x), Interval(y)) => Interval(riffle_repr::Interval {
             months: x.months - y.months,
             days: x.days - y.days,
@@ -668,8 +563,7 @@ fn mul(a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
             let f = as_f64(other);
             let months = iv.months as f64 * f;
             let days = iv.days as f64 * f + months.fract() * 30.0;
-            let micros =
-                iv.micros as f64 * f + days.fract() * riffle_repr::Interval::MICROS_PER_DAY as f64;
+            let micros = iv.micros as f64 * f + days.fract() * riffle_repr::Interval::MICROS_PER_DAY as f64;
             Interval(riffle_repr::Interval {
                 months: months.trunc() as i32,
                 days: days.trunc() as i32,
@@ -712,11 +606,7 @@ fn modulo(a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
         (Int32(x), Int32(y)) => Int32(x.wrapping_rem(*y)),
         (Int64(x), Int64(y)) => Int64(x.wrapping_rem(*y)),
         (Numeric(x), Numeric(y)) => Numeric(x % y),
-        _ => {
-            return Err(EvalError::InvalidArgument(
-                "operator % requires integer or numeric operands".into(),
-            ))
-        }
+        _ => return Err(EvalError::InvalidArgument("operator % requires integer or numeric operands".into())),
     })
 }
 
@@ -749,10 +639,7 @@ pub fn numeric_div(x: Decimal, y: Decimal) -> Result<Decimal, EvalError> {
     if f1 <= f2 {
         qweight -= 1;
     }
-    let rscale = (16 - qweight * 4)
-        .max(x.scale() as i32)
-        .max(y.scale() as i32)
-        .clamp(0, 28) as u32;
+    let rscale = (16 - qweight * 4).max(x.scale() as i32).max(y.scale() as i32).clamp(0, 28) as u32;
     let q = x.checked_div(y).ok_or_else(|| out_of_range("numeric"))?;
     let mut q = q.round_dp_with_strategy(rscale, RoundingStrategy::MidpointAwayFromZero);
     q.rescale(rscale);
@@ -773,11 +660,7 @@ fn neg(a: &Datum) -> Result<Datum, EvalError> {
             days: -iv.days,
             micros: -iv.micros,
         }),
-        other => {
-            return Err(EvalError::InvalidArgument(format!(
-                "cannot negate {other:?}"
-            )))
-        }
+        other => return Err(EvalError::InvalidArgument(format!("cannot negate {other:?}"))),
     })
 }
 
@@ -790,11 +673,7 @@ fn abs(a: &Datum) -> Result<Datum, EvalError> {
         Float32(v) => Float32(F32(v.0.abs())),
         Float64(v) => Float64(F64(v.0.abs())),
         Numeric(d) => Numeric(d.abs()),
-        other => {
-            return Err(EvalError::InvalidArgument(format!(
-                "abs does not apply to {other:?}"
-            )))
-        }
+        other => return Err(EvalError::InvalidArgument(format!("abs does not apply to {other:?}"))),
     })
 }
 
@@ -820,12 +699,9 @@ fn float_or_numeric2(
     d: impl Fn(Decimal, Decimal) -> Option<Decimal>,
 ) -> Result<Datum, EvalError> {
     Ok(match (a, b) {
-        (Datum::Numeric(x), Datum::Numeric(y)) => Datum::Numeric(
-            d(*x, *y)
-                .ok_or_else(|| out_of_range("numeric"))?
-                .round_dp(16)
-                .normalize(),
-        ),
+        (Datum::Numeric(x), Datum::Numeric(y)) => {
+            Datum::Numeric(d(*x, *y).ok_or_else(|| out_of_range("numeric"))?.round_dp(16).normalize())
+        }
         _ => {
             let v = f(as_f64(a), as_f64(b));
             if v.is_infinite() {
@@ -836,11 +712,7 @@ fn float_or_numeric2(
     })
 }
 
-fn round_like(
-    a: &Datum,
-    f: impl Fn(f64) -> f64,
-    strategy: RoundingStrategy,
-) -> Result<Datum, EvalError> {
+fn round_like(a: &Datum, f: impl Fn(f64) -> f64, strategy: RoundingStrategy) -> Result<Datum, EvalError> {
     Ok(match a {
         Datum::Numeric(d) => Datum::Numeric(round_decimal(*d, 0, strategy)),
         Datum::Float32(v) => Datum::Float32(F32(f(v.0 as f64) as f32)),
@@ -863,9 +735,7 @@ fn round_decimal(d: Decimal, scale: i32, strategy: RoundingStrategy) -> Decimal 
 fn substr(s: &str, start: i64, count: Option<i64>) -> Result<Datum, EvalError> {
     if let Some(c) = count {
         if c < 0 {
-            return Err(EvalError::InvalidArgument(
-                "negative substring length not allowed".into(),
-            ));
+            return Err(EvalError::InvalidArgument("negative substring length not allowed".into()));
         }
     }
     // PostgreSQL counts from 1 and lets the window start before the string.
@@ -892,11 +762,7 @@ fn like(s: &str, pattern: &str, case_insensitive: bool) -> Result<bool, EvalErro
             '_' => re.push('.'),
             '\\' => match chars.next() {
                 Some(next) => re.push_str(&regex::escape(&next.to_string())),
-                None => {
-                    return Err(EvalError::InvalidArgument(
-                        "LIKE pattern must not end with escape character".into(),
-                    ))
-                }
+                None => return Err(EvalError::InvalidArgument("LIKE pattern must not end with escape character".into())),
             },
             other => re.push_str(&regex::escape(&other.to_string())),
         }
@@ -932,14 +798,8 @@ fn add_interval(micros: i64, iv: &Interval, sign: i32) -> Result<i64, EvalError>
 
 fn timestamp_of(d: &Datum) -> Result<(NaiveDateTime, bool), EvalError> {
     match d {
-        Datum::Timestamp(t) => Ok((
-            datetime_from_micros(*t).ok_or_else(|| out_of_range("timestamp"))?,
-            false,
-        )),
-        Datum::TimestampTz(t) => Ok((
-            datetime_from_micros(*t).ok_or_else(|| out_of_range("timestamp"))?,
-            true,
-        )),
+        Datum::Timestamp(t) => Ok((datetime_from_micros(*t).ok_or_else(|| out_of_range("timestamp"))?, false)),
+        Datum::TimestampTz(t) => Ok((datetime_from_micros(*t).ok_or_else(|| out_of_range("timestamp"))?, true)),
         Datum::Date(d) => Ok((
             date_from_days(*d)
                 .ok_or_else(|| out_of_range("date"))?
@@ -947,9 +807,7 @@ fn timestamp_of(d: &Datum) -> Result<(NaiveDateTime, bool), EvalError> {
                 .unwrap(),
             false,
         )),
-        other => Err(EvalError::InvalidArgument(format!(
-            "expected a timestamp, got {other:?}"
-        ))),
+        other => Err(EvalError::InvalidArgument(format!("expected a timestamp, got {other:?}"))),
     }
 }
 
@@ -961,9 +819,7 @@ fn date_trunc(unit: &str, d: &Datum) -> Result<Datum, EvalError> {
     let date = dt.date();
     let truncated = match unit.to_ascii_lowercase().as_str() {
         "microseconds" => dt,
-        "milliseconds" => dt
-            .with_nanosecond(dt.nanosecond() / 1_000_000 * 1_000_000)
-            .unwrap(),
+        "milliseconds" => dt.with_nanosecond(dt.nanosecond() / 1_000_000 * 1_000_000).unwrap(),
         "second" => dt.with_nanosecond(0).unwrap(),
         "minute" => dt.with_nanosecond(0).unwrap().with_second(0).unwrap(),
         "hour" => dt.date().and_hms_opt(dt.hour(), 0, 0).unwrap(),
@@ -976,10 +832,7 @@ fn date_trunc(unit: &str, d: &Datum) -> Result<Datum, EvalError> {
             .unwrap()
             .and_hms_opt(0, 0, 0)
             .unwrap(),
-        "year" => NaiveDate::from_ymd_opt(date.year(), 1, 1)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap(),
+        "year" => NaiveDate::from_ymd_opt(date.year(), 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap(),
         "decade" => NaiveDate::from_ymd_opt(date.year().div_euclid(10) * 10, 1, 1)
             .unwrap()
             .and_hms_opt(0, 0, 0)
@@ -995,11 +848,7 @@ fn date_trunc(unit: &str, d: &Datum) -> Result<Datum, EvalError> {
         }
     };
     let micros = micros_from_datetime(truncated);
-    Ok(if tz {
-        Datum::TimestampTz(micros)
-    } else {
-        Datum::Timestamp(micros)
-    })
+    Ok(if tz { Datum::TimestampTz(micros) } else { Datum::Timestamp(micros) })
 }
 
 fn trunc_interval(unit: &str, iv: &Interval) -> Result<Interval, EvalError> {
@@ -1049,9 +898,7 @@ fn extract(field: &str, d: &Datum) -> Result<Decimal, EvalError> {
             "epoch" => {
                 Decimal::new(iv.micros, 6)
                     + Decimal::from(iv.days as i64 * 86_400)
-                    + Decimal::from(
-                        iv.months as i64 / 12 * 31_557_600 + iv.months as i64 % 12 * 2_592_000,
-                    )
+                    + Decimal::from(iv.months as i64 / 12 * 31_557_600 + iv.months as i64 % 12 * 2_592_000)
             }
             "year" => Decimal::from(iv.months / 12),
             "month" => Decimal::from(iv.months % 12),
@@ -1079,17 +926,9 @@ fn extract(field: &str, d: &Datum) -> Result<Decimal, EvalError> {
         "doy" => Decimal::from(date.ordinal()),
         "hour" => Decimal::from(dt.hour()),
         "minute" => Decimal::from(dt.minute()),
-        "second" => Decimal::new(
-            dt.second() as i64 * 1_000_000 + dt.nanosecond() as i64 / 1000,
-            6,
-        ),
-        "milliseconds" => Decimal::new(
-            dt.second() as i64 * 1_000_000 + dt.nanosecond() as i64 / 1000,
-            3,
-        ),
-        "microseconds" => {
-            Decimal::from(dt.second() as i64 * 1_000_000 + dt.nanosecond() as i64 / 1000)
-        }
+        "second" => Decimal::new(dt.second() as i64 * 1_000_000 + dt.nanosecond() as i64 / 1000, 6),
+        "milliseconds" => Decimal::new(dt.second() as i64 * 1_000_000 + dt.nanosecond() as i64 / 1000, 3),
+        "microseconds" => Decimal::from(dt.second() as i64 * 1_000_000 + dt.nanosecond() as i64 / 1000),
         "epoch" => {
             let micros = micros_from_datetime(dt);
             if matches!(d, Datum::Date(_)) {
@@ -1127,16 +966,11 @@ fn age(a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
     let (x, _) = timestamp_of(a)?;
     let (y, _) = timestamp_of(b)?;
     let (later, earlier, sign) = if x >= y { (x, y, 1) } else { (y, x, -1) };
-    let mut months =
-        (later.year() - earlier.year()) * 12 + later.month() as i32 - earlier.month() as i32;
-    let mut candidate = earlier
-        .checked_add_months(Months::new(months as u32))
-        .unwrap_or(earlier);
+    let mut months = (later.year() - earlier.year()) * 12 + later.month() as i32 - earlier.month() as i32;
+    let mut candidate = earlier.checked_add_months(Months::new(months as u32)).unwrap_or(earlier);
     if candidate > later {
         months -= 1;
-        candidate = earlier
-            .checked_add_months(Months::new(months as u32))
-            .unwrap_or(earlier);
+        candidate = earlier.checked_add_months(Months::new(months as u32)).unwrap_or(earlier);
     }
     let rest = (later - candidate).num_microseconds().unwrap_or(0);
     Ok(Datum::Interval(Interval {
@@ -1148,20 +982,13 @@ fn age(a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
 
 fn jsonb_get(j: &Datum, key: &Datum, as_text: bool) -> Result<Datum, EvalError> {
     let Datum::Jsonb(text) = j else {
-        return Err(EvalError::InvalidArgument(
-            "operator -> requires jsonb".into(),
-        ));
+        return Err(EvalError::InvalidArgument("operator -> requires jsonb".into()));
     };
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| EvalError::InvalidArgument(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| EvalError::InvalidArgument(e.to_string()))?;
     let found = match (key, &value) {
         (Datum::String(k), serde_json::Value::Object(map)) => map.get(k),
         (Datum::Int32(i), serde_json::Value::Array(items)) => {
-            let idx = if *i < 0 {
-                items.len() as i64 + *i as i64
-            } else {
-                *i as i64
-            };
+            let idx = if *i < 0 { items.len() as i64 + *i as i64 } else { *i as i64 };
             usize::try_from(idx).ok().and_then(|i| items.get(i))
         }
         _ => None,
@@ -1194,15 +1021,11 @@ pub fn cast(d: &Datum, to: &ScalarType) -> Result<Datum, EvalError> {
         return Ok(D::Null);
     }
     Ok(match (d, to) {
-        (D::String(s), T::VarChar { max_len: Some(n) }) => {
-            D::String(s.chars().take(*n as usize).collect())
-        }
+        (D::String(s), T::VarChar { max_len: Some(n) }) => D::String(s.chars().take(*n as usize).collect()),
         (D::String(s), T::String | T::VarChar { .. } | T::Unknown) => D::String(s.clone()),
         (D::String(s), _) => strconv::parse_datum(s, to)?,
         (D::Jsonb(s), T::Jsonb) => D::Jsonb(s.clone()),
-        (D::Bool(b), T::String | T::VarChar { .. }) => {
-            D::String(if *b { "true" } else { "false" }.into())
-        }
+        (D::Bool(b), T::String | T::VarChar { .. }) => D::String(if *b { "true" } else { "false" }.into()),
         (_, T::String | T::VarChar { .. }) => {
             let s = strconv::format_datum(d).unwrap_or_default();
             match to {
@@ -1213,16 +1036,10 @@ pub fn cast(d: &Datum, to: &ScalarType) -> Result<Datum, EvalError> {
         (D::Bool(b), T::Bool) => D::Bool(*b),
         (D::Bool(b), T::Int32) => D::Int32(*b as i32),
         (D::Int32(i), T::Bool) => D::Bool(*i != 0),
-        (D::Int16(_) | D::Int32(_) | D::Int64(_), T::Int16 | T::Int32 | T::Int64) => {
-            int_to(int_arg(d)? as i128, to)?
-        }
-        (D::Int16(_) | D::Int32(_) | D::Int64(_), T::Float32) => {
-            D::Float32(F32(int_arg(d)? as f32))
-        }
+        (D::Int16(_) | D::Int32(_) | D::Int64(_), T::Int16 | T::Int32 | T::Int64) => int_to(int_arg(d)? as i128, to)?,
+        (D::Int16(_) | D::Int32(_) | D::Int64(_), T::Float32) => D::Float32(F32(int_arg(d)? as f32)),
         (D::Int16(_) | D::Int32(_) | D::Int64(_), T::Float64) => D::f64(int_arg(d)? as f64),
-        (D::Int16(_) | D::Int32(_) | D::Int64(_), T::Numeric { typmod }) => {
-            D::Numeric(apply_typmod(Decimal::from(int_arg(d)?), *typmod)?)
-        }
+        (D::Int16(_) | D::Int32(_) | D::Int64(_), T::Numeric { typmod }) => D::Numeric(apply_typmod(Decimal::from(int_arg(d)?), *typmod)?),
         (D::Float32(_) | D::Float64(_), T::Int16 | T::Int32 | T::Int64) => {
             let v = as_f64(d).round_ties_even();
             if !v.is_finite() || v.abs() > 9.3e18 {
@@ -1231,9 +1048,7 @@ pub fn cast(d: &Datum, to: &ScalarType) -> Result<Datum, EvalError> {
             int_to(v as i128, to)?
         }
         (D::Float32(_) | D::Float64(_), T::Float32) => D::Float32(F32(as_f64(d) as f32)),
-        (D::Float32(v), T::Float64) => {
-            D::f64(format!("{}", v.0).parse::<f64>().unwrap_or(v.0 as f64))
-        }
+        (D::Float32(v), T::Float64) => D::f64(format!("{}", v.0).parse::<f64>().unwrap_or(v.0 as f64)),
         (D::Float64(v), T::Float64) => D::Float64(*v),
         (D::Float32(_) | D::Float64(_), T::Numeric { typmod }) => {
             let v = as_f64(d);
@@ -1242,9 +1057,7 @@ pub fn cast(d: &Datum, to: &ScalarType) -> Result<Datum, EvalError> {
             } else {
                 Decimal::from_f64(v)
             };
-            let dec = dec.ok_or_else(|| {
-                EvalError::InvalidArgument(format!("cannot convert {v} to numeric"))
-            })?;
+            let dec = dec.ok_or_else(|| EvalError::InvalidArgument(format!("cannot convert {v} to numeric")))?;
             D::Numeric(apply_typmod(dec, *typmod)?)
         }
         (D::Numeric(n), T::Numeric { typmod }) => D::Numeric(apply_typmod(*n, *typmod)?),
@@ -1257,9 +1070,7 @@ pub fn cast(d: &Datum, to: &ScalarType) -> Result<Datum, EvalError> {
         (D::Date(x), T::Date) => D::Date(*x),
         (D::Date(x), T::Timestamp) => D::Timestamp(*x as i64 * Interval::MICROS_PER_DAY),
         (D::Date(x), T::TimestampTz) => D::TimestampTz(*x as i64 * Interval::MICROS_PER_DAY),
-        (D::Timestamp(t) | D::TimestampTz(t), T::Date) => {
-            D::Date(t.div_euclid(Interval::MICROS_PER_DAY) as i32)
-        }
+        (D::Timestamp(t) | D::TimestampTz(t), T::Date) => D::Date(t.div_euclid(Interval::MICROS_PER_DAY) as i32),
         (D::Timestamp(t) | D::TimestampTz(t), T::Timestamp) => D::Timestamp(*t),
         (D::Timestamp(t) | D::TimestampTz(t), T::TimestampTz) => D::TimestampTz(*t),
         (D::Interval(iv), T::Interval) => D::Interval(*iv),
@@ -1321,22 +1132,10 @@ mod tests {
 
     #[test]
     fn numeric_division_uses_postgres_scale() {
-        assert_eq!(
-            numeric_div(num("1"), num("3")).unwrap().to_string(),
-            "0.33333333333333333333"
-        );
-        assert_eq!(
-            numeric_div(num("10"), num("3")).unwrap().to_string(),
-            "3.3333333333333333"
-        );
-        assert_eq!(
-            numeric_div(num("3"), num("2")).unwrap().to_string(),
-            "1.5000000000000000"
-        );
-        assert_eq!(
-            numeric_div(num("7.50"), num("2")).unwrap().to_string(),
-            "3.7500000000000000"
-        );
+        assert_eq!(numeric_div(num("1"), num("3")).unwrap().to_string(), "0.33333333333333333333");
+        assert_eq!(numeric_div(num("10"), num("3")).unwrap().to_string(), "3.3333333333333333");
+        assert_eq!(numeric_div(num("3"), num("2")).unwrap().to_string(), "1.5000000000000000");
+        assert_eq!(numeric_div(num("7.50"), num("2")).unwrap().to_string(), "3.7500000000000000");
     }
 
     #[test]
@@ -1345,44 +1144,23 @@ mod tests {
             Func::Add.eval(&[Datum::Int32(i32::MAX), Datum::Int32(1)]),
             Err(EvalError::OutOfRange("integer".into()))
         );
-        assert_eq!(
-            Func::Div.eval(&[Datum::Int32(1), Datum::Int32(0)]),
-            Err(EvalError::DivisionByZero)
-        );
-        assert_eq!(
-            Func::Div.eval(&[Datum::Int32(7), Datum::Int32(-2)]),
-            Ok(Datum::Int32(-3))
-        );
+        assert_eq!(Func::Div.eval(&[Datum::Int32(1), Datum::Int32(0)]), Err(EvalError::DivisionByZero));
+        assert_eq!(Func::Div.eval(&[Datum::Int32(7), Datum::Int32(-2)]), Ok(Datum::Int32(-3)));
     }
 
     #[test]
     fn strings_behave_like_postgres() {
         let s = |v: &str| Datum::String(v.into());
+        assert_eq!(Func::Substr.eval(&[s("hello"), Datum::Int64(0), Datum::Int64(3)]), Ok(s("he")));
+        assert_eq!(Func::SplitPart.eval(&[s("a,b,c"), s(","), Datum::Int64(2)]), Ok(s("b")));
         assert_eq!(
-            Func::Substr.eval(&[s("hello"), Datum::Int64(0), Datum::Int64(3)]),
-            Ok(s("he"))
-        );
-        assert_eq!(
-            Func::SplitPart.eval(&[s("a,b,c"), s(","), Datum::Int64(2)]),
-            Ok(s("b"))
-        );
-        assert_eq!(
-            Func::Like {
-                case_insensitive: false
-            }
-            .eval(&[s("abc"), s("a%")]),
+            Func::Like { case_insensitive: false }.eval(&[s("abc"), s("a%")]),
             Ok(Datum::Bool(true))
         );
         assert_eq!(
-            Func::Like {
-                case_insensitive: true
-            }
-            .eval(&[s("ABC"), s("a_c")]),
+            Func::Like { case_insensitive: true }.eval(&[s("ABC"), s("a_c")]),
             Ok(Datum::Bool(true))
         );
-        assert_eq!(
-            Func::Initcap.eval(&[s("hello wORLD")]),
-            Ok(s("Hello World"))
-        );
+        assert_eq!(Func::Initcap.eval(&[s("hello wORLD")]), Ok(s("Hello World")));
     }
 }

@@ -189,9 +189,7 @@ impl RelExpr {
     pub fn as_simple_read(&self) -> Option<GlobalId> {
         match self {
             RelExpr::Get { id, .. } => Some(*id),
-            RelExpr::Map { input, .. }
-            | RelExpr::Filter { input, .. }
-            | RelExpr::Project { input, .. } => input.as_simple_read(),
+            RelExpr::Map { input, .. } | RelExpr::Filter { input, .. } | RelExpr::Project { input, .. } => input.as_simple_read(),
             _ => None,
         }
     }

@@ -75,11 +75,7 @@ impl ScalarExpr {
                         _ => {}
                     }
                 }
-                Ok(if saw_null {
-                    Datum::Null
-                } else {
-                    Datum::Bool(true)
-                })
+                Ok(if saw_null { Datum::Null } else { Datum::Bool(true) })
             }
             ScalarExpr::Or(exprs) => {
                 let mut saw_null = false;
@@ -90,11 +86,7 @@ impl ScalarExpr {
                         _ => {}
                     }
                 }
-                Ok(if saw_null {
-                    Datum::Null
-                } else {
-                    Datum::Bool(false)
-                })
+                Ok(if saw_null { Datum::Null } else { Datum::Bool(false) })
             }
             ScalarExpr::Coalesce(exprs) => {
                 for e in exprs {
@@ -135,9 +127,7 @@ impl ScalarExpr {
                 then.visit(f);
                 els.visit(f);
             }
-            ScalarExpr::And(es) | ScalarExpr::Or(es) | ScalarExpr::Coalesce(es) => {
-                es.iter().for_each(|e| e.visit(f))
-            }
+            ScalarExpr::And(es) | ScalarExpr::Or(es) | ScalarExpr::Coalesce(es) => es.iter().for_each(|e| e.visit(f)),
         }
     }
 
@@ -152,9 +142,7 @@ impl ScalarExpr {
                 then.remap_columns(f);
                 els.remap_columns(f);
             }
-            ScalarExpr::And(es) | ScalarExpr::Or(es) | ScalarExpr::Coalesce(es) => {
-                es.iter_mut().for_each(|e| e.remap_columns(f))
-            }
+            ScalarExpr::And(es) | ScalarExpr::Or(es) | ScalarExpr::Coalesce(es) => es.iter_mut().for_each(|e| e.remap_columns(f)),
         }
     }
 

@@ -126,11 +126,7 @@ fn encode_numeric(buf: &mut BytesMut, n: Decimal) {
     }
     buf.put_i16(groups.len() as i16);
     buf.put_i16(weight);
-    buf.put_u16(if n.is_sign_negative() && !n.is_zero() {
-        0x4000
-    } else {
-        0
-    });
+    buf.put_u16(if n.is_sign_negative() && !n.is_zero() { 0x4000 } else { 0 });
     buf.put_u16(scale as u16);
     for g in groups {
         buf.put_i16(g);
@@ -147,10 +143,7 @@ pub fn decode_param(bytes: &[u8], typ: &ScalarType, binary: bool) -> Result<Datu
         if bytes.len() == n {
             Ok(())
         } else {
-            Err(format!(
-                "invalid binary length {} for type {typ}",
-                bytes.len()
-            ))
+            Err(format!("invalid binary length {} for type {typ}", bytes.len()))
         }
     };
     Ok(match typ {
@@ -205,8 +198,7 @@ pub fn decode_param(bytes: &[u8], typ: &ScalarType, binary: bool) -> Result<Datu
             })
         }
         ScalarType::Jsonb => {
-            let text = std::str::from_utf8(bytes.get(1..).unwrap_or_default())
-                .map_err(|e| e.to_string())?;
+            let text = std::str::from_utf8(bytes.get(1..).unwrap_or_default()).map_err(|e| e.to_string())?;
             Datum::Jsonb(strconv::parse_jsonb(text).map_err(|e| e.to_string())?)
         }
     })
@@ -217,8 +209,7 @@ fn decode_numeric(bytes: &[u8]) -> Result<Decimal, String> {
         return Err("invalid numeric".into());
     }
     let rd = |i: usize| i16::from_be_bytes([bytes[i], bytes[i + 1]]);
-    let (ndigits, weight, sign, dscale) =
-        (rd(0) as usize, rd(2) as i32, rd(4) as u16, rd(6) as u32);
+    let (ndigits, weight, sign, dscale) = (rd(0) as usize, rd(2) as i32, rd(4) as u16, rd(6) as u32);
     if sign == 0xC000 {
         return Err("NaN is not supported for numeric".into());
     }

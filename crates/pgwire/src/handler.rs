@@ -8,10 +8,7 @@ use pgwire::api::auth::noop::NoopStartupHandler;
 use pgwire::api::auth::StartupHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{
-    DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo, QueryResponse,
-    Response, Tag,
-};
+use pgwire::api::results::{DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
@@ -37,21 +34,14 @@ pub struct Parser;
 impl QueryParser for Parser {
     type Statement = Prepared;
 
-    async fn parse_sql<C>(
-        &self,
-        _client: &C,
-        sql: &str,
-        _types: &[Option<Type>],
-    ) -> PgWireResult<Option<Prepared>>
+    async fn parse_sql<C>(&self, _client: &C, sql: &str, _types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
         let mut stmts = riffle_sql::parse(sql).map_err(|e| user_error(&AdapterError::Plan(e)))?;
         match stmts.len() {
             0 => Ok(None),
-            1 => Ok(Some(Prepared {
-                stmt: stmts.remove(0),
-            })),
+            1 => Ok(Some(Prepared { stmt: stmts.remove(0) })),
             _ => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                 "ERROR".into(),
                 "42601".into(),
@@ -64,11 +54,7 @@ impl QueryParser for Parser {
         Ok(vec![])
     }
 
-    fn get_result_schema(
-        &self,
-        _stmt: &Prepared,
-        _format: Option<&Format>,
-    ) -> PgWireResult<Vec<FieldInfo>> {
+    fn get_result_schema(&self, _stmt: &Prepared, _format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
         Ok(vec![])
     }
 }
@@ -80,42 +66,25 @@ pub struct Handler {
 }
 
 fn user_error(e: &AdapterError) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new(
-        "ERROR".into(),
-        e.code().into(),
-        e.to_string(),
-    )))
+    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), e.code().into(), e.to_string())))
 }
 
 fn fields(desc: &RelationDesc, format: &Format) -> Vec<FieldInfo> {
     desc.iter()
         .enumerate()
-        .map(|(i, (name, typ))| {
-            FieldInfo::new(
-                name.clone(),
-                None,
-                None,
-                pg_type(&typ.scalar_type),
-                format.format_for(i),
-            )
-        })
+        .map(|(i, (name, typ))| FieldInfo::new(name.clone(), None, None, pg_type(&typ.scalar_type), format.format_for(i)))
         .collect()
 }
 
 fn session_of<C: ClientInfo>(client: &C) -> Arc<Mutex<Session>> {
-    client
-        .session_extensions()
-        .get_or_insert_with(|| Mutex::new(Session::new()))
+    client.session_extensions().get_or_insert_with(|| Mutex::new(Session::new()))
 }
 
 fn to_response(resp: ExecuteResponse, format: &Format) -> Response {
     match resp {
         ExecuteResponse::Rows { desc, rows, tag } => {
             let schema = Arc::new(fields(&desc, format));
-            let binary: Vec<bool> = schema
-                .iter()
-                .map(|f| f.format() == FieldFormat::Binary)
-                .collect();
+            let binary: Vec<bool> = schema.iter().map(|f| f.format() == FieldFormat::Binary).collect();
             let data: Vec<PgWireResult<DataRow>> = rows
                 .into_iter()
                 .map(|row| {
@@ -135,13 +104,7 @@ fn to_response(resp: ExecuteResponse, format: &Format) -> Response {
 }
 
 impl Handler {
-    async fn run(
-        &self,
-        session: &Mutex<Session>,
-        stmt: &Statement,
-        params: &Params,
-        format: &Format,
-    ) -> Result<Response, AdapterError> {
+    async fn run(&self, session: &Mutex<Session>, stmt: &Statement, params: &Params, format: &Format) -> Result<Response, AdapterError> {
         let mut session = session.lock().await;
         debug!(%stmt, "execute");
         let resp = self.adapter.execute(&mut session, stmt, params).await?;
@@ -149,19 +112,9 @@ impl Handler {
     }
 
     /// Parameter types: what the client declared, else what the planner inferred.
-    async fn param_types(
-        &self,
-        stmt: &StoredStatement<Prepared>,
-    ) -> Result<(Vec<ScalarType>, Option<RelationDesc>), AdapterError> {
-        let declared: Vec<Option<ScalarType>> = stmt
-            .parameter_types
-            .iter()
-            .map(|t| t.as_ref().and_then(scalar_type))
-            .collect();
-        let (inferred, desc) = self
-            .adapter
-            .describe(&stmt.statement.stmt, &declared)
-            .await?;
+    async fn param_types(&self, stmt: &StoredStatement<Prepared>) -> Result<(Vec<ScalarType>, Option<RelationDesc>), AdapterError> {
+        let declared: Vec<Option<ScalarType>> = stmt.parameter_types.iter().map(|t| t.as_ref().and_then(scalar_type)).collect();
+        let (inferred, desc) = self.adapter.describe(&stmt.statement.stmt, &declared).await?;
         let n = declared.len().max(inferred.len());
         let types = (0..n)
             .map(|i| {
@@ -184,12 +137,7 @@ impl NoopStartupHandler for Handler {}
 impl SimpleQueryHandler for Handler {
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
-        C: ClientInfo
-            + ClientPortalStore
-            + futures::Sink<pgwire::messages::PgWireBackendMessage>
-            + Unpin
-            + Send
-            + Sync,
+        C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: pgwire::api::store::PortalStore,
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
@@ -197,18 +145,11 @@ impl SimpleQueryHandler for Handler {
         let session = session_of(client);
         let stmts = match riffle_sql::parse(query) {
             Ok(s) => s,
-            Err(e) => {
-                return Ok(vec![Response::Error(Box::new(error_info(
-                    &AdapterError::Plan(e),
-                )))])
-            }
+            Err(e) => return Ok(vec![Response::Error(Box::new(error_info(&AdapterError::Plan(e))))]),
         };
         let mut out = Vec::new();
         for stmt in &stmts {
-            match self
-                .run(&session, stmt, &Params::default(), &Format::UnifiedText)
-                .await
-            {
+            match self.run(&session, stmt, &Params::default(), &Format::UnifiedText).await {
                 Ok(r) => out.push(r),
                 Err(e) => {
                     log_error(&e);
@@ -242,71 +183,33 @@ impl ExtendedQueryHandler for Handler {
         self.parser.clone()
     }
 
-    async fn do_describe_statement<C>(
-        &self,
-        _client: &mut C,
-        stmt: &StoredStatement<Prepared>,
-    ) -> PgWireResult<DescribeStatementResponse>
+    async fn do_describe_statement<C>(&self, _client: &mut C, stmt: &StoredStatement<Prepared>) -> PgWireResult<DescribeStatementResponse>
     where
-        C: ClientInfo
-            + ClientPortalStore
-            + futures::Sink<pgwire::messages::PgWireBackendMessage>
-            + Unpin
-            + Send
-            + Sync,
+        C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: pgwire::api::store::PortalStore<Statement = Prepared>,
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
     {
         let (types, desc) = self.param_types(stmt).await.map_err(|e| user_error(&e))?;
-        let fields = desc
-            .map(|d| fields(&d, &Format::UnifiedText))
-            .unwrap_or_default();
-        Ok(DescribeStatementResponse::new(
-            types.iter().map(pg_type).collect(),
-            fields,
-        ))
+        let fields = desc.map(|d| fields(&d, &Format::UnifiedText)).unwrap_or_default();
+        Ok(DescribeStatementResponse::new(types.iter().map(pg_type).collect(), fields))
     }
 
-    async fn do_describe_portal<C>(
-        &self,
-        _client: &mut C,
-        portal: &Portal<Prepared>,
-    ) -> PgWireResult<DescribePortalResponse>
+    async fn do_describe_portal<C>(&self, _client: &mut C, portal: &Portal<Prepared>) -> PgWireResult<DescribePortalResponse>
     where
-        C: ClientInfo
-            + ClientPortalStore
-            + futures::Sink<pgwire::messages::PgWireBackendMessage>
-            + Unpin
-            + Send
-            + Sync,
+        C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: pgwire::api::store::PortalStore<Statement = Prepared>,
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
     {
-        let (_, desc) = self
-            .param_types(&portal.statement)
-            .await
-            .map_err(|e| user_error(&e))?;
-        let fields = desc
-            .map(|d| fields(&d, &portal.result_column_format))
-            .unwrap_or_default();
+        let (_, desc) = self.param_types(&portal.statement).await.map_err(|e| user_error(&e))?;
+        let fields = desc.map(|d| fields(&d, &portal.result_column_format)).unwrap_or_default();
         Ok(DescribePortalResponse::new(fields))
     }
 
-    async fn do_query<C>(
-        &self,
-        client: &mut C,
-        portal: &Portal<Prepared>,
-        _max_rows: usize,
-    ) -> PgWireResult<Response>
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Prepared>, _max_rows: usize) -> PgWireResult<Response>
     where
-        C: ClientInfo
-            + ClientPortalStore
-            + futures::Sink<pgwire::messages::PgWireBackendMessage>
-            + Unpin
-            + Send
-            + Sync,
+        C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: pgwire::api::store::PortalStore<Statement = Prepared>,
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
@@ -335,13 +238,8 @@ impl ExtendedQueryHandler for Handler {
                 types: types.into_iter().map(Some).collect(),
                 values: Some(values),
             };
-            self.run(
-                &session,
-                &portal.statement.statement.stmt,
-                &params,
-                &portal.result_column_format,
-            )
-            .await
+            self.run(&session, &portal.statement.statement.stmt, &params, &portal.result_column_format)
+                .await
         }
         .await;
         result.map_err(|e| {

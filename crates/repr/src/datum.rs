@@ -71,8 +71,7 @@ impl Interval {
 
     /// The interval's length with a month counted as 30 days, as PostgreSQL compares them.
     pub fn total_micros(&self) -> i128 {
-        (self.months as i128 * 30 + self.days as i128) * Self::MICROS_PER_DAY as i128
-            + self.micros as i128
+        (self.months as i128 * 30 + self.days as i128) * Self::MICROS_PER_DAY as i128 + self.micros as i128
     }
 }
 

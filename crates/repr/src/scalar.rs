@@ -83,27 +83,17 @@ impl ScalarType {
 
     /// True for the string category (text, varchar, unknown literals).
     pub fn is_string_like(&self) -> bool {
-        matches!(
-            self,
-            ScalarType::String | ScalarType::VarChar { .. } | ScalarType::Unknown
-        )
+        matches!(self, ScalarType::String | ScalarType::VarChar { .. } | ScalarType::Unknown)
     }
 
     /// True for integer types.
     pub fn is_integer(&self) -> bool {
-        matches!(
-            self,
-            ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64
-        )
+        matches!(self, ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64)
     }
 
     /// True for the numeric category (integers, numeric, floats).
     pub fn is_numeric(&self) -> bool {
-        self.is_integer()
-            || matches!(
-                self,
-                ScalarType::Numeric { .. } | ScalarType::Float32 | ScalarType::Float64
-            )
+        self.is_integer() || matches!(self, ScalarType::Numeric { .. } | ScalarType::Float32 | ScalarType::Float64)
     }
 
     /// Rank in PostgreSQL's implicit-cast ladder for numbers (higher wins).
@@ -123,9 +113,7 @@ impl ScalarType {
 impl fmt::Display for ScalarType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ScalarType::Numeric {
-                typmod: Some((p, s)),
-            } => write!(f, "numeric({p},{s})"),
+            ScalarType::Numeric { typmod: Some((p, s)) } => write!(f, "numeric({p},{s})"),
             ScalarType::VarChar { max_len: Some(n) } => write!(f, "character varying({n})"),
             other => f.write_str(other.name()),
         }

@@ -11,18 +11,7 @@ use std::fmt::Write;
 use std::str::FromStr;
 
 /// Why a text value could not become a datum.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    thiserror::Error,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, thiserror::Error)]
 pub enum ParseError {
     /// The text is not a valid literal of the type (SQLSTATE 22P02, or 22007 for date/time).
     #[error("invalid input syntax for type {type_name}: \"{input}\"")]
@@ -62,10 +51,7 @@ impl ParseError {
             ParseError::InvalidSyntax { type_name, .. } => {
                 matches!(
                     type_name.as_str(),
-                    "date"
-                        | "timestamp without time zone"
-                        | "timestamp with time zone"
-                        | "interval"
+                    "date" | "timestamp without time zone" | "timestamp with time zone" | "interval"
                 )
             }
             ParseError::DateTimeOutOfRange { .. } => true,
@@ -105,22 +91,8 @@ pub fn format_datum(datum: &Datum) -> Option<String> {
         Datum::Int16(v) => write!(s, "{v}").unwrap(),
         Datum::Int32(v) => write!(s, "{v}").unwrap(),
         Datum::Int64(v) => write!(s, "{v}").unwrap(),
-        Datum::Float32(F32(v)) => format_float(
-            &mut s,
-            format!("{v:e}"),
-            v.is_nan(),
-            v.is_infinite(),
-            *v < 0.0,
-            6,
-        ),
-        Datum::Float64(F64(v)) => format_float(
-            &mut s,
-            format!("{v:e}"),
-            v.is_nan(),
-            v.is_infinite(),
-            *v < 0.0,
-            15,
-        ),
+        Datum::Float32(F32(v)) => format_float(&mut s, format!("{v:e}"), v.is_nan(), v.is_infinite(), *v < 0.0, 6),
+        Datum::Float64(F64(v)) => format_float(&mut s, format!("{v:e}"), v.is_nan(), v.is_infinite(), *v < 0.0, 15),
         Datum::Numeric(d) => write!(s, "{d}").unwrap(),
         Datum::String(v) => s.push_str(v),
         Datum::Bytes(b) => {
@@ -152,9 +124,7 @@ fn format_float(out: &mut String, sci: String, nan: bool, inf: bool, neg: bool, 
         out.push_str(if neg { "-Infinity" } else { "Infinity" });
         return;
     }
-    let (mantissa, exp) = sci
-        .split_once('e')
-        .expect("LowerExp always has an exponent");
+    let (mantissa, exp) = sci.split_once('e').expect("LowerExp always has an exponent");
     let exp: i32 = exp.parse().expect("exponent is an integer");
     let (sign, mantissa) = match mantissa.strip_prefix('-') {
         Some(m) => ("-", m),
@@ -197,17 +167,8 @@ fn format_float(out: &mut String, sci: String, nan: bool, inf: bool, neg: bool, 
 
 fn format_date(out: &mut String, days: i32) {
     match date_from_days(days) {
-        Some(d) if d.year() > 0 => {
-            write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day()).unwrap()
-        }
-        Some(d) => write!(
-            out,
-            "{:04}-{:02}-{:02} BC",
-            1 - d.year(),
-            d.month(),
-            d.day()
-        )
-        .unwrap(),
+        Some(d) if d.year() > 0 => write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day()).unwrap(),
+        Some(d) => write!(out, "{:04}-{:02}-{:02} BC", 1 - d.year(), d.month(), d.day()).unwrap(),
         None => out.push_str("infinity"),
     }
 }
@@ -295,9 +256,7 @@ pub fn parse_datum(s: &str, typ: &ScalarType) -> Result<Datum, ParseError> {
         ScalarType::Float32 => Datum::Float32(F32(parse_float(s, "real")? as f32)),
         ScalarType::Float64 => Datum::Float64(F64(parse_float(s, "double precision")?)),
         ScalarType::Numeric { .. } => Datum::Numeric(parse_numeric(s)?),
-        ScalarType::String | ScalarType::VarChar { .. } | ScalarType::Unknown => {
-            Datum::String(s.to_string())
-        }
+        ScalarType::String | ScalarType::VarChar { .. } | ScalarType::Unknown => Datum::String(s.to_string()),
         ScalarType::Bytes => Datum::Bytes(parse_bytea(s)?),
         ScalarType::Date => Datum::Date(parse_date(s)?),
         ScalarType::Timestamp => Datum::Timestamp(parse_timestamp(s, false)?),
@@ -322,16 +281,10 @@ pub fn parse_bool(s: &str) -> Result<bool, ParseError> {
 }
 
 /// Parses an integer, distinguishing bad syntax from overflow.
-pub fn parse_int<T: FromStr + TryFrom<i128>>(
-    s: &str,
-    type_name: &'static str,
-) -> Result<T, ParseError> {
+pub fn parse_int<T: FromStr + TryFrom<i128>>(s: &str, type_name: &'static str) -> Result<T, ParseError> {
     let t = s.trim();
     let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
-    if digits.is_empty()
-        || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_')
-        || digits.starts_with('_')
-    {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') || digits.starts_with('_') {
         return Err(ParseError::syntax(type_name, s));
     }
     let cleaned: String = t.chars().filter(|c| *c != '_').collect();
@@ -430,14 +383,8 @@ fn parse_bytea(s: &str) -> Result<Vec<u8>, ParseError> {
         } else if bytes.get(i + 1) == Some(&b'\\') {
             out.push(b'\\');
             i += 2;
-        } else if i + 3 < bytes.len() + 0
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let v = (bytes[i + 1] - b'0') as u32 * 64
-                + (bytes[i + 2] - b'0') as u32 * 8
-                + (bytes[i + 3] - b'0') as u32;
+        } else if i + 3 < bytes.len() + 0 && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b)) {
+            let v = (bytes[i + 1] - b'0') as u32 * 64 + (bytes[i + 2] - b'0') as u32 * 8 + (bytes[i + 3] - b'0') as u32;
             out.push(u8::try_from(v).map_err(|_| ParseError::syntax("bytea", s))?);
             i += 4;
         } else {
@@ -450,18 +397,14 @@ fn parse_bytea(s: &str) -> Result<Vec<u8>, ParseError> {
 fn parse_ymd(s: &str, orig: &str, type_name: &'static str) -> Result<NaiveDate, ParseError> {
     let mut parts = s.splitn(3, '-');
     let mut next = || -> Result<u32, ParseError> {
-        let p = parts
-            .next()
-            .ok_or_else(|| ParseError::syntax(type_name, orig))?;
+        let p = parts.next().ok_or_else(|| ParseError::syntax(type_name, orig))?;
         if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseError::syntax(type_name, orig));
         }
         p.parse().map_err(|_| ParseError::syntax(type_name, orig))
     };
     let (y, m, d) = (next()?, next()?, next()?);
-    NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(|| ParseError::DateTimeOutOfRange {
-        input: orig.to_string(),
-    })
+    NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(|| ParseError::DateTimeOutOfRange { input: orig.to_string() })
 }
 
 /// Parses a `date` (ISO `YYYY-MM-DD`, optionally followed by a time that is ignored).
@@ -476,11 +419,7 @@ pub fn parse_date(s: &str) -> Result<i32, ParseError> {
     Ok(days_from_date(parse_ymd(date_part, s, "date")?))
 }
 
-fn parse_time_of_day(
-    s: &str,
-    orig: &str,
-    type_name: &'static str,
-) -> Result<NaiveTime, ParseError> {
+fn parse_time_of_day(s: &str, orig: &str, type_name: &'static str) -> Result<NaiveTime, ParseError> {
     let err = || ParseError::syntax(type_name, orig);
     let mut fields = s.split(':');
     let hour: u32 = fields.next().ok_or_else(err)?.parse().map_err(|_| err())?;
@@ -507,18 +446,11 @@ fn parse_time_of_day(
         return Err(err());
     }
     if micros >= 1_000_000 {
-        let t = NaiveTime::from_hms_opt(hour, minute, second).ok_or_else(|| {
-            ParseError::DateTimeOutOfRange {
-                input: orig.to_string(),
-            }
-        })?;
+        let t = NaiveTime::from_hms_opt(hour, minute, second).ok_or_else(|| ParseError::DateTimeOutOfRange { input: orig.to_string() })?;
         return Ok(t + chrono::Duration::seconds(1));
     }
-    NaiveTime::from_hms_micro_opt(hour, minute, second, micros as u32).ok_or_else(|| {
-        ParseError::DateTimeOutOfRange {
-            input: orig.to_string(),
-        }
-    })
+    NaiveTime::from_hms_micro_opt(hour, minute, second, micros as u32)
+        .ok_or_else(|| ParseError::DateTimeOutOfRange { input: orig.to_string() })
 }
 
 /// Splits a trailing UTC offset (`Z`, `UTC`, `+05`, `+05:30`, `-0800`) off a time string.
@@ -535,8 +467,7 @@ fn split_offset(s: &str) -> (&str, Option<Result<i64, ()>>) {
         if time.contains(':') && !time.ends_with(['e', 'E']) {
             let sign = if off.starts_with('-') { -1 } else { 1 };
             let digits: String = off[1..].chars().filter(|c| *c != ':').collect();
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 6
-            {
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 6 {
                 return (time, Some(Err(())));
             }
             let (h, m, sec) = match digits.len() {
@@ -588,11 +519,7 @@ pub fn parse_timestamp(s: &str, with_tz: bool) -> Result<i64, ParseError> {
         parse_time_of_day(time_str, s, type_name)?
     };
     let micros = micros_from_datetime(NaiveDateTime::new(date, time));
-    Ok(if with_tz {
-        micros - offset_secs * 1_000_000
-    } else {
-        micros
-    })
+    Ok(if with_tz { micros - offset_secs * 1_000_000 } else { micros })
 }
 
 /// Parses an `interval` in PostgreSQL's verbose or `HH:MM:SS` forms (`1 day 02:00:00`,
@@ -652,9 +579,7 @@ pub fn parse_interval(s: &str) -> Result<Interval, ParseError> {
         };
         match unit.trim_end_matches('s') {
             "microsecond" | "u" | "usec" | "microsecon" => micros += value,
-            "millisecond" | "m" if unit == "ms" || unit.starts_with("milli") => {
-                micros += value * 1e3
-            }
+            "millisecond" | "m" if unit == "ms" || unit.starts_with("milli") => micros += value * 1e3,
             "second" | "sec" | "" => micros += value * 1e6,
             "minute" | "min" | "m" => micros += value * 60e6,
             "hour" | "hr" | "h" => micros += value * 3600e6,
@@ -690,8 +615,7 @@ pub fn parse_interval(s: &str) -> Result<Interval, ParseError> {
 
 /// Parses JSON text into `jsonb`'s canonical text form.
 pub fn parse_jsonb(s: &str) -> Result<String, ParseError> {
-    let value: serde_json::Value =
-        serde_json::from_str(s).map_err(|_| ParseError::syntax("json", s))?;
+    let value: serde_json::Value = serde_json::from_str(s).map_err(|_| ParseError::syntax("json", s))?;
     let mut out = String::new();
     write_jsonb(&mut out, &value);
     Ok(out)
@@ -761,14 +685,8 @@ mod tests {
         assert_eq!(f8(123456789012345678.0), "1.2345678901234568e+17");
         assert_eq!(f8(0.1 + 0.2), "0.30000000000000004");
         assert_eq!(f8(-0.0), "-0");
-        assert_eq!(
-            format_datum(&Datum::Float32(F32(1234567.0))).unwrap(),
-            "1.234567e+06"
-        );
-        assert_eq!(
-            format_datum(&Datum::Float32(F32(123456.0))).unwrap(),
-            "123456"
-        );
+        assert_eq!(format_datum(&Datum::Float32(F32(1234567.0))).unwrap(), "1.234567e+06");
+        assert_eq!(format_datum(&Datum::Float32(F32(123456.0))).unwrap(), "123456");
     }
 
     #[test]
@@ -786,53 +704,31 @@ mod tests {
         ];
         for (input, expected) in cases {
             let iv = parse_interval(input).unwrap();
-            assert_eq!(
-                format_datum(&Datum::Interval(iv)).unwrap(),
-                expected,
-                "{input}"
-            );
+            assert_eq!(format_datum(&Datum::Interval(iv)).unwrap(), expected, "{input}");
         }
     }
 
     #[test]
     fn timestamps_parse_and_print() {
         let t = parse_timestamp("2024-03-01 12:34:56.789", false).unwrap();
-        assert_eq!(
-            format_datum(&Datum::Timestamp(t)).unwrap(),
-            "2024-03-01 12:34:56.789"
-        );
+        assert_eq!(format_datum(&Datum::Timestamp(t)).unwrap(), "2024-03-01 12:34:56.789");
         let tz = parse_timestamp("2024-03-01 12:00:00+02", true).unwrap();
-        assert_eq!(
-            format_datum(&Datum::TimestampTz(tz)).unwrap(),
-            "2024-03-01 10:00:00+00"
-        );
-        assert_eq!(
-            format_datum(&Datum::Date(parse_date("2000-02-29").unwrap())).unwrap(),
-            "2000-02-29"
-        );
+        assert_eq!(format_datum(&Datum::TimestampTz(tz)).unwrap(), "2024-03-01 10:00:00+00");
+        assert_eq!(format_datum(&Datum::Date(parse_date("2000-02-29").unwrap())).unwrap(), "2000-02-29");
         assert!(parse_date("2001-02-29").is_err());
     }
 
     #[test]
     fn scalars_parse() {
         assert_eq!(parse_int::<i32>(" 42 ", "integer"), Ok(42));
-        assert!(matches!(
-            parse_int::<i16>("70000", "smallint"),
-            Err(ParseError::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            parse_int::<i32>("4x", "integer"),
-            Err(ParseError::InvalidSyntax { .. })
-        ));
+        assert!(matches!(parse_int::<i16>("70000", "smallint"), Err(ParseError::OutOfRange { .. })));
+        assert!(matches!(parse_int::<i32>("4x", "integer"), Err(ParseError::InvalidSyntax { .. })));
         assert_eq!(parse_bool("YES"), Ok(true));
         assert_eq!(parse_bool("f"), Ok(false));
         assert_eq!(
             parse_jsonb(r#"{"b": 1, "aa": [1, 2], "a": null}"#).unwrap(),
             r#"{"a": null, "b": 1, "aa": [1, 2]}"#
         );
-        assert_eq!(
-            format_datum(&Datum::Bytes(vec![1, 171])).unwrap(),
-            "\\x01ab"
-        );
+        assert_eq!(format_datum(&Datum::Bytes(vec![1, 171])).unwrap(), "\\x01ab");
     }
 }

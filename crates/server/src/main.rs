@@ -24,19 +24,12 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
     info!(data_dir = %args.data_dir.display(), workers = args.workers, "starting riffle {}", env!("CARGO_PKG_VERSION"));
-    let adapter = Arc::new(
-        riffle_adapter::Adapter::open(&args.data_dir, args.workers)
-            .context("recovering the data directory")?,
-    );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let adapter = Arc::new(riffle_adapter::Adapter::open(&args.data_dir, args.workers).context("recovering the data directory")?);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await

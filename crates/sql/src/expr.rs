@@ -8,8 +8,7 @@ use riffle_expr::{AggregateExpr, AggregateFunc, Func, ScalarExpr};
 use riffle_repr::strconv::{self, parse_interval};
 use riffle_repr::{Datum, Interval, ScalarType};
 use sqlparser::ast::{
-    self, BinaryOperator, CastKind, DateTimeField, Expr, FunctionArg, FunctionArgExpr,
-    FunctionArguments, UnaryOperator, Value,
+    self, BinaryOperator, CastKind, DateTimeField, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, UnaryOperator, Value,
 };
 use std::cell::RefCell;
 
@@ -66,9 +65,7 @@ impl<'a> ExprCx<'a> {
     }
 }
 
-const AGGREGATES: &[&str] = &[
-    "count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every",
-];
+const AGGREGATES: &[&str] = &["count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every"];
 
 /// Whether an expression contains an aggregate call (outside subqueries).
 pub fn contains_aggregate(e: &Expr) -> bool {
@@ -108,20 +105,14 @@ pub fn contains_aggregate(e: &Expr) -> bool {
                     .any(|c| contains_aggregate(&c.condition) || contains_aggregate(&c.result))
                 || else_result.as_deref().is_some_and(contains_aggregate)
         }
-        Expr::Between {
-            expr, low, high, ..
-        } => contains_aggregate(expr) || contains_aggregate(low) || contains_aggregate(high),
+        Expr::Between { expr, low, high, .. } => contains_aggregate(expr) || contains_aggregate(low) || contains_aggregate(high),
         Expr::In {
             expr,
             target: ast::InTarget::List(list),
             ..
         } => contains_aggregate(expr) || list.iter().any(contains_aggregate),
-        Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
-            contains_aggregate(a) || contains_aggregate(b)
-        }
-        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
-            contains_aggregate(expr) || contains_aggregate(pattern)
-        }
+        Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => contains_aggregate(a) || contains_aggregate(b),
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => contains_aggregate(expr) || contains_aggregate(pattern),
         _ => false,
     }
 }
@@ -153,12 +144,7 @@ impl Planner<'_> {
     }
 
     /// Plans an expression; `hint` types parameters and untyped literals from context.
-    pub fn plan_expr_hinted(
-        &self,
-        cx: ExprCx,
-        e: &Expr,
-        hint: Option<&ScalarType>,
-    ) -> Result<Typed, PlanError> {
+    pub fn plan_expr_hinted(&self, cx: ExprCx, e: &Expr, hint: Option<&ScalarType>) -> Result<Typed, PlanError> {
         if let Some(g) = cx.grouping {
             if let Some(t) = self.match_grouped(cx, g, e)? {
                 return Ok(t);
@@ -192,15 +178,12 @@ impl Planner<'_> {
                     _ => return Err(PlanError::unsupported("non-constant INTERVAL literal")),
                 };
                 let text = match &iv.leading_field {
-                    Some(f)
-                        if !text.trim().contains(char::is_alphabetic) && !text.contains(':') =>
-                    {
+                    Some(f) if !text.trim().contains(char::is_alphabetic) && !text.contains(':') => {
                         format!("{text} {}", datetime_field_name(f))
                     }
                     _ => text,
                 };
-                let parsed: Interval =
-                    parse_interval(&text).map_err(riffle_expr::EvalError::from)?;
+                let parsed: Interval = parse_interval(&text).map_err(riffle_expr::EvalError::from)?;
                 Ok(Typed::lit(Datum::Interval(parsed), ScalarType::Interval))
             }
             Expr::Nested(inner) => self.plan_expr_hinted(cx, inner, hint),
@@ -215,9 +198,7 @@ impl Planner<'_> {
             Expr::IsUnknown(x) => self.plan_nonstrict(cx, Func::IsNull, x, false),
             Expr::IsNotUnknown(x) => self.plan_nonstrict(cx, Func::IsNull, x, true),
             Expr::IsDistinctFrom(a, b) => self.plan_comparison(cx, a, b, Func::IsDistinctFrom),
-            Expr::IsNotDistinctFrom(a, b) => {
-                self.plan_comparison(cx, a, b, Func::IsNotDistinctFrom)
-            }
+            Expr::IsNotDistinctFrom(a, b) => self.plan_comparison(cx, a, b, Func::IsNotDistinctFrom),
             Expr::In {
                 expr,
                 target: ast::InTarget::List(list),
@@ -230,29 +211,16 @@ impl Planner<'_> {
                 }
                 let any = ScalarExpr::Or(ors);
                 Ok(Typed::new(
-                    if *negated {
-                        ScalarExpr::call(Func::Not, vec![any])
-                    } else {
-                        any
-                    },
+                    if *negated { ScalarExpr::call(Func::Not, vec![any]) } else { any },
                     ScalarType::Bool,
                 ))
             }
-            Expr::Between {
-                expr,
-                negated,
-                low,
-                high,
-            } => {
+            Expr::Between { expr, negated, low, high } => {
                 let lo = self.plan_comparison(cx, expr, low, Func::Gte)?;
                 let hi = self.plan_comparison(cx, expr, high, Func::Lte)?;
                 let both = ScalarExpr::And(vec![lo.expr, hi.expr]);
                 Ok(Typed::new(
-                    if *negated {
-                        ScalarExpr::call(Func::Not, vec![both])
-                    } else {
-                        both
-                    },
+                    if *negated { ScalarExpr::call(Func::Not, vec![both]) } else { both },
                     ScalarType::Bool,
                 ))
             }
@@ -278,12 +246,7 @@ impl Planner<'_> {
                 let case_insensitive = matches!(e, Expr::ILike { .. });
                 self.plan_like(cx, expr, pattern, case_insensitive, *negated)
             }
-            Expr::Cast {
-                kind,
-                expr,
-                data_type,
-                ..
-            } => {
+            Expr::Cast { kind, expr, data_type, .. } => {
                 if matches!(kind, CastKind::TryCast | CastKind::SafeCast) {
                     return Err(PlanError::unsupported("TRY_CAST"));
                 }
@@ -297,26 +260,14 @@ impl Planner<'_> {
                 Ok(Typed::new(
                     ScalarExpr::call(
                         Func::Extract,
-                        vec![
-                            ScalarExpr::Literal(Datum::String(datetime_field_name(field))),
-                            arg.expr,
-                        ],
+                        vec![ScalarExpr::Literal(Datum::String(datetime_field_name(field))), arg.expr],
                     ),
                     ScalarType::NUMERIC,
                 ))
             }
-            Expr::Ceil { expr, .. } => {
-                self.plan_func_call(cx, "ceil", &[expr.as_ref().clone()], false)
-            }
-            Expr::Floor { expr, .. } => {
-                self.plan_func_call(cx, "floor", &[expr.as_ref().clone()], false)
-            }
-            Expr::Position { expr, r#in } => self.plan_func_call(
-                cx,
-                "position",
-                &[expr.as_ref().clone(), r#in.as_ref().clone()],
-                false,
-            ),
+            Expr::Ceil { expr, .. } => self.plan_func_call(cx, "ceil", &[expr.as_ref().clone()], false),
+            Expr::Floor { expr, .. } => self.plan_func_call(cx, "floor", &[expr.as_ref().clone()], false),
+            Expr::Position { expr, r#in } => self.plan_func_call(cx, "position", &[expr.as_ref().clone(), r#in.as_ref().clone()], false),
             Expr::Substring {
                 expr,
                 substring_from,
@@ -362,26 +313,18 @@ impl Planner<'_> {
                 ..
             } => self.plan_case(cx, operand.as_deref(), conditions, else_result.as_deref()),
             Expr::Function(f) => self.plan_function(cx, f),
-            Expr::Subquery(_) | Expr::Exists { .. } | Expr::In { .. } => {
-                Err(PlanError::unsupported("subqueries in expressions"))
-            }
+            Expr::Subquery(_) | Expr::Exists { .. } | Expr::In { .. } => Err(PlanError::unsupported("subqueries in expressions")),
             Expr::AtTimeZone { .. } => Err(PlanError::unsupported("AT TIME ZONE")),
             other => Err(PlanError::unsupported(format!("expression {other}"))),
         }
     }
 
     /// In a grouped query, maps an expression to a group key or aggregate column, if it is one.
-    fn match_grouped(
-        &self,
-        cx: ExprCx,
-        g: &Grouping,
-        e: &Expr,
-    ) -> Result<Option<Typed>, PlanError> {
+    fn match_grouped(&self, cx: ExprCx, g: &Grouping, e: &Expr) -> Result<Option<Typed>, PlanError> {
         if let Expr::Function(f) = e {
             let name = f.name.to_string().to_ascii_lowercase();
             if AGGREGATES.contains(&name.as_str()) && f.over.is_none() {
-                let (agg, typ) =
-                    self.plan_aggregate(ExprCx::new(&g.input, "aggregate"), &name, f)?;
+                let (agg, typ) = self.plan_aggregate(ExprCx::new(&g.input, "aggregate"), &name, f)?;
                 let mut aggs = g.aggs.borrow_mut();
                 let idx = match aggs.iter().position(|(a, _)| *a == agg) {
                     Some(i) => i,
@@ -390,10 +333,7 @@ impl Planner<'_> {
                         aggs.len() - 1
                     }
                 };
-                return Ok(Some(Typed::new(
-                    ScalarExpr::Column(g.keys.len() + idx),
-                    typ,
-                )));
+                return Ok(Some(Typed::new(ScalarExpr::Column(g.keys.len() + idx), typ)));
             }
         }
         if matches!(e, Expr::Value(_)) {
@@ -408,10 +348,7 @@ impl Planner<'_> {
         if !contains_aggregate(e) {
             if let Ok(planned) = self.plan_expr(ungrouped, e) {
                 if let Some(i) = g.keys.iter().position(|k| k.expr == planned.expr) {
-                    return Ok(Some(Typed::new(
-                        ScalarExpr::Column(i),
-                        g.keys[i].typ.clone(),
-                    )));
+                    return Ok(Some(Typed::new(ScalarExpr::Column(i), g.keys[i].typ.clone())));
                 }
                 if planned.expr.is_constant() {
                     return Ok(Some(planned));
@@ -436,10 +373,7 @@ impl Planner<'_> {
             )));
         }
         match cx.scope.resolve(table, name) {
-            Ok(i) => Ok(Typed::new(
-                ScalarExpr::Column(i),
-                cx.scope.items[i].typ.scalar_type.clone(),
-            )),
+            Ok(i) => Ok(Typed::new(ScalarExpr::Column(i), cx.scope.items[i].typ.scalar_type.clone())),
             Err(e) => {
                 // Zero-argument functions that SQL spells without parentheses.
                 if table.is_none() {
@@ -456,9 +390,7 @@ impl Planner<'_> {
         Ok(Some(match name {
             "current_timestamp" | "localtimestamp" => self.now_literal(ScalarType::TimestampTz)?,
             "current_date" => self.now_literal(ScalarType::Date)?,
-            "current_user" | "session_user" | "user" => {
-                Typed::lit(Datum::String("riffle".into()), ScalarType::String)
-            }
+            "current_user" | "session_user" | "user" => Typed::lit(Datum::String("riffle".into()), ScalarType::String),
             "current_schema" => Typed::lit(Datum::String("public".into()), ScalarType::String),
             "current_catalog" => Typed::lit(Datum::String("riffle".into()), ScalarType::String),
             _ => return Ok(None),
@@ -467,16 +399,11 @@ impl Planner<'_> {
 
     fn now_literal(&self, typ: ScalarType) -> Result<Typed, PlanError> {
         if self.ctx.in_view {
-            return Err(PlanError::unsupported(
-                "now() and current_timestamp in a view definition",
-            ));
+            return Err(PlanError::unsupported("now() and current_timestamp in a view definition"));
         }
         let micros = self.ctx.now_micros;
         Ok(match typ {
-            ScalarType::Date => Typed::lit(
-                Datum::Date(micros.div_euclid(Interval::MICROS_PER_DAY) as i32),
-                typ,
-            ),
+            ScalarType::Date => Typed::lit(Datum::Date(micros.div_euclid(Interval::MICROS_PER_DAY) as i32), typ),
             ScalarType::Timestamp => Typed::lit(Datum::Timestamp(micros), typ),
             _ => Typed::lit(Datum::TimestampTz(micros), ScalarType::TimestampTz),
         })
@@ -518,10 +445,7 @@ impl Planner<'_> {
         };
         types[n - 1] = Some(typ.clone());
         let value = match &self.param_values {
-            Some(values) => values
-                .get(n - 1)
-                .cloned()
-                .ok_or(PlanError::UnknownParameter(n))?,
+            Some(values) => values.get(n - 1).cloned().ok_or(PlanError::UnknownParameter(n))?,
             None => Datum::Null,
         };
         Ok(Typed::lit(value, typ))
@@ -532,10 +456,7 @@ impl Planner<'_> {
             UnaryOperator::Not => {
                 let arg = self.plan_expr_hinted(cx, expr, Some(&ScalarType::Bool))?;
                 let arg = self.require(arg, &ScalarType::Bool, "argument of NOT")?;
-                Ok(Typed::new(
-                    ScalarExpr::call(Func::Not, vec![arg.expr]),
-                    ScalarType::Bool,
-                ))
+                Ok(Typed::new(ScalarExpr::call(Func::Not, vec![arg.expr]), ScalarType::Bool))
             }
             UnaryOperator::Minus => {
                 if let Expr::Value(v) = expr {
@@ -550,15 +471,9 @@ impl Planner<'_> {
                     arg
                 };
                 if !arg.typ.is_numeric() && arg.typ != ScalarType::Interval {
-                    return Err(PlanError::UnknownFunction(format!(
-                        "operator does not exist: - {}",
-                        arg.typ
-                    )));
+                    return Err(PlanError::UnknownFunction(format!("operator does not exist: - {}", arg.typ)));
                 }
-                Ok(Typed::new(
-                    ScalarExpr::call(Func::Neg, vec![arg.expr]),
-                    arg.typ,
-                ))
+                Ok(Typed::new(ScalarExpr::call(Func::Neg, vec![arg.expr]), arg.typ))
             }
             UnaryOperator::Plus => self.plan_expr(cx, expr),
             other => Err(PlanError::unsupported(format!("operator {other}"))),
@@ -579,13 +494,7 @@ impl Planner<'_> {
         }
     }
 
-    fn plan_comparison(
-        &self,
-        cx: ExprCx,
-        a: &Expr,
-        b: &Expr,
-        func: Func,
-    ) -> Result<Typed, PlanError> {
+    fn plan_comparison(&self, cx: ExprCx, a: &Expr, b: &Expr, func: Func) -> Result<Typed, PlanError> {
         let (ta, tb) = self.plan_pair(cx, a, b)?;
         self.compare_typed(ta, tb, func)
     }
@@ -601,12 +510,8 @@ impl Planner<'_> {
             Func::Gte => ">=",
             _ => "IS DISTINCT FROM",
         };
-        let common = common_type(&ta.typ, &tb.typ).ok_or_else(|| {
-            PlanError::UnknownFunction(format!(
-                "operator does not exist: {} {op} {}",
-                ta.typ, tb.typ
-            ))
-        })?;
+        let common = common_type(&ta.typ, &tb.typ)
+            .ok_or_else(|| PlanError::UnknownFunction(format!("operator does not exist: {} {op} {}", ta.typ, tb.typ)))?;
         let common = if common == ScalarType::Unknown {
             ScalarType::String
         } else {
@@ -614,19 +519,10 @@ impl Planner<'_> {
         };
         let a = self.cast(ta, &common, false)?;
         let b = self.cast(tb, &common, false)?;
-        Ok(Typed::new(
-            ScalarExpr::call(func, vec![a.expr, b.expr]),
-            ScalarType::Bool,
-        ))
+        Ok(Typed::new(ScalarExpr::call(func, vec![a.expr, b.expr]), ScalarType::Bool))
     }
 
-    fn plan_nonstrict(
-        &self,
-        cx: ExprCx,
-        func: Func,
-        x: &Expr,
-        negate: bool,
-    ) -> Result<Typed, PlanError> {
+    fn plan_nonstrict(&self, cx: ExprCx, func: Func, x: &Expr, negate: bool) -> Result<Typed, PlanError> {
         let arg = self.plan_expr(cx, x)?;
         let arg = if func != Func::IsNull {
             self.require(arg, &ScalarType::Bool, "argument of IS TRUE")?
@@ -635,34 +531,19 @@ impl Planner<'_> {
         };
         let call = ScalarExpr::call(func, vec![arg.expr]);
         Ok(Typed::new(
-            if negate {
-                ScalarExpr::call(Func::Not, vec![call])
-            } else {
-                call
-            },
+            if negate { ScalarExpr::call(Func::Not, vec![call]) } else { call },
             ScalarType::Bool,
         ))
     }
 
-    fn plan_like(
-        &self,
-        cx: ExprCx,
-        expr: &Expr,
-        pattern: &Expr,
-        case_insensitive: bool,
-        negated: bool,
-    ) -> Result<Typed, PlanError> {
+    fn plan_like(&self, cx: ExprCx, expr: &Expr, pattern: &Expr, case_insensitive: bool, negated: bool) -> Result<Typed, PlanError> {
         let s = self.plan_expr_hinted(cx, expr, Some(&ScalarType::String))?;
         let p = self.plan_expr_hinted(cx, pattern, Some(&ScalarType::String))?;
         let s = self.require_text(s, "LIKE")?;
         let p = self.require_text(p, "LIKE")?;
         let call = ScalarExpr::call(Func::Like { case_insensitive }, vec![s.expr, p.expr]);
         Ok(Typed::new(
-            if negated {
-                ScalarExpr::call(Func::Not, vec![call])
-            } else {
-                call
-            },
+            if negated { ScalarExpr::call(Func::Not, vec![call]) } else { call },
             ScalarType::Bool,
         ))
     }
@@ -686,19 +567,10 @@ impl Planner<'_> {
         if t.typ == ScalarType::Unknown {
             return self.cast(t, typ, false);
         }
-        Err(PlanError::TypeMismatch(format!(
-            "{what} must be type {typ}, not type {}",
-            t.typ
-        )))
+        Err(PlanError::TypeMismatch(format!("{what} must be type {typ}, not type {}", t.typ)))
     }
 
-    fn plan_binary(
-        &self,
-        cx: ExprCx,
-        left: &Expr,
-        op: &BinaryOperator,
-        right: &Expr,
-    ) -> Result<Typed, PlanError> {
+    fn plan_binary(&self, cx: ExprCx, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Typed, PlanError> {
         use BinaryOperator as B;
         let cmp = |f: Func| self.plan_comparison(cx, left, right, f);
         match op {
@@ -711,11 +583,7 @@ impl Planner<'_> {
             B::And | B::Or => {
                 let l = self.plan_expr_hinted(cx, left, Some(&ScalarType::Bool))?;
                 let r = self.plan_expr_hinted(cx, right, Some(&ScalarType::Bool))?;
-                let what = if *op == B::And {
-                    "argument of AND"
-                } else {
-                    "argument of OR"
-                };
+                let what = if *op == B::And { "argument of AND" } else { "argument of OR" };
                 let l = self.require(l, &ScalarType::Bool, what)?;
                 let r = self.require(r, &ScalarType::Bool, what)?;
                 let expr = if *op == B::And {
@@ -737,38 +605,26 @@ impl Planner<'_> {
                     ScalarType::String,
                 ))
             }
-            B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo => {
-                self.plan_arith(cx, left, op, right)
-            }
+            B::Plus | B::Minus | B::Multiply | B::Divide | B::Modulo => self.plan_arith(cx, left, op, right),
             B::PGRegexMatch | B::PGRegexIMatch | B::PGRegexNotMatch | B::PGRegexNotIMatch => {
                 let (l, r) = self.plan_pair(cx, left, right)?;
                 let l = self.require_text(l, "~")?;
                 let r = self.require_text(r, "~")?;
                 let ci = matches!(op, B::PGRegexIMatch | B::PGRegexNotIMatch);
-                let call = ScalarExpr::call(
-                    Func::RegexMatch {
-                        case_insensitive: ci,
-                    },
-                    vec![l.expr, r.expr],
-                );
+                let call = ScalarExpr::call(Func::RegexMatch { case_insensitive: ci }, vec![l.expr, r.expr]);
                 let neg = matches!(op, B::PGRegexNotMatch | B::PGRegexNotIMatch);
                 Ok(Typed::new(
-                    if neg {
-                        ScalarExpr::call(Func::Not, vec![call])
-                    } else {
-                        call
-                    },
+                    if neg { ScalarExpr::call(Func::Not, vec![call]) } else { call },
                     ScalarType::Bool,
                 ))
             }
-            B::PGLikeMatch | B::PGILikeMatch | B::PGNotLikeMatch | B::PGNotILikeMatch => self
-                .plan_like(
-                    cx,
-                    left,
-                    right,
-                    matches!(op, B::PGILikeMatch | B::PGNotILikeMatch),
-                    matches!(op, B::PGNotLikeMatch | B::PGNotILikeMatch),
-                ),
+            B::PGLikeMatch | B::PGILikeMatch | B::PGNotLikeMatch | B::PGNotILikeMatch => self.plan_like(
+                cx,
+                left,
+                right,
+                matches!(op, B::PGILikeMatch | B::PGNotILikeMatch),
+                matches!(op, B::PGNotLikeMatch | B::PGNotILikeMatch),
+            ),
             B::Arrow | B::LongArrow => {
                 let l = self.plan_expr(cx, left)?;
                 let r = self.plan_expr(cx, right)?;
@@ -779,9 +635,7 @@ impl Planner<'_> {
                     )));
                 }
                 let key = match r.typ {
-                    ScalarType::Int32 | ScalarType::Int16 | ScalarType::Int64 => {
-                        self.cast(r, &ScalarType::Int32, false)?
-                    }
+                    ScalarType::Int32 | ScalarType::Int16 | ScalarType::Int64 => self.cast(r, &ScalarType::Int32, false)?,
                     _ => self.cast(r, &ScalarType::String, false)?,
                 };
                 let (func, typ) = if *op == B::Arrow {
@@ -789,22 +643,13 @@ impl Planner<'_> {
                 } else {
                     (Func::JsonbGetText, ScalarType::String)
                 };
-                Ok(Typed::new(
-                    ScalarExpr::call(func, vec![l.expr, key.expr]),
-                    typ,
-                ))
+                Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, key.expr]), typ))
             }
             other => Err(PlanError::unsupported(format!("operator {other}"))),
         }
     }
 
-    fn plan_arith(
-        &self,
-        cx: ExprCx,
-        left: &Expr,
-        op: &BinaryOperator,
-        right: &Expr,
-    ) -> Result<Typed, PlanError> {
+    fn plan_arith(&self, cx: ExprCx, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Typed, PlanError> {
         use ScalarType as T;
         let (l, r) = self.plan_pair(cx, left, right)?;
         let (func, sym) = match op {
@@ -814,23 +659,14 @@ impl Planner<'_> {
             BinaryOperator::Divide => (Func::Div, "/"),
             _ => (Func::Mod, "%"),
         };
-        let no_op = || {
-            PlanError::UnknownFunction(format!(
-                "operator does not exist: {} {sym} {}",
-                l.typ, r.typ
-            ))
-        };
+        let no_op = || PlanError::UnknownFunction(format!("operator does not exist: {} {sym} {}", l.typ, r.typ));
         // Date/time arithmetic has its own signatures.
         let temporal = |t: &T| matches!(t, T::Date | T::Timestamp | T::TimestampTz | T::Interval);
         if temporal(&l.typ) || temporal(&r.typ) {
             let (l, r) = match (&l.typ, &r.typ) {
-                (T::Unknown, t) if *t != T::Interval && func == Func::Sub => {
-                    (self.cast(l.clone(), t, false)?, r.clone())
-                }
+                (T::Unknown, t) if *t != T::Interval && func == Func::Sub => (self.cast(l.clone(), t, false)?, r.clone()),
                 (T::Unknown, _) => (self.cast(l.clone(), &T::Interval, false)?, r.clone()),
-                (t, T::Unknown)
-                    if *t != T::Interval && func == Func::Sub && !matches!(t, T::Date) =>
-                {
+                (t, T::Unknown) if *t != T::Interval && func == Func::Sub && !matches!(t, T::Date) => {
                     (l.clone(), self.cast(r.clone(), &T::Interval, false)?)
                 }
                 (T::Date, T::Unknown) => (l.clone(), self.cast(r.clone(), &T::Int32, false)?),
@@ -838,34 +674,22 @@ impl Planner<'_> {
                 _ => (l.clone(), r.clone()),
             };
             let result = match (&func, &l.typ, &r.typ) {
-                (Func::Add, T::Timestamp, T::Interval) | (Func::Add, T::Interval, T::Timestamp) => {
-                    T::Timestamp
-                }
-                (Func::Add, T::TimestampTz, T::Interval)
-                | (Func::Add, T::Interval, T::TimestampTz) => T::TimestampTz,
-                (Func::Add, T::Date, T::Interval) | (Func::Add, T::Interval, T::Date) => {
-                    T::Timestamp
-                }
+                (Func::Add, T::Timestamp, T::Interval) | (Func::Add, T::Interval, T::Timestamp) => T::Timestamp,
+                (Func::Add, T::TimestampTz, T::Interval) | (Func::Add, T::Interval, T::TimestampTz) => T::TimestampTz,
+                (Func::Add, T::Date, T::Interval) | (Func::Add, T::Interval, T::Date) => T::Timestamp,
                 (Func::Sub, T::Timestamp, T::Interval) => T::Timestamp,
                 (Func::Sub, T::TimestampTz, T::Interval) => T::TimestampTz,
                 (Func::Sub, T::Date, T::Interval) => T::Timestamp,
                 (Func::Add | Func::Sub, T::Date, t) if t.is_integer() => {
                     let r = self.cast(r.clone(), &T::Int32, false)?;
-                    return Ok(Typed::new(
-                        ScalarExpr::call(func, vec![l.expr, r.expr]),
-                        T::Date,
-                    ));
+                    return Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), T::Date));
                 }
                 (Func::Add, t, T::Date) if t.is_integer() => {
                     let l = self.cast(l.clone(), &T::Int32, false)?;
-                    return Ok(Typed::new(
-                        ScalarExpr::call(func, vec![l.expr, r.expr]),
-                        T::Date,
-                    ));
+                    return Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), T::Date));
                 }
                 (Func::Sub, T::Date, T::Date) => T::Int32,
-                (Func::Sub, T::Timestamp, T::Timestamp)
-                | (Func::Sub, T::TimestampTz, T::TimestampTz) => T::Interval,
+                (Func::Sub, T::Timestamp, T::Timestamp) | (Func::Sub, T::TimestampTz, T::TimestampTz) => T::Interval,
                 (Func::Add | Func::Sub, T::Interval, T::Interval) => T::Interval,
                 (Func::Mul, T::Interval, t) | (Func::Mul, t, T::Interval) if t.is_numeric() => {
                     let (l, r) = if l.typ == T::Interval {
@@ -873,24 +697,15 @@ impl Planner<'_> {
                     } else {
                         (self.cast(l.clone(), &T::Float64, false)?, r.clone())
                     };
-                    return Ok(Typed::new(
-                        ScalarExpr::call(func, vec![l.expr, r.expr]),
-                        T::Interval,
-                    ));
+                    return Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), T::Interval));
                 }
                 (Func::Div, T::Interval, t) if t.is_numeric() => {
                     let r = self.cast(r.clone(), &T::Float64, false)?;
-                    return Ok(Typed::new(
-                        ScalarExpr::call(func, vec![l.expr, r.expr]),
-                        T::Interval,
-                    ));
+                    return Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), T::Interval));
                 }
                 _ => return Err(no_op()),
             };
-            return Ok(Typed::new(
-                ScalarExpr::call(func, vec![l.expr, r.expr]),
-                result,
-            ));
+            return Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), result));
         }
         let common = match (&l.typ, &r.typ) {
             (T::Unknown, T::Unknown) => T::NUMERIC,
@@ -906,10 +721,7 @@ impl Planner<'_> {
         }
         let l = self.cast(l, &common, false)?;
         let r = self.cast(r, &common, false)?;
-        Ok(Typed::new(
-            ScalarExpr::call(func, vec![l.expr, r.expr]),
-            common,
-        ))
+        Ok(Typed::new(ScalarExpr::call(func, vec![l.expr, r.expr]), common))
     }
 
     fn plan_case(
@@ -955,12 +767,8 @@ impl Planner<'_> {
     pub fn unify(&self, items: Vec<Typed>, what: &str) -> Result<Vec<Typed>, PlanError> {
         let mut common = ScalarType::Unknown;
         for t in &items {
-            common = common_type(&common, &t.typ).ok_or_else(|| {
-                PlanError::TypeMismatch(format!(
-                    "{what} types {} and {} cannot be matched",
-                    common, t.typ
-                ))
-            })?;
+            common = common_type(&common, &t.typ)
+                .ok_or_else(|| PlanError::TypeMismatch(format!("{what} types {} and {} cannot be matched", common, t.typ)))?;
         }
         let common = if common == ScalarType::Unknown {
             ScalarType::String
@@ -968,10 +776,7 @@ impl Planner<'_> {
             common
         };
         *self.last_unified.borrow_mut() = common.clone();
-        items
-            .into_iter()
-            .map(|t| self.cast(t, &common, false))
-            .collect()
+        items.into_iter().map(|t| self.cast(t, &common, false)).collect()
     }
 
     /// Casts an expression; `explicit` allows casts that PostgreSQL only performs when asked.
@@ -982,13 +787,9 @@ impl Planner<'_> {
         if *to == ScalarType::Unknown {
             return Ok(t);
         }
-        let allowed =
-            explicit || t.typ == ScalarType::Unknown || crate::types::can_assign(&t.typ, to);
+        let allowed = explicit || t.typ == ScalarType::Unknown || crate::types::can_assign(&t.typ, to);
         if !allowed {
-            return Err(PlanError::TypeMismatch(format!(
-                "cannot cast type {} to {}",
-                t.typ, to
-            )));
+            return Err(PlanError::TypeMismatch(format!("cannot cast type {} to {}", t.typ, to)));
         }
         if let ScalarExpr::Literal(d) = &t.expr {
             let folded = riffle_expr::Func::Cast(to.clone()).eval(std::slice::from_ref(d))?;
@@ -1002,45 +803,28 @@ impl Planner<'_> {
         {
             return Ok(Typed::new(t.expr, to.clone()));
         }
-        Ok(Typed::new(
-            ScalarExpr::call(Func::Cast(to.clone()), vec![t.expr]),
-            to.clone(),
-        ))
+        Ok(Typed::new(ScalarExpr::call(Func::Cast(to.clone()), vec![t.expr]), to.clone()))
     }
 
     fn coerce_datetime_arg(&self, t: Typed) -> Result<Typed, PlanError> {
         match t.typ {
             ScalarType::Unknown => self.cast(t, &ScalarType::Timestamp, false),
-            ScalarType::Date
-            | ScalarType::Timestamp
-            | ScalarType::TimestampTz
-            | ScalarType::Interval => Ok(t),
+            ScalarType::Date | ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Interval => Ok(t),
             other => Err(PlanError::UnknownFunction(format!(
                 "function date_part(unknown, {other}) does not exist"
             ))),
         }
     }
 
-    fn function_args<'e>(
-        &self,
-        f: &'e ast::Function,
-    ) -> Result<(Vec<&'e Expr>, bool, bool), PlanError> {
+    fn function_args<'e>(&self, f: &'e ast::Function) -> Result<(Vec<&'e Expr>, bool, bool), PlanError> {
         match &f.args {
             FunctionArguments::None => Ok((vec![], false, false)),
-            FunctionArguments::Subquery(_) => {
-                Err(PlanError::unsupported("subquery as function argument"))
-            }
+            FunctionArguments::Subquery(_) => Err(PlanError::unsupported("subquery as function argument")),
             FunctionArguments::List(list) => {
                 if !list.clauses.is_empty() {
-                    return Err(PlanError::unsupported(format!(
-                        "clauses in call of {}",
-                        f.name
-                    )));
+                    return Err(PlanError::unsupported(format!("clauses in call of {}", f.name)));
                 }
-                let distinct = matches!(
-                    list.duplicate_treatment,
-                    Some(ast::DuplicateTreatment::Distinct)
-                );
+                let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
                 let mut star = false;
                 let mut args = Vec::new();
                 for a in &list.args {
@@ -1055,21 +839,14 @@ impl Planner<'_> {
         }
     }
 
-    fn plan_aggregate(
-        &self,
-        cx: ExprCx,
-        name: &str,
-        f: &ast::Function,
-    ) -> Result<(AggregateExpr, ScalarType), PlanError> {
+    fn plan_aggregate(&self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
         if f.filter.is_some() {
             return Err(PlanError::unsupported("aggregate FILTER"));
         }
         let (args, distinct, star) = self.function_args(f)?;
         if star {
             if name != "count" {
-                return Err(PlanError::UnknownFunction(format!(
-                    "function {name}(*) does not exist"
-                )));
+                return Err(PlanError::UnknownFunction(format!("function {name}(*) does not exist")));
             }
             return Ok((
                 AggregateExpr {
@@ -1081,22 +858,16 @@ impl Planner<'_> {
             ));
         }
         let [arg] = args.as_slice() else {
-            return Err(PlanError::UnknownFunction(format!(
-                "function {name} takes exactly one argument"
-            )));
+            return Err(PlanError::UnknownFunction(format!("function {name} takes exactly one argument")));
         };
         if contains_aggregate(arg) {
-            return Err(PlanError::Grouping(
-                "aggregate function calls cannot be nested".into(),
-            ));
+            return Err(PlanError::Grouping("aggregate function calls cannot be nested".into()));
         }
         let mut t = self.plan_expr(cx, arg)?;
         if t.typ == ScalarType::Unknown {
             t = self.cast(t, &ScalarType::String, false)?;
         }
-        let bad = |t: &ScalarType| {
-            PlanError::UnknownFunction(format!("function {name}({t}) does not exist"))
-        };
+        let bad = |t: &ScalarType| PlanError::UnknownFunction(format!("function {name}({t}) does not exist"));
         let (func, typ) = match name {
             "count" => (AggregateFunc::Count, ScalarType::Int64),
             "sum" => {
@@ -1112,10 +883,7 @@ impl Planner<'_> {
             }
             "avg" => {
                 let out = match &t.typ {
-                    ScalarType::Int16
-                    | ScalarType::Int32
-                    | ScalarType::Int64
-                    | ScalarType::Numeric { .. } => ScalarType::NUMERIC,
+                    ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64 | ScalarType::Numeric { .. } => ScalarType::NUMERIC,
                     ScalarType::Float32 | ScalarType::Float64 => ScalarType::Float64,
                     ScalarType::Interval => ScalarType::Interval,
                     other => return Err(bad(other)),
@@ -1126,14 +894,7 @@ impl Planner<'_> {
                 if matches!(t.typ, ScalarType::Jsonb | ScalarType::Bool) {
                     return Err(bad(&t.typ));
                 }
-                (
-                    if name == "min" {
-                        AggregateFunc::Min
-                    } else {
-                        AggregateFunc::Max
-                    },
-                    t.typ.clone(),
-                )
+                (if name == "min" { AggregateFunc::Min } else { AggregateFunc::Max }, t.typ.clone())
             }
             "bool_and" | "every" | "bool_or" => {
                 t = self.require(t, &ScalarType::Bool, name)?;
@@ -1166,12 +927,7 @@ impl Planner<'_> {
             .name
             .0
             .last()
-            .map(|p| {
-                p.to_string()
-                    .to_ascii_lowercase()
-                    .trim_matches('"')
-                    .to_string()
-            })
+            .map(|p| p.to_string().to_ascii_lowercase().trim_matches('"').to_string())
             .unwrap_or_default();
         if AGGREGATES.contains(&name.as_str()) {
             let where_ = if cx.clause == "aggregate" {
@@ -1183,64 +939,35 @@ impl Planner<'_> {
         }
         let (args, distinct, star) = self.function_args(f)?;
         if distinct || star {
-            return Err(PlanError::UnknownFunction(format!(
-                "function {name} is not an aggregate"
-            )));
+            return Err(PlanError::UnknownFunction(format!("function {name} is not an aggregate")));
         }
         let owned: Vec<Expr> = args.into_iter().cloned().collect();
         self.plan_func_call(cx, &name, &owned, true)
     }
 
-    fn plan_func_call(
-        &self,
-        cx: ExprCx,
-        name: &str,
-        args: &[Expr],
-        _explicit: bool,
-    ) -> Result<Typed, PlanError> {
+    fn plan_func_call(&self, cx: ExprCx, name: &str, args: &[Expr], _explicit: bool) -> Result<Typed, PlanError> {
         use ScalarType as T;
-        let arity_err = || {
-            PlanError::UnknownFunction(format!(
-                "function {name} with {} arguments does not exist",
-                args.len()
-            ))
-        };
+        let arity_err = || PlanError::UnknownFunction(format!("function {name} with {} arguments does not exist", args.len()));
         let mut planned = Vec::with_capacity(args.len());
         for a in args {
             planned.push(self.plan_expr(cx, a)?);
         }
-        let text_arg = |t: Typed| -> Result<Typed, PlanError> {
-            self.cast(t, &T::String, matches!(name, "concat" | "concat_ws"))
-        };
+        let text_arg = |t: Typed| -> Result<Typed, PlanError> { self.cast(t, &T::String, matches!(name, "concat" | "concat_ws")) };
         let int_arg = |t: Typed| -> Result<Typed, PlanError> {
             if t.typ.is_integer() || t.typ == T::Unknown {
                 self.cast(t, &T::Int64, false)
             } else {
-                Err(PlanError::UnknownFunction(format!(
-                    "function {name}({}) does not exist",
-                    t.typ
-                )))
+                Err(PlanError::UnknownFunction(format!("function {name}({}) does not exist", t.typ)))
             }
         };
         let n = planned.len();
-        let call = |func: Func, args: Vec<Typed>, typ: T| {
-            Ok(Typed::new(
-                ScalarExpr::call(func, args.into_iter().map(|a| a.expr).collect()),
-                typ,
-            ))
-        };
-        let texts = |planned: Vec<Typed>| {
-            planned
-                .into_iter()
-                .map(text_arg)
-                .collect::<Result<Vec<_>, _>>()
-        };
+        let call =
+            |func: Func, args: Vec<Typed>, typ: T| Ok(Typed::new(ScalarExpr::call(func, args.into_iter().map(|a| a.expr).collect()), typ));
+        let texts = |planned: Vec<Typed>| planned.into_iter().map(text_arg).collect::<Result<Vec<_>, _>>();
         match (name, n) {
             ("lower", 1) => call(Func::Lower, texts(planned)?, T::String),
             ("upper", 1) => call(Func::Upper, texts(planned)?, T::String),
-            ("length" | "char_length" | "character_length", 1) => {
-                call(Func::CharLength, texts(planned)?, T::Int32)
-            }
+            ("length" | "char_length" | "character_length", 1) => call(Func::CharLength, texts(planned)?, T::Int32),
             ("octet_length", 1) => call(Func::OctetLength, planned, T::Int32),
             ("substr" | "substring", 2 | 3) => {
                 let mut it = planned.into_iter();
@@ -1263,15 +990,7 @@ impl Planner<'_> {
             ("left" | "right", 2) => {
                 let mut it = planned.into_iter();
                 let a = vec![text_arg(it.next().unwrap())?, int_arg(it.next().unwrap())?];
-                call(
-                    if name == "left" {
-                        Func::Left
-                    } else {
-                        Func::Right
-                    },
-                    a,
-                    T::String,
-                )
+                call(if name == "left" { Func::Left } else { Func::Right }, a, T::String)
             }
             ("lpad" | "rpad", 2 | 3) => {
                 let mut it = planned.into_iter();
@@ -1279,15 +998,7 @@ impl Planner<'_> {
                 if let Some(fill) = it.next() {
                     a.push(text_arg(fill)?);
                 }
-                call(
-                    if name == "lpad" {
-                        Func::Lpad
-                    } else {
-                        Func::Rpad
-                    },
-                    a,
-                    T::String,
-                )
+                call(if name == "lpad" { Func::Lpad } else { Func::Rpad }, a, T::String)
             }
             ("split_part", 3) => {
                 let mut it = planned.into_iter();
@@ -1321,26 +1032,14 @@ impl Planner<'_> {
             }
             ("ceil" | "ceiling" | "floor", 1) => {
                 let a = self.numeric_arg(planned.into_iter().next().unwrap(), name)?;
-                let a = if a.typ.is_integer() {
-                    self.cast(a, &T::Float64, false)?
-                } else {
-                    a
-                };
+                let a = if a.typ.is_integer() { self.cast(a, &T::Float64, false)? } else { a };
                 let typ = if a.typ == T::Float32 {
                     T::Float64
                 } else {
                     a.typ.without_modifiers()
                 };
                 let a = self.cast(a, &typ, false)?;
-                call(
-                    if name == "floor" {
-                        Func::Floor
-                    } else {
-                        Func::Ceil
-                    },
-                    vec![a],
-                    typ,
-                )
+                call(if name == "floor" { Func::Floor } else { Func::Ceil }, vec![a], typ)
             }
             ("round" | "trunc", 1) => {
                 let a = self.numeric_arg(planned.into_iter().next().unwrap(), name)?;
@@ -1350,33 +1049,13 @@ impl Planner<'_> {
                     a.typ.without_modifiers()
                 };
                 let a = self.cast(a, &typ, false)?;
-                call(
-                    if name == "round" {
-                        Func::Round
-                    } else {
-                        Func::Trunc
-                    },
-                    vec![a],
-                    typ,
-                )
+                call(if name == "round" { Func::Round } else { Func::Trunc }, vec![a], typ)
             }
             ("round" | "trunc", 2) => {
                 let mut it = planned.into_iter();
-                let a = self.cast(
-                    self.numeric_arg(it.next().unwrap(), name)?,
-                    &T::NUMERIC,
-                    false,
-                )?;
+                let a = self.cast(self.numeric_arg(it.next().unwrap(), name)?, &T::NUMERIC, false)?;
                 let s = self.cast(it.next().unwrap(), &T::Int32, false)?;
-                call(
-                    if name == "round" {
-                        Func::Round
-                    } else {
-                        Func::Trunc
-                    },
-                    vec![a, s],
-                    T::NUMERIC,
-                )
+                call(if name == "round" { Func::Round } else { Func::Trunc }, vec![a, s], T::NUMERIC)
             }
             ("sqrt" | "exp" | "ln" | "log" | "log10" | "sign", 1) => {
                 let a = self.numeric_arg(planned.into_iter().next().unwrap(), name)?;
@@ -1419,23 +1098,12 @@ impl Planner<'_> {
             ("greatest" | "least", n) if n >= 1 => {
                 let items = self.unify(planned, name)?;
                 let typ = items[0].typ.clone();
-                call(
-                    if name == "greatest" {
-                        Func::Greatest
-                    } else {
-                        Func::Least
-                    },
-                    items,
-                    typ,
-                )
+                call(if name == "greatest" { Func::Greatest } else { Func::Least }, items, typ)
             }
             ("coalesce", n) if n >= 1 => {
                 let items = self.unify(planned, "COALESCE")?;
                 let typ = items[0].typ.clone();
-                Ok(Typed::new(
-                    ScalarExpr::Coalesce(items.into_iter().map(|i| i.expr).collect()),
-                    typ,
-                ))
+                Ok(Typed::new(ScalarExpr::Coalesce(items.into_iter().map(|i| i.expr).collect()), typ))
             }
             ("nullif", 2) => {
                 let items = self.unify(planned, "NULLIF")?;
@@ -1462,10 +1130,7 @@ impl Planner<'_> {
                 call(Func::DatePart, vec![unit, ts], T::Float64)
             }
             ("make_date", 3) => {
-                let a = planned
-                    .into_iter()
-                    .map(&int_arg)
-                    .collect::<Result<Vec<_>, _>>()?;
+                let a = planned.into_iter().map(&int_arg).collect::<Result<Vec<_>, _>>()?;
                 call(Func::MakeDate, a, T::Date)
             }
             ("age", 2) => {
@@ -1479,26 +1144,17 @@ impl Planner<'_> {
                 let a = self.cast(planned.into_iter().next().unwrap(), &T::Float64, false)?;
                 call(Func::ToTimestamp, vec![a], T::TimestampTz)
             }
-            ("now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp", 0) => {
-                self.now_literal(T::TimestampTz)
-            }
+            ("now" | "current_timestamp" | "transaction_timestamp" | "statement_timestamp", 0) => self.now_literal(T::TimestampTz),
             ("version", 0) => Ok(Typed::lit(
-                Datum::String(format!(
-                    "PostgreSQL 15.0 (Riffle {})",
-                    env!("CARGO_PKG_VERSION")
-                )),
+                Datum::String(format!("PostgreSQL 15.0 (Riffle {})", env!("CARGO_PKG_VERSION"))),
                 T::String,
             )),
             ("current_database", 0) => Ok(Typed::lit(Datum::String("riffle".into()), T::String)),
             ("current_schema", 0) => Ok(Typed::lit(Datum::String("public".into()), T::String)),
-            ("pg_typeof", 1) => Ok(Typed::lit(
-                Datum::String(planned[0].typ.name().into()),
-                T::String,
-            )),
+            ("pg_typeof", 1) => Ok(Typed::lit(Datum::String(planned[0].typ.name().into()), T::String)),
             (
-                "lower" | "upper" | "length" | "substr" | "substring" | "replace" | "position"
-                | "strpos" | "left" | "right" | "lpad" | "rpad" | "split_part" | "abs" | "round"
-                | "trunc" | "coalesce" | "nullif" | "date_trunc" | "date_part" | "now",
+                "lower" | "upper" | "length" | "substr" | "substring" | "replace" | "position" | "strpos" | "left" | "right" | "lpad"
+                | "rpad" | "split_part" | "abs" | "round" | "trunc" | "coalesce" | "nullif" | "date_trunc" | "date_part" | "now",
                 _,
             ) => Err(arity_err()),
             _ => {
@@ -1516,10 +1172,7 @@ impl Planner<'_> {
             return self.cast(t, &ScalarType::Float64, false);
         }
         if !t.typ.is_numeric() {
-            return Err(PlanError::UnknownFunction(format!(
-                "function {name}({}) does not exist",
-                t.typ
-            )));
+            return Err(PlanError::UnknownFunction(format!("function {name}({}) does not exist", t.typ)));
         }
         Ok(t)
     }
@@ -1528,10 +1181,7 @@ impl Planner<'_> {
 /// Parameters and untyped literals take their type from the other operand.
 fn is_flexible(e: &Expr) -> bool {
     match e {
-        Expr::Value(v) => matches!(
-            v.value,
-            Value::Placeholder(_) | Value::SingleQuotedString(_) | Value::Null
-        ),
+        Expr::Value(v) => matches!(v.value, Value::Placeholder(_) | Value::SingleQuotedString(_) | Value::Null),
         Expr::Nested(inner) => is_flexible(inner),
         _ => false,
     }

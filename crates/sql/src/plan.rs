@@ -214,11 +214,7 @@ fn object_name(name: &ast::ObjectName) -> Result<String, PlanError> {
     let parts: Vec<String> = name
         .0
         .iter()
-        .map(|p| {
-            p.as_ident()
-                .map(|i| i.value.clone())
-                .unwrap_or_else(|| p.to_string())
-        })
+        .map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_else(|| p.to_string()))
         .collect();
     match parts.as_slice() {
         [n] => Ok(n.clone()),
@@ -271,11 +267,7 @@ impl Planner<'_> {
             Statement::Delete(del) => self.plan_delete(del),
             Statement::Set(set) => self.plan_set(set),
             Statement::ShowVariable { variable } => {
-                let name = variable
-                    .iter()
-                    .map(|i| i.value.to_ascii_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let name = variable.iter().map(|i| i.value.to_ascii_lowercase()).collect::<Vec<_>>().join(" ");
                 self.plan_show(&name)
             }
             Statement::ShowTables { .. } => Ok(self.show_objects(ShowKind::Tables)),
@@ -291,9 +283,7 @@ impl Planner<'_> {
             Statement::Explain { statement, .. } => {
                 let inner = self.plan_statement(statement)?;
                 let text = match inner {
-                    Plan::Select {
-                        plan, finishing, ..
-                    } => format!("{plan:#?}\nfinishing: {finishing:?}"),
+                    Plan::Select { plan, finishing, .. } => format!("{plan:#?}\nfinishing: {finishing:?}"),
                     Plan::CreateView { plan, .. } => format!("{plan:#?}"),
                     other => format!("{other:?}"),
                 };
@@ -311,9 +301,7 @@ impl Planner<'_> {
 
     fn plan_set(&self, set: &ast::Set) -> Result<Plan, PlanError> {
         match set {
-            ast::Set::SingleAssignment {
-                variable, values, ..
-            } => {
+            ast::Set::SingleAssignment { variable, values, .. } => {
                 let name = variable.to_string().to_ascii_lowercase();
                 let value = values
                     .iter()
@@ -327,11 +315,7 @@ impl Planner<'_> {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                let value = if value.eq_ignore_ascii_case("default") {
-                    None
-                } else {
-                    Some(value)
-                };
+                let value = if value.eq_ignore_ascii_case("default") { None } else { Some(value) };
                 Ok(Plan::SetVariable { name, value })
             }
             ast::Set::SetTimeZone { value, .. } => {
@@ -347,9 +331,7 @@ impl Planner<'_> {
                     value: Some(v),
                 })
             }
-            ast::Set::SetNames { .. } | ast::Set::SetNamesDefault { .. } => {
-                Ok(Plan::NoOp { tag: "SET" })
-            }
+            ast::Set::SetNames { .. } | ast::Set::SetNamesDefault { .. } => Ok(Plan::NoOp { tag: "SET" }),
             ast::Set::SetTransaction { .. } => Ok(Plan::NoOp { tag: "SET" }),
             other => Err(PlanError::unsupported(format!("{other}"))),
         }
@@ -361,17 +343,14 @@ impl Planner<'_> {
             "views" => Ok(self.show_objects(ShowKind::Views)),
             "materialized views" => Ok(self.show_objects(ShowKind::MaterializedViews)),
             "indexes" => Ok(self.show_objects(ShowKind::Indexes)),
-            _ => Ok(Plan::ShowVariable {
-                name: name.to_string(),
-            }),
+            _ => Ok(Plan::ShowVariable { name: name.to_string() }),
         }
     }
 
     fn show_objects(&self, kind: ShowKind) -> Plan {
         let text = |s: &str| Datum::String(s.to_string());
         let mut rows = Vec::new();
-        let mut desc =
-            RelationDesc::empty().with_column("name", ColumnType::nullable(ScalarType::String));
+        let mut desc = RelationDesc::empty().with_column("name", ColumnType::nullable(ScalarType::String));
         if kind == ShowKind::Indexes {
             desc = desc
                 .with_column("on", ColumnType::nullable(ScalarType::String))
@@ -383,19 +362,13 @@ impl Planner<'_> {
             match (&item.kind, kind) {
                 (ItemKind::Table(_), ShowKind::Tables)
                 | (ItemKind::View { .. }, ShowKind::Views)
-                | (ItemKind::MaterializedView { .. }, ShowKind::MaterializedViews) => {
-                    rows.push(Row::new(vec![text(&item.name)]))
-                }
+                | (ItemKind::MaterializedView { .. }, ShowKind::MaterializedViews) => rows.push(Row::new(vec![text(&item.name)])),
                 (ItemKind::Index { on, keys }, ShowKind::Indexes) => {
                     let on_item = self.catalog.get_by_id(*on);
                     let on_name = on_item.map_or(String::new(), |i| i.name.clone());
                     let key = keys
                         .iter()
-                        .map(|k| {
-                            on_item
-                                .and_then(|i| i.desc.names.get(*k).cloned())
-                                .unwrap_or_default()
-                        })
+                        .map(|k| on_item.and_then(|i| i.desc.names.get(*k).cloned()).unwrap_or_default())
                         .collect::<Vec<_>>()
                         .join(", ");
                     rows.push(Row::new(vec![text(&item.name), text(&on_name), text(&key)]));
@@ -403,11 +376,7 @@ impl Planner<'_> {
                 _ => {}
             }
         }
-        Plan::Rows {
-            desc,
-            rows,
-            tag: "SHOW",
-        }
+        Plan::Rows { desc, rows, tag: "SHOW" }
     }
 
     fn plan_create_table(&self, ct: &ast::CreateTable) -> Result<Plan, PlanError> {
@@ -434,11 +403,7 @@ impl Planner<'_> {
                             },
                             ..self.clone_shallow()
                         };
-                        let t = planner.plan_default(
-                            ExprCx::new(&empty, "DEFAULT expressions"),
-                            e,
-                            &typ,
-                        )?;
+                        let t = planner.plan_default(ExprCx::new(&empty, "DEFAULT expressions"), e, &typ)?;
                         default = Some(t.expr);
                     }
                     ast::ColumnOption::PrimaryKey(_) => nullable = false,
@@ -482,12 +447,7 @@ impl Planner<'_> {
     }
 
     /// Plans a DEFAULT expression; `now()` stays a call so it is evaluated at each insert.
-    fn plan_default(
-        &self,
-        cx: ExprCx,
-        e: &ast::Expr,
-        typ: &ScalarType,
-    ) -> Result<Typed, PlanError> {
+    fn plan_default(&self, cx: ExprCx, e: &ast::Expr, typ: &ScalarType) -> Result<Typed, PlanError> {
         if let ast::Expr::Function(f) = e {
             let n = f.name.to_string().to_ascii_lowercase();
             if matches!(n.as_str(), "now" | "current_timestamp") {
@@ -499,10 +459,7 @@ impl Planner<'_> {
             }
         }
         if let ast::Expr::Identifier(i) = e {
-            if matches!(
-                i.value.to_ascii_lowercase().as_str(),
-                "current_timestamp" | "current_date"
-            ) {
+            if matches!(i.value.to_ascii_lowercase().as_str(), "current_timestamp" | "current_date") {
                 let now = Typed {
                     expr: ScalarExpr::call(Func::Now, vec![]),
                     typ: ScalarType::TimestampTz,
@@ -515,12 +472,7 @@ impl Planner<'_> {
     }
 
     /// Assignment cast into a column: implicit casts plus varchar length checks.
-    pub fn assign_cast(
-        &self,
-        t: Typed,
-        typ: &ScalarType,
-        column: &str,
-    ) -> Result<Typed, PlanError> {
+    pub fn assign_cast(&self, t: Typed, typ: &ScalarType, column: &str) -> Result<Typed, PlanError> {
         if !crate::types::can_assign(&t.typ, typ) {
             return Err(PlanError::TypeMismatch(format!(
                 "column \"{column}\" is of type {typ} but expression is of type {}",
@@ -565,9 +517,7 @@ impl Planner<'_> {
         let mut desc = scope.desc();
         if !cv.columns.is_empty() {
             if cv.columns.len() > desc.arity() {
-                return Err(PlanError::Syntax(
-                    "CREATE VIEW specifies more column names than columns".into(),
-                ));
+                return Err(PlanError::Syntax("CREATE VIEW specifies more column names than columns".into()));
             }
             for (i, c) in cv.columns.iter().enumerate() {
                 desc.names[i] = c.name.value.clone();
@@ -575,9 +525,7 @@ impl Planner<'_> {
         }
         for (i, n) in desc.names.iter().enumerate() {
             if desc.names[..i].contains(n) {
-                return Err(PlanError::InvalidParameter(format!(
-                    "column \"{n}\" specified more than once"
-                )));
+                return Err(PlanError::InvalidParameter(format!("column \"{n}\" specified more than once")));
             }
         }
         let depends_on = view_planner.deps.borrow().clone();
@@ -599,21 +547,14 @@ impl Planner<'_> {
             .get(&on_name)
             .ok_or_else(|| PlanError::UnknownRelation(on_name.clone()))?;
         if matches!(on.kind, ItemKind::View { .. } | ItemKind::Index { .. }) {
-            return Err(PlanError::WrongObjectType(
-                on_name,
-                "table or materialized view",
-            ));
+            return Err(PlanError::WrongObjectType(on_name, "table or materialized view"));
         }
         let scope = Scope::from_desc(Some(&on.name), &on.desc);
         let mut keys = Vec::new();
         for col in &ci.columns {
             let idx = match &col.column.expr {
                 ast::Expr::Identifier(id) => scope.resolve(None, &id.value)?,
-                other => {
-                    return Err(PlanError::unsupported(format!(
-                        "index on expression {other}"
-                    )))
-                }
+                other => return Err(PlanError::unsupported(format!("index on expression {other}"))),
             };
             keys.push(idx);
         }
@@ -622,10 +563,7 @@ impl Planner<'_> {
             None => format!(
                 "{}_{}_idx",
                 on.name,
-                keys.iter()
-                    .map(|k| on.desc.names[*k].clone())
-                    .collect::<Vec<_>>()
-                    .join("_")
+                keys.iter().map(|k| on.desc.names[*k].clone()).collect::<Vec<_>>().join("_")
             ),
         };
         Ok(Plan::CreateIndex {
@@ -638,10 +576,7 @@ impl Planner<'_> {
 
     fn table_for_write(&self, name: &ast::ObjectName) -> Result<&CatalogItem, PlanError> {
         let n = object_name(name)?;
-        let item = self
-            .catalog
-            .get(&n)
-            .ok_or_else(|| PlanError::UnknownRelation(n.clone()))?;
+        let item = self.catalog.get(&n).ok_or_else(|| PlanError::UnknownRelation(n.clone()))?;
         match item.kind {
             ItemKind::Table(_) => Ok(item),
             _ => Err(PlanError::WrongObjectType(n, "table")),
@@ -656,9 +591,7 @@ impl Planner<'_> {
             return Err(PlanError::unsupported("INSERT into a table function"));
         };
         let table = self.table_for_write(name)?;
-        let ItemKind::Table(tdesc) = &table.kind else {
-            unreachable!()
-        };
+        let ItemKind::Table(tdesc) = &table.kind else { unreachable!() };
         let table_scope = Scope::from_desc(Some(&table.name), &table.desc);
         let targets: Vec<usize> = if ins.columns.is_empty() {
             (0..table.desc.arity()).collect()
@@ -668,13 +601,9 @@ impl Planner<'_> {
                 let cname = c.to_string();
                 let idx = table_scope
                     .resolve(None, cname.trim_matches('"'))
-                    .map_err(|_| {
-                        PlanError::UnknownColumn(format!("{cname}\" of relation \"{}", table.name))
-                    })?;
+                    .map_err(|_| PlanError::UnknownColumn(format!("{cname}\" of relation \"{}", table.name)))?;
                 if t.contains(&idx) {
-                    return Err(PlanError::InvalidParameter(format!(
-                        "column \"{cname}\" specified more than once"
-                    )));
+                    return Err(PlanError::InvalidParameter(format!("column \"{cname}\" specified more than once")));
                 }
                 t.push(idx);
             }
@@ -685,128 +614,94 @@ impl Planner<'_> {
             .as_ref()
             .ok_or_else(|| PlanError::unsupported("INSERT without a source"))?;
         // VALUES lists are planned per column so that each value takes its column's type.
-        let (rel, src_types): (RelExpr, Vec<ScalarType>) = match (
-            source.body.as_ref(),
-            source.order_by.is_none() && source.limit_clause.is_none(),
-        ) {
-            (ast::SetExpr::Values(values), true) => {
-                let empty = Scope::default();
-                let mut rows = Vec::new();
-                // Without a column list, a shorter VALUES row fills the leading columns.
-                let width = values.rows.first().map_or(0, |r| r.content.len());
-                let targets: Vec<usize> = if ins.columns.is_empty() {
-                    targets.iter().copied().take(width).collect()
-                } else {
-                    targets.clone()
-                };
-                for row in &values.rows {
-                    if row.content.len() > targets.len() {
-                        return Err(PlanError::Syntax(
-                            "INSERT has more expressions than target columns".into(),
-                        ));
-                    }
-                    if row.content.len() != width {
-                        return Err(PlanError::Syntax(
-                            "VALUES lists must all be the same length".into(),
-                        ));
-                    }
-                    let mut datums = Vec::new();
-                    for (i, &col) in targets.iter().enumerate() {
-                        let typ = &table.desc.types[col].scalar_type;
-                        let cname = &table.desc.names[col];
-                        let t = match row.content.get(i) {
-                            Some(ast::Expr::Identifier(id))
-                                if id.value.eq_ignore_ascii_case("default")
-                                    && id.quote_style.is_none() =>
-                            {
-                                match &tdesc.defaults[col] {
-                                    Some(d) => Typed {
-                                        expr: d.clone(),
-                                        typ: typ.clone(),
-                                    },
-                                    None => Typed {
-                                        expr: ScalarExpr::null(),
-                                        typ: typ.clone(),
-                                    },
-                                }
-                            }
-                            Some(e) => {
-                                let t = self.plan_expr_hinted(
-                                    ExprCx::new(&empty, "VALUES"),
-                                    e,
-                                    Some(typ),
-                                )?;
-                                self.assign_cast(t, typ, cname)?
-                            }
-                            None => {
-                                return Err(PlanError::Syntax(
-                                    "INSERT has more target columns than expressions".into(),
-                                ))
-                            }
-                        };
-                        datums.push(t.expr.eval(&[])?);
-                    }
-                    rows.push((Row::new(datums), 1));
-                }
-                let types = targets
-                    .iter()
-                    .map(|c| table.desc.types[*c].scalar_type.clone())
-                    .collect();
-                (
-                    RelExpr::Constant {
-                        rows,
-                        arity: targets.len(),
-                    },
-                    types,
-                )
-            }
-            _ => {
-                let (rel, scope) = self.plan_query(source)?.into_relation();
-                if scope.len() > targets.len() {
-                    return Err(PlanError::Syntax(
-                        "INSERT has more expressions than target columns".into(),
-                    ));
-                }
-                if scope.len() < targets.len() && ins.columns.is_empty() {
-                    // Fewer values than columns: the rest take defaults.
-                } else if scope.len() < targets.len() {
-                    return Err(PlanError::Syntax(
-                        "INSERT has more target columns than expressions".into(),
-                    ));
-                }
-                let mut casts = Vec::new();
-                for (i, item) in scope.items.iter().enumerate() {
-                    let col = targets[i];
-                    let t = Typed {
-                        expr: ScalarExpr::Column(i),
-                        typ: item.typ.scalar_type.clone(),
+        let (rel, src_types): (RelExpr, Vec<ScalarType>) =
+            match (source.body.as_ref(), source.order_by.is_none() && source.limit_clause.is_none()) {
+                (ast::SetExpr::Values(values), true) => {
+                    let empty = Scope::default();
+                    let mut rows = Vec::new();
+                    // Without a column list, a shorter VALUES row fills the leading columns.
+                    let width = values.rows.first().map_or(0, |r| r.content.len());
+                    let targets: Vec<usize> = if ins.columns.is_empty() {
+                        targets.iter().copied().take(width).collect()
+                    } else {
+                        targets.clone()
                     };
-                    casts.push(
-                        self.assign_cast(
-                            t,
-                            &table.desc.types[col].scalar_type,
-                            &table.desc.names[col],
-                        )?
-                        .expr,
-                    );
+                    for row in &values.rows {
+                        if row.content.len() > targets.len() {
+                            return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));
+                        }
+                        if row.content.len() != width {
+                            return Err(PlanError::Syntax("VALUES lists must all be the same length".into()));
+                        }
+                        let mut datums = Vec::new();
+                        for (i, &col) in targets.iter().enumerate() {
+                            let typ = &table.desc.types[col].scalar_type;
+                            let cname = &table.desc.names[col];
+                            let t = match row.content.get(i) {
+                                Some(ast::Expr::Identifier(id)) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() => {
+                                    match &tdesc.defaults[col] {
+                                        Some(d) => Typed {
+                                            expr: d.clone(),
+                                            typ: typ.clone(),
+                                        },
+                                        None => Typed {
+                                            expr: ScalarExpr::null(),
+                                            typ: typ.clone(),
+                                        },
+                                    }
+                                }
+                                Some(e) => {
+                                    let t = self.plan_expr_hinted(ExprCx::new(&empty, "VALUES"), e, Some(typ))?;
+                                    self.assign_cast(t, typ, cname)?
+                                }
+                                None => return Err(PlanError::Syntax("INSERT has more target columns than expressions".into())),
+                            };
+                            datums.push(t.expr.eval(&[])?);
+                        }
+                        rows.push((Row::new(datums), 1));
+                    }
+                    let types = targets.iter().map(|c| table.desc.types[*c].scalar_type.clone()).collect();
+                    (
+                        RelExpr::Constant {
+                            rows,
+                            arity: targets.len(),
+                        },
+                        types,
+                    )
                 }
-                let n = scope.len();
-                let rel = RelExpr::Project {
-                    input: Box::new(RelExpr::Map {
-                        input: Box::new(rel),
-                        scalars: casts,
-                    }),
-                    outputs: (n..2 * n).collect(),
-                };
-                (
-                    rel,
-                    targets[..n]
-                        .iter()
-                        .map(|c| table.desc.types[*c].scalar_type.clone())
-                        .collect(),
-                )
-            }
-        };
+                _ => {
+                    let (rel, scope) = self.plan_query(source)?.into_relation();
+                    if scope.len() > targets.len() {
+                        return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));
+                    }
+                    if scope.len() < targets.len() && ins.columns.is_empty() {
+                        // Fewer values than columns: the rest take defaults.
+                    } else if scope.len() < targets.len() {
+                        return Err(PlanError::Syntax("INSERT has more target columns than expressions".into()));
+                    }
+                    let mut casts = Vec::new();
+                    for (i, item) in scope.items.iter().enumerate() {
+                        let col = targets[i];
+                        let t = Typed {
+                            expr: ScalarExpr::Column(i),
+                            typ: item.typ.scalar_type.clone(),
+                        };
+                        casts.push(
+                            self.assign_cast(t, &table.desc.types[col].scalar_type, &table.desc.names[col])?
+                                .expr,
+                        );
+                    }
+                    let n = scope.len();
+                    let rel = RelExpr::Project {
+                        input: Box::new(RelExpr::Map {
+                            input: Box::new(rel),
+                            scalars: casts,
+                        }),
+                        outputs: (n..2 * n).collect(),
+                    };
+                    (rel, targets[..n].iter().map(|c| table.desc.types[*c].scalar_type.clone()).collect())
+                }
+            };
         let provided = src_types.len();
         // Reorder into table column order, filling defaults for columns not given.
         let arity = infer_arity(&rel).unwrap_or(provided);
@@ -824,10 +719,7 @@ impl Planner<'_> {
             }),
             outputs: (arity..arity + table.desc.arity()).collect(),
         };
-        Ok(Plan::Insert {
-            table: table.id,
-            source,
-        })
+        Ok(Plan::Insert { table: table.id, source })
     }
 
     fn plan_update(&self, up: &ast::Update) -> Result<Plan, PlanError> {
@@ -838,16 +730,11 @@ impl Planner<'_> {
             return Err(PlanError::unsupported("UPDATE of this target"));
         };
         let table = self.table_for_write(name)?;
-        let qualifier = alias
-            .as_ref()
-            .map_or(table.name.clone(), |a| a.name.value.clone());
+        let qualifier = alias.as_ref().map_or(table.name.clone(), |a| a.name.value.clone());
         let scope = Scope::from_desc(Some(&qualifier), &table.desc);
         let selection = self.write_selection(table, &scope, up.selection.as_ref())?;
-        let mut assignments: Vec<ScalarExpr> =
-            (0..table.desc.arity()).map(ScalarExpr::Column).collect();
-        let ItemKind::Table(tdesc) = &table.kind else {
-            unreachable!()
-        };
+        let mut assignments: Vec<ScalarExpr> = (0..table.desc.arity()).map(ScalarExpr::Column).collect();
+        let ItemKind::Table(tdesc) = &table.kind else { unreachable!() };
         for a in &up.assignments {
             let ast::AssignmentTarget::ColumnName(col) = &a.target else {
                 return Err(PlanError::unsupported("UPDATE of a column tuple"));
@@ -857,19 +744,15 @@ impl Planner<'_> {
                 .last()
                 .map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_default())
                 .unwrap_or_default();
-            let idx = scope.resolve(None, &cname).map_err(|_| {
-                PlanError::UnknownColumn(format!("{cname}\" of relation \"{}", table.name))
-            })?;
+            let idx = scope
+                .resolve(None, &cname)
+                .map_err(|_| PlanError::UnknownColumn(format!("{cname}\" of relation \"{}", table.name)))?;
             let typ = &table.desc.types[idx].scalar_type;
             let t = match &a.value {
-                ast::Expr::Identifier(id)
-                    if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() =>
-                {
-                    Typed {
-                        expr: tdesc.defaults[idx].clone().unwrap_or_else(ScalarExpr::null),
-                        typ: typ.clone(),
-                    }
-                }
+                ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() => Typed {
+                    expr: tdesc.defaults[idx].clone().unwrap_or_else(ScalarExpr::null),
+                    typ: typ.clone(),
+                },
                 e => {
                     let t = self.plan_expr_hinted(ExprCx::new(&scope, "UPDATE"), e, Some(typ))?;
                     self.assign_cast(t, typ, &cname)?
@@ -899,9 +782,7 @@ impl Planner<'_> {
             return Err(PlanError::unsupported("DELETE of this target"));
         };
         let table = self.table_for_write(name)?;
-        let qualifier = alias
-            .as_ref()
-            .map_or(table.name.clone(), |a| a.name.value.clone());
+        let qualifier = alias.as_ref().map_or(table.name.clone(), |a| a.name.value.clone());
         let scope = Scope::from_desc(Some(&qualifier), &table.desc);
         let selection = self.write_selection(table, &scope, del.selection.as_ref())?;
         Ok(Plan::ReadThenWrite {
@@ -912,12 +793,7 @@ impl Planner<'_> {
         })
     }
 
-    fn write_selection(
-        &self,
-        table: &CatalogItem,
-        scope: &Scope,
-        selection: Option<&ast::Expr>,
-    ) -> Result<RelExpr, PlanError> {
+    fn write_selection(&self, table: &CatalogItem, scope: &Scope, selection: Option<&ast::Expr>) -> Result<RelExpr, PlanError> {
         let get = RelExpr::Get {
             id: table.id,
             arity: table.desc.arity(),
@@ -925,8 +801,7 @@ impl Planner<'_> {
         Ok(match selection {
             None => get,
             Some(e) => {
-                let t =
-                    self.plan_expr_hinted(ExprCx::new(scope, "WHERE"), e, Some(&ScalarType::Bool))?;
+                let t = self.plan_expr_hinted(ExprCx::new(scope, "WHERE"), e, Some(&ScalarType::Bool))?;
                 let t = self.require(t, &ScalarType::Bool, "argument of WHERE")?;
                 RelExpr::Filter {
                     input: Box::new(get),

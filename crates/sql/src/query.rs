@@ -6,10 +6,7 @@ use crate::scope::{Scope, ScopeItem};
 use crate::PlanError;
 use riffle_expr::{ColumnOrder, Func, JoinKind, RelExpr, RowSetFinishing, ScalarExpr};
 use riffle_repr::{ColumnType, Datum, Row, ScalarType};
-use sqlparser::ast::{
-    self, Expr, GroupByExpr, JoinConstraint, JoinOperator, SelectItem, SetExpr, SetOperator,
-    SetQuantifier, TableFactor,
-};
+use sqlparser::ast::{self, Expr, GroupByExpr, JoinConstraint, JoinOperator, SelectItem, SetExpr, SetOperator, SetQuantifier, TableFactor};
 use std::cell::RefCell;
 
 /// A planned query: its plan, output columns and the ORDER BY/LIMIT still to apply.
@@ -108,11 +105,7 @@ impl Planner<'_> {
         };
         if let Some(limit) = &q.limit_clause {
             match limit {
-                ast::LimitClause::LimitOffset {
-                    limit,
-                    offset,
-                    limit_by,
-                } => {
+                ast::LimitClause::LimitOffset { limit, offset, limit_by } => {
                     if !limit_by.is_empty() {
                         return Err(PlanError::unsupported("LIMIT BY"));
                     }
@@ -120,13 +113,10 @@ impl Planner<'_> {
                         planned.finishing.limit = self.constant_count(l, "LIMIT")?;
                     }
                     if let Some(o) = offset {
-                        planned.finishing.offset =
-                            self.constant_count(&o.value, "OFFSET")?.unwrap_or(0);
+                        planned.finishing.offset = self.constant_count(&o.value, "OFFSET")?.unwrap_or(0);
                     }
                 }
-                ast::LimitClause::OffsetCommaLimit { .. } => {
-                    return Err(PlanError::unsupported("LIMIT offset, count"))
-                }
+                ast::LimitClause::OffsetCommaLimit { .. } => return Err(PlanError::unsupported("LIMIT offset, count")),
             }
         }
         Ok(planned)
@@ -137,14 +127,10 @@ impl Planner<'_> {
         let t = self.plan_expr_hinted(ExprCx::new(&empty, what), e, Some(&ScalarType::Int64))?;
         match t.expr {
             ScalarExpr::Literal(Datum::Null) => Ok(None),
-            ScalarExpr::Literal(d) => {
-                match riffle_expr::Func::Cast(ScalarType::Int64).eval(&[d])? {
-                    Datum::Int64(v) if v >= 0 => Ok(Some(v as usize)),
-                    _ => Err(PlanError::InvalidParameter(format!(
-                        "{what} must not be negative"
-                    ))),
-                }
-            }
+            ScalarExpr::Literal(d) => match riffle_expr::Func::Cast(ScalarType::Int64).eval(&[d])? {
+                Datum::Int64(v) if v >= 0 => Ok(Some(v as usize)),
+                _ => Err(PlanError::InvalidParameter(format!("{what} must not be negative"))),
+            },
             _ => Err(PlanError::InvalidParameter(format!(
                 "argument of {what} must not contain variables"
             ))),
@@ -152,11 +138,7 @@ impl Planner<'_> {
     }
 
     /// ORDER BY over a set operation's output: ordinals or output column names only.
-    fn plan_output_order(
-        &self,
-        scope: &Scope,
-        order_by: &[ast::OrderByExpr],
-    ) -> Result<Vec<ColumnOrder>, PlanError> {
+    fn plan_output_order(&self, scope: &Scope, order_by: &[ast::OrderByExpr]) -> Result<Vec<ColumnOrder>, PlanError> {
         let mut out = Vec::new();
         for ob in order_by {
             let column = match &ob.expr {
@@ -165,11 +147,7 @@ impl Planner<'_> {
                     _ => return Err(PlanError::unsupported("ORDER BY a constant")),
                 },
                 Expr::Identifier(id) => scope.resolve(None, &id.value)?,
-                _ => {
-                    return Err(PlanError::unsupported(
-                        "ORDER BY an expression over a set operation",
-                    ))
-                }
+                _ => return Err(PlanError::unsupported("ORDER BY an expression over a set operation")),
             };
             out.push(column_order(column, &ob.options));
         }
@@ -190,34 +168,20 @@ impl Planner<'_> {
                 let (l, ls) = self.plan_set_expr(left)?;
                 let (r, rs) = self.plan_set_expr(right)?;
                 if ls.len() != rs.len() {
-                    return Err(PlanError::Syntax(format!(
-                        "each {op} query must have the same number of columns"
-                    )));
+                    return Err(PlanError::Syntax(format!("each {op} query must have the same number of columns")));
                 }
                 let (l, r, scope) = self.unify_columns(l, ls, r, rs, &op.to_string())?;
                 let all = matches!(set_quantifier, SetQuantifier::All);
                 match op {
                     SetOperator::Union => {
                         let union = RelExpr::Union { inputs: vec![l, r] };
-                        Ok((
-                            if all {
-                                union
-                            } else {
-                                RelExpr::Distinct {
-                                    input: Box::new(union),
-                                }
-                            },
-                            scope,
-                        ))
+                        Ok((if all { union } else { RelExpr::Distinct { input: Box::new(union) } }, scope))
                     }
                     _ => Err(PlanError::unsupported(format!("{op}"))),
                 }
             }
             SetExpr::Table(t) => {
-                let name = t
-                    .table_name
-                    .clone()
-                    .ok_or_else(|| PlanError::unsupported("TABLE without a name"))?;
+                let name = t.table_name.clone().ok_or_else(|| PlanError::unsupported("TABLE without a name"))?;
                 self.plan_table_name(&ast::ObjectName::from(vec![name]), None)
             }
             _ => Err(PlanError::unsupported("this kind of query")),
@@ -225,14 +189,7 @@ impl Planner<'_> {
     }
 
     /// Casts the columns of two set-operation inputs to common types.
-    fn unify_columns(
-        &self,
-        l: RelExpr,
-        ls: Scope,
-        r: RelExpr,
-        rs: Scope,
-        what: &str,
-    ) -> Result<(RelExpr, RelExpr, Scope), PlanError> {
+    fn unify_columns(&self, l: RelExpr, ls: Scope, r: RelExpr, rs: Scope, what: &str) -> Result<(RelExpr, RelExpr, Scope), PlanError> {
         let n = ls.len();
         let mut lmap = Vec::new();
         let mut rmap = Vec::new();
@@ -253,11 +210,7 @@ impl Planner<'_> {
             rmap.push(unified[1].expr.clone());
         }
         let wrap = |input: RelExpr, exprs: Vec<ScalarExpr>| -> RelExpr {
-            if exprs
-                .iter()
-                .enumerate()
-                .all(|(i, e)| *e == ScalarExpr::Column(i))
-            {
+            if exprs.iter().enumerate().all(|(i, e)| *e == ScalarExpr::Column(i)) {
                 return input;
             }
             let outputs = (n..2 * n).collect();
@@ -282,9 +235,7 @@ impl Planner<'_> {
             }
             if let Some(first) = rows.first() {
                 if first.len() != planned.len() {
-                    return Err(PlanError::Syntax(
-                        "VALUES lists must all be the same length".into(),
-                    ));
+                    return Err(PlanError::Syntax("VALUES lists must all be the same length".into()));
                 }
             }
             rows.push(planned);
@@ -319,13 +270,7 @@ impl Planner<'_> {
                 })
                 .collect(),
         };
-        Ok((
-            RelExpr::Constant {
-                rows: out,
-                arity: width,
-            },
-            scope,
-        ))
+        Ok((RelExpr::Constant { rows: out, arity: width }, scope))
     }
 
     /// Plans the FROM clause: a cross product of its items, each possibly a join tree.
@@ -355,24 +300,18 @@ impl Planner<'_> {
 
     fn plan_table_factor(&self, tf: &TableFactor) -> Result<(RelExpr, Scope), PlanError> {
         match tf {
-            TableFactor::Table {
-                name, alias, args, ..
-            } => {
+            TableFactor::Table { name, alias, args, .. } => {
                 if args.is_some() {
                     return Err(PlanError::unsupported("table functions"));
                 }
-                let (expr, mut scope) =
-                    self.plan_table_name(name, alias.as_ref().map(|a| a.name.value.as_str()))?;
+                let (expr, mut scope) = self.plan_table_name(name, alias.as_ref().map(|a| a.name.value.as_str()))?;
                 if let Some(a) = alias {
                     apply_column_aliases(&mut scope, &a.columns);
                 }
                 Ok((expr, scope))
             }
             TableFactor::Derived {
-                lateral,
-                subquery,
-                alias,
-                ..
+                lateral, subquery, alias, ..
             } => {
                 if *lateral {
                     return Err(PlanError::unsupported("LATERAL"));
@@ -387,10 +326,7 @@ impl Planner<'_> {
                 }
                 Ok((expr, scope))
             }
-            TableFactor::NestedJoin {
-                table_with_joins,
-                alias,
-            } => {
+            TableFactor::NestedJoin { table_with_joins, alias } => {
                 let (expr, mut scope) = self.plan_from(std::slice::from_ref(table_with_joins))?;
                 if let Some(a) = alias {
                     for item in &mut scope.items {
@@ -404,19 +340,11 @@ impl Planner<'_> {
     }
 
     /// Resolves a table, view or CTE name into a plan and scope.
-    pub fn plan_table_name(
-        &self,
-        name: &ast::ObjectName,
-        alias: Option<&str>,
-    ) -> Result<(RelExpr, Scope), PlanError> {
+    pub fn plan_table_name(&self, name: &ast::ObjectName, alias: Option<&str>) -> Result<(RelExpr, Scope), PlanError> {
         let parts: Vec<String> = name
             .0
             .iter()
-            .map(|p| {
-                p.as_ident()
-                    .map(|i| i.value.clone())
-                    .unwrap_or_else(|| p.to_string())
-            })
+            .map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_else(|| p.to_string()))
             .collect();
         let (schema, base) = match parts.as_slice() {
             [t] => (None, t.clone()),
@@ -426,14 +354,9 @@ impl Planner<'_> {
         };
         let qualifier = alias.map(str::to_string).unwrap_or_else(|| base.clone());
         if schema.is_none() {
-            if let Some((_, expr, scope)) =
-                self.ctes.borrow().iter().rev().find(|(n, _, _)| *n == base)
-            {
+            if let Some((_, expr, scope)) = self.ctes.borrow().iter().rev().find(|(n, _, _)| *n == base) {
                 let mut scope = scope.clone();
-                scope
-                    .items
-                    .iter_mut()
-                    .for_each(|i| i.table = Some(qualifier.clone()));
+                scope.items.iter_mut().for_each(|i| i.table = Some(qualifier.clone()));
                 return Ok((expr.clone(), scope));
             }
         }
@@ -461,26 +384,16 @@ impl Planner<'_> {
         Ok((expr, scope))
     }
 
-    fn plan_join(
-        &self,
-        left: (RelExpr, Scope),
-        right: (RelExpr, Scope),
-        op: &JoinOperator,
-    ) -> Result<(RelExpr, Scope), PlanError> {
+    fn plan_join(&self, left: (RelExpr, Scope), right: (RelExpr, Scope), op: &JoinOperator) -> Result<(RelExpr, Scope), PlanError> {
         let (kind, constraint) = match op {
             JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
             JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::LeftOuter, c),
             JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
-            JoinOperator::Right(_) | JoinOperator::RightOuter(_) => {
-                return Err(PlanError::unsupported("RIGHT JOIN"))
-            }
+            JoinOperator::Right(_) | JoinOperator::RightOuter(_) => return Err(PlanError::unsupported("RIGHT JOIN")),
             JoinOperator::FullOuter(_) => return Err(PlanError::unsupported("FULL JOIN")),
             other => {
                 return Err(PlanError::unsupported(
-                    format!("join {other:?}")
-                        .chars()
-                        .take(40)
-                        .collect::<String>(),
+                    format!("join {other:?}").chars().take(40).collect::<String>(),
                 ))
             }
         };
@@ -526,10 +439,7 @@ impl Planner<'_> {
             };
             preds.push(self.compare_typed(lt, rt, Func::Eq)?.expr);
         }
-        let hide: Vec<usize> = names
-            .iter()
-            .map(|n| right.1.resolve(None, n))
-            .collect::<Result<_, _>>()?;
+        let hide: Vec<usize> = names.iter().map(|n| right.1.resolve(None, n)).collect::<Result<_, _>>()?;
         let left_len = left.1.len();
         let (expr, mut scope) = self.join_with_predicate(left, right, kind, preds)?;
         for h in hide {
@@ -550,11 +460,7 @@ impl Planner<'_> {
         let preds = match on {
             None => vec![],
             Some(e) => {
-                let t = self.plan_expr_hinted(
-                    ExprCx::new(&combined, "JOIN conditions"),
-                    e,
-                    Some(&ScalarType::Bool),
-                )?;
+                let t = self.plan_expr_hinted(ExprCx::new(&combined, "JOIN conditions"), e, Some(&ScalarType::Bool))?;
                 let t = self.require(t, &ScalarType::Bool, "argument of JOIN/ON")?;
                 vec![t.expr]
             }
@@ -600,16 +506,8 @@ impl Planner<'_> {
         ))
     }
 
-    fn plan_select(
-        &self,
-        select: &ast::Select,
-        order_by: &[ast::OrderByExpr],
-    ) -> Result<PlannedQuery, PlanError> {
-        if select.top.is_some()
-            || select.into.is_some()
-            || !select.lateral_views.is_empty()
-            || select.qualify.is_some()
-        {
+    fn plan_select(&self, select: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<PlannedQuery, PlanError> {
+        if select.top.is_some() || select.into.is_some() || !select.lateral_views.is_empty() || select.qualify.is_some() {
             return Err(PlanError::unsupported("this SELECT clause"));
         }
         if !select.named_window.is_empty() {
@@ -618,27 +516,20 @@ impl Planner<'_> {
         let (mut rel, scope) = self.plan_from(&select.from)?;
         if let Some(w) = &select.selection {
             if contains_aggregate(w) {
-                return Err(PlanError::Grouping(
-                    "aggregate functions are not allowed in WHERE".into(),
-                ));
+                return Err(PlanError::Grouping("aggregate functions are not allowed in WHERE".into()));
             }
-            let t =
-                self.plan_expr_hinted(ExprCx::new(&scope, "WHERE"), w, Some(&ScalarType::Bool))?;
+            let t = self.plan_expr_hinted(ExprCx::new(&scope, "WHERE"), w, Some(&ScalarType::Bool))?;
             let t = self.require(t, &ScalarType::Bool, "argument of WHERE")?;
             rel = push_filter(rel, t.expr);
         }
         let group_exprs: &[Expr] = match &select.group_by {
             GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs,
-            GroupByExpr::Expressions(..) | GroupByExpr::All(_) => {
-                return Err(PlanError::unsupported("GROUP BY modifiers"))
-            }
+            GroupByExpr::Expressions(..) | GroupByExpr::All(_) => return Err(PlanError::unsupported("GROUP BY modifiers")),
         };
         let select_items = self.expand_select_items(&select.projection, &scope)?;
         let grouped = !group_exprs.is_empty()
             || select.having.is_some()
-            || select_items
-                .iter()
-                .any(|(e, _, _)| e.as_ref().is_some_and(contains_aggregate))
+            || select_items.iter().any(|(e, _, _)| e.as_ref().is_some_and(contains_aggregate))
             || order_by.iter().any(|o| contains_aggregate(&o.expr));
 
         let grouping;
@@ -648,9 +539,7 @@ impl Planner<'_> {
             for g in group_exprs {
                 let key = match g {
                     Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
-                        let ast::Value::Number(n, _) = &v.value else {
-                            unreachable!()
-                        };
+                        let ast::Value::Number(n, _) = &v.value else { unreachable!() };
                         let i = ordinal(n, select_items.len())?;
                         match &select_items[i].0 {
                             Some(e) => self.plan_expr(ExprCx::new(&scope, "GROUP BY"), e)?,
@@ -663,17 +552,13 @@ impl Planner<'_> {
                     Expr::Identifier(id) if scope.resolve(None, &id.value).is_err() => {
                         // GROUP BY an output column alias.
                         match select_items.iter().find(|(_, name, _)| *name == id.value) {
-                            Some((Some(e), _, _)) => {
-                                self.plan_expr(ExprCx::new(&scope, "GROUP BY"), e)?
-                            }
+                            Some((Some(e), _, _)) => self.plan_expr(ExprCx::new(&scope, "GROUP BY"), e)?,
                             _ => self.plan_expr(ExprCx::new(&scope, "GROUP BY"), g)?,
                         }
                     }
                     _ => {
                         if contains_aggregate(g) {
-                            return Err(PlanError::Grouping(
-                                "aggregate functions are not allowed in GROUP BY".into(),
-                            ));
+                            return Err(PlanError::Grouping("aggregate functions are not allowed in GROUP BY".into()));
                         }
                         self.plan_expr(ExprCx::new(&scope, "GROUP BY"), g)?
                     }
@@ -706,10 +591,9 @@ impl Planner<'_> {
                     let e = Expr::Identifier(ast::Ident::new(scope.items[*col].name.clone()));
                     if grouped {
                         let q = match &scope.items[*col].table {
-                            Some(t) => Expr::CompoundIdentifier(vec![
-                                ast::Ident::new(t.clone()),
-                                ast::Ident::new(scope.items[*col].name.clone()),
-                            ]),
+                            Some(t) => {
+                                Expr::CompoundIdentifier(vec![ast::Ident::new(t.clone()), ast::Ident::new(scope.items[*col].name.clone())])
+                            }
                             None => e,
                         };
                         self.plan_expr(out_cx, &q)?
@@ -741,10 +625,7 @@ impl Planner<'_> {
                     ..out_cx
                 };
                 let t = self.plan_expr_hinted(cx, h, Some(&ScalarType::Bool))?;
-                Some(
-                    self.require(t, &ScalarType::Bool, "argument of HAVING")?
-                        .expr,
-                )
+                Some(self.require(t, &ScalarType::Bool, "argument of HAVING")?.expr)
             }
             None => None,
         };
@@ -758,14 +639,10 @@ impl Planner<'_> {
         for ob in order_by {
             let column = match &ob.expr {
                 Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
-                    let ast::Value::Number(n, _) = &v.value else {
-                        unreachable!()
-                    };
+                    let ast::Value::Number(n, _) = &v.value else { unreachable!() };
                     ordinal(n, n_out)?
                 }
-                Expr::Identifier(id)
-                    if out_items.iter().filter(|i| i.name == id.value).count() == 1 =>
-                {
+                Expr::Identifier(id) if out_items.iter().filter(|i| i.name == id.value).count() == 1 => {
                     out_items.iter().position(|i| i.name == id.value).unwrap()
                 }
                 e => {
@@ -778,10 +655,11 @@ impl Planner<'_> {
                     )?;
                     match out_exprs.iter().position(|o| o.expr == t.expr) {
                         Some(i) => i,
-                        None if distinct => return Err(PlanError::InvalidParameter(
-                            "for SELECT DISTINCT, ORDER BY expressions must appear in select list"
-                                .into(),
-                        )),
+                        None if distinct => {
+                            return Err(PlanError::InvalidParameter(
+                                "for SELECT DISTINCT, ORDER BY expressions must appear in select list".into(),
+                            ))
+                        }
                         None => {
                             out_exprs.push(t);
                             out_exprs.len() - 1
@@ -826,9 +704,7 @@ impl Planner<'_> {
         };
         rel = project(rel, (base_arity..base_arity + total).collect());
         if distinct {
-            rel = RelExpr::Distinct {
-                input: Box::new(rel),
-            };
+            rel = RelExpr::Distinct { input: Box::new(rel) };
         }
         Ok(PlannedQuery {
             expr: rel,
@@ -843,23 +719,15 @@ impl Planner<'_> {
     }
 
     /// Expands `*` and `t.*`; yields (expression or None for a plain column, output name, column).
-    fn expand_select_items(
-        &self,
-        items: &[SelectItem],
-        scope: &Scope,
-    ) -> Result<Vec<(Option<Expr>, String, usize)>, PlanError> {
+    fn expand_select_items(&self, items: &[SelectItem], scope: &Scope) -> Result<Vec<(Option<Expr>, String, usize)>, PlanError> {
         let mut out = Vec::new();
         for item in items {
             match item {
                 SelectItem::UnnamedExpr(e) => out.push((Some(e.clone()), output_name(e), 0)),
-                SelectItem::ExprWithAlias { expr, alias } => {
-                    out.push((Some(expr.clone()), alias.value.clone(), 0))
-                }
+                SelectItem::ExprWithAlias { expr, alias } => out.push((Some(expr.clone()), alias.value.clone(), 0)),
                 SelectItem::Wildcard(_) => {
                     if scope.items.is_empty() {
-                        return Err(PlanError::Syntax(
-                            "SELECT * with no tables specified is not valid".into(),
-                        ));
+                        return Err(PlanError::Syntax("SELECT * with no tables specified is not valid".into()));
                     }
                     for (i, it) in scope.items.iter().enumerate().filter(|(_, it)| !it.hidden) {
                         out.push((None, it.name.clone(), i));
@@ -875,9 +743,7 @@ impl Planner<'_> {
                         .filter(|(_, it)| it.table.as_deref() == Some(t.as_str()))
                         .collect();
                     if cols.is_empty() {
-                        return Err(PlanError::MissingFrom(format!(
-                            "missing FROM-clause entry for table \"{t}\""
-                        )));
+                        return Err(PlanError::MissingFrom(format!("missing FROM-clause entry for table \"{t}\"")));
                     }
                     for (i, it) in cols {
                         out.push((None, it.name.clone(), i));
@@ -899,9 +765,7 @@ fn apply_column_aliases(scope: &mut Scope, cols: &[ast::TableAliasColumnDef]) {
 fn ordinal(n: &str, len: usize) -> Result<usize, PlanError> {
     match n.parse::<usize>() {
         Ok(i) if i >= 1 && i <= len => Ok(i - 1),
-        _ => Err(PlanError::InvalidParameter(format!(
-            "position {n} is not in select list"
-        ))),
+        _ => Err(PlanError::InvalidParameter(format!("position {n} is not in select list"))),
     }
 }
 
@@ -920,15 +784,8 @@ fn output_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(id) => id.value.clone(),
         Expr::CompoundIdentifier(ids) => ids.last().map(|i| i.value.clone()).unwrap_or_default(),
-        Expr::Function(f) => f
-            .name
-            .0
-            .last()
-            .map(|p| p.to_string().to_ascii_lowercase())
-            .unwrap_or_default(),
-        Expr::Cast {
-            expr, data_type, ..
-        } => match output_name(expr).as_str() {
+        Expr::Function(f) => f.name.0.last().map(|p| p.to_string().to_ascii_lowercase()).unwrap_or_default(),
+        Expr::Cast { expr, data_type, .. } => match output_name(expr).as_str() {
             "?column?" => crate::types::parse_type_name(data_type)
                 .map(|t| pg_type_label(&t))
                 .unwrap_or_else(|_| "?column?".into()),
@@ -980,10 +837,7 @@ fn flatten_and(e: ScalarExpr, out: &mut Vec<ScalarExpr>) {
 }
 
 /// Splits join conjuncts into equi-keys `left_expr = right_expr` and a residual.
-fn extract_equi_keys(
-    conjuncts: Vec<ScalarExpr>,
-    left_arity: usize,
-) -> (Vec<(ScalarExpr, ScalarExpr)>, Vec<ScalarExpr>) {
+fn extract_equi_keys(conjuncts: Vec<ScalarExpr>, left_arity: usize) -> (Vec<(ScalarExpr, ScalarExpr)>, Vec<ScalarExpr>) {
     let mut keys = Vec::new();
     let mut residual = Vec::new();
     let side = |e: &ScalarExpr| -> Option<bool> {
@@ -1005,11 +859,7 @@ fn extract_equi_keys(
         }
     };
     for c in conjuncts {
-        if let ScalarExpr::Call {
-            func: Func::Eq,
-            args,
-        } = &c
-        {
+        if let ScalarExpr::Call { func: Func::Eq, args } = &c {
             let (a, b) = (&args[0], &args[1]);
             match (side(a), side(b)) {
                 (Some(true), Some(false)) => {
@@ -1093,18 +943,10 @@ pub fn infer_arity(e: &RelExpr) -> Option<usize> {
     Some(match e {
         RelExpr::Get { arity, .. } | RelExpr::Constant { arity, .. } => *arity,
         RelExpr::Map { input, scalars } => infer_arity(input)? + scalars.len(),
-        RelExpr::Filter { input, .. }
-        | RelExpr::Distinct { input }
-        | RelExpr::TopK { input, .. } => infer_arity(input)?,
+        RelExpr::Filter { input, .. } | RelExpr::Distinct { input } | RelExpr::TopK { input, .. } => infer_arity(input)?,
         RelExpr::Project { outputs, .. } => outputs.len(),
-        RelExpr::Join {
-            left, right_arity, ..
-        } => infer_arity(left)? + right_arity,
-        RelExpr::Reduce {
-            group_key,
-            aggregates,
-            ..
-        } => group_key.len() + aggregates.len(),
+        RelExpr::Join { left, right_arity, .. } => infer_arity(left)? + right_arity,
+        RelExpr::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
         RelExpr::Union { inputs } => infer_arity(inputs.first()?)?,
     })
 }

@@ -56,9 +56,7 @@ impl Scope {
             .items
             .iter()
             .enumerate()
-            .filter(|(_, it)| {
-                it.name == name && table.map_or(!it.hidden, |t| it.table.as_deref() == Some(t))
-            })
+            .filter(|(_, it)| it.name == name && table.map_or(!it.hidden, |t| it.table.as_deref() == Some(t)))
             .map(|(i, _)| i)
             .collect();
         match matches.as_slice() {
@@ -66,10 +64,7 @@ impl Scope {
             [] => {
                 let full = match table {
                     Some(t) if !self.items.iter().any(|it| it.table.as_deref() == Some(t)) => {
-                        return Err(PlanError::UnknownRelation(format!(
-                            "missing FROM-clause entry for table \"{t}\""
-                        ))
-                        .into_missing_from())
+                        return Err(PlanError::UnknownRelation(format!("missing FROM-clause entry for table \"{t}\"")).into_missing_from())
                     }
                     Some(t) => format!("{t}.{name}"),
                     None => name.to_string(),

@@ -10,15 +10,9 @@ pub fn parse_type_name(dt: &DataType) -> Result<ScalarType, PlanError> {
     let (base, args) = match text.find('(') {
         Some(i) => {
             let close = text.rfind(')').unwrap_or(text.len());
-            let args: Vec<u32> = text[i + 1..close]
-                .split(',')
-                .filter_map(|a| a.trim().parse().ok())
-                .collect();
+            let args: Vec<u32> = text[i + 1..close].split(',').filter_map(|a| a.trim().parse().ok()).collect();
             let rest = text[close + 1..].trim();
-            (
-                format!("{} {}", text[..i].trim(), rest).trim().to_string(),
-                args,
-            )
+            (format!("{} {}", text[..i].trim(), rest).trim().to_string(), args)
         }
         None => (text.clone(), vec![]),
     };
@@ -74,11 +68,7 @@ pub fn parse_type_name(dt: &DataType) -> Result<ScalarType, PlanError> {
 pub fn common_type(a: &ScalarType, b: &ScalarType) -> Option<ScalarType> {
     use ScalarType::*;
     if a.without_modifiers() == b.without_modifiers() {
-        return Some(if a == b {
-            a.clone()
-        } else {
-            a.without_modifiers()
-        });
+        return Some(if a == b { a.clone() } else { a.without_modifiers() });
     }
     Some(match (a, b) {
         (Unknown, other) | (other, Unknown) => other.clone(),
@@ -110,9 +100,7 @@ pub fn can_assign(from: &ScalarType, to: &ScalarType) -> bool {
         (x, y) if x.is_numeric() && y.is_numeric() => true,
         (x, y) if x.is_string_like() && y.is_string_like() => true,
         (_, String | VarChar { .. }) => true,
-        (Date, Timestamp | TimestampTz)
-        | (Timestamp, TimestampTz | Date)
-        | (TimestampTz, Timestamp | Date) => true,
+        (Date, Timestamp | TimestampTz) | (Timestamp, TimestampTz | Date) | (TimestampTz, Timestamp | Date) => true,
         _ => false,
     }
 }
