@@ -117,6 +117,7 @@ fn psql_simple_protocol() {
         .args(["-c", "CREATE MATERIALIZED VIEW pv AS SELECT b, a * 10 AS a10 FROM p"])
         .args(["-c", "SELECT * FROM pv ORDER BY a10"])
         .args(["-c", "SELECT nope"])
+        .args(["-c", "\\dt"])
         .args(["-c", "SELECT count(*) FROM p"])
         .output()
         .expect("run psql (apt-get install postgresql-client)");
@@ -124,6 +125,7 @@ fn psql_simple_protocol() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stdout.contains("one|10\ntwo|20\n"), "stdout: {stdout}\nstderr: {stderr}");
     assert!(stderr.contains("column \"nope\" does not exist"), "stderr: {stderr}");
+    assert!(stdout.contains("public|p|table|riffle\n"), "\\dt lists the table: {stdout}");
     assert!(stdout.trim_end().ends_with('2'), "session continued after the error: {stdout}");
 }
 

@@ -46,6 +46,8 @@ impl From<tokio_postgres::Error> for DbError {
 #[derive(PartialEq, Clone, Copy)]
 enum Engine {
     Riffle,
+    /// Riffle with two timely workers: data is partitioned and exchanged between them.
+    RiffleTwoWorkers,
     Postgres,
 }
 
@@ -201,7 +203,7 @@ impl sqllogictest::AsyncDB for Db {
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
         match self.engine {
-            Engine::Riffle => self.run_riffle(sql).await,
+            Engine::Riffle | Engine::RiffleTwoWorkers => self.run_riffle(sql).await,
             Engine::Postgres => self.run_postgres(sql).await,
         }
     }
@@ -210,7 +212,7 @@ impl sqllogictest::AsyncDB for Db {
 
     fn engine_name(&self) -> &str {
         match self.engine {
-            Engine::Riffle => "riffle",
+            Engine::Riffle | Engine::RiffleTwoWorkers => "riffle",
             Engine::Postgres => "postgres",
         }
     }
@@ -232,6 +234,10 @@ async fn run_file(path: PathBuf, engine: Engine) -> Result<(), Failed> {
     let (conn_str, _server) = match engine {
         Engine::Riffle => {
             let server = TestServer::start();
+            (server.conn_str(), Some(server))
+        }
+        Engine::RiffleTwoWorkers => {
+            let server = TestServer::start_with(&["--workers", "2"]);
             (server.conn_str(), Some(server))
         }
         Engine::Postgres => {
@@ -267,7 +273,7 @@ async fn run_file(path: PathBuf, engine: Engine) -> Result<(), Failed> {
         }
     };
     let mut runner = sqllogictest::Runner::new(make);
-    runner.add_label(if engine == Engine::Riffle { "riffle" } else { "postgres" });
+    runner.add_label(if engine == Engine::Postgres { "postgres" } else { "riffle" });
     runner.with_column_validator(|_, _| true);
     if engine == Engine::Riffle && std::env::var("RIFFLE_SLT_COMPLETE").is_ok() {
         let validator = |normalizer: sqllogictest::Normalizer, actual: &[Vec<String>], expected: &[String]| {
@@ -307,9 +313,13 @@ fn main() {
     let mut trials = Vec::new();
     for file in files {
         let name = file.file_stem().unwrap().to_string_lossy().to_string();
-        for engine in [Engine::Riffle, Engine::Postgres] {
+        for engine in [Engine::Riffle, Engine::RiffleTwoWorkers, Engine::Postgres] {
             let file = file.clone();
-            let label = if engine == Engine::Riffle { "riffle" } else { "postgres" };
+            let label = match engine {
+                Engine::Riffle => "riffle",
+                Engine::RiffleTwoWorkers => "riffle-2-workers",
+                Engine::Postgres => "postgres",
+            };
             let trial = Trial::test(format!("{label}::{name}"), move || {
                 let rt = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)

@@ -43,8 +43,13 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with a fresh data directory.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with a fresh data directory and extra flags (`--workers 2`).
+    pub fn start_with(args: &[&str]) -> Self {
         let tmp = tempfile::tempdir().expect("temp dir");
-        let mut s = Self::start_in(tmp.path(), &[]);
+        let mut s = Self::start_in(tmp.path(), args);
         s._tmp = Some(tmp);
         s
     }

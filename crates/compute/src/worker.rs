@@ -182,6 +182,11 @@ impl<'w> ComputeWorker<'w> {
                 }
             },
             PeekTarget::Plan(plan) => {
+                // A concurrent DROP may have removed an input after the query was planned.
+                if let Some(missing) = plan.depends_on().into_iter().find(|id| !self.traces.contains_key(id)) {
+                    let _ = reply.send(Err(format!("relation {missing} was dropped while the query ran")));
+                    return;
+                }
                 let index = self.worker.next_dataflow_index();
                 let traces = &mut self.traces;
                 let worker_index = self.worker.index();

@@ -293,6 +293,7 @@ impl Func {
             Func::Lpad | Func::Rpad => {
                 let s: Vec<char> = text(&a[0])?.chars().collect();
                 let len = int_arg(&a[1])?.max(0) as usize;
+                check_length(len)?;
                 let fill: Vec<char> = match a.get(2) {
                     Some(f) => text(f)?.chars().collect(),
                     None => vec![' '],
@@ -342,7 +343,11 @@ impl Func {
                 }
                 String(out)
             }
-            Func::Repeat => String(text(&a[0])?.repeat(int_arg(&a[1])?.max(0) as usize)),
+            Func::Repeat => {
+                let (s, n) = (text(&a[0])?, int_arg(&a[1])?.max(0) as usize);
+                check_length(s.len().saturating_mul(n))?;
+                String(s.repeat(n))
+            }
             Func::Md5 => return Err(EvalError::InvalidArgument("md5 is not supported".into())),
             Func::Ascii => Int32(text(&a[0])?.chars().next().map_or(0, |c| c as i32)),
             Func::Chr => {
@@ -399,6 +404,14 @@ impl Func {
             }
         })
     }
+}
+
+/// PostgreSQL caps values at 1 GB; refusing larger results keeps a query from exhausting memory.
+fn check_length(bytes: usize) -> Result<(), EvalError> {
+    if bytes > (1 << 30) {
+        return Err(EvalError::OutOfRange("requested length".into()));
+    }
+    Ok(())
 }
 
 fn bool_arg(d: &Datum) -> Result<bool, EvalError> {
@@ -536,7 +549,7 @@ fn sub(a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
         (TimestampTz(t), Interval(iv)) => TimestampTz(add_interval(*t, iv, -1)?),
         (Date(d), Interval(iv)) => Timestamp(add_interval(*d as i64 * riffle_repr::Interval::MICROS_PER_DAY, iv, -1)?),
         (Date(d), Int32(n)) => Date(d.checked_sub(*n).ok_or_else(|| out_of_range("date"))?),
-        (Date(x), Date(y)) => Int32(x - y),
+        (Date(x), Date(y)) => Int32(x.checked_sub(*y).ok_or_else(|| out_of_range("integer"))?),
         (Timestamp(x), Timestamp(y)) | (TimestampTz(x), TimestampTz(y)) => Interval(justify_hours(x - y)),
         (Interval(x), Interval(y)) => Interval(riffle_repr::Interval {
             months: x.months - y.months,

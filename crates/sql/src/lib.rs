@@ -11,6 +11,7 @@ mod expr;
 mod plan;
 mod query;
 mod scope;
+mod system;
 mod types;
 
 pub use catalog::{CatalogItem, ItemKind, SessionCatalog, TableDesc};

@@ -360,15 +360,30 @@ impl Planner<'_> {
                 return Ok((expr.clone(), scope));
             }
         }
-        if let Some(s) = &schema {
-            if s != "public" {
-                return Err(PlanError::UnknownRelation(name.to_string()));
+        let user_item = if schema.as_deref().is_none_or(|s| s == "public") {
+            self.catalog.get(&base)
+        } else {
+            None
+        };
+        if user_item.is_none() {
+            if let Some((desc, rows)) = crate::system::system_table(self.catalog, schema.as_deref(), &base) {
+                if self.ctx.in_view {
+                    // System catalogs are computed when a query is planned, so a view over
+                    // them could not be maintained.
+                    return Err(PlanError::unsupported(format!("views over the system catalog relation {base}")));
+                }
+                let arity = desc.arity();
+                let scope = Scope::from_desc(Some(&qualifier), &desc);
+                return Ok((
+                    RelExpr::Constant {
+                        rows: rows.into_iter().map(|r| (r, 1)).collect(),
+                        arity,
+                    },
+                    scope,
+                ));
             }
         }
-        let item = self
-            .catalog
-            .get(&base)
-            .ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
+        let item = user_item.ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
         let scope = Scope::from_desc(Some(&qualifier), &item.desc);
         if !self.deps.borrow().contains(&item.id) {
             self.deps.borrow_mut().push(item.id);
