@@ -35,6 +35,20 @@ pub enum ScalarExpr {
     Coalesce(Vec<ScalarExpr>),
 }
 
+/// Three-valued AND (`decisive = false`) or OR (`decisive = true`): the decisive value wins
+/// outright, otherwise any NULL makes the result NULL.
+fn junction(exprs: &[ScalarExpr], row: &[Datum], decisive: bool) -> Result<Datum, EvalError> {
+    let mut saw_null = false;
+    for e in exprs {
+        match e.eval(row)? {
+            Datum::Bool(b) if b == decisive => return Ok(Datum::Bool(decisive)),
+            Datum::Null => saw_null = true,
+            _ => {}
+        }
+    }
+    Ok(if saw_null { Datum::Null } else { Datum::Bool(!decisive) })
+}
+
 impl ScalarExpr {
     /// A call of `func` on `args`.
     pub fn call(func: Func, args: Vec<ScalarExpr>) -> Self {
@@ -66,28 +80,8 @@ impl ScalarExpr {
                 Datum::Bool(true) => then.eval(row),
                 _ => els.eval(row),
             },
-            ScalarExpr::And(exprs) => {
-                let mut saw_null = false;
-                for e in exprs {
-                    match e.eval(row)? {
-                        Datum::Bool(false) => return Ok(Datum::Bool(false)),
-                        Datum::Null => saw_null = true,
-                        _ => {}
-                    }
-                }
-                Ok(if saw_null { Datum::Null } else { Datum::Bool(true) })
-            }
-            ScalarExpr::Or(exprs) => {
-                let mut saw_null = false;
-                for e in exprs {
-                    match e.eval(row)? {
-                        Datum::Bool(true) => return Ok(Datum::Bool(true)),
-                        Datum::Null => saw_null = true,
-                        _ => {}
-                    }
-                }
-                Ok(if saw_null { Datum::Null } else { Datum::Bool(false) })
-            }
+            ScalarExpr::And(exprs) => junction(exprs, row, false),
+            ScalarExpr::Or(exprs) => junction(exprs, row, true),
             ScalarExpr::Coalesce(exprs) => {
                 for e in exprs {
                     let v = e.eval(row)?;

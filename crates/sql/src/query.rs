@@ -902,7 +902,7 @@ fn extract_equi_keys(conjuncts: Vec<ScalarExpr>, left_arity: usize) -> (Vec<(Sca
 fn push_filter(rel: RelExpr, pred: ScalarExpr) -> RelExpr {
     let mut conjuncts = Vec::new();
     flatten_and(pred, &mut conjuncts);
-    match rel {
+    let (rel, rest) = match rel {
         RelExpr::Join {
             left,
             right,
@@ -911,45 +911,35 @@ fn push_filter(rel: RelExpr, pred: ScalarExpr) -> RelExpr {
             kind: JoinKind::Inner,
             right_arity,
         } => {
-            let left_arity = infer_arity(&left);
-            match left_arity {
-                Some(la) => {
-                    let (more, rest) = extract_equi_keys(conjuncts, la);
+            let rest = match infer_arity(&left) {
+                Some(left_arity) => {
+                    let (more, rest) = extract_equi_keys(conjuncts, left_arity);
                     keys.extend(more);
-                    let join = RelExpr::Join {
-                        left,
-                        right,
-                        keys,
-                        residual,
-                        kind: JoinKind::Inner,
-                        right_arity,
-                    };
-                    if rest.is_empty() {
-                        join
-                    } else {
-                        RelExpr::Filter {
-                            input: Box::new(join),
-                            predicates: rest,
-                        }
-                    }
+                    rest
                 }
-                None => RelExpr::Filter {
-                    input: Box::new(RelExpr::Join {
-                        left,
-                        right,
-                        keys,
-                        residual,
-                        kind: JoinKind::Inner,
-                        right_arity,
-                    }),
-                    predicates: conjuncts,
+                None => conjuncts,
+            };
+            (
+                RelExpr::Join {
+                    left,
+                    right,
+                    keys,
+                    residual,
+                    kind: JoinKind::Inner,
+                    right_arity,
                 },
-            }
+                rest,
+            )
         }
-        other => RelExpr::Filter {
-            input: Box::new(other),
-            predicates: conjuncts,
-        },
+        other => (other, conjuncts),
+    };
+    if rest.is_empty() {
+        rel
+    } else {
+        RelExpr::Filter {
+            input: Box::new(rel),
+            predicates: rest,
+        }
     }
 }
 
