@@ -276,6 +276,14 @@ impl Planner<'_> {
             } else {
                 ShowKind::Views
             })),
+            Statement::ShowColumns { show_options, .. } => {
+                let name = show_options
+                    .show_in
+                    .as_ref()
+                    .and_then(|i| i.parent_name.as_ref())
+                    .ok_or_else(|| PlanError::Syntax("SHOW COLUMNS requires FROM <relation>".into()))?;
+                self.show_columns(&object_name(name)?)
+            }
             Statement::StartTransaction { .. } => Ok(Plan::StartTransaction),
             Statement::Commit { .. } => Ok(Plan::Commit),
             Statement::Rollback { .. } => Ok(Plan::Rollback),
@@ -377,6 +385,22 @@ impl Planner<'_> {
             }
         }
         Plan::Rows { desc, rows, tag: "SHOW" }
+    }
+
+    /// SHOW COLUMNS FROM t: name, nullability and type of each column.
+    fn show_columns(&self, name: &str) -> Result<Plan, PlanError> {
+        let item = self.catalog.get(name).ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
+        let text = |s: &str| Datum::String(s.to_string());
+        let desc = RelationDesc::empty()
+            .with_column("name", ColumnType::nullable(ScalarType::String))
+            .with_column("nullable", ColumnType::nullable(ScalarType::Bool))
+            .with_column("type", ColumnType::nullable(ScalarType::String));
+        let rows = item
+            .desc
+            .iter()
+            .map(|(n, t)| Row::new(vec![text(n), Datum::Bool(t.nullable), text(&t.scalar_type.to_string())]))
+            .collect();
+        Ok(Plan::Rows { desc, rows, tag: "SHOW" })
     }
 
     fn plan_create_table(&self, ct: &ast::CreateTable) -> Result<Plan, PlanError> {
