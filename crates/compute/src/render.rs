@@ -132,36 +132,32 @@ impl<'s, 't> RenderContext<'s, 't> {
                 let (r, re) = self.render(right);
                 let (lk, rk): (Vec<ScalarExpr>, Vec<ScalarExpr>) = keys.iter().cloned().unzip();
                 let (lkeyed, lerr) = keyed(l.clone(), lk);
-                let (rkeyed, rerr) = keyed(r, rk);
+                let (rkeyed, rerr) = keyed(r.clone(), rk);
                 let matched = lkeyed.join(rkeyed).map(|(_k, (lrow, rrow))| {
                     let mut datums = lrow.datums().to_vec();
                     datums.extend_from_slice(rrow.datums());
-                    (lrow, Row::new(datums))
+                    ((lrow, rrow), Row::new(datums))
                 });
                 let (matched, resid_err) = match residual.clone() {
                     None => (matched, self.empty_errs()),
-                    Some(pred) => split(matched.flat_map(move |(lrow, row)| match pred.holds(row.datums()) {
-                        Ok(true) => Some(Ok((lrow, row))),
+                    Some(pred) => split(matched.flat_map(move |(sides, row)| match pred.holds(row.datums()) {
+                        Ok(true) => Some(Ok((sides, row))),
                         Ok(false) => None,
                         Err(e) => Some(Err(e)),
                     })),
                 };
                 let errs = le.concat(re).concat(lerr).concat(rerr).concat(resid_err);
-                let joined = matched.clone().map(|(_, row)| row);
-                match kind {
-                    JoinKind::Inner => (joined, errs),
-                    JoinKind::LeftOuter => {
-                        let with_match = matched.map(|(lrow, _)| lrow).distinct_core::<Diff>();
-                        let matched_left = l.clone().map(|row| (row, ())).semijoin(with_match).map(|(row, ())| row);
-                        let n = *right_arity;
-                        let padded = l.concat(matched_left.negate()).map(move |row| {
-                            let mut datums = row.into_datums();
-                            datums.extend(std::iter::repeat_n(Datum::Null, n));
-                            Row::new(datums)
-                        });
-                        (joined.concat(padded), errs)
-                    }
+                let mut result = matched.clone().map(|(_, row)| row);
+                if matches!(kind, JoinKind::LeftOuter | JoinKind::FullOuter) {
+                    let matched_left = matched.clone().map(|((lrow, _), _)| lrow);
+                    result = result.concat(unmatched(l, matched_left, 0, *right_arity));
                 }
+                if *kind == JoinKind::FullOuter {
+                    let left_arity = left.arity().expect("planned relations have known arities");
+                    let matched_right = matched.map(|((_, rrow), _)| rrow);
+                    result = result.concat(unmatched(r, matched_right, left_arity, 0));
+                }
+                (result, errs)
             }
             RelExpr::Reduce {
                 input,
@@ -213,6 +209,14 @@ impl<'s, 't> RenderContext<'s, 't> {
                     (ok, errs)
                 }
             }
+            RelExpr::Negate { input } => {
+                let (rows, errs) = self.render(input);
+                (rows.negate(), errs)
+            }
+            RelExpr::Threshold { input } => {
+                let (rows, errs) = self.render(input);
+                (rows.threshold(|_row, count| (*count).max(0)), errs)
+            }
             RelExpr::Distinct { input } => {
                 let (rows, errs) = self.render(input);
                 (rows.distinct_core::<Diff>(), errs)
@@ -260,6 +264,21 @@ impl<'s, 't> RenderContext<'s, 't> {
             }
         }
     }
+}
+
+/// Rows of `side` that matched nothing, padded with NULLs before (`pad_before`) and after.
+/// `matched` holds the side's rows once per match; rows are compared whole, so duplicates
+/// of one row share their fate, as SQL requires.
+fn unmatched<'s>(side: Rows<'s>, matched: Rows<'s>, pad_before: usize, pad_after: usize) -> Rows<'s> {
+    let with_match = matched.distinct_core::<Diff>();
+    let matched_rows = side.clone().map(|row| (row, ())).semijoin(with_match).map(|(row, ())| row);
+    side.concat(matched_rows.negate()).map(move |row| {
+        let mut datums = Vec::with_capacity(pad_before + row.arity() + pad_after);
+        datums.extend(std::iter::repeat_n(Datum::Null, pad_before));
+        datums.extend(row.into_datums());
+        datums.extend(std::iter::repeat_n(Datum::Null, pad_after));
+        Row::new(datums)
+    })
 }
 
 /// Splits a collection of results into successes and errors.

@@ -12,6 +12,8 @@ pub enum JoinKind {
     Inner,
     /// Matching pairs, plus left rows with no match padded with NULLs.
     LeftOuter,
+    /// Matching pairs, plus unmatched rows of either side padded with NULLs.
+    FullOuter,
 }
 
 /// A sort key: a column, its direction and where NULLs go.
@@ -139,6 +141,16 @@ pub enum RelExpr {
         /// The inputs, all of one arity.
         inputs: Vec<RelExpr>,
     },
+    /// Multiplicities negated (used to subtract one relation from another).
+    Negate {
+        /// The input.
+        input: Box<RelExpr>,
+    },
+    /// Keeps rows with positive multiplicity (EXCEPT / INTERSECT after a subtraction).
+    Threshold {
+        /// The input.
+        input: Box<RelExpr>,
+    },
     /// The first rows in an order (ORDER BY … LIMIT inside a maintained view).
     TopK {
         /// The input.
@@ -163,6 +175,8 @@ impl RelExpr {
             | RelExpr::Project { input, .. }
             | RelExpr::Reduce { input, .. }
             | RelExpr::Distinct { input }
+            | RelExpr::Negate { input }
+            | RelExpr::Threshold { input }
             | RelExpr::TopK { input, .. } => input.for_each_get(f),
             RelExpr::Join { left, right, .. } => {
                 left.for_each_get(f);
@@ -170,6 +184,23 @@ impl RelExpr {
             }
             RelExpr::Union { inputs } => inputs.iter().for_each(|i| i.for_each_get(f)),
         }
+    }
+
+    /// The number of columns the plan produces, where it can be read off the tree.
+    pub fn arity(&self) -> Option<usize> {
+        Some(match self {
+            RelExpr::Get { arity, .. } | RelExpr::Constant { arity, .. } => *arity,
+            RelExpr::Map { input, scalars } => input.arity()? + scalars.len(),
+            RelExpr::Filter { input, .. }
+            | RelExpr::Distinct { input }
+            | RelExpr::TopK { input, .. }
+            | RelExpr::Negate { input }
+            | RelExpr::Threshold { input } => input.arity()?,
+            RelExpr::Project { outputs, .. } => outputs.len(),
+            RelExpr::Join { left, right_arity, .. } => left.arity()? + right_arity,
+            RelExpr::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
+            RelExpr::Union { inputs } => inputs.first()?.arity()?,
+        })
     }
 
     /// The collections this plan reads, deduplicated.

@@ -865,10 +865,29 @@ impl Planner<'_> {
         }
     }
 
+    /// Plans an aggregate call; `agg(x) FILTER (WHERE c)` becomes `agg(CASE WHEN c THEN x END)`,
+    /// which is the same thing because aggregates skip NULL inputs.
     fn plan_aggregate(&self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
-        if f.filter.is_some() {
-            return Err(PlanError::unsupported("aggregate FILTER"));
+        let (mut agg, typ) = self.plan_aggregate_unfiltered(cx, name, f)?;
+        if let Some(filter) = &f.filter {
+            if contains_aggregate(filter) {
+                return Err(PlanError::Grouping("aggregate functions are not allowed in FILTER".into()));
+            }
+            let cond = self.plan_expr_hinted(cx, filter, Some(&ScalarType::Bool))?;
+            let cond = self.require(cond, &ScalarType::Bool, "argument of FILTER")?;
+            if agg.func == AggregateFunc::CountAll {
+                agg.func = AggregateFunc::Count;
+            }
+            agg.expr = ScalarExpr::If {
+                cond: Box::new(cond.expr),
+                then: Box::new(agg.expr),
+                els: Box::new(ScalarExpr::null()),
+            };
         }
+        Ok((agg, typ))
+    }
+
+    fn plan_aggregate_unfiltered(&self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
         let (args, distinct, star) = self.function_args(f)?;
         if star {
             if name != "count" {

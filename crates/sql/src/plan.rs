@@ -1,7 +1,6 @@
 //! Statement planning: the entry point from an AST to a [`Plan`].
 
 use crate::expr::{ExprCx, Typed};
-use crate::query::infer_arity;
 use crate::scope::Scope;
 use crate::types::parse_type_name;
 use crate::{CatalogItem, ItemKind, PlanError, SessionCatalog, TableDesc};
@@ -728,7 +727,7 @@ impl Planner<'_> {
             };
         let provided = src_types.len();
         // Reorder into table column order, filling defaults for columns not given.
-        let arity = infer_arity(&rel).unwrap_or(provided);
+        let arity = rel.arity().unwrap_or(provided);
         let mut scalars = Vec::new();
         for col in 0..table.desc.arity() {
             match targets[..provided].iter().position(|t| *t == col) {

@@ -41,6 +41,18 @@ impl PlannedQuery {
     }
 }
 
+fn distinct(input: RelExpr) -> RelExpr {
+    RelExpr::Distinct { input: Box::new(input) }
+}
+
+fn negate(input: RelExpr) -> RelExpr {
+    RelExpr::Negate { input: Box::new(input) }
+}
+
+fn threshold(input: RelExpr) -> RelExpr {
+    RelExpr::Threshold { input: Box::new(input) }
+}
+
 fn project(input: RelExpr, outputs: Vec<usize>) -> RelExpr {
     RelExpr::Project {
         input: Box::new(input),
@@ -176,6 +188,21 @@ impl Planner<'_> {
                     SetOperator::Union => {
                         let union = RelExpr::Union { inputs: vec![l, r] };
                         Ok((if all { union } else { RelExpr::Distinct { input: Box::new(union) } }, scope))
+                    }
+                    SetOperator::Except | SetOperator::Intersect => {
+                        let (l, r) = if all { (l, r) } else { (distinct(l), distinct(r)) };
+                        // l - r, floored at zero, is EXCEPT [ALL]; l minus that is INTERSECT [ALL].
+                        let except = threshold(RelExpr::Union {
+                            inputs: vec![l.clone(), negate(r)],
+                        });
+                        let result = if *op == SetOperator::Except {
+                            except
+                        } else {
+                            threshold(RelExpr::Union {
+                                inputs: vec![l, negate(except)],
+                            })
+                        };
+                        Ok((result, scope))
                     }
                     _ => Err(PlanError::unsupported(format!("{op}"))),
                 }
@@ -404,8 +431,15 @@ impl Planner<'_> {
             JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
             JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::LeftOuter, c),
             JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
-            JoinOperator::Right(_) | JoinOperator::RightOuter(_) => return Err(PlanError::unsupported("RIGHT JOIN")),
-            JoinOperator::FullOuter(_) => return Err(PlanError::unsupported("FULL JOIN")),
+            JoinOperator::Right(c) | JoinOperator::RightOuter(c) => {
+                // A right join is the left join of the swapped inputs, with columns put back.
+                let (left_len, right_len) = (left.1.len(), right.1.len());
+                let (expr, scope) = self.plan_join(right, left, &JoinOperator::LeftOuter(c.clone()))?;
+                let outputs: Vec<usize> = (right_len..right_len + left_len).chain(0..right_len).collect();
+                let items = outputs.iter().map(|i| scope.items[*i].clone()).collect();
+                return Ok((project(expr, outputs), Scope { items }));
+            }
+            JoinOperator::FullOuter(c) => (JoinKind::FullOuter, c),
             other => {
                 return Err(PlanError::unsupported(
                     format!("join {other:?}").chars().take(40).collect::<String>(),
@@ -498,8 +532,13 @@ impl Planner<'_> {
         }
         let (keys, residual) = extract_equi_keys(conjuncts, left_arity);
         let mut scope = left.1.concat(right.1);
-        if kind == JoinKind::LeftOuter {
+        if kind != JoinKind::Inner {
             for item in scope.items.iter_mut().skip(left_arity) {
+                item.typ.nullable = true;
+            }
+        }
+        if kind == JoinKind::FullOuter {
+            for item in scope.items.iter_mut().take(left_arity) {
                 item.typ.nullable = true;
             }
         }
@@ -911,7 +950,7 @@ fn push_filter(rel: RelExpr, pred: ScalarExpr) -> RelExpr {
             kind: JoinKind::Inner,
             right_arity,
         } => {
-            let rest = match infer_arity(&left) {
+            let rest = match left.arity() {
                 Some(left_arity) => {
                     let (more, rest) = extract_equi_keys(conjuncts, left_arity);
                     keys.extend(more);
@@ -941,17 +980,4 @@ fn push_filter(rel: RelExpr, pred: ScalarExpr) -> RelExpr {
             predicates: rest,
         }
     }
-}
-
-/// The arity of a plan, where it can be read off the tree.
-pub fn infer_arity(e: &RelExpr) -> Option<usize> {
-    Some(match e {
-        RelExpr::Get { arity, .. } | RelExpr::Constant { arity, .. } => *arity,
-        RelExpr::Map { input, scalars } => infer_arity(input)? + scalars.len(),
-        RelExpr::Filter { input, .. } | RelExpr::Distinct { input } | RelExpr::TopK { input, .. } => infer_arity(input)?,
-        RelExpr::Project { outputs, .. } => outputs.len(),
-        RelExpr::Join { left, right_arity, .. } => infer_arity(left)? + right_arity,
-        RelExpr::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
-        RelExpr::Union { inputs } => infer_arity(inputs.first()?)?,
-    })
 }
