@@ -121,6 +121,9 @@ pub enum Func {
     Now,
     /// Assignment to `varchar(n)`: errors when the text is longer than `n`.
     CheckVarChar(u32),
+    /// A join key that lets NULL match NULL: paired with `IsNull`, it maps NULL to `false`
+    /// and every other value to itself (not strict).
+    NullSafeKey,
 }
 
 impl Func {
@@ -139,6 +142,7 @@ impl Func {
                 | Func::Concat
                 | Func::ConcatWs
                 | Func::Identity
+                | Func::NullSafeKey
         )
     }
 
@@ -390,6 +394,13 @@ impl Func {
             Func::JsonbGet | Func::JsonbGetText => jsonb_get(&a[0], &a[1], *self == Func::JsonbGetText)?,
             Func::Identity => a[0].clone(),
             Func::Now => TimestampTz(chrono::Utc::now().timestamp_micros()),
+            Func::NullSafeKey => {
+                if a[0].is_null() {
+                    Bool(false)
+                } else {
+                    a[0].clone()
+                }
+            }
             Func::CheckVarChar(n) => {
                 let s = text(&a[0])?;
                 if s.chars().count() > *n as usize {

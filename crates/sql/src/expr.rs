@@ -52,6 +52,8 @@ pub struct ExprCx<'a> {
     pub grouping: Option<&'a Grouping>,
     /// A short name of the clause, for error messages ("WHERE", "VALUES").
     pub clause: &'static str,
+    /// Where subqueries in the expression are joined; None where they are not supported.
+    pub subq: Option<&'a crate::subquery::SubqueryCx>,
 }
 
 impl<'a> ExprCx<'a> {
@@ -61,6 +63,7 @@ impl<'a> ExprCx<'a> {
             scope,
             grouping: None,
             clause,
+            subq: None,
         }
     }
 }
@@ -313,7 +316,15 @@ impl Planner<'_> {
                 ..
             } => self.plan_case(cx, operand.as_deref(), conditions, else_result.as_deref()),
             Expr::Function(f) => self.plan_function(cx, f),
-            Expr::Subquery(_) | Expr::Exists { .. } | Expr::In { .. } => Err(PlanError::unsupported("subqueries in expressions")),
+            Expr::Subquery(q) => self.plan_scalar_subquery(cx, q),
+            Expr::Exists { subquery, negated } => self.plan_exists(cx, subquery, *negated),
+            Expr::In {
+                expr,
+                target: ast::InTarget::Subquery(q),
+                negated,
+                ..
+            } => self.plan_in_subquery(cx, expr, q, *negated),
+            Expr::In { .. } => Err(PlanError::unsupported("IN with this right-hand side")),
             Expr::AtTimeZone { .. } => Err(PlanError::unsupported("AT TIME ZONE")),
             // Riffle compares text bytewise (the C collation); COLLATE clauses are accepted as such.
             Expr::Collate { expr, .. } => self.plan_expr_hinted(cx, expr, hint),
@@ -346,6 +357,7 @@ impl Planner<'_> {
             scope: &g.input,
             grouping: None,
             clause: cx.clause,
+            subq: None,
         };
         if !contains_aggregate(e) {
             if let Ok(planned) = self.plan_expr(ungrouped, e) {
@@ -375,7 +387,12 @@ impl Planner<'_> {
             )));
         }
         match cx.scope.resolve(table, name) {
-            Ok(i) => Ok(Typed::new(ScalarExpr::Column(i), cx.scope.items[i].typ.scalar_type.clone())),
+            Ok(i) => {
+                if cx.scope.items[i].outer {
+                    self.correlated.set(true);
+                }
+                Ok(Typed::new(ScalarExpr::Column(i), cx.scope.items[i].typ.scalar_type.clone()))
+            }
             Err(e) => {
                 // Zero-argument functions that SQL spells without parentheses.
                 if table.is_none() {

@@ -11,6 +11,7 @@ mod expr;
 mod plan;
 mod query;
 mod scope;
+mod subquery;
 mod system;
 mod types;
 

@@ -181,6 +181,11 @@ pub struct Planner<'a> {
     pub(crate) ctes: RefCell<Vec<(String, RelExpr, Scope)>>,
     pub(crate) last_unified: RefCell<ScalarType>,
     pub(crate) deps: RefCell<Vec<GlobalId>>,
+    /// The outer rows (`D`) the next SELECT must cross-join into its FROM (a correlated
+    /// subquery being planned), with their scope.
+    pub(crate) pending_outer: RefCell<Option<(RelExpr, Scope)>>,
+    /// Set when a column of an enclosing query is referenced.
+    pub(crate) correlated: std::cell::Cell<bool>,
 }
 
 /// Plans one statement. Returns the plan and the (inferred) types of its parameters.
@@ -198,6 +203,8 @@ pub fn plan(
         ctes: RefCell::new(Vec::new()),
         last_unified: RefCell::new(ScalarType::Unknown),
         deps: RefCell::new(Vec::new()),
+        pending_outer: RefCell::new(None),
+        correlated: std::cell::Cell::new(false),
     };
     let plan = planner.plan_statement(stmt)?;
     let types = planner
@@ -466,6 +473,8 @@ impl Planner<'_> {
             ctes: RefCell::new(Vec::new()),
             last_unified: RefCell::new(ScalarType::Unknown),
             deps: RefCell::new(Vec::new()),
+            pending_outer: RefCell::new(None),
+            correlated: std::cell::Cell::new(false),
         }
     }
 

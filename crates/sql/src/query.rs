@@ -3,6 +3,7 @@
 use crate::expr::{contains_aggregate, ExprCx, Grouping, Typed};
 use crate::plan::Planner;
 use crate::scope::{Scope, ScopeItem};
+use crate::subquery::{missing_keys, SubqueryCx};
 use crate::PlanError;
 use riffle_expr::{ColumnOrder, Func, JoinKind, RelExpr, RowSetFinishing, ScalarExpr};
 use riffle_repr::{ColumnType, Datum, Row, ScalarType};
@@ -115,6 +116,9 @@ impl Planner<'_> {
                 }
             }
         };
+        if q.limit_clause.is_some() && planned.scope.items.iter().any(|i| i.outer) {
+            return Err(PlanError::unsupported("LIMIT/OFFSET in a correlated subquery"));
+        }
         if let Some(limit) = &q.limit_clause {
             match limit {
                 ast::LimitClause::LimitOffset { limit, offset, limit_by } => {
@@ -294,6 +298,7 @@ impl Planner<'_> {
                     name: format!("column{}", i + 1),
                     typ: ColumnType::nullable(t),
                     hidden: false,
+                    outer: false,
                 })
                 .collect(),
         };
@@ -567,14 +572,47 @@ impl Planner<'_> {
         if !select.named_window.is_empty() {
             return Err(PlanError::unsupported("window functions"));
         }
-        let (mut rel, scope) = self.plan_from(&select.from)?;
+        // A correlated subquery's SELECT sees the outer rows (D) as leading columns.
+        let prefix = self.pending_outer.borrow_mut().take();
+        let (mut rel, mut scope) = self.plan_from(&select.from)?;
+        let (n_prefix, outer_rows) = match prefix {
+            Some((d, d_scope)) => {
+                let right_arity = scope.len();
+                let outer_rows = d.clone();
+                rel = RelExpr::Join {
+                    left: Box::new(d),
+                    right: Box::new(rel),
+                    keys: vec![],
+                    residual: None,
+                    kind: JoinKind::Inner,
+                    right_arity,
+                };
+                let n = d_scope.len();
+                scope = d_scope.concat(scope);
+                (n, Some(outer_rows))
+            }
+            None => (0, None),
+        };
         if let Some(w) = &select.selection {
             if contains_aggregate(w) {
                 return Err(PlanError::Grouping("aggregate functions are not allowed in WHERE".into()));
             }
-            let t = self.plan_expr_hinted(ExprCx::new(&scope, "WHERE"), w, Some(&ScalarType::Bool))?;
+            let sub = SubqueryCx::new(&rel, scope.len());
+            let cx = ExprCx {
+                subq: Some(&sub),
+                ..ExprCx::new(&scope, "WHERE")
+            };
+            let t = self.plan_expr_hinted(cx, w, Some(&ScalarType::Bool))?;
             let t = self.require(t, &ScalarType::Bool, "argument of WHERE")?;
-            rel = push_filter(rel, t.expr);
+            if sub.width() == 0 {
+                rel = push_filter(rel, t.expr);
+            } else {
+                let filtered = RelExpr::Filter {
+                    input: Box::new(sub.apply(rel)),
+                    predicates: vec![t.expr],
+                };
+                rel = project(filtered, (0..scope.len()).collect());
+            }
         }
         let group_exprs: &[Expr] = match &select.group_by {
             GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs,
@@ -587,9 +625,19 @@ impl Planner<'_> {
             || order_by.iter().any(|o| contains_aggregate(&o.expr));
 
         let grouping;
-        let mut out_cx = ExprCx::new(&scope, "SELECT");
+        let select_sub = SubqueryCx::new(&rel, scope.len());
+        let mut out_cx = ExprCx {
+            subq: Some(&select_sub),
+            ..ExprCx::new(&scope, "SELECT")
+        };
         if grouped {
-            let mut keys = Vec::new();
+            // The outer rows of a correlated subquery lead the group key.
+            let mut keys: Vec<Typed> = (0..n_prefix)
+                .map(|i| Typed {
+                    expr: ScalarExpr::Column(i),
+                    typ: scope.items[i].typ.scalar_type.clone(),
+                })
+                .collect();
             for g in group_exprs {
                 let key = match g {
                     Expr::Value(v) if matches!(v.value, ast::Value::Number(..)) => {
@@ -630,6 +678,7 @@ impl Planner<'_> {
                 scope: &scope,
                 grouping: grouping.as_ref(),
                 clause: "SELECT",
+                subq: None,
             };
         } else {
             grouping = None;
@@ -669,6 +718,7 @@ impl Planner<'_> {
                 name: name.clone(),
                 typ: ColumnType::nullable(t.typ.clone()),
                 hidden: false,
+                outer: false,
             });
             out_exprs.push(t);
         }
@@ -736,12 +786,26 @@ impl Planner<'_> {
             };
             let aggregates: Vec<_> = g.aggs.borrow().iter().map(|(a, _)| a.clone()).collect();
             base_arity = n_keys + aggregates.len();
+            let empty_row: Vec<ScalarExpr> = aggregates.iter().map(|a| ScalarExpr::Literal(a.func.empty_value())).collect();
             rel = RelExpr::Reduce {
                 input: Box::new(mapped),
                 group_key: (input_arity..input_arity + n_keys).collect(),
                 aggregates,
-                global: group_exprs.is_empty(),
+                global: group_exprs.is_empty() && n_prefix == 0,
             };
+            // A correlated global aggregate has a row for every outer row, even with no input.
+            if let (Some(d), true) = (outer_rows, group_exprs.is_empty()) {
+                let missing = missing_keys(d, rel.clone(), n_prefix);
+                rel = RelExpr::Union {
+                    inputs: vec![
+                        rel,
+                        RelExpr::Map {
+                            input: Box::new(missing),
+                            scalars: empty_row,
+                        },
+                    ],
+                };
+            }
             if let Some(h) = having {
                 rel = RelExpr::Filter {
                     input: Box::new(rel),
@@ -749,25 +813,34 @@ impl Planner<'_> {
                 };
             }
         } else {
-            base_arity = arity_of(&scope);
+            rel = select_sub.apply(rel);
+            base_arity = arity_of(&scope) + select_sub.width();
         }
-        let total = out_exprs.len();
+        // The outer rows' columns lead a correlated subquery's output.
+        let prefix_cols = (0..n_prefix).map(ScalarExpr::Column);
+        let scalars: Vec<ScalarExpr> = prefix_cols.chain(out_exprs.into_iter().map(|t| t.expr)).collect();
+        let total = scalars.len();
         rel = RelExpr::Map {
             input: Box::new(rel),
-            scalars: out_exprs.into_iter().map(|t| t.expr).collect(),
+            scalars,
         };
         rel = project(rel, (base_arity..base_arity + total).collect());
         if distinct {
             rel = RelExpr::Distinct { input: Box::new(rel) };
         }
+        let mut items: Vec<ScopeItem> = scope.items[..n_prefix].to_vec();
+        items.extend(out_items);
+        for o in &mut order {
+            o.column += n_prefix;
+        }
         Ok(PlannedQuery {
             expr: rel,
-            scope: Scope { items: out_items },
+            scope: Scope { items },
             finishing: RowSetFinishing {
                 order_by: order,
                 limit: None,
                 offset: 0,
-                project: (0..n_out).collect(),
+                project: (0..n_prefix + n_out).collect(),
             },
         })
     }
@@ -783,7 +856,7 @@ impl Planner<'_> {
                     if scope.items.is_empty() {
                         return Err(PlanError::Syntax("SELECT * with no tables specified is not valid".into()));
                     }
-                    for (i, it) in scope.items.iter().enumerate().filter(|(_, it)| !it.hidden) {
+                    for (i, it) in scope.items.iter().enumerate().filter(|(_, it)| !it.hidden && !it.outer) {
                         out.push((None, it.name.clone(), i));
                     }
                 }

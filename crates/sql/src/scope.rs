@@ -14,6 +14,9 @@ pub struct ScopeItem {
     pub typ: ColumnType,
     /// Hidden from `*` and from unqualified lookup (the right side of a USING join).
     pub hidden: bool,
+    /// A column of an enclosing query, visible to a correlated subquery: found only when no
+    /// column of the subquery itself matches, and never part of `*`.
+    pub outer: bool,
 }
 
 /// The columns of a relation as expressions see them, in column order.
@@ -34,6 +37,7 @@ impl Scope {
                     name: name.clone(),
                     typ: typ.clone(),
                     hidden: false,
+                    outer: false,
                 })
                 .collect(),
         }
@@ -52,13 +56,18 @@ impl Scope {
 
     /// Finds the column `table.name` (or `name`), erroring on unknown or ambiguous names.
     pub fn resolve(&self, table: Option<&str>, name: &str) -> Result<usize, PlanError> {
-        let matches: Vec<usize> = self
-            .items
-            .iter()
-            .enumerate()
-            .filter(|(_, it)| it.name == name && table.map_or(!it.hidden, |t| it.table.as_deref() == Some(t)))
-            .map(|(i, _)| i)
-            .collect();
+        let find = |outer: bool| -> Vec<usize> {
+            self.items
+                .iter()
+                .enumerate()
+                .filter(|(_, it)| it.outer == outer && it.name == name && table.map_or(!it.hidden, |t| it.table.as_deref() == Some(t)))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let mut matches = find(false);
+        if matches.is_empty() {
+            matches = find(true);
+        }
         match matches.as_slice() {
             [i] => Ok(*i),
             [] => {
@@ -72,6 +81,13 @@ impl Scope {
                 Err(PlanError::UnknownColumn(full))
             }
             _ => Err(PlanError::AmbiguousColumn(name.to_string())),
+        }
+    }
+
+    /// The same columns, seen from inside a subquery: all of them become outer columns.
+    pub fn as_outer(&self) -> Scope {
+        Scope {
+            items: self.items.iter().map(|i| ScopeItem { outer: true, ..i.clone() }).collect(),
         }
     }
 
