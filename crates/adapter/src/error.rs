@@ -41,6 +41,7 @@ impl AdapterError {
                 PlanError::UnknownType(_) => "42704",
                 PlanError::TypeMismatch(_) => "42804",
                 PlanError::Grouping(_) => "42803",
+                PlanError::WindowingError(_) => "42P20",
                 PlanError::AlreadyExists(_) => "42P07",
                 PlanError::DependentObjects(_) => "2BP01",
                 PlanError::WrongObjectType(..) => "42809",

@@ -232,6 +232,7 @@ impl<'s, 't> RenderContext<'s, 't> {
             }
             RelExpr::TopK {
                 input,
+                group_key,
                 order_by,
                 limit,
                 offset,
@@ -239,31 +240,76 @@ impl<'s, 't> RenderContext<'s, 't> {
                 let (rows, errs) = self.render(input);
                 let order = order_by.clone();
                 let (limit, offset) = (*limit, *offset);
-                let top = rows
-                    .map(|row| ((), row))
-                    .reduce(move |_k: &(), input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
-                        let mut all: Vec<(&Row, Diff)> = input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (*r, *n)).collect();
-                        all.sort_by(|a, b| ColumnOrder::compare_rows(&order, a.0.datums(), b.0.datums()).then_with(|| a.0.cmp(b.0)));
-                        let mut skip = offset as i64;
-                        let mut take = limit.map_or(i64::MAX, |l| l as i64);
-                        for (row, mut n) in all {
-                            let skipped = n.min(skip);
-                            skip -= skipped;
-                            n -= skipped;
-                            let taken = n.min(take);
-                            take -= taken;
-                            if taken > 0 {
-                                output.push((row.clone(), taken));
-                            }
-                            if take == 0 {
-                                break;
+                let top = by_key(rows, group_key.clone()).reduce(move |_k: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
+                    let mut skip = offset as i64;
+                    let mut take = limit.map_or(i64::MAX, |l| l as i64);
+                    for (row, mut n) in sorted(input, &order) {
+                        let skipped = n.min(skip);
+                        skip -= skipped;
+                        n -= skipped;
+                        let taken = n.min(take);
+                        take -= taken;
+                        if taken > 0 {
+                            output.push((row.clone(), taken));
+                        }
+                        if take == 0 {
+                            break;
+                        }
+                    }
+                });
+                (top.map(|(_, row)| row), errs)
+            }
+            RelExpr::Window {
+                input,
+                partition_by,
+                order_by,
+                funcs,
+            } => {
+                let (rows, errs) = self.render(input);
+                let order = order_by.clone();
+                let funcs = funcs.clone();
+                let windowed = by_key(rows, partition_by.clone()).reduce(
+                    move |_k: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                        // Each copy of a duplicated row is its own window row (row_number differs).
+                        let partition: Vec<Row> = sorted(input, &order)
+                            .into_iter()
+                            .flat_map(|(r, n)| std::iter::repeat_n(r.clone(), n as usize))
+                            .collect();
+                        let mut columns = Vec::with_capacity(funcs.len());
+                        for f in &funcs {
+                            match f.compute(&partition, &order) {
+                                Ok(values) => columns.push(values),
+                                Err(e) => {
+                                    output.push((Err(e), 1));
+                                    return;
+                                }
                             }
                         }
-                    });
-                (top.map(|((), row)| row), errs)
+                        for (i, row) in partition.into_iter().enumerate() {
+                            let mut datums = row.into_datums();
+                            datums.extend(columns.iter().map(|c| c[i].clone()));
+                            output.push((Ok(Row::new(datums)), 1));
+                        }
+                    },
+                );
+                let (ok, werr) = split(windowed.map(|(_, r)| r));
+                (ok, errs.concat(werr))
             }
         }
     }
+}
+
+/// Keys rows by the given columns (the group of a top-k or the partition of a window).
+fn by_key<'s>(rows: Rows<'s>, key: Vec<usize>) -> VecCollection<'s, Timestamp, (Row, Row), Diff> {
+    rows.map(move |row| (key.iter().map(|i| row[*i].clone()).collect::<Row>(), row))
+}
+
+/// A group's rows with positive multiplicity, in the given order (ties broken by the whole row,
+/// so that results are deterministic).
+fn sorted<'a>(input: &[(&'a Row, Diff)], order: &[ColumnOrder]) -> Vec<(&'a Row, Diff)> {
+    let mut all: Vec<(&Row, Diff)> = input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (*r, *n)).collect();
+    all.sort_by(|a, b| ColumnOrder::compare_rows(order, a.0.datums(), b.0.datums()).then_with(|| a.0.cmp(b.0)));
+    all
 }
 
 /// Rows of `side` that matched nothing, padded with NULLs before (`pad_before`) and after.

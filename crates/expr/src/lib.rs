@@ -11,9 +11,11 @@ mod error;
 mod func;
 mod relation;
 mod scalar;
+mod window;
 
 pub use agg::{AggregateExpr, AggregateFunc};
 pub use error::EvalError;
 pub use func::{numeric_div, Func};
 pub use relation::{ColumnOrder, JoinKind, RelExpr, RowSetFinishing};
 pub use scalar::ScalarExpr;
+pub use window::{FrameBound, WindowExpr, WindowFrame, WindowFunc};

@@ -151,10 +151,25 @@ pub enum RelExpr {
         /// The input.
         input: Box<RelExpr>,
     },
-    /// The first rows in an order (ORDER BY … LIMIT inside a maintained view).
+    /// Window functions: each row gains one column per function, computed over the rows of
+    /// its partition in the given order.
+    Window {
+        /// The input.
+        input: Box<RelExpr>,
+        /// Columns forming the partition key.
+        partition_by: Vec<usize>,
+        /// Order within a partition.
+        order_by: Vec<ColumnOrder>,
+        /// The functions, over input columns.
+        funcs: Vec<crate::WindowExpr>,
+    },
+    /// The first rows in an order, per group (ORDER BY … LIMIT inside a maintained view,
+    /// DISTINCT ON, top-k per key).
     TopK {
         /// The input.
         input: Box<RelExpr>,
+        /// Columns forming the group; empty for one global top-k.
+        group_key: Vec<usize>,
         /// Sort keys.
         order_by: Vec<ColumnOrder>,
         /// Rows to keep.
@@ -177,6 +192,7 @@ impl RelExpr {
             | RelExpr::Distinct { input }
             | RelExpr::Negate { input }
             | RelExpr::Threshold { input }
+            | RelExpr::Window { input, .. }
             | RelExpr::TopK { input, .. } => input.for_each_get(f),
             RelExpr::Join { left, right, .. } => {
                 left.for_each_get(f);
@@ -197,6 +213,7 @@ impl RelExpr {
             | RelExpr::Negate { input }
             | RelExpr::Threshold { input } => input.arity()?,
             RelExpr::Project { outputs, .. } => outputs.len(),
+            RelExpr::Window { input, funcs, .. } => input.arity()? + funcs.len(),
             RelExpr::Join { left, right_arity, .. } => left.arity()? + right_arity,
             RelExpr::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
             RelExpr::Union { inputs } => inputs.first()?.arity()?,

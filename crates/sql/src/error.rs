@@ -32,6 +32,9 @@ pub enum PlanError {
     /// A column used outside GROUP BY (42803), or another grouping mistake.
     #[error("{0}")]
     Grouping(String),
+    /// A window function where none is allowed (42P20).
+    #[error("{0}")]
+    WindowingError(String),
     /// An object that already exists (42P07).
     #[error("relation \"{0}\" already exists")]
     AlreadyExists(String),

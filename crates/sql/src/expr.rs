@@ -54,6 +54,8 @@ pub struct ExprCx<'a> {
     pub clause: &'static str,
     /// Where subqueries in the expression are joined; None where they are not supported.
     pub subq: Option<&'a crate::subquery::SubqueryCx>,
+    /// Where window function calls are collected; None where they are not allowed.
+    pub windows: Option<&'a crate::window::WindowCx>,
 }
 
 impl<'a> ExprCx<'a> {
@@ -64,6 +66,7 @@ impl<'a> ExprCx<'a> {
             grouping: None,
             clause,
             subq: None,
+            windows: None,
         }
     }
 }
@@ -358,6 +361,7 @@ impl Planner<'_> {
             grouping: None,
             clause: cx.clause,
             subq: None,
+            windows: None,
         };
         if !contains_aggregate(e) {
             if let Ok(planned) = self.plan_expr(ungrouped, e) {
@@ -925,7 +929,21 @@ impl Planner<'_> {
         if contains_aggregate(arg) {
             return Err(PlanError::Grouping("aggregate function calls cannot be nested".into()));
         }
-        let mut t = self.plan_expr(cx, arg)?;
+        let t = self.plan_expr(cx, arg)?;
+        let (func, typ, t) = self.aggregate_func(name, t)?;
+        Ok((
+            AggregateExpr {
+                func,
+                expr: t.expr,
+                distinct,
+            },
+            typ,
+        ))
+    }
+
+    /// The aggregate function `name` over an argument of the given type, with its result type
+    /// (PostgreSQL's: sum(int4) is bigint, avg(int) is numeric, …).
+    pub(crate) fn aggregate_func(&self, name: &str, mut t: Typed) -> Result<(AggregateFunc, ScalarType, Typed), PlanError> {
         if t.typ == ScalarType::Unknown {
             t = self.cast(t, &ScalarType::String, false)?;
         }
@@ -969,21 +987,14 @@ impl Planner<'_> {
                     ScalarType::Bool,
                 )
             }
-            _ => unreachable!("only aggregates reach here"),
+            _ => return Err(PlanError::UnknownFunction(format!("function {name} does not exist"))),
         };
-        Ok((
-            AggregateExpr {
-                func,
-                expr: t.expr,
-                distinct,
-            },
-            typ,
-        ))
+        Ok((func, typ, t))
     }
 
     fn plan_function(&self, cx: ExprCx, f: &ast::Function) -> Result<Typed, PlanError> {
-        if f.over.is_some() {
-            return Err(PlanError::unsupported("window functions"));
+        if let Some(over) = &f.over {
+            return self.plan_window_call(cx, f, over);
         }
         let name = f
             .name

@@ -14,6 +14,7 @@ mod scope;
 mod subquery;
 mod system;
 mod types;
+mod window;
 
 pub use catalog::{CatalogItem, ItemKind, SessionCatalog, TableDesc};
 pub use error::PlanError;

@@ -4,6 +4,7 @@ use crate::expr::{contains_aggregate, ExprCx, Grouping, Typed};
 use crate::plan::Planner;
 use crate::scope::{Scope, ScopeItem};
 use crate::subquery::{missing_keys, SubqueryCx};
+use crate::window::WindowCx;
 use crate::PlanError;
 use riffle_expr::{ColumnOrder, Func, JoinKind, RelExpr, RowSetFinishing, ScalarExpr};
 use riffle_repr::{ColumnType, Datum, Row, ScalarType};
@@ -29,13 +30,14 @@ impl PlannedQuery {
         if f.limit.is_some() || f.offset > 0 {
             expr = RelExpr::TopK {
                 input: Box::new(expr),
+                group_key: vec![],
                 order_by: f.order_by,
                 limit: f.limit,
                 offset: f.offset,
             };
         }
         let arity = self.scope.len();
-        if f.project != (0..arity).collect::<Vec<_>>() || true {
+        if f.project != (0..arity).collect::<Vec<_>>() || expr.arity() != Some(arity) {
             expr = project(expr, f.project);
         }
         (expr, self.scope)
@@ -626,8 +628,10 @@ impl Planner<'_> {
 
         let grouping;
         let select_sub = SubqueryCx::new(&rel, scope.len());
+        let window_cx = WindowCx::default();
         let mut out_cx = ExprCx {
             subq: Some(&select_sub),
+            windows: Some(&window_cx),
             ..ExprCx::new(&scope, "SELECT")
         };
         if grouped {
@@ -679,6 +683,7 @@ impl Planner<'_> {
                 grouping: grouping.as_ref(),
                 clause: "SELECT",
                 subq: None,
+                windows: Some(&window_cx),
             };
         } else {
             grouping = None;
@@ -726,6 +731,7 @@ impl Planner<'_> {
             Some(h) => {
                 let cx = ExprCx {
                     clause: "HAVING",
+                    windows: None,
                     ..out_cx
                 };
                 let t = self.plan_expr_hinted(cx, h, Some(&ScalarType::Bool))?;
@@ -735,10 +741,10 @@ impl Planner<'_> {
         };
         let n_out = out_exprs.len();
         let mut order = Vec::new();
-        let distinct = match &select.distinct {
-            None | Some(ast::Distinct::All) => false,
-            Some(ast::Distinct::Distinct) => true,
-            Some(ast::Distinct::On(_)) => return Err(PlanError::unsupported("DISTINCT ON")),
+        let (distinct, distinct_on) = match &select.distinct {
+            None | Some(ast::Distinct::All) => (false, None),
+            Some(ast::Distinct::Distinct) => (true, None),
+            Some(ast::Distinct::On(exprs)) => (false, Some(exprs)),
         };
         for ob in order_by {
             let column = match &ob.expr {
@@ -774,8 +780,27 @@ impl Planner<'_> {
             order.push(column_order(column, &ob.options));
         }
 
-        // Assemble: [Reduce] → [HAVING] → Map(select list) → Project.
-        let base_arity;
+        // DISTINCT ON expressions become hidden columns too; one row per distinct value survives.
+        let mut on_cols = Vec::new();
+        for e in distinct_on.into_iter().flatten() {
+            let t = self.plan_expr(
+                ExprCx {
+                    clause: "DISTINCT ON",
+                    windows: None,
+                    ..out_cx
+                },
+                e,
+            )?;
+            on_cols.push(match out_exprs.iter().position(|o| o.expr == t.expr) {
+                Some(i) => i,
+                None => {
+                    out_exprs.push(t);
+                    out_exprs.len() - 1
+                }
+            });
+        }
+        // Assemble: [Reduce] → [HAVING] → [subquery joins] → [windows] → Map(select list) → Project.
+        let mut base_arity;
         if let Some(g) = &grouping {
             let input_arity = arity_of(&scope);
             let key_exprs: Vec<ScalarExpr> = g.keys.iter().map(|k| k.expr.clone()).collect();
@@ -816,6 +841,13 @@ impl Planner<'_> {
             rel = select_sub.apply(rel);
             base_arity = arity_of(&scope) + select_sub.width();
         }
+        if window_cx.len() > 0 {
+            rel = window_cx.apply(rel, base_arity);
+            for t in &mut out_exprs {
+                WindowCx::resolve(&mut t.expr, base_arity);
+            }
+            base_arity += window_cx.len();
+        }
         // The outer rows' columns lead a correlated subquery's output.
         let prefix_cols = (0..n_prefix).map(ScalarExpr::Column);
         let scalars: Vec<ScalarExpr> = prefix_cols.chain(out_exprs.into_iter().map(|t| t.expr)).collect();
@@ -832,6 +864,17 @@ impl Planner<'_> {
         items.extend(out_items);
         for o in &mut order {
             o.column += n_prefix;
+        }
+        if !on_cols.is_empty() {
+            // PostgreSQL keeps the first row of each group in ORDER BY order.
+            let group_key = (0..n_prefix).chain(on_cols.iter().map(|c| c + n_prefix)).collect();
+            rel = RelExpr::TopK {
+                input: Box::new(rel),
+                group_key,
+                order_by: order.clone(),
+                limit: Some(1),
+                offset: 0,
+            };
         }
         Ok(PlannedQuery {
             expr: rel,
