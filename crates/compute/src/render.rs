@@ -209,6 +209,26 @@ impl<'s, 't> RenderContext<'s, 't> {
                     (ok, errs)
                 }
             }
+            RelExpr::FlatMap { input, func, args } => {
+                let (rows, errs) = self.render(input);
+                let (func, args) = (func.clone(), args.clone());
+                let (ok, ferr) = split(rows.flat_map(move |row| {
+                    let values: Result<Vec<Datum>, EvalError> = args.iter().map(|a| a.eval(row.datums())).collect();
+                    let produced = values.and_then(|v| func.eval(&v));
+                    match produced {
+                        Ok(items) => items
+                            .into_iter()
+                            .map(|d| {
+                                let mut datums = row.datums().to_vec();
+                                datums.push(d);
+                                Ok(Row::new(datums))
+                            })
+                            .collect::<Vec<_>>(),
+                        Err(e) => vec![Err(e)],
+                    }
+                }));
+                (ok, errs.concat(ferr))
+            }
             RelExpr::Negate { input } => {
                 let (rows, errs) = self.render(input);
                 (rows.negate(), errs)

@@ -25,6 +25,18 @@ pub enum AggregateFunc {
     BoolAnd,
     /// `bool_or(x)`.
     BoolOr,
+    /// `array_agg(x)`: values in their sort order (PostgreSQL's order is unspecified without
+    /// ORDER BY; a maintained view needs a deterministic one).
+    ArrayAgg,
+    /// `string_agg(x, sep)` with a constant separator, values in sort order.
+    StringAgg(String),
+    /// `var_samp`/`variance` (sample) or `var_pop` (population), and the `stddev` forms.
+    Variance {
+        /// Population rather than sample.
+        population: bool,
+        /// Square root (stddev).
+        sqrt: bool,
+    },
 }
 
 /// One aggregate in a GROUP BY: a function over an expression of the input row.
@@ -78,6 +90,53 @@ impl AggregateFunc {
                 None => Datum::Null,
                 Some(_) => Datum::Bool(non_null().any(|(d, _)| **d == Datum::Bool(true))),
             },
+            AggregateFunc::ArrayAgg => {
+                let mut values: Vec<(&Datum, Diff)> = collected.clone();
+                if values.is_empty() {
+                    return Ok(Datum::Null);
+                }
+                values.sort_by(|a, b| nulls_last(a.0, b.0));
+                Datum::Array(
+                    values
+                        .iter()
+                        .flat_map(|(d, n)| std::iter::repeat_n((*d).clone(), *n as usize))
+                        .collect(),
+                )
+            }
+            AggregateFunc::StringAgg(sep) => {
+                let mut values: Vec<(&Datum, Diff)> = non_null().cloned().collect();
+                if values.is_empty() {
+                    return Ok(Datum::Null);
+                }
+                values.sort_by(|a, b| compare(a.0, b.0));
+                let parts: Vec<String> = values
+                    .iter()
+                    .flat_map(|(d, n)| std::iter::repeat_n(riffle_repr::strconv::format_datum(d).unwrap_or_default(), *n as usize))
+                    .collect();
+                Datum::String(parts.join(sep))
+            }
+            AggregateFunc::Variance { population, sqrt } => {
+                // PostgreSQL's float8_accum (Youngs-Cramer), over the values in sorted order.
+                let mut values: Vec<(f64, Diff)> = non_null().map(|(d, n)| (to_f64(d), *n)).collect();
+                values.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let (mut n, mut sx, mut sxx) = (0f64, 0f64, 0f64);
+                for (x, copies) in values {
+                    for _ in 0..copies {
+                        n += 1.0;
+                        sx += x;
+                        if n > 1.0 {
+                            let tmp = x * n - sx;
+                            sxx += tmp * tmp / (n * (n - 1.0));
+                        }
+                    }
+                }
+                let denom = if *population { n } else { n - 1.0 };
+                if n == 0.0 || denom <= 0.0 {
+                    return Ok(Datum::Null);
+                }
+                let var = sxx / denom;
+                Datum::f64(if *sqrt { var.sqrt() } else { var })
+            }
             AggregateFunc::Sum(out) => match sum(non_null())? {
                 None => Datum::Null,
                 Some((total, _)) => total.into_datum(out)?,
@@ -87,6 +146,28 @@ impl AggregateFunc {
                 Some((total, count)) => total.average(count, out)?,
             },
         })
+    }
+}
+
+fn nulls_last(a: &Datum, b: &Datum) -> std::cmp::Ordering {
+    match (a.is_null(), b.is_null()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        (false, false) => compare(a, b),
+    }
+}
+
+fn to_f64(d: &Datum) -> f64 {
+    use rust_decimal::prelude::ToPrimitive;
+    match d {
+        Datum::Int16(v) => *v as f64,
+        Datum::Int32(v) => *v as f64,
+        Datum::Int64(v) => *v as f64,
+        Datum::Float32(v) => v.0 as f64,
+        Datum::Float64(v) => v.0,
+        Datum::Numeric(n) => n.to_f64().unwrap_or(f64::NAN),
+        _ => f64::NAN,
     }
 }
 

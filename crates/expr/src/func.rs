@@ -124,6 +124,18 @@ pub enum Func {
     /// A join key that lets NULL match NULL: paired with `IsNull`, it maps NULL to `false`
     /// and every other value to itself (not strict).
     NullSafeKey,
+    /// `ARRAY[a, b, …]` (not strict: elements may be NULL).
+    ArrayConstruct,
+    /// `arr[i]`, 1-based; NULL outside the bounds.
+    ArrayIndex,
+    /// `array_length(arr, 1)`: NULL for an empty array, as in PostgreSQL.
+    ArrayLength,
+    /// `cardinality(arr)`.
+    Cardinality,
+    /// `array_to_string(arr, sep)`: NULL elements are skipped.
+    ArrayToString,
+    /// `x = ANY(arr)` with three-valued logic (not strict in the array's elements).
+    EqAny,
 }
 
 impl Func {
@@ -143,6 +155,7 @@ impl Func {
                 | Func::ConcatWs
                 | Func::Identity
                 | Func::NullSafeKey
+                | Func::ArrayConstruct
         )
     }
 
@@ -401,6 +414,50 @@ impl Func {
                     a[0].clone()
                 }
             }
+            Func::ArrayConstruct => Array(a.to_vec()),
+            Func::ArrayIndex => match &a[0] {
+                Array(items) => {
+                    let i = int_arg(&a[1])?;
+                    usize::try_from(i - 1).ok().and_then(|i| items.get(i)).cloned().unwrap_or(Null)
+                }
+                other => {
+                    return Err(EvalError::InvalidArgument(format!(
+                        "cannot subscript type {}",
+                        datum_type_name(other)
+                    )))
+                }
+            },
+            Func::ArrayLength => match (&a[0], int_arg(&a[1])?) {
+                (Array(items), 1) if !items.is_empty() => Int32(items.len() as i32),
+                (Array(_), _) => Null,
+                _ => return Err(EvalError::InvalidArgument("array_length requires an array".into())),
+            },
+            Func::Cardinality => match &a[0] {
+                Array(items) => Int32(items.len() as i32),
+                _ => return Err(EvalError::InvalidArgument("cardinality requires an array".into())),
+            },
+            Func::ArrayToString => match &a[0] {
+                Array(items) => String(items.iter().filter_map(display_text).collect::<Vec<_>>().join(text(&a[1])?)),
+                _ => return Err(EvalError::InvalidArgument("array_to_string requires an array".into())),
+            },
+            Func::EqAny => match &a[1] {
+                Array(items) => {
+                    let mut saw_null = false;
+                    for item in items {
+                        if item.is_null() {
+                            saw_null = true;
+                        } else if compare(&a[0], item) == Ordering::Equal {
+                            return Ok(Bool(true));
+                        }
+                    }
+                    if saw_null {
+                        Null
+                    } else {
+                        Bool(false)
+                    }
+                }
+                _ => return Err(EvalError::InvalidArgument("op ANY/ALL (array) requires array on right side".into())),
+            },
             Func::CheckVarChar(n) => {
                 let s = text(&a[0])?;
                 if s.chars().count() > *n as usize {
@@ -1048,6 +1105,7 @@ pub fn cast(d: &Datum, to: &ScalarType) -> Result<Datum, EvalError> {
         (D::String(s), T::VarChar { max_len: Some(n) }) => D::String(s.chars().take(*n as usize).collect()),
         (D::String(s), T::String | T::VarChar { .. } | T::Unknown) => D::String(s.clone()),
         (D::String(s), _) => strconv::parse_datum(s, to)?,
+        (D::Array(items), T::Array(elem)) => D::Array(items.iter().map(|i| cast(i, elem)).collect::<Result<_, _>>()?),
         (D::Jsonb(s), T::Jsonb) => D::Jsonb(s.clone()),
         (D::Bool(b), T::String | T::VarChar { .. }) => D::String(if *b { "true" } else { "false" }.into()),
         (_, T::String | T::VarChar { .. }) => {
@@ -1143,6 +1201,7 @@ pub fn datum_type_name(d: &Datum) -> &'static str {
         Datum::TimestampTz(_) => "timestamp with time zone",
         Datum::Interval(_) => "interval",
         Datum::Jsonb(_) => "jsonb",
+        Datum::Array(_) => "array",
     }
 }
 

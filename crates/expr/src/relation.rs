@@ -5,6 +5,89 @@ use riffle_repr::{Datum, Diff, GlobalId, Row};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
+/// A function returning rows (`generate_series`, `unnest`, `jsonb_array_elements`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TableFunc {
+    /// generate_series(start, stop[, step]) over bigint.
+    GenerateSeries,
+    /// unnest(array): one row per element.
+    Unnest,
+    /// jsonb_array_elements(j) (`as_text`: jsonb_array_elements_text).
+    JsonbArrayElements {
+        /// Elements as text rather than jsonb.
+        as_text: bool,
+    },
+}
+
+impl TableFunc {
+    /// The rows the function produces for evaluated arguments (each a single datum).
+    pub fn eval(&self, args: &[Datum]) -> Result<Vec<Datum>, crate::EvalError> {
+        use crate::EvalError;
+        if args.iter().any(Datum::is_null) {
+            return Ok(Vec::new());
+        }
+        Ok(match self {
+            TableFunc::GenerateSeries => {
+                let int = |d: &Datum| match d {
+                    Datum::Int16(v) => Ok(*v as i64),
+                    Datum::Int32(v) => Ok(*v as i64),
+                    Datum::Int64(v) => Ok(*v),
+                    other => Err(EvalError::InvalidArgument(format!(
+                        "generate_series expects integers, got {other:?}"
+                    ))),
+                };
+                let (start, stop) = (int(&args[0])?, int(&args[1])?);
+                let step = match args.get(2) {
+                    Some(s) => int(s)?,
+                    None => 1,
+                };
+                if step == 0 {
+                    return Err(EvalError::InvalidArgument("step size cannot equal zero".into()));
+                }
+                let count = if step > 0 {
+                    (stop - start).max(-1) / step + 1
+                } else {
+                    (start - stop).max(-1) / -step + 1
+                };
+                if count > 100_000_000 {
+                    return Err(EvalError::OutOfRange("generate_series result".into()));
+                }
+                (0..count.max(0)).map(|i| Datum::Int64(start + i * step)).collect()
+            }
+            TableFunc::Unnest => match &args[0] {
+                Datum::Array(items) => items.clone(),
+                other => return Err(EvalError::InvalidArgument(format!("unnest expects an array, got {other:?}"))),
+            },
+            TableFunc::JsonbArrayElements { as_text } => match &args[0] {
+                Datum::Jsonb(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                    Ok(serde_json::Value::Array(items)) => items
+                        .iter()
+                        .map(|v| match v {
+                            serde_json::Value::String(s) if *as_text => Datum::String(s.clone()),
+                            serde_json::Value::Null if *as_text => Datum::Null,
+                            other => {
+                                let mut out = String::new();
+                                riffle_repr::strconv::write_jsonb(&mut out, other);
+                                if *as_text {
+                                    Datum::String(out)
+                                } else {
+                                    Datum::Jsonb(out)
+                                }
+                            }
+                        })
+                        .collect(),
+                    _ => return Err(EvalError::InvalidArgument("cannot extract elements from a scalar or object".into())),
+                },
+                other => {
+                    return Err(EvalError::InvalidArgument(format!(
+                        "jsonb_array_elements expects jsonb, got {other:?}"
+                    )))
+                }
+            },
+        })
+    }
+}
+
 /// How a join treats unmatched rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JoinKind {
@@ -136,6 +219,15 @@ pub enum RelExpr {
         /// The input.
         input: Box<RelExpr>,
     },
+    /// Each input row followed by each row of a table function of it (one appended column).
+    FlatMap {
+        /// The input.
+        input: Box<RelExpr>,
+        /// The function.
+        func: TableFunc,
+        /// Its arguments, over the input row.
+        args: Vec<ScalarExpr>,
+    },
     /// Multiset union (UNION ALL).
     Union {
         /// The inputs, all of one arity.
@@ -193,6 +285,7 @@ impl RelExpr {
             | RelExpr::Negate { input }
             | RelExpr::Threshold { input }
             | RelExpr::Window { input, .. }
+            | RelExpr::FlatMap { input, .. }
             | RelExpr::TopK { input, .. } => input.for_each_get(f),
             RelExpr::Join { left, right, .. } => {
                 left.for_each_get(f);
@@ -214,6 +307,7 @@ impl RelExpr {
             | RelExpr::Threshold { input } => input.arity()?,
             RelExpr::Project { outputs, .. } => outputs.len(),
             RelExpr::Window { input, funcs, .. } => input.arity()? + funcs.len(),
+            RelExpr::FlatMap { input, .. } => input.arity()? + 1,
             RelExpr::Join { left, right_arity, .. } => left.arity()? + right_arity,
             RelExpr::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
             RelExpr::Union { inputs } => inputs.first()?.arity()?,

@@ -28,6 +28,23 @@ pub fn pg_type(t: &ScalarType) -> Type {
         ScalarType::TimestampTz => Type::TIMESTAMPTZ,
         ScalarType::Interval => Type::INTERVAL,
         ScalarType::Jsonb => Type::JSONB,
+        ScalarType::Array(elem) => match pg_type(elem) {
+            Type::BOOL => Type::BOOL_ARRAY,
+            Type::INT2 => Type::INT2_ARRAY,
+            Type::INT4 => Type::INT4_ARRAY,
+            Type::INT8 => Type::INT8_ARRAY,
+            Type::FLOAT4 => Type::FLOAT4_ARRAY,
+            Type::FLOAT8 => Type::FLOAT8_ARRAY,
+            Type::NUMERIC => Type::NUMERIC_ARRAY,
+            Type::VARCHAR => Type::VARCHAR_ARRAY,
+            Type::BYTEA => Type::BYTEA_ARRAY,
+            Type::DATE => Type::DATE_ARRAY,
+            Type::TIMESTAMP => Type::TIMESTAMP_ARRAY,
+            Type::TIMESTAMPTZ => Type::TIMESTAMPTZ_ARRAY,
+            Type::INTERVAL => Type::INTERVAL_ARRAY,
+            Type::JSONB => Type::JSONB_ARRAY,
+            _ => Type::TEXT_ARRAY,
+        },
     }
 }
 
@@ -49,12 +66,19 @@ pub fn scalar_type(t: &Type) -> Option<ScalarType> {
         Type::TIMESTAMPTZ => ScalarType::TimestampTz,
         Type::INTERVAL => ScalarType::Interval,
         Type::JSONB | Type::JSON => ScalarType::Jsonb,
-        _ => return None,
+        ref t => match t.kind() {
+            postgres_types::Kind::Array(elem) => ScalarType::Array(Box::new(scalar_type(elem)?)),
+            _ => return None,
+        },
     })
 }
 
 /// Appends one field (length prefix and bytes) to a DataRow buffer.
-pub fn encode_field(buf: &mut BytesMut, d: &Datum, binary: bool) {
+pub fn encode_field(buf: &mut BytesMut, d: &Datum, typ: &ScalarType, binary: bool) {
+    encode_value(buf, d, Some(typ), binary)
+}
+
+fn encode_value(buf: &mut BytesMut, d: &Datum, typ: Option<&ScalarType>, binary: bool) {
     if d.is_null() {
         buf.put_i32(-1);
         return;
@@ -62,7 +86,11 @@ pub fn encode_field(buf: &mut BytesMut, d: &Datum, binary: bool) {
     let start = buf.len();
     buf.put_i32(0);
     if binary {
-        encode_binary(buf, d);
+        match (d, typ) {
+            (Datum::Array(items), Some(ScalarType::Array(elem))) => encode_array(buf, items, elem),
+            (Datum::Array(items), _) => encode_array(buf, items, &ScalarType::String),
+            _ => encode_binary(buf, d),
+        }
     } else {
         buf.put_slice(strconv::format_datum(d).unwrap_or_default().as_bytes());
     }
@@ -93,6 +121,19 @@ fn encode_binary(buf: &mut BytesMut, d: &Datum) {
             buf.put_u8(1);
             buf.put_slice(j.as_bytes());
         }
+        Datum::Array(_) => unreachable!("arrays are encoded by encode_array, which knows the element type"),
+    }
+}
+
+/// PostgreSQL's binary array: dimensions, NULL flag, element OID, bounds, then elements.
+fn encode_array(buf: &mut BytesMut, items: &[Datum], elem: &ScalarType) {
+    buf.put_i32(1);
+    buf.put_i32(items.iter().any(Datum::is_null) as i32);
+    buf.put_u32(pg_type(elem).oid());
+    buf.put_i32(items.len() as i32);
+    buf.put_i32(1);
+    for item in items {
+        encode_value(buf, item, Some(elem), true);
     }
 }
 
@@ -201,7 +242,39 @@ pub fn decode_param(bytes: &[u8], typ: &ScalarType, binary: bool) -> Result<Datu
             let text = std::str::from_utf8(bytes.get(1..).unwrap_or_default()).map_err(|e| e.to_string())?;
             Datum::Jsonb(strconv::parse_jsonb(text).map_err(|e| e.to_string())?)
         }
+        ScalarType::Array(elem) => Datum::Array(decode_array(bytes, elem)?),
     })
+}
+
+fn decode_array(bytes: &[u8], elem: &ScalarType) -> Result<Vec<Datum>, String> {
+    let rd = |i: usize| -> Result<i32, String> {
+        bytes
+            .get(i..i + 4)
+            .map(|b| i32::from_be_bytes(b.try_into().unwrap()))
+            .ok_or_else(|| "truncated array".to_string())
+    };
+    let ndim = rd(0)?;
+    if ndim == 0 {
+        return Ok(Vec::new());
+    }
+    if ndim != 1 {
+        return Err("only one-dimensional arrays are supported".into());
+    }
+    let len = rd(12)?.max(0) as usize;
+    let mut pos = 20;
+    let mut out = Vec::with_capacity(len);
+    for _ in 0..len {
+        let n = rd(pos)?;
+        pos += 4;
+        if n < 0 {
+            out.push(Datum::Null);
+        } else {
+            let end = pos + n as usize;
+            out.push(decode_param(bytes.get(pos..end).ok_or("truncated array element")?, elem, true)?);
+            pos = end;
+        }
+    }
+    Ok(out)
 }
 
 fn decode_numeric(bytes: &[u8]) -> Result<Decimal, String> {

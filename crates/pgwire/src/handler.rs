@@ -85,12 +85,13 @@ fn to_response(resp: ExecuteResponse, format: &Format) -> Response {
         ExecuteResponse::Rows { desc, rows, tag } => {
             let schema = Arc::new(fields(&desc, format));
             let binary: Vec<bool> = schema.iter().map(|f| f.format() == FieldFormat::Binary).collect();
+            let types: Vec<ScalarType> = desc.types.iter().map(|t| t.scalar_type.clone()).collect();
             let data: Vec<PgWireResult<DataRow>> = rows
                 .into_iter()
                 .map(|row| {
                     let mut buf = BytesMut::new();
                     for (i, d) in row.datums().iter().enumerate() {
-                        encode_field(&mut buf, d, binary[i]);
+                        encode_field(&mut buf, d, &types[i], binary[i]);
                     }
                     Ok(DataRow::new(buf, row.arity() as i16))
                 })

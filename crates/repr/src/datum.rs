@@ -133,6 +133,8 @@ pub enum Datum {
     Interval(Interval),
     /// `jsonb`, held in its canonical text form (sorted keys, normalized spacing).
     Jsonb(String),
+    /// A one-dimensional array (`float4[]`, `text[]`, …); elements may be NULL.
+    Array(Vec<Datum>),
 }
 
 impl Datum {

@@ -44,6 +44,8 @@ pub enum ScalarType {
     Jsonb,
     /// The type of an untyped literal (`'abc'`, `NULL`) before context gives it one.
     Unknown,
+    /// A one-dimensional array of the element type.
+    Array(Box<ScalarType>),
 }
 
 impl ScalarType {
@@ -69,6 +71,23 @@ impl ScalarType {
             ScalarType::Interval => "interval",
             ScalarType::Jsonb => "jsonb",
             ScalarType::Unknown => "unknown",
+            ScalarType::Array(elem) => match **elem {
+                ScalarType::Bool => "boolean[]",
+                ScalarType::Int16 => "smallint[]",
+                ScalarType::Int32 => "integer[]",
+                ScalarType::Int64 => "bigint[]",
+                ScalarType::Float32 => "real[]",
+                ScalarType::Float64 => "double precision[]",
+                ScalarType::Numeric { .. } => "numeric[]",
+                ScalarType::VarChar { .. } => "character varying[]",
+                ScalarType::Date => "date[]",
+                ScalarType::Timestamp => "timestamp without time zone[]",
+                ScalarType::TimestampTz => "timestamp with time zone[]",
+                ScalarType::Interval => "interval[]",
+                ScalarType::Jsonb => "jsonb[]",
+                ScalarType::Bytes => "bytea[]",
+                _ => "text[]",
+            },
         }
     }
 
@@ -77,6 +96,7 @@ impl ScalarType {
         match self {
             ScalarType::Numeric { .. } => ScalarType::NUMERIC,
             ScalarType::VarChar { .. } => ScalarType::VarChar { max_len: None },
+            ScalarType::Array(e) => ScalarType::Array(Box::new(e.without_modifiers())),
             other => other.clone(),
         }
     }

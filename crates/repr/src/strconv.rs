@@ -109,6 +109,7 @@ pub fn format_datum(datum: &Datum) -> Option<String> {
         }
         Datum::Interval(iv) => format_interval(&mut s, iv),
         Datum::Jsonb(j) => s.push_str(j),
+        Datum::Array(items) => format_array(&mut s, items),
     }
     Some(s)
 }
@@ -163,6 +164,97 @@ fn format_float(out: &mut String, sci: String, nan: bool, inf: bool, neg: bool, 
             out.push_str(&digits[int_len..]);
         }
     }
+}
+
+/// `{1,2,NULL}`, with elements quoted when they are empty, NULL-like or hold special characters.
+fn format_array(out: &mut String, items: &[Datum]) {
+    out.push('{');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match format_datum(item) {
+            None => out.push_str("NULL"),
+            Some(text) => {
+                let needs_quotes = text.is_empty()
+                    || text.eq_ignore_ascii_case("null")
+                    || text.chars().any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
+                if needs_quotes {
+                    out.push('"');
+                    for c in text.chars() {
+                        if c == '"' || c == '\\' {
+                            out.push('\\');
+                        }
+                        out.push(c);
+                    }
+                    out.push('"');
+                } else {
+                    out.push_str(&text);
+                }
+            }
+        }
+    }
+    out.push('}');
+}
+
+/// Parses a one-dimensional array literal (`{1,2,NULL}`, `{"a b",c}`).
+pub fn parse_array(s: &str, elem: &ScalarType) -> Result<Vec<Datum>, ParseError> {
+    let type_name = format!("{}[]", elem.name());
+    let err = || ParseError::syntax(&type_name, s);
+    let t = s.trim();
+    let inner = t.strip_prefix('{').and_then(|r| r.strip_suffix('}')).ok_or_else(err)?;
+    let mut items = Vec::new();
+    if inner.trim().is_empty() {
+        return Ok(items);
+    }
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut text = String::new();
+        let quoted = chars.peek() == Some(&'"');
+        if quoted {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('\\') => text.push(chars.next().ok_or_else(err)?),
+                    Some('"') => break,
+                    Some(c) => text.push(c),
+                    None => return Err(err()),
+                }
+            }
+            while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if c == '{' || c == '}' || c == '"' {
+                    return Err(err());
+                }
+                text.push(c);
+                chars.next();
+            }
+            text = text.trim().to_string();
+            if text.is_empty() {
+                return Err(err());
+            }
+        }
+        items.push(if !quoted && text.eq_ignore_ascii_case("null") {
+            Datum::Null
+        } else {
+            parse_datum(&text, elem)?
+        });
+        match chars.next() {
+            Some(',') => continue,
+            None => break,
+            Some(_) => return Err(err()),
+        }
+    }
+    Ok(items)
 }
 
 fn format_date(out: &mut String, days: i32) {
@@ -263,6 +355,7 @@ pub fn parse_datum(s: &str, typ: &ScalarType) -> Result<Datum, ParseError> {
         ScalarType::TimestampTz => Datum::TimestampTz(parse_timestamp(s, true)?),
         ScalarType::Interval => Datum::Interval(parse_interval(s)?),
         ScalarType::Jsonb => Datum::Jsonb(parse_jsonb(s)?),
+        ScalarType::Array(elem) => Datum::Array(parse_array(s, elem)?),
     })
 }
 
@@ -730,5 +823,21 @@ mod tests {
             r#"{"a": null, "b": 1, "aa": [1, 2]}"#
         );
         assert_eq!(format_datum(&Datum::Bytes(vec![1, 171])).unwrap(), "\\x01ab");
+        let arr = parse_array(r#"{1, NULL ,"3"}"#, &ScalarType::Int32).unwrap();
+        assert_eq!(arr, vec![Datum::Int32(1), Datum::Null, Datum::Int32(3)]);
+        let text = Datum::Array(vec![
+            Datum::String("a b".into()),
+            Datum::String("".into()),
+            Datum::Null,
+            Datum::String("q\"".into()),
+        ]);
+        assert_eq!(format_datum(&text).unwrap(), r#"{"a b","",NULL,"q\""}"#);
+        assert_eq!(
+            parse_array(r#"{"a b","",NULL,"q\""}"#, &ScalarType::String).unwrap(),
+            match text {
+                Datum::Array(v) => v,
+                _ => unreachable!(),
+            }
+        );
     }
 }

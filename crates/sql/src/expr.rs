@@ -71,7 +71,24 @@ impl<'a> ExprCx<'a> {
     }
 }
 
-const AGGREGATES: &[&str] = &["count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every"];
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "bool_and",
+    "bool_or",
+    "every",
+    "array_agg",
+    "string_agg",
+    "stddev",
+    "stddev_samp",
+    "stddev_pop",
+    "variance",
+    "var_samp",
+    "var_pop",
+];
 
 /// Whether an expression contains an aggregate call (outside subqueries).
 pub fn contains_aggregate(e: &Expr) -> bool {
@@ -329,6 +346,58 @@ impl Planner<'_> {
             } => self.plan_in_subquery(cx, expr, q, *negated),
             Expr::In { .. } => Err(PlanError::unsupported("IN with this right-hand side")),
             Expr::AtTimeZone { .. } => Err(PlanError::unsupported("AT TIME ZONE")),
+            Expr::Array(arr) => {
+                let elem_hint = match hint {
+                    Some(ScalarType::Array(e)) => Some((**e).clone()),
+                    _ => None,
+                };
+                let items = arr
+                    .elem
+                    .iter()
+                    .map(|e| self.plan_expr_hinted(cx, e, elem_hint.as_ref()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let items = if items.is_empty() { items } else { self.unify(items, "ARRAY")? };
+                let elem = items.first().map_or(elem_hint.unwrap_or(ScalarType::String), |t| t.typ.clone());
+                Ok(Typed::new(
+                    ScalarExpr::call(Func::ArrayConstruct, items.into_iter().map(|t| t.expr).collect()),
+                    ScalarType::Array(Box::new(elem)),
+                ))
+            }
+            Expr::CompoundFieldAccess { root, access_chain } => {
+                let mut t = self.plan_expr(cx, root)?;
+                for access in access_chain {
+                    let ast::AccessExpr::Subscript(ast::Subscript::Index { index }) = access else {
+                        return Err(PlanError::unsupported("field access and array slices"));
+                    };
+                    let ScalarType::Array(elem) = t.typ.clone() else {
+                        return Err(PlanError::TypeMismatch(format!(
+                            "cannot subscript type {} because it is not an array",
+                            t.typ
+                        )));
+                    };
+                    let i = self.plan_expr_hinted(cx, index, Some(&ScalarType::Int32))?;
+                    let i = self.cast(i, &ScalarType::Int64, false)?;
+                    t = Typed::new(ScalarExpr::call(Func::ArrayIndex, vec![t.expr, i.expr]), *elem);
+                }
+                Ok(t)
+            }
+            Expr::AnyOp {
+                left,
+                compare_op: BinaryOperator::Eq,
+                right,
+                ..
+            } => {
+                if let Expr::Subquery(q) = right.as_ref() {
+                    return self.plan_in_subquery(cx, left, q, false);
+                }
+                let arr = self.plan_expr(cx, right)?;
+                let ScalarType::Array(elem) = arr.typ.clone() else {
+                    return Err(PlanError::TypeMismatch("op ANY/ALL (array) requires array on right side".into()));
+                };
+                let x = self.plan_expr_hinted(cx, left, Some(&elem))?;
+                let x = self.cast(x, &elem, false)?;
+                Ok(Typed::new(ScalarExpr::call(Func::EqAny, vec![x.expr, arr.expr]), ScalarType::Bool))
+            }
             // Riffle compares text bytewise (the C collation); COLLATE clauses are accepted as such.
             Expr::Collate { expr, .. } => self.plan_expr_hinted(cx, expr, hint),
             other => Err(PlanError::unsupported(format!("expression {other}"))),
@@ -868,8 +937,19 @@ impl Planner<'_> {
             FunctionArguments::None => Ok((vec![], false, false)),
             FunctionArguments::Subquery(_) => Err(PlanError::unsupported("subquery as function argument")),
             FunctionArguments::List(list) => {
-                if !list.clauses.is_empty() {
-                    return Err(PlanError::unsupported(format!("clauses in call of {}", f.name)));
+                // Ordered aggregates: Riffle's array_agg/string_agg already order by the value,
+                // so ORDER BY the aggregated argument itself (ascending) is accepted.
+                for clause in &list.clauses {
+                    let ordered_by_arg = match clause {
+                        ast::FunctionArgumentClause::OrderBy(obs) => obs.iter().all(|ob| {
+                            !matches!(ob.options.sort, Some(ast::OrderBySort::Desc))
+                                && matches!(list.args.first(), Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(e))) if *e == ob.expr)
+                        }),
+                        _ => false,
+                    };
+                    if !ordered_by_arg {
+                        return Err(PlanError::unsupported(format!("this clause in a call of {}", f.name)));
+                    }
                 }
                 let distinct = matches!(list.duplicate_treatment, Some(ast::DuplicateTreatment::Distinct));
                 let mut star = false;
@@ -923,9 +1003,24 @@ impl Planner<'_> {
                 ScalarType::Int64,
             ));
         }
-        let [arg] = args.as_slice() else {
-            return Err(PlanError::UnknownFunction(format!("function {name} takes exactly one argument")));
+        let (arg, name) = match (args.as_slice(), name) {
+            ([arg], _) if name != "string_agg" => (arg, name.to_string()),
+            ([arg, sep], "string_agg") => {
+                let empty = Scope::default();
+                let sep = match self.plan_expr(ExprCx::new(&empty, "string_agg"), sep)?.expr {
+                    ScalarExpr::Literal(Datum::String(s)) => s,
+                    _ => return Err(PlanError::unsupported("string_agg with a non-constant separator")),
+                };
+                (arg, format!("string_agg:{sep}"))
+            }
+            _ => {
+                return Err(PlanError::UnknownFunction(format!(
+                    "function {name} with {} arguments does not exist",
+                    args.len()
+                )))
+            }
         };
+        let name = name.as_str();
         if contains_aggregate(arg) {
             return Err(PlanError::Grouping("aggregate function calls cannot be nested".into()));
         }
@@ -985,6 +1080,25 @@ impl Planner<'_> {
                         AggregateFunc::BoolAnd
                     },
                     ScalarType::Bool,
+                )
+            }
+
+            "array_agg" => (AggregateFunc::ArrayAgg, ScalarType::Array(Box::new(t.typ.without_modifiers()))),
+            "stddev" | "stddev_samp" | "stddev_pop" | "variance" | "var_samp" | "var_pop" => {
+                if !t.typ.is_numeric() {
+                    return Err(bad(&t.typ));
+                }
+                let population = name.ends_with("_pop");
+                let sqrt = name.starts_with("stddev");
+                // Riffle computes these in double precision (PostgreSQL returns numeric for
+                // integer and numeric inputs).
+                (AggregateFunc::Variance { population, sqrt }, ScalarType::Float64)
+            }
+            _ if name.starts_with("string_agg:") => {
+                t = self.cast(t, &ScalarType::String, false)?;
+                (
+                    AggregateFunc::StringAgg(name["string_agg:".len()..].to_string()),
+                    ScalarType::String,
                 )
             }
             _ => return Err(PlanError::UnknownFunction(format!("function {name} does not exist"))),
@@ -1224,6 +1338,19 @@ impl Planner<'_> {
             )),
             ("current_database", 0) => Ok(Typed::lit(Datum::String("riffle".into()), T::String)),
             ("current_schema", 0) => Ok(Typed::lit(Datum::String("public".into()), T::String)),
+            ("array_length", 2) => {
+                let mut it = planned.into_iter();
+                let arr = it.next().expect("two arguments");
+                let dim = int_arg(it.next().expect("two arguments"))?;
+                call(Func::ArrayLength, vec![arr, dim], T::Int32)
+            }
+            ("cardinality", 1) => call(Func::Cardinality, planned, T::Int32),
+            ("array_to_string", 2) => {
+                let mut it = planned.into_iter();
+                let arr = it.next().expect("two arguments");
+                let sep = text_arg(it.next().expect("two arguments"))?;
+                call(Func::ArrayToString, vec![arr, sep], T::String)
+            }
             ("pg_get_userbyid", 1) => Ok(Typed::lit(Datum::String("riffle".into()), T::String)),
             ("pg_table_is_visible", 1) => Ok(Typed::lit(Datum::Bool(true), T::Bool)),
             ("pg_typeof", 1) => Ok(Typed::lit(Datum::String(planned[0].typ.name().into()), T::String)),

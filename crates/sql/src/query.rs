@@ -6,7 +6,7 @@ use crate::scope::{Scope, ScopeItem};
 use crate::subquery::{missing_keys, SubqueryCx};
 use crate::window::WindowCx;
 use crate::PlanError;
-use riffle_expr::{ColumnOrder, Func, JoinKind, RelExpr, RowSetFinishing, ScalarExpr};
+use riffle_expr::{ColumnOrder, Func, JoinKind, RelExpr, RowSetFinishing, ScalarExpr, TableFunc};
 use riffle_repr::{ColumnType, Datum, Row, ScalarType};
 use sqlparser::ast::{self, Expr, GroupByExpr, JoinConstraint, JoinOperator, SelectItem, SetExpr, SetOperator, SetQuantifier, TableFactor};
 use std::cell::RefCell;
@@ -334,6 +334,30 @@ impl Planner<'_> {
 
     fn plan_table_factor(&self, tf: &TableFactor) -> Result<(RelExpr, Scope), PlanError> {
         match tf {
+            TableFactor::Table {
+                name,
+                alias,
+                args: Some(args),
+                ..
+            } => {
+                let exprs = args
+                    .args
+                    .iter()
+                    .map(|a| match a {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
+                        _ => Err(PlanError::unsupported("named table function arguments")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let fname = name.0.last().map(|p| p.to_string().to_ascii_lowercase()).unwrap_or_default();
+                self.plan_table_function(&fname, &exprs, alias.as_ref())
+            }
+            TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } => self.plan_table_function("unnest", array_exprs, alias.as_ref()),
             TableFactor::Table { name, alias, args, .. } => {
                 if args.is_some() {
                     return Err(PlanError::unsupported("table functions"));
@@ -371,6 +395,74 @@ impl Planner<'_> {
             }
             _ => Err(PlanError::unsupported(format!("FROM item {tf}"))),
         }
+    }
+
+    /// A table function in FROM (`generate_series`, `unnest`, `jsonb_array_elements[_text]`):
+    /// one column, named after the function, the alias, or the alias's column list.
+    fn plan_table_function(&self, name: &str, args: &[Expr], alias: Option<&ast::TableAlias>) -> Result<(RelExpr, Scope), PlanError> {
+        let empty = Scope::default();
+        let cx = ExprCx::new(&empty, "FROM");
+        let planned: Vec<Typed> = args.iter().map(|a| self.plan_expr(cx, a)).collect::<Result<_, _>>()?;
+        let (func, typ, exprs) = match (name, planned.len()) {
+            ("generate_series", 2 | 3) => {
+                let exprs = planned
+                    .into_iter()
+                    .map(|t| {
+                        if t.typ.is_integer() || t.typ == ScalarType::Unknown {
+                            self.cast(t, &ScalarType::Int64, false).map(|t| t.expr)
+                        } else {
+                            Err(PlanError::unsupported(format!("generate_series over {}", t.typ)))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                (TableFunc::GenerateSeries, ScalarType::Int64, exprs)
+            }
+            ("unnest", 1) => {
+                let t = planned.into_iter().next().expect("one argument");
+                let ScalarType::Array(elem) = t.typ.clone() else {
+                    return Err(PlanError::UnknownFunction(format!("function unnest({}) does not exist", t.typ)));
+                };
+                (TableFunc::Unnest, *elem, vec![t.expr])
+            }
+            ("jsonb_array_elements" | "jsonb_array_elements_text", 1) => {
+                let t = self.cast(planned.into_iter().next().expect("one argument"), &ScalarType::Jsonb, false)?;
+                let as_text = name.ends_with("_text");
+                (
+                    TableFunc::JsonbArrayElements { as_text },
+                    if as_text { ScalarType::String } else { ScalarType::Jsonb },
+                    vec![t.expr],
+                )
+            }
+            _ => {
+                return Err(PlanError::UnknownFunction(format!(
+                    "function {name} with {} arguments does not exist",
+                    args.len()
+                )))
+            }
+        };
+        let input = RelExpr::Constant {
+            rows: vec![(Row::default(), 1)],
+            arity: 0,
+        };
+        let rel = RelExpr::FlatMap {
+            input: Box::new(input),
+            func,
+            args: exprs,
+        };
+        let table = alias.map(|a| a.name.value.clone()).unwrap_or_else(|| name.to_string());
+        let column = match alias {
+            Some(a) if !a.columns.is_empty() => a.columns[0].name.value.clone(),
+            Some(a) => a.name.value.clone(),
+            None => name.to_string(),
+        };
+        let item = ScopeItem {
+            table: Some(table),
+            name: column,
+            typ: ColumnType::nullable(typ),
+            hidden: false,
+            outer: false,
+        };
+        Ok((rel, Scope { items: vec![item] }))
     }
 
     /// Resolves a table, view or CTE name into a plan and scope.
@@ -995,6 +1087,7 @@ fn pg_type_label(t: &ScalarType) -> String {
         ScalarType::TimestampTz => "timestamptz",
         ScalarType::Interval => "interval",
         ScalarType::Jsonb => "jsonb",
+        ScalarType::Array(elem) => return pg_type_label(elem),
     }
     .to_string()
 }

@@ -6,7 +6,14 @@ use sqlparser::ast::DataType;
 
 /// Resolves a SQL type name (`int`, `varchar(10)`, `timestamp with time zone`, …).
 pub fn parse_type_name(dt: &DataType) -> Result<ScalarType, PlanError> {
-    let text = dt.to_string().to_ascii_lowercase();
+    parse_type_text(&dt.to_string().to_ascii_lowercase())
+}
+
+fn parse_type_text(text: &str) -> Result<ScalarType, PlanError> {
+    let text = text.trim().to_string();
+    if let Some(elem) = text.strip_suffix("[]") {
+        return Ok(ScalarType::Array(Box::new(parse_type_text(elem)?)));
+    }
     let (base, args) = match text.find('(') {
         Some(i) => {
             let close = text.rfind(')').unwrap_or(text.len());
@@ -97,6 +104,7 @@ pub fn can_assign(from: &ScalarType, to: &ScalarType) -> bool {
         return true;
     }
     match (from, to) {
+        (ScalarType::Array(x), ScalarType::Array(y)) => can_assign(x, y),
         (x, y) if x.is_numeric() && y.is_numeric() => true,
         (x, y) if x.is_string_like() && y.is_string_like() => true,
         (_, String | VarChar { .. }) => true,
