@@ -8,6 +8,7 @@
 
 mod agg;
 mod error;
+mod explain;
 mod func;
 mod relation;
 mod scalar;

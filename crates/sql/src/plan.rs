@@ -296,14 +296,36 @@ impl Planner<'_> {
             Statement::Discard { .. } => Ok(Plan::NoOp { tag: "DISCARD ALL" }),
             Statement::Explain { statement, .. } => {
                 let inner = self.plan_statement(statement)?;
-                let text = match inner {
-                    Plan::Select { plan, finishing, .. } => format!("{plan:#?}\nfinishing: {finishing:?}"),
-                    Plan::CreateView { plan, .. } => format!("{plan:#?}"),
-                    other => format!("{other:?}"),
+                let name_of = |id: GlobalId| self.catalog.get_by_id(id).map_or_else(|| id.to_string(), |i| i.name.clone());
+                let lines = match inner {
+                    Plan::Select { plan, finishing, .. } => {
+                        let read = match plan.as_simple_read() {
+                            Some(id) => format!("-- answered by reading the arrangement of {} (no dataflow)", name_of(id)),
+                            None => "-- rendered as a transient dataflow, dropped after the read".to_string(),
+                        };
+                        let mut lines = vec![read];
+                        if !finishing.order_by.is_empty() || finishing.limit.is_some() || finishing.offset > 0 {
+                            lines.push(format!(
+                                "Finish order=({:?}) limit={:?} offset={}",
+                                finishing.order_by.iter().map(|o| o.column).collect::<Vec<_>>(),
+                                finishing.limit,
+                                finishing.offset
+                            ));
+                        }
+                        lines.extend(plan.explain(&name_of));
+                        lines
+                    }
+                    Plan::CreateView {
+                        plan, materialized: true, ..
+                    } => {
+                        let mut lines = vec!["-- maintained dataflow; result arranged by row".to_string()];
+                        lines.extend(plan.explain(&name_of));
+                        lines
+                    }
+                    Plan::CreateView { plan, .. } => plan.explain(&name_of),
+                    other => vec![format!("{other:?}")],
                 };
-                Ok(Plan::Explain {
-                    lines: text.lines().map(str::to_string).collect(),
-                })
+                Ok(Plan::Explain { lines })
             }
             other => {
                 let text = other.to_string();

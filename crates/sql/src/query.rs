@@ -1150,7 +1150,17 @@ fn extract_equi_keys(conjuncts: Vec<ScalarExpr>, left_arity: usize) -> (Vec<(Sca
 fn push_filter(rel: RelExpr, pred: ScalarExpr) -> RelExpr {
     let mut conjuncts = Vec::new();
     flatten_and(pred, &mut conjuncts);
-    let (rel, rest) = match rel {
+    push_conjuncts(rel, conjuncts)
+}
+
+/// Pushes predicates as deep as they go through inner joins: a predicate over one side filters
+/// that side, an equality between the sides becomes a join key, the rest filters the join.
+/// So `FROM a, b, c WHERE a.x = b.x AND b.y = c.y` joins on keys, never through a cross product.
+fn push_conjuncts(rel: RelExpr, conjuncts: Vec<ScalarExpr>) -> RelExpr {
+    if conjuncts.is_empty() {
+        return rel;
+    }
+    match rel {
         RelExpr::Join {
             left,
             right,
@@ -1158,35 +1168,59 @@ fn push_filter(rel: RelExpr, pred: ScalarExpr) -> RelExpr {
             residual,
             kind: JoinKind::Inner,
             right_arity,
-        } => {
-            let rest = match left.arity() {
-                Some(left_arity) => {
-                    let (more, rest) = extract_equi_keys(conjuncts, left_arity);
-                    keys.extend(more);
-                    rest
-                }
-                None => conjuncts,
+        } if left.arity().is_some() => {
+            let left_arity = left.arity().expect("checked");
+            let side = |e: &ScalarExpr| {
+                let (mut l, mut r) = (false, false);
+                e.visit(&mut |x| {
+                    if let ScalarExpr::Column(i) = x {
+                        if *i < left_arity {
+                            l = true
+                        } else {
+                            r = true
+                        }
+                    }
+                });
+                (l, r)
             };
-            (
-                RelExpr::Join {
-                    left,
-                    right,
-                    keys,
-                    residual,
-                    kind: JoinKind::Inner,
-                    right_arity,
-                },
-                rest,
-            )
+            let (mut to_left, mut to_right, mut across) = (Vec::new(), Vec::new(), Vec::new());
+            for c in conjuncts {
+                match side(&c) {
+                    (true, false) => to_left.push(c),
+                    (false, true) => {
+                        let mut c = c;
+                        c.remap_columns(&|i| i - left_arity);
+                        to_right.push(c);
+                    }
+                    _ => across.push(c),
+                }
+            }
+            let (more, rest) = extract_equi_keys(across, left_arity);
+            keys.extend(more);
+            let join = RelExpr::Join {
+                left: Box::new(push_conjuncts(*left, to_left)),
+                right: Box::new(push_conjuncts(*right, to_right)),
+                keys,
+                residual,
+                kind: JoinKind::Inner,
+                right_arity,
+            };
+            if rest.is_empty() {
+                join
+            } else {
+                RelExpr::Filter {
+                    input: Box::new(join),
+                    predicates: rest,
+                }
+            }
         }
-        other => (other, conjuncts),
-    };
-    if rest.is_empty() {
-        rel
-    } else {
-        RelExpr::Filter {
-            input: Box::new(rel),
-            predicates: rest,
+        RelExpr::Filter { input, mut predicates } => {
+            predicates.extend(conjuncts);
+            RelExpr::Filter { input, predicates }
         }
+        other => RelExpr::Filter {
+            input: Box::new(other),
+            predicates: conjuncts,
+        },
     }
 }
