@@ -3,7 +3,7 @@
 use crate::expr::{contains_aggregate, ExprCx, Grouping, Typed};
 use crate::plan::Planner;
 use crate::scope::{Scope, ScopeItem};
-use crate::subquery::{missing_keys, SubqueryCx};
+use crate::subquery::{missing_keys, null_safe_keys, SubqueryCx};
 use crate::window::WindowCx;
 use crate::PlanError;
 use riffle_expr::{ColumnOrder, Func, JoinKind, RelExpr, RowSetFinishing, ScalarExpr, TableFunc};
@@ -28,9 +28,18 @@ impl PlannedQuery {
         let f = self.finishing;
         let mut expr = self.expr;
         if f.limit.is_some() || f.offset > 0 {
+            // In a correlated subquery the limit applies per outer row (its leading columns).
+            let group_key = self
+                .scope
+                .items
+                .iter()
+                .take_while(|i| i.outer)
+                .enumerate()
+                .map(|(i, _)| i)
+                .collect();
             expr = RelExpr::TopK {
                 input: Box::new(expr),
-                group_key: vec![],
+                group_key,
                 order_by: f.order_by,
                 limit: f.limit,
                 offset: f.offset,
@@ -118,9 +127,7 @@ impl Planner<'_> {
                 }
             }
         };
-        if q.limit_clause.is_some() && planned.scope.items.iter().any(|i| i.outer) {
-            return Err(PlanError::unsupported("LIMIT/OFFSET in a correlated subquery"));
-        }
+
         if let Some(limit) = &q.limit_clause {
             match limit {
                 ast::LimitClause::LimitOffset { limit, offset, limit_by } => {
@@ -311,15 +318,52 @@ impl Planner<'_> {
     pub fn plan_from(&self, from: &[ast::TableWithJoins]) -> Result<(RelExpr, Scope), PlanError> {
         let mut acc: Option<(RelExpr, Scope)> = None;
         for twj in from {
-            let mut cur = self.plan_table_factor(&twj.relation)?;
+            let mut cur = match (&twj.relation, acc.take()) {
+                // A LATERAL item right after a comma sees everything to its left.
+                (
+                    TableFactor::Derived {
+                        lateral: true,
+                        subquery,
+                        alias,
+                        ..
+                    },
+                    Some(prev),
+                ) => self.plan_lateral(prev, subquery, alias.as_ref(), JoinKind::Inner)?,
+                (relation, prev) => {
+                    let item = self.plan_table_factor(relation)?;
+                    match prev {
+                        None => item,
+                        Some(prev) => self.join_on(prev, item, JoinKind::Inner, None)?,
+                    }
+                }
+            };
             for join in &twj.joins {
-                let right = self.plan_table_factor(&join.relation)?;
-                cur = self.plan_join(cur, right, &join.join_operator)?;
+                cur = match (&join.relation, &join.join_operator) {
+                    (
+                        TableFactor::Derived {
+                            lateral: true,
+                            subquery,
+                            alias,
+                            ..
+                        },
+                        op,
+                    ) => {
+                        let kind = match op {
+                            JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::CrossJoin(c) if lateral_on_true(c) => {
+                                JoinKind::Inner
+                            }
+                            JoinOperator::Left(c) | JoinOperator::LeftOuter(c) if lateral_on_true(c) => JoinKind::LeftOuter,
+                            _ => return Err(PlanError::unsupported("LATERAL joins other than CROSS, or INNER/LEFT ON true")),
+                        };
+                        self.plan_lateral(cur, subquery, alias.as_ref(), kind)?
+                    }
+                    (relation, op) => {
+                        let right = self.plan_table_factor(relation)?;
+                        self.plan_join(cur, right, op)?
+                    }
+                };
             }
-            acc = Some(match acc {
-                None => cur,
-                Some(prev) => self.join_on(prev, cur, JoinKind::Inner, None)?,
-            });
+            acc = Some(cur);
         }
         Ok(acc.unwrap_or_else(|| {
             (
@@ -330,6 +374,49 @@ impl Planner<'_> {
                 Scope::default(),
             )
         }))
+    }
+
+    /// `left, LATERAL (subquery)`: the subquery is decorrelated like a subquery in an
+    /// expression (see subquery.rs) and joined back on all of `left`'s columns.
+    fn plan_lateral(
+        &self,
+        left: (RelExpr, Scope),
+        q: &ast::Query,
+        alias: Option<&ast::TableAlias>,
+        kind: JoinKind,
+    ) -> Result<(RelExpr, Scope), PlanError> {
+        let (left_rel, left_scope) = left;
+        let n = left_scope.len();
+        let sub = SubqueryCx::new(&left_rel, n);
+        let cx = ExprCx {
+            subq: Some(&sub),
+            ..ExprCx::new(&left_scope, "LATERAL")
+        };
+        let (rel, mut scope, prefixed) = self.plan_lateral_relation(cx, q)?;
+        let table = alias.map(|a| a.name.value.clone());
+        for item in &mut scope.items {
+            item.table = table.clone();
+        }
+        if let Some(a) = alias {
+            apply_column_aliases(&mut scope, &a.columns);
+        }
+        let m = scope.len();
+        let (keys, offset) = if prefixed { (null_safe_keys(n), n) } else { (vec![], 0) };
+        let right_arity = offset + m;
+        let join = RelExpr::Join {
+            left: Box::new(left_rel),
+            right: Box::new(rel),
+            keys,
+            residual: None,
+            kind,
+            right_arity,
+        };
+        let outputs = (0..n).chain(n + offset..n + offset + m).collect();
+        let mut full = left_scope.concat(scope);
+        if kind == JoinKind::LeftOuter {
+            full.items.iter_mut().skip(n).for_each(|i| i.typ.nullable = true);
+        }
+        Ok((project(join, outputs), full))
     }
 
     fn plan_table_factor(&self, tf: &TableFactor) -> Result<(RelExpr, Scope), PlanError> {
@@ -1015,6 +1102,15 @@ impl Planner<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+/// Whether a join constraint is absent or `ON true`.
+fn lateral_on_true(c: &JoinConstraint) -> bool {
+    match c {
+        JoinConstraint::None => true,
+        JoinConstraint::On(Expr::Value(v)) => matches!(v.value, ast::Value::Boolean(true)),
+        _ => false,
     }
 }
 

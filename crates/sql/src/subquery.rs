@@ -77,7 +77,7 @@ impl SubqueryCx {
 }
 
 /// Join keys equating the first `n` columns of both sides, NULL matching NULL.
-fn null_safe_keys(n: usize) -> Vec<(ScalarExpr, ScalarExpr)> {
+pub fn null_safe_keys(n: usize) -> Vec<(ScalarExpr, ScalarExpr)> {
     (0..n)
         .flat_map(|i| {
             let col = || ScalarExpr::Column(i);
@@ -198,6 +198,11 @@ impl Planner<'_> {
             right_arity,
         };
         Ok((crossed, scope, true))
+    }
+
+    /// A LATERAL subquery's relation: `(rows, scope, prefixed)` as for subqueries in expressions.
+    pub fn plan_lateral_relation(&self, cx: ExprCx, q: &ast::Query) -> Result<(RelExpr, Scope, bool), PlanError> {
+        self.plan_subquery_relation(cx, q, false)
     }
 
     /// `(SELECT …)` as a value: NULL when it returns no row.
