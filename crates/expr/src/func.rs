@@ -136,6 +136,27 @@ pub enum Func {
     ArrayToString,
     /// `x = ANY(arr)` with three-valued logic (not strict in the array's elements).
     EqAny,
+    /// `j #> path` / `j #>> path` (path is a text[]).
+    JsonbPath {
+        /// `#>>`: the result as text.
+        as_text: bool,
+    },
+    /// `a @> b`: jsonb containment.
+    JsonbContains,
+    /// `j ? key`: a top-level key (or array string element) exists.
+    JsonbHasKey,
+    /// `jsonb_build_object(k1, v1, …)` (not strict).
+    JsonbBuildObject,
+    /// `jsonb_build_array(…)` (not strict).
+    JsonbBuildArray,
+    /// `to_jsonb(x)`.
+    ToJsonb,
+    /// `jsonb_typeof(j)`.
+    JsonbTypeof,
+    /// `jsonb_array_length(j)`.
+    JsonbArrayLength,
+    /// `regexp_match(s, pattern[, flags])`: the first match's capture groups as text[].
+    RegexpMatch,
 }
 
 impl Func {
@@ -156,6 +177,8 @@ impl Func {
                 | Func::Identity
                 | Func::NullSafeKey
                 | Func::ArrayConstruct
+                | Func::JsonbBuildObject
+                | Func::JsonbBuildArray
         )
     }
 
@@ -415,6 +438,85 @@ impl Func {
                 }
             }
             Func::ArrayConstruct => Array(a.to_vec()),
+            Func::JsonbPath { as_text } => {
+                let Array(path) = &a[1] else {
+                    return Err(EvalError::InvalidArgument("jsonb path must be a text array".into()));
+                };
+                let mut value = json_value(&a[0])?;
+                for step in path {
+                    let next = match (&value, step) {
+                        (serde_json::Value::Object(map), String(k)) => map.get(k).cloned(),
+                        (serde_json::Value::Array(items), String(k)) => k.parse::<i64>().ok().and_then(|i| {
+                            let i = if i < 0 { items.len() as i64 + i } else { i };
+                            usize::try_from(i).ok().and_then(|i| items.get(i).cloned())
+                        }),
+                        _ => None,
+                    };
+                    match next {
+                        Some(v) => value = v,
+                        None => return Ok(Null),
+                    }
+                }
+                json_result(&value, *as_text)?
+            }
+            Func::JsonbContains => Bool(json_contains(&json_value(&a[0])?, &json_value(&a[1])?)),
+            Func::JsonbHasKey => {
+                let key = text(&a[1])?;
+                Bool(match json_value(&a[0])? {
+                    serde_json::Value::Object(map) => map.contains_key(key),
+                    serde_json::Value::Array(items) => items.iter().any(|v| v.as_str() == Some(key)),
+                    serde_json::Value::String(s) => s == key,
+                    _ => false,
+                })
+            }
+            Func::JsonbBuildObject => {
+                if a.len() % 2 != 0 {
+                    return Err(EvalError::InvalidArgument("argument list must have even number of elements".into()));
+                }
+                let mut map = serde_json::Map::new();
+                for pair in a.chunks(2) {
+                    let key = match &pair[0] {
+                        Null => return Err(EvalError::InvalidArgument("argument 1: key must not be null".into())),
+                        String(s) => s.clone(),
+                        other => display_text(other).unwrap_or_default(),
+                    };
+                    map.insert(key, to_json(&pair[1])?);
+                }
+                json_datum(&serde_json::Value::Object(map))?
+            }
+            Func::JsonbBuildArray => json_datum(&serde_json::Value::Array(a.iter().map(to_json).collect::<Result<_, _>>()?))?,
+            Func::ToJsonb => json_datum(&to_json(&a[0])?)?,
+            Func::JsonbTypeof => String(
+                match json_value(&a[0])? {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "boolean",
+                    serde_json::Value::Number(_) => "number",
+                    serde_json::Value::String(_) => "string",
+                    serde_json::Value::Array(_) => "array",
+                    serde_json::Value::Object(_) => "object",
+                }
+                .into(),
+            ),
+            Func::JsonbArrayLength => match json_value(&a[0])? {
+                serde_json::Value::Array(items) => Int32(items.len() as i32),
+                _ => return Err(EvalError::InvalidArgument("cannot get array length of a non-array".into())),
+            },
+            Func::RegexpMatch => {
+                let flags = match a.get(2) {
+                    Some(f) => text(f)?.to_string(),
+                    None => std::string::String::new(),
+                };
+                let re = build_regex(text(&a[1])?, flags.contains('i'))?;
+                match re.captures(text(&a[0])?) {
+                    None => Null,
+                    Some(caps) if caps.len() == 1 => Array(vec![String(caps[0].to_string())]),
+                    Some(caps) => Array(
+                        (1..caps.len())
+                            .map(|i| caps.get(i).map_or(Null, |m| String(m.as_str().to_string())))
+                            .collect(),
+                    ),
+                }
+            }
             Func::ArrayIndex => match &a[0] {
                 Array(items) => {
                     let i = int_arg(&a[1])?;
@@ -1059,6 +1161,63 @@ fn age(a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
         days: sign * (rest / Interval::MICROS_PER_DAY) as i32,
         micros: sign as i64 * (rest % Interval::MICROS_PER_DAY),
     }))
+}
+
+fn json_value(d: &Datum) -> Result<serde_json::Value, EvalError> {
+    match d {
+        Datum::Jsonb(text) => serde_json::from_str(text).map_err(|e| EvalError::InvalidArgument(e.to_string())),
+        other => Err(EvalError::InvalidArgument(format!(
+            "expected jsonb, got {}",
+            datum_type_name(other)
+        ))),
+    }
+}
+
+fn json_datum(v: &serde_json::Value) -> Result<Datum, EvalError> {
+    let mut out = String::new();
+    strconv::write_jsonb(&mut out, v);
+    Ok(Datum::Jsonb(out))
+}
+
+fn json_result(v: &serde_json::Value, as_text: bool) -> Result<Datum, EvalError> {
+    Ok(match v {
+        serde_json::Value::Null if as_text => Datum::Null,
+        serde_json::Value::String(s) if as_text => Datum::String(s.clone()),
+        other if as_text => {
+            let mut out = String::new();
+            strconv::write_jsonb(&mut out, other);
+            Datum::String(out)
+        }
+        other => json_datum(other)?,
+    })
+}
+
+/// A datum as a JSON value, as `to_jsonb` converts it.
+fn to_json(d: &Datum) -> Result<serde_json::Value, EvalError> {
+    use serde_json::Value;
+    Ok(match d {
+        Datum::Null => Value::Null,
+        Datum::Bool(b) => Value::Bool(*b),
+        Datum::Jsonb(_) => json_value(d)?,
+        Datum::Int16(_) | Datum::Int32(_) | Datum::Int64(_) | Datum::Numeric(_) | Datum::Float32(_) | Datum::Float64(_) => {
+            let text = strconv::format_datum(d).unwrap_or_default();
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        }
+        Datum::Array(items) => Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
+        other => Value::String(strconv::format_datum(other).unwrap_or_default()),
+    })
+}
+
+/// PostgreSQL's jsonb containment: objects contain sub-objects, arrays contain elements.
+fn json_contains(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => y.iter().all(|(k, v)| x.get(k).is_some_and(|xv| json_contains(xv, v))),
+        (Value::Array(x), Value::Array(y)) => y.iter().all(|v| x.iter().any(|xv| json_contains(xv, v))),
+        (Value::Array(x), scalar) if !scalar.is_object() && !scalar.is_array() => x.iter().any(|xv| xv == scalar),
+        (Value::Number(x), Value::Number(y)) => x.to_string().parse::<f64>().ok() == y.to_string().parse::<f64>().ok(),
+        (x, y) => x == y,
+    }
 }
 
 fn jsonb_get(j: &Datum, key: &Datum, as_text: bool) -> Result<Datum, EvalError> {

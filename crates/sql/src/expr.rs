@@ -717,6 +717,37 @@ impl Planner<'_> {
                 matches!(op, B::PGILikeMatch | B::PGNotILikeMatch),
                 matches!(op, B::PGNotLikeMatch | B::PGNotILikeMatch),
             ),
+            B::HashArrow | B::HashLongArrow => {
+                let l = self.plan_expr(cx, left)?;
+                let path_type = ScalarType::Array(Box::new(ScalarType::String));
+                let r = self.plan_expr_hinted(cx, right, Some(&path_type))?;
+                let l = self.require(l, &ScalarType::Jsonb, "left operand of #>")?;
+                let r = self.cast(r, &path_type, false)?;
+                let as_text = *op == B::HashLongArrow;
+                let typ = if as_text { ScalarType::String } else { ScalarType::Jsonb };
+                Ok(Typed::new(ScalarExpr::call(Func::JsonbPath { as_text }, vec![l.expr, r.expr]), typ))
+            }
+            B::AtArrow | B::ArrowAt => {
+                let (l, r) = self.plan_pair(cx, left, right)?;
+                let l = self.require(l, &ScalarType::Jsonb, "operand of @>")?;
+                let r = self.require(r, &ScalarType::Jsonb, "operand of @>")?;
+                let args = if *op == B::AtArrow {
+                    vec![l.expr, r.expr]
+                } else {
+                    vec![r.expr, l.expr]
+                };
+                Ok(Typed::new(ScalarExpr::call(Func::JsonbContains, args), ScalarType::Bool))
+            }
+            B::Question => {
+                let l = self.plan_expr(cx, left)?;
+                let l = self.require(l, &ScalarType::Jsonb, "left operand of ?")?;
+                let r = self.plan_expr_hinted(cx, right, Some(&ScalarType::String))?;
+                let r = self.require_text(r, "?")?;
+                Ok(Typed::new(
+                    ScalarExpr::call(Func::JsonbHasKey, vec![l.expr, r.expr]),
+                    ScalarType::Bool,
+                ))
+            }
             B::Arrow | B::LongArrow => {
                 let l = self.plan_expr(cx, left)?;
                 let r = self.plan_expr(cx, right)?;
@@ -1345,6 +1376,48 @@ impl Planner<'_> {
                 call(Func::ArrayLength, vec![arr, dim], T::Int32)
             }
             ("cardinality", 1) => call(Func::Cardinality, planned, T::Int32),
+            ("jsonb_build_object" | "json_build_object", _) => {
+                let args = planned
+                    .into_iter()
+                    .map(|p| {
+                        if p.typ == T::Unknown {
+                            self.cast(p, &T::String, false)
+                        } else {
+                            Ok(p)
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                call(Func::JsonbBuildObject, args, T::Jsonb)
+            }
+            ("jsonb_build_array" | "json_build_array", _) => {
+                let args = planned
+                    .into_iter()
+                    .map(|p| {
+                        if p.typ == T::Unknown {
+                            self.cast(p, &T::String, false)
+                        } else {
+                            Ok(p)
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                call(Func::JsonbBuildArray, args, T::Jsonb)
+            }
+            ("to_jsonb" | "to_json", 1) => {
+                let p = planned.into_iter().next().expect("one argument");
+                let p = if p.typ == T::Unknown { self.cast(p, &T::String, false)? } else { p };
+                call(Func::ToJsonb, vec![p], T::Jsonb)
+            }
+            ("jsonb_typeof", 1) => call(
+                Func::JsonbTypeof,
+                vec![self.cast(planned.into_iter().next().expect("one"), &T::Jsonb, false)?],
+                T::String,
+            ),
+            ("jsonb_array_length", 1) => call(
+                Func::JsonbArrayLength,
+                vec![self.cast(planned.into_iter().next().expect("one"), &T::Jsonb, false)?],
+                T::Int32,
+            ),
+            ("regexp_match", 2 | 3) => call(Func::RegexpMatch, texts(planned)?, T::Array(Box::new(T::String))),
             ("array_to_string", 2) => {
                 let mut it = planned.into_iter();
                 let arr = it.next().expect("two arguments");
