@@ -2,7 +2,7 @@
 
 use crate::func::compare;
 use crate::{numeric_div, EvalError, ScalarExpr};
-use riffle_repr::{Datum, Diff, Interval, ScalarType, F32};
+use riffle_repr::{Datum, Diff, Interval, ScalarType, F32, F64};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -30,12 +30,18 @@ pub enum AggregateFunc {
     ArrayAgg,
     /// `string_agg(x, sep)` with a constant separator, values in sort order.
     StringAgg(String),
+    /// `percentile_cont(f) WITHIN GROUP (ORDER BY x)`: interpolated, over double precision.
+    PercentileCont(F64),
+    /// `percentile_disc(f) WITHIN GROUP (ORDER BY x)`: the first value at or past the fraction.
+    PercentileDisc(F64),
     /// `var_samp`/`variance` (sample) or `var_pop` (population), and the `stddev` forms.
     Variance {
         /// Population rather than sample.
         population: bool,
         /// Square root (stddev).
         sqrt: bool,
+        /// Computed exactly in numeric (integer and numeric inputs), as PostgreSQL does.
+        numeric: bool,
     },
 }
 
@@ -115,7 +121,37 @@ impl AggregateFunc {
                     .collect();
                 Datum::String(parts.join(sep))
             }
-            AggregateFunc::Variance { population, sqrt } => {
+            AggregateFunc::PercentileCont(F64(f)) | AggregateFunc::PercentileDisc(F64(f)) => {
+                let mut values: Vec<(&Datum, Diff)> = non_null().cloned().collect();
+                if values.is_empty() {
+                    return Ok(Datum::Null);
+                }
+                if !(0.0..=1.0).contains(f) {
+                    return Err(EvalError::InvalidArgument(format!("percentile value {f} is not between 0 and 1")));
+                }
+                values.sort_by(|a, b| compare(a.0, b.0));
+                let sorted: Vec<&Datum> = values.iter().flat_map(|(d, n)| std::iter::repeat_n(*d, *n as usize)).collect();
+                let n = sorted.len();
+                if matches!(self, AggregateFunc::PercentileDisc(_)) {
+                    // The first value whose cumulative position reaches f (PostgreSQL's rule).
+                    let idx = ((f * n as f64).ceil() as usize).max(1) - 1;
+                    return Ok(sorted[idx.min(n - 1)].clone());
+                }
+                let pos = f * (n - 1) as f64;
+                let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+                let (a, b) = (to_f64(sorted[lo]), to_f64(sorted[hi]));
+                Datum::f64(a + (b - a) * (pos - lo as f64))
+            }
+            AggregateFunc::Variance {
+                population,
+                sqrt,
+                numeric: true,
+            } => numeric_variance(non_null().map(|(d, n)| (*d, *n)), *population, *sqrt)?,
+            AggregateFunc::Variance {
+                population,
+                sqrt,
+                numeric: false,
+            } => {
                 // PostgreSQL's float8_accum (Youngs-Cramer), over the values in sorted order.
                 let mut values: Vec<(f64, Diff)> = non_null().map(|(d, n)| (to_f64(d), *n)).collect();
                 values.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -147,6 +183,52 @@ impl AggregateFunc {
             },
         })
     }
+}
+
+/// PostgreSQL's numeric_stddev_internal: (N·Σx² − (Σx)²) / (N·(N−1)) at the division's scale,
+/// and its square root at the same scale.
+fn numeric_variance<'a>(values: impl Iterator<Item = (&'a Datum, Diff)>, population: bool, sqrt: bool) -> Result<Datum, EvalError> {
+    let overflow = || EvalError::OutOfRange("numeric".into());
+    let (mut n, mut sum, mut sum2) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    for (d, copies) in values {
+        let x = match d {
+            Datum::Numeric(v) => *v,
+            Datum::Int16(v) => Decimal::from(*v),
+            Datum::Int32(v) => Decimal::from(*v),
+            Datum::Int64(v) => Decimal::from(*v),
+            _ => return Err(EvalError::InvalidArgument("variance of a non-numeric value".into())),
+        };
+        let c = Decimal::from(copies);
+        n += c;
+        sum = sum.checked_add(x.checked_mul(c).ok_or_else(overflow)?).ok_or_else(overflow)?;
+        sum2 = sum2
+            .checked_add(x.checked_mul(x).and_then(|xx| xx.checked_mul(c)).ok_or_else(overflow)?)
+            .ok_or_else(overflow)?;
+    }
+    let denominator = if population { n * n } else { n * (n - Decimal::ONE) };
+    if n.is_zero() || denominator <= Decimal::ZERO {
+        return Ok(Datum::Null);
+    }
+    let numerator = n
+        .checked_mul(sum2)
+        .and_then(|a| sum.checked_mul(sum).and_then(|b| a.checked_sub(b)))
+        .ok_or_else(overflow)?;
+    if numerator <= Decimal::ZERO {
+        return Ok(Datum::Numeric(Decimal::ZERO));
+    }
+    let variance = numeric_div(numerator, denominator)?;
+    if !sqrt {
+        return Ok(Datum::Numeric(variance));
+    }
+    let scale = variance.scale();
+    // Newton's method from the f64 estimate: two steps reach Decimal's precision.
+    let mut root = Decimal::from_f64_retain(to_f64(&Datum::Numeric(variance)).sqrt()).unwrap_or(Decimal::ONE);
+    for _ in 0..3 {
+        root = (root + variance.checked_div(root).ok_or_else(overflow)?) / Decimal::TWO;
+    }
+    let mut root = root.round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    root.rescale(scale);
+    Ok(Datum::Numeric(root))
 }
 
 fn nulls_last(a: &Datum, b: &Datum) -> std::cmp::Ordering {

@@ -72,6 +72,8 @@ impl<'a> ExprCx<'a> {
 }
 
 const AGGREGATES: &[&str] = &[
+    "percentile_cont",
+    "percentile_disc",
     "count",
     "sum",
     "avg",
@@ -1020,6 +1022,9 @@ impl Planner<'_> {
     }
 
     fn plan_aggregate_unfiltered(&self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
+        if name.starts_with("percentile_") {
+            return self.plan_percentile(cx, name, f);
+        }
         let (args, distinct, star) = self.function_args(f)?;
         if star {
             if name != "count" {
@@ -1065,6 +1070,53 @@ impl Planner<'_> {
             },
             typ,
         ))
+    }
+
+    /// `percentile_cont(f) / percentile_disc(f) WITHIN GROUP (ORDER BY x)`.
+    fn plan_percentile(&self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
+        let (args, _, _) = self.function_args(f)?;
+        let [fraction] = args.as_slice() else {
+            return Err(PlanError::UnknownFunction(format!("function {name} takes one fraction argument")));
+        };
+        let [order] = f.within_group.as_slice() else {
+            return Err(PlanError::Syntax(format!("{name} requires WITHIN GROUP (ORDER BY …)")));
+        };
+        if matches!(order.options.sort, Some(ast::OrderBySort::Desc)) {
+            return Err(PlanError::unsupported("WITHIN GROUP (ORDER BY … DESC)"));
+        }
+        let empty = Scope::default();
+        let frac = self.plan_expr_hinted(ExprCx::new(&empty, "percentile"), fraction, Some(&ScalarType::Float64))?;
+        let frac = match self.cast(frac, &ScalarType::Float64, false)?.expr {
+            ScalarExpr::Literal(Datum::Float64(v)) => v,
+            _ => return Err(PlanError::unsupported("a non-constant percentile fraction")),
+        };
+        let x = self.plan_expr(cx, &order.expr)?;
+        if name == "percentile_cont" {
+            if !x.typ.is_numeric() {
+                return Err(PlanError::UnknownFunction(format!(
+                    "function percentile_cont({}) does not exist",
+                    x.typ
+                )));
+            }
+            Ok((
+                AggregateExpr {
+                    func: AggregateFunc::PercentileCont(frac),
+                    expr: x.expr,
+                    distinct: false,
+                },
+                ScalarType::Float64,
+            ))
+        } else {
+            let typ = x.typ.clone();
+            Ok((
+                AggregateExpr {
+                    func: AggregateFunc::PercentileDisc(frac),
+                    expr: x.expr,
+                    distinct: false,
+                },
+                typ,
+            ))
+        }
     }
 
     /// The aggregate function `name` over an argument of the given type, with its result type
@@ -1121,9 +1173,10 @@ impl Planner<'_> {
                 }
                 let population = name.ends_with("_pop");
                 let sqrt = name.starts_with("stddev");
-                // Riffle computes these in double precision (PostgreSQL returns numeric for
-                // integer and numeric inputs).
-                (AggregateFunc::Variance { population, sqrt }, ScalarType::Float64)
+                // Integer and numeric inputs give an exact numeric result, floats a float.
+                let numeric = !matches!(t.typ, ScalarType::Float32 | ScalarType::Float64);
+                let typ = if numeric { ScalarType::NUMERIC } else { ScalarType::Float64 };
+                (AggregateFunc::Variance { population, sqrt, numeric }, typ)
             }
             _ if name.starts_with("string_agg:") => {
                 t = self.cast(t, &ScalarType::String, false)?;
