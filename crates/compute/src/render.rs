@@ -3,8 +3,14 @@
 //! Every operator produces two collections: rows, and evaluation errors. Errors are data,
 //! so that a view whose definition fails on some row (division by zero) reports the error
 //! when read instead of crashing a worker.
+//!
+//! Rendering is generic over the scope's timestamp so that WITH RECURSIVE can render its step
+//! inside an iterative scope (`Product<Timestamp, u64>`); [`RenderTime`] supplies what only
+//! the outer scope can do (import arrangements, start an iteration).
 
+use differential_dataflow::lattice::Lattice;
 use differential_dataflow::operators::arrange::TraceAgent;
+use differential_dataflow::operators::iterate::Iterate;
 use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use differential_dataflow::{AsCollection, VecCollection};
 use riffle_expr::{ColumnOrder, EvalError, JoinKind, RelExpr, ScalarExpr};
@@ -12,6 +18,7 @@ use riffle_repr::{Datum, Diff, GlobalId, Row, Timestamp};
 use std::collections::BTreeMap;
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
+use timely::order::Product;
 
 /// An arrangement of rows by the whole row.
 pub type RowTrace = TraceAgent<KeySpine<Row, Timestamp, Diff>>;
@@ -21,9 +28,9 @@ pub type ErrTrace = TraceAgent<KeySpine<EvalError, Timestamp, Diff>>;
 pub type IndexTrace = TraceAgent<ValSpine<Row, Row, Timestamp, Diff>>;
 
 /// Rows of a rendered plan.
-pub type Rows<'s> = VecCollection<'s, Timestamp, Row, Diff>;
+pub type Rows<'s, T = Timestamp> = VecCollection<'s, T, Row, Diff>;
 /// Errors of a rendered plan.
-pub type Errs<'s> = VecCollection<'s, Timestamp, EvalError, Diff>;
+pub type Errs<'s, T = Timestamp> = VecCollection<'s, T, EvalError, Diff>;
 
 /// The traces a dataflow may import.
 pub struct Traces<'t> {
@@ -31,61 +38,150 @@ pub struct Traces<'t> {
     pub rows: &'t mut BTreeMap<GlobalId, (RowTrace, ErrTrace)>,
 }
 
+/// The timestamps rendering works in: the dataflow's own, and one level of iteration.
+pub trait RenderTime: timely::progress::Timestamp + Lattice + Ord + Clone + Sized + 'static {
+    /// Imports a stored collection's arrangements (only the outer scope can).
+    fn import<'s>(cx: &mut RenderContext<'s, '_, Self>, id: GlobalId) -> Option<(Rows<'s, Self>, Errs<'s, Self>)>;
+    /// Renders WITH RECURSIVE: the fixpoint of `base ∪ step(local)`.
+    fn recurse<'s>(
+        cx: &mut RenderContext<'s, '_, Self>,
+        local: u64,
+        base: &RelExpr,
+        step: &RelExpr,
+        distinct: bool,
+    ) -> (Rows<'s, Self>, Errs<'s, Self>);
+}
+
+impl RenderTime for Timestamp {
+    fn import<'s>(cx: &mut RenderContext<'s, '_, Self>, id: GlobalId) -> Option<(Rows<'s>, Errs<'s>)> {
+        let (rows, errs) = cx.traces.as_mut()?.rows.get_mut(&id)?;
+        let r = rows.import(cx.scope).as_collection(|k, _| k.clone());
+        let e = errs.import(cx.scope).as_collection(|k, _| k.clone());
+        Some((r, e))
+    }
+
+    fn recurse<'s>(
+        cx: &mut RenderContext<'s, '_, Self>,
+        local: u64,
+        base: &RelExpr,
+        step: &RelExpr,
+        distinct: bool,
+    ) -> (Rows<'s>, Errs<'s>) {
+        let (b, be) = cx.render(base);
+        // Everything the step reads is imported out here and entered into the loop.
+        for id in step.depends_on() {
+            cx.get(id);
+        }
+        let bound = cx.bound.clone();
+        let locals = cx.locals.clone();
+        let worker_index = cx.worker_index;
+        let step = step.clone();
+        let seed = b.map(Ok).concat(be.map(Err));
+        let seed_inner = seed.clone();
+        let result = seed.iterate(move |inner, x| {
+            let enter = |(r, e): &(Rows<'s>, Errs<'s>)| (r.clone().enter(inner), e.clone().enter(inner));
+            let mut icx = RenderContext {
+                scope: inner,
+                traces: None,
+                bound: bound.iter().map(|(k, v)| (*k, enter(v))).collect(),
+                locals: locals.iter().map(|(k, v)| (*k, enter(v))).collect(),
+                worker_index,
+            };
+            icx.locals.insert(local, (x.clone().flat_map(|r| r.ok()), x.flat_map(|r| r.err())));
+            let (s, se) = icx.render(&step);
+            let all = seed_inner.enter(inner).concat(s.map(Ok)).concat(se.map(Err));
+            if distinct {
+                all.distinct_core::<Diff>()
+            } else {
+                all.consolidate()
+            }
+        });
+        split(result)
+    }
+}
+
+impl RenderTime for Product<Timestamp, u64> {
+    fn import<'s>(_cx: &mut RenderContext<'s, '_, Self>, _id: GlobalId) -> Option<(Rows<'s, Self>, Errs<'s, Self>)> {
+        None
+    }
+
+    fn recurse<'s>(
+        cx: &mut RenderContext<'s, '_, Self>,
+        _local: u64,
+        _base: &RelExpr,
+        _step: &RelExpr,
+        _distinct: bool,
+    ) -> (Rows<'s, Self>, Errs<'s, Self>) {
+        let err = EvalError::InvalidArgument("nested WITH RECURSIVE is not supported".into());
+        (cx.constant(Vec::new()), cx.constant(vec![(err, 1)]))
+    }
+}
+
 /// State for rendering one dataflow.
-pub struct RenderContext<'s, 't> {
-    scope: Scope<'s, Timestamp>,
-    traces: Traces<'t>,
-    imported: BTreeMap<GlobalId, (Rows<'s>, Errs<'s>)>,
+pub struct RenderContext<'s, 't, T: RenderTime = Timestamp> {
+    scope: Scope<'s, T>,
+    traces: Option<Traces<'t>>,
+    bound: BTreeMap<GlobalId, (Rows<'s, T>, Errs<'s, T>)>,
+    locals: BTreeMap<u64, (Rows<'s, T>, Errs<'s, T>)>,
     worker_index: usize,
 }
 
-impl<'s, 't> RenderContext<'s, 't> {
+impl<'s, 't> RenderContext<'s, 't, Timestamp> {
     /// A context rendering into `scope`, importing from `traces`.
     pub fn new(scope: Scope<'s, Timestamp>, traces: Traces<'t>, worker_index: usize) -> Self {
         RenderContext {
             scope,
-            traces,
-            imported: BTreeMap::new(),
+            traces: Some(traces),
+            bound: BTreeMap::new(),
+            locals: BTreeMap::new(),
             worker_index,
         }
     }
+}
 
-    fn get(&mut self, id: GlobalId) -> (Rows<'s>, Errs<'s>) {
-        if let Some(c) = self.imported.get(&id) {
+impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
+    fn get(&mut self, id: GlobalId) -> (Rows<'s, T>, Errs<'s, T>) {
+        if let Some(c) = self.bound.get(&id) {
             return c.clone();
         }
-        let (rows, errs) = self
-            .traces
-            .rows
-            .get_mut(&id)
-            .unwrap_or_else(|| panic!("collection {id} is not installed"));
-        let r = rows.import(self.scope).as_collection(|k, _| k.clone());
-        let e = errs.import(self.scope).as_collection(|k, _| k.clone());
-        self.imported.insert(id, (r.clone(), e.clone()));
-        (r, e)
+        let imported = match T::import(self, id) {
+            Some(c) => c,
+            None => {
+                // The worker checks inputs before rendering; this is a dropped input.
+                let err = EvalError::InvalidArgument(format!("relation {id} is not available"));
+                (self.constant(Vec::new()), self.constant(vec![(err, 1)]))
+            }
+        };
+        self.bound.insert(id, imported.clone());
+        imported
     }
 
-    fn constant<D: differential_dataflow::Data + timely::ExchangeData>(
-        &self,
-        items: Vec<(D, Diff)>,
-    ) -> VecCollection<'s, Timestamp, D, Diff> {
+    fn constant<D: differential_dataflow::Data + timely::ExchangeData>(&self, items: Vec<(D, Diff)>) -> VecCollection<'s, T, D, Diff> {
         // Constants enter once, on worker 0; other workers contribute nothing.
-        let items: Vec<(D, Timestamp, Diff)> = if self.worker_index == 0 {
-            items.into_iter().map(|(d, r)| (d, 0, r)).collect()
+        let items: Vec<(D, T, Diff)> = if self.worker_index == 0 {
+            items.into_iter().map(|(d, r)| (d, T::minimum(), r)).collect()
         } else {
             Vec::new()
         };
         items.to_stream(self.scope).as_collection()
     }
 
-    fn empty_errs(&self) -> Errs<'s> {
+    fn empty_errs(&self) -> Errs<'s, T> {
         self.constant(Vec::new())
     }
 
     /// Renders a plan.
-    pub fn render(&mut self, plan: &RelExpr) -> (Rows<'s>, Errs<'s>) {
+    pub fn render(&mut self, plan: &RelExpr) -> (Rows<'s, T>, Errs<'s, T>) {
         match plan {
             RelExpr::Get { id, .. } => self.get(*id),
+            RelExpr::LocalGet { id, .. } => match self.locals.get(id) {
+                Some(c) => c.clone(),
+                None => {
+                    let err = EvalError::InvalidArgument("recursive reference outside its WITH RECURSIVE".into());
+                    (self.constant(Vec::new()), self.constant(vec![(err, 1)]))
+                }
+            },
+            RelExpr::Recursive { id, base, step, distinct } => T::recurse(self, *id, base, step, *distinct),
             RelExpr::Constant { rows, .. } => (self.constant(rows.clone()), self.empty_errs()),
             RelExpr::Map { input, scalars } => {
                 let (rows, errs) = self.render(input);
@@ -320,7 +416,7 @@ impl<'s, 't> RenderContext<'s, 't> {
 }
 
 /// Keys rows by the given columns (the group of a top-k or the partition of a window).
-fn by_key<'s>(rows: Rows<'s>, key: Vec<usize>) -> VecCollection<'s, Timestamp, (Row, Row), Diff> {
+fn by_key<'s, T: RenderTime>(rows: Rows<'s, T>, key: Vec<usize>) -> VecCollection<'s, T, (Row, Row), Diff> {
     rows.map(move |row| (key.iter().map(|i| row[*i].clone()).collect::<Row>(), row))
 }
 
@@ -335,7 +431,7 @@ fn sorted<'a>(input: &[(&'a Row, Diff)], order: &[ColumnOrder]) -> Vec<(&'a Row,
 /// Rows of `side` that matched nothing, padded with NULLs before (`pad_before`) and after.
 /// `matched` holds the side's rows once per match; rows are compared whole, so duplicates
 /// of one row share their fate, as SQL requires.
-fn unmatched<'s>(side: Rows<'s>, matched: Rows<'s>, pad_before: usize, pad_after: usize) -> Rows<'s> {
+fn unmatched<'s, T: RenderTime>(side: Rows<'s, T>, matched: Rows<'s, T>, pad_before: usize, pad_after: usize) -> Rows<'s, T> {
     let with_match = matched.distinct_core::<Diff>();
     let matched_rows = side.clone().map(|row| (row, ())).semijoin(with_match).map(|(row, ())| row);
     side.concat(matched_rows.negate()).map(move |row| {
@@ -348,7 +444,7 @@ fn unmatched<'s>(side: Rows<'s>, matched: Rows<'s>, pad_before: usize, pad_after
 }
 
 /// Splits a collection of results into successes and errors.
-fn split<'s, D>(results: VecCollection<'s, Timestamp, Result<D, EvalError>, Diff>) -> (VecCollection<'s, Timestamp, D, Diff>, Errs<'s>)
+fn split<'s, T: RenderTime, D>(results: VecCollection<'s, T, Result<D, EvalError>, Diff>) -> (VecCollection<'s, T, D, Diff>, Errs<'s, T>)
 where
     D: differential_dataflow::Data + timely::ExchangeData,
 {
@@ -358,7 +454,7 @@ where
 }
 
 /// Keys rows by join key expressions; rows whose key has a NULL never match and are dropped.
-fn keyed<'s>(rows: Rows<'s>, keys: Vec<ScalarExpr>) -> (VecCollection<'s, Timestamp, (Row, Row), Diff>, Errs<'s>) {
+fn keyed<'s, T: RenderTime>(rows: Rows<'s, T>, keys: Vec<ScalarExpr>) -> (VecCollection<'s, T, (Row, Row), Diff>, Errs<'s, T>) {
     split(rows.flat_map(move |row| {
         let mut key = Vec::with_capacity(keys.len());
         for k in &keys {

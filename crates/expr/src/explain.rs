@@ -77,6 +77,18 @@ impl RelExpr {
                 let _ = write!(line, "Get {} ({id})  -- imports its arrangement", name_of(*id));
                 vec![]
             }
+            RelExpr::LocalGet { id, .. } => {
+                let _ = write!(line, "RecursiveRef r{id}");
+                vec![]
+            }
+            RelExpr::Recursive { id, base, step, distinct } => {
+                let _ = write!(
+                    line,
+                    "Recursive r{id}{}  -- iterate to a fixpoint",
+                    if *distinct { " (distinct)" } else { "" }
+                );
+                vec![base, step]
+            }
             RelExpr::Constant { rows, .. } => {
                 let _ = write!(line, "Constant ({} rows)", rows.len());
                 vec![]

@@ -160,6 +160,25 @@ pub enum RelExpr {
         /// Its number of columns.
         arity: usize,
     },
+    /// The rows of the enclosing WITH RECURSIVE binding `id` (only inside its step).
+    LocalGet {
+        /// The binding.
+        id: u64,
+        /// Its number of columns.
+        arity: usize,
+    },
+    /// WITH RECURSIVE: the least fixpoint of `X = base ∪ step(X)` (`distinct` for UNION,
+    /// multiset union for UNION ALL), where `step` reads X through `LocalGet(id)`.
+    Recursive {
+        /// The binding's id.
+        id: u64,
+        /// The non-recursive term.
+        base: Box<RelExpr>,
+        /// The recursive term.
+        step: Box<RelExpr>,
+        /// UNION rather than UNION ALL.
+        distinct: bool,
+    },
     /// A fixed multiset of rows.
     Constant {
         /// Rows with their multiplicities.
@@ -276,7 +295,11 @@ impl RelExpr {
     pub fn for_each_get(&self, f: &mut impl FnMut(GlobalId)) {
         match self {
             RelExpr::Get { id, .. } => f(*id),
-            RelExpr::Constant { .. } => {}
+            RelExpr::Constant { .. } | RelExpr::LocalGet { .. } => {}
+            RelExpr::Recursive { base, step, .. } => {
+                base.for_each_get(f);
+                step.for_each_get(f);
+            }
             RelExpr::Map { input, .. }
             | RelExpr::Filter { input, .. }
             | RelExpr::Project { input, .. }
@@ -298,7 +321,8 @@ impl RelExpr {
     /// The number of columns the plan produces, where it can be read off the tree.
     pub fn arity(&self) -> Option<usize> {
         Some(match self {
-            RelExpr::Get { arity, .. } | RelExpr::Constant { arity, .. } => *arity,
+            RelExpr::Get { arity, .. } | RelExpr::Constant { arity, .. } | RelExpr::LocalGet { arity, .. } => *arity,
+            RelExpr::Recursive { base, .. } => base.arity()?,
             RelExpr::Map { input, scalars } => input.arity()? + scalars.len(),
             RelExpr::Filter { input, .. }
             | RelExpr::Distinct { input }

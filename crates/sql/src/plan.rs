@@ -186,6 +186,8 @@ pub struct Planner<'a> {
     pub(crate) pending_outer: RefCell<Option<(RelExpr, Scope)>>,
     /// Set when a column of an enclosing query is referenced.
     pub(crate) correlated: std::cell::Cell<bool>,
+    /// Next id for a WITH RECURSIVE binding.
+    pub(crate) next_local: std::cell::Cell<u64>,
 }
 
 /// Plans one statement. Returns the plan and the (inferred) types of its parameters.
@@ -205,6 +207,7 @@ pub fn plan(
         deps: RefCell::new(Vec::new()),
         pending_outer: RefCell::new(None),
         correlated: std::cell::Cell::new(false),
+        next_local: std::cell::Cell::new(0),
     };
     let plan = planner.plan_statement(stmt)?;
     let types = planner
@@ -497,6 +500,7 @@ impl Planner<'_> {
             deps: RefCell::new(Vec::new()),
             pending_outer: RefCell::new(None),
             correlated: std::cell::Cell::new(false),
+            next_local: std::cell::Cell::new(0),
         }
     }
 

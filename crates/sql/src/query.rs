@@ -81,12 +81,21 @@ impl Planner<'_> {
     pub fn plan_query(&self, q: &ast::Query) -> Result<PlannedQuery, PlanError> {
         let saved = self.ctes.borrow().len();
         if let Some(with) = &q.with {
-            if with.recursive {
-                return Err(PlanError::unsupported("WITH RECURSIVE"));
-            }
             for cte in &with.cte_tables {
-                let (expr, mut scope) = self.plan_query(&cte.query)?.into_relation();
                 let name = cte.alias.name.value.clone();
+                let recursive_union = match cte.query.body.as_ref() {
+                    SetExpr::SetOperation {
+                        left,
+                        op: SetOperator::Union,
+                        set_quantifier,
+                        right,
+                    } if with.recursive => Some((left, right, !matches!(set_quantifier, SetQuantifier::All))),
+                    _ => None,
+                };
+                let (expr, mut scope) = match recursive_union {
+                    Some((base, step, distinct)) => self.plan_recursive(&name, &cte.alias.columns, base, step, distinct)?,
+                    None => self.plan_query(&cte.query)?.into_relation(),
+                };
                 for (item, col) in scope.items.iter_mut().zip(cte.alias.columns.iter()) {
                     item.name = col.name.value.clone();
                 }
@@ -96,6 +105,70 @@ impl Planner<'_> {
         let result = self.plan_query_body(q);
         self.ctes.borrow_mut().truncate(saved);
         result
+    }
+
+    /// `name AS (base UNION [ALL] step)` in WITH RECURSIVE: `step` sees `name` as the rows
+    /// found so far, and the result is the fixpoint (rendered with differential's iterate).
+    fn plan_recursive(
+        &self,
+        name: &str,
+        columns: &[ast::TableAliasColumnDef],
+        base: &SetExpr,
+        step: &SetExpr,
+        distinct: bool,
+    ) -> Result<(RelExpr, Scope), PlanError> {
+        let (base_rel, mut scope) = self.plan_set_expr(base)?;
+        for item in scope.items.iter_mut() {
+            item.table = Some(name.to_string());
+        }
+        apply_column_aliases(&mut scope, columns);
+        let id = self.next_local.get();
+        self.next_local.set(id + 1);
+        let arity = scope.len();
+        self.ctes
+            .borrow_mut()
+            .push((name.to_string(), RelExpr::LocalGet { id, arity }, scope.clone()));
+        let planned_step = self.plan_set_expr(step);
+        self.ctes.borrow_mut().pop();
+        let (step_rel, step_scope) = planned_step?;
+        if step_scope.len() != arity {
+            return Err(PlanError::Syntax(format!(
+                "each UNION query must have the same number of columns (recursive query \"{name}\")"
+            )));
+        }
+        // The step's columns take the base's types, as PostgreSQL requires.
+        let mut casts = Vec::new();
+        for (i, (b, s)) in scope.items.iter().zip(step_scope.items.iter()).enumerate() {
+            let t = Typed {
+                expr: ScalarExpr::Column(i),
+                typ: s.typ.scalar_type.clone(),
+            };
+            let cast = self.cast(t, &b.typ.scalar_type, false).map_err(|_| {
+                PlanError::TypeMismatch(format!(
+                    "recursive query \"{name}\" column {} has type {} in non-recursive term but type {} overall",
+                    i + 1,
+                    b.typ.scalar_type,
+                    s.typ.scalar_type
+                ))
+            })?;
+            casts.push(cast.expr);
+        }
+        let step_rel = project(
+            RelExpr::Map {
+                input: Box::new(step_rel),
+                scalars: casts,
+            },
+            (arity..2 * arity).collect(),
+        );
+        Ok((
+            RelExpr::Recursive {
+                id,
+                base: Box::new(base_rel),
+                step: Box::new(step_rel),
+                distinct,
+            },
+            scope,
+        ))
     }
 
     fn plan_query_body(&self, q: &ast::Query) -> Result<PlannedQuery, PlanError> {
