@@ -106,7 +106,7 @@ impl Adapter {
             types: param_types.to_vec(),
             values: None,
         };
-        let (plan, types) = riffle_sql::plan(&coord.catalog, stmt, context(), &params)?;
+        let (plan, types) = riffle_sql::plan(&coord.catalog, stmt, context(riffle_repr::zone::Zone::Utc), &params)?;
         let desc = match plan {
             Plan::Select { desc, .. } | Plan::Rows { desc, .. } => Some(desc),
             Plan::ShowVariable { name } => Some(RelationDesc::empty().with_column(name, ColumnType::nullable(ScalarType::String))),
@@ -119,7 +119,7 @@ impl Adapter {
     /// Runs one statement.
     pub async fn execute(&self, session: &mut Session, stmt: &Statement, params: &Params) -> Result<ExecuteResponse, AdapterError> {
         let mut coord = self.coord.lock().await;
-        let (plan, _) = riffle_sql::plan(&coord.catalog, stmt, context(), params)?;
+        let (plan, _) = riffle_sql::plan(&coord.catalog, stmt, context(session.zone()), params)?;
         let command = |tag: &str| Ok(ExecuteResponse::Command { tag: tag.to_string() });
         match plan {
             Plan::Select { plan, finishing, desc } => {
@@ -460,8 +460,9 @@ fn create_tag(plan: &Plan) -> &'static str {
     }
 }
 
-fn context() -> PlanContext {
+fn context(zone: riffle_repr::zone::Zone) -> PlanContext {
     PlanContext {
+        zone,
         now_micros: chrono::Utc::now().timestamp_micros(),
         in_view: false,
     }

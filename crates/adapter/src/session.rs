@@ -1,6 +1,7 @@
 //! Per-connection state.
 
 use crate::AdapterError;
+use riffle_repr::zone::Zone;
 use std::collections::BTreeMap;
 
 /// Session variables PostgreSQL clients read or set, with their defaults.
@@ -44,16 +45,16 @@ impl Session {
         let name = name.to_ascii_lowercase();
         let default = DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
         let value = value.or(default.clone()).unwrap_or_default();
-        if name == "timezone"
-            && !matches!(
-                value.to_ascii_lowercase().as_str(),
-                "utc" | "etc/utc" | "gmt" | "z" | "+00" | "+00:00" | "0"
-            )
-        {
+        if name == "timezone" && Zone::parse(&value).is_none() {
             return Err(AdapterError::InvalidVariable(name, value));
         }
         self.vars.insert(name, value);
         Ok(())
+    }
+
+    /// The session's TimeZone.
+    pub fn zone(&self) -> Zone {
+        self.vars.get("timezone").and_then(|z| Zone::parse(z)).unwrap_or(Zone::Utc)
     }
 
     /// SHOW name.

@@ -157,6 +157,8 @@ pub enum Func {
     JsonbArrayLength,
     /// `regexp_match(s, pattern[, flags])`: the first match's capture groups as text[].
     RegexpMatch,
+    /// `x AT TIME ZONE z`: timestamptz → wall-clock timestamp in z, or timestamp → timestamptz.
+    AtTimeZone(riffle_repr::zone::Zone),
 }
 
 impl Func {
@@ -500,6 +502,22 @@ impl Func {
             Func::JsonbArrayLength => match json_value(&a[0])? {
                 serde_json::Value::Array(items) => Int32(items.len() as i32),
                 _ => return Err(EvalError::InvalidArgument("cannot get array length of a non-array".into())),
+            },
+            Func::AtTimeZone(zone) => match &a[0] {
+                TimestampTz(t) => {
+                    let offset = datetime_from_micros(*t).map_or(0, |utc| zone.offset_at_utc(utc));
+                    Timestamp(t + offset as i64 * 1_000_000)
+                }
+                Timestamp(t) => {
+                    let offset = datetime_from_micros(*t).map_or(0, |local| zone.offset_at_local(local));
+                    TimestampTz(t - offset as i64 * 1_000_000)
+                }
+                other => {
+                    return Err(EvalError::InvalidArgument(format!(
+                        "AT TIME ZONE does not apply to {}",
+                        datum_type_name(other)
+                    )))
+                }
             },
             Func::RegexpMatch => {
                 let flags = match a.get(2) {

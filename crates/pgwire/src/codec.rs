@@ -3,6 +3,7 @@
 use bytes::{BufMut, BytesMut};
 use pgwire::api::Type;
 use riffle_repr::strconv::{self, ParseError};
+use riffle_repr::zone::Zone;
 use riffle_repr::{Datum, Interval, ScalarType, F32, F64};
 use rust_decimal::Decimal;
 
@@ -74,11 +75,11 @@ pub fn scalar_type(t: &Type) -> Option<ScalarType> {
 }
 
 /// Appends one field (length prefix and bytes) to a DataRow buffer.
-pub fn encode_field(buf: &mut BytesMut, d: &Datum, typ: &ScalarType, binary: bool) {
-    encode_value(buf, d, Some(typ), binary)
+pub fn encode_field(buf: &mut BytesMut, d: &Datum, typ: &ScalarType, binary: bool, zone: &Zone) {
+    encode_value(buf, d, Some(typ), binary, zone)
 }
 
-fn encode_value(buf: &mut BytesMut, d: &Datum, typ: Option<&ScalarType>, binary: bool) {
+fn encode_value(buf: &mut BytesMut, d: &Datum, typ: Option<&ScalarType>, binary: bool, zone: &Zone) {
     if d.is_null() {
         buf.put_i32(-1);
         return;
@@ -92,7 +93,7 @@ fn encode_value(buf: &mut BytesMut, d: &Datum, typ: Option<&ScalarType>, binary:
             _ => encode_binary(buf, d),
         }
     } else {
-        buf.put_slice(strconv::format_datum(d).unwrap_or_default().as_bytes());
+        buf.put_slice(strconv::format_datum_in(d, zone).unwrap_or_default().as_bytes());
     }
     let len = (buf.len() - start - 4) as i32;
     buf[start..start + 4].copy_from_slice(&len.to_be_bytes());
@@ -133,7 +134,7 @@ fn encode_array(buf: &mut BytesMut, items: &[Datum], elem: &ScalarType) {
     buf.put_i32(items.len() as i32);
     buf.put_i32(1);
     for item in items {
-        encode_value(buf, item, Some(elem), true);
+        encode_value(buf, item, Some(elem), true, &Zone::Utc);
     }
 }
 

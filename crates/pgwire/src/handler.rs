@@ -14,6 +14,7 @@ use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 use riffle_adapter::{Adapter, AdapterError, ExecuteResponse, Session};
+use riffle_repr::zone::Zone;
 use riffle_repr::{Datum, RelationDesc, ScalarType};
 use riffle_sql::{Params, Statement};
 use std::sync::Arc;
@@ -80,7 +81,7 @@ fn session_of<C: ClientInfo>(client: &C) -> Arc<Mutex<Session>> {
     client.session_extensions().get_or_insert_with(|| Mutex::new(Session::new()))
 }
 
-fn to_response(resp: ExecuteResponse, format: &Format) -> Response {
+fn to_response(resp: ExecuteResponse, format: &Format, zone: &Zone) -> Response {
     match resp {
         ExecuteResponse::Rows { desc, rows, tag } => {
             let schema = Arc::new(fields(&desc, format));
@@ -91,7 +92,7 @@ fn to_response(resp: ExecuteResponse, format: &Format) -> Response {
                 .map(|row| {
                     let mut buf = BytesMut::new();
                     for (i, d) in row.datums().iter().enumerate() {
-                        encode_field(&mut buf, d, &types[i], binary[i]);
+                        encode_field(&mut buf, d, &types[i], binary[i], &zone);
                     }
                     Ok(DataRow::new(buf, row.arity() as i16))
                 })
@@ -109,7 +110,7 @@ impl Handler {
         let mut session = session.lock().await;
         debug!(%stmt, "execute");
         let resp = self.adapter.execute(&mut session, stmt, params).await?;
-        Ok(to_response(resp, format))
+        Ok(to_response(resp, format, &session.zone()))
     }
 
     /// Parameter types: what the client declared, else what the planner inferred.

@@ -10,6 +10,7 @@ mod datum;
 mod relation;
 mod scalar;
 pub mod strconv;
+pub mod zone;
 
 pub use datum::{Datum, Interval, Row, F32, F64};
 pub use relation::{ColumnType, GlobalId, RelationDesc};

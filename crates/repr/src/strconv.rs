@@ -4,6 +4,7 @@
 //! `extra_float_digits = 1`, `bytea_output = hex`, `TimeZone = UTC`), so that clients and
 //! test corpora written against PostgreSQL see the same strings.
 
+use crate::zone::Zone;
 use crate::{Datum, Interval, ScalarType, F32, F64};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use rust_decimal::Decimal;
@@ -84,6 +85,11 @@ pub fn micros_from_datetime(dt: NaiveDateTime) -> i64 {
 
 /// Formats a datum in PostgreSQL's text output format; `None` for NULL.
 pub fn format_datum(datum: &Datum) -> Option<String> {
+    format_datum_in(datum, &Zone::Utc)
+}
+
+/// Formats a datum, showing `timestamptz` values in the given zone (the session's TimeZone).
+pub fn format_datum_in(datum: &Datum, zone: &Zone) -> Option<String> {
     let mut s = String::new();
     match datum {
         Datum::Null => return None,
@@ -104,12 +110,13 @@ pub fn format_datum(datum: &Datum) -> Option<String> {
         Datum::Date(d) => format_date(&mut s, *d),
         Datum::Timestamp(t) => format_timestamp(&mut s, *t),
         Datum::TimestampTz(t) => {
-            format_timestamp(&mut s, *t);
-            s.push_str("+00");
+            let offset = datetime_from_micros(*t).map_or(0, |utc| zone.offset_at_utc(utc));
+            format_timestamp(&mut s, t + offset as i64 * 1_000_000);
+            s.push_str(&crate::zone::format_offset(offset));
         }
         Datum::Interval(iv) => format_interval(&mut s, iv),
         Datum::Jsonb(j) => s.push_str(j),
-        Datum::Array(items) => format_array(&mut s, items),
+        Datum::Array(items) => format_array(&mut s, items, zone),
     }
     Some(s)
 }
@@ -167,13 +174,13 @@ fn format_float(out: &mut String, sci: String, nan: bool, inf: bool, neg: bool, 
 }
 
 /// `{1,2,NULL}`, with elements quoted when they are empty, NULL-like or hold special characters.
-fn format_array(out: &mut String, items: &[Datum]) {
+fn format_array(out: &mut String, items: &[Datum], zone: &Zone) {
     out.push('{');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        match format_datum(item) {
+        match format_datum_in(item, zone) {
             None => out.push_str("NULL"),
             Some(text) => {
                 let needs_quotes = text.is_empty()
@@ -582,6 +589,21 @@ fn split_offset(s: &str) -> (&str, Option<Result<i64, ()>>) {
     (t, None)
 }
 
+/// Parses a `timestamptz`; a value without an explicit offset is wall-clock time in `zone`.
+pub fn parse_timestamptz_in(s: &str, zone: &Zone) -> Result<i64, ParseError> {
+    let (_, rest) = match s.trim().find([' ', 'T', 't']) {
+        Some(i) => s.trim().split_at(i),
+        None => (s.trim(), ""),
+    };
+    let has_offset = split_offset(rest.get(1..).unwrap_or("")).1.is_some();
+    if has_offset || *zone == Zone::Utc {
+        return parse_timestamp(s, true);
+    }
+    let local = parse_timestamp(s, false)?;
+    let offset = datetime_from_micros(local).map_or(0, |l| zone.offset_at_local(l));
+    Ok(local - offset as i64 * 1_000_000)
+}
+
 /// Parses a `timestamp` or `timestamptz` into microseconds since the epoch (UTC for tz).
 pub fn parse_timestamp(s: &str, with_tz: bool) -> Result<i64, ParseError> {
     let type_name = if with_tz {
@@ -807,6 +829,14 @@ mod tests {
         assert_eq!(format_datum(&Datum::Timestamp(t)).unwrap(), "2024-03-01 12:34:56.789");
         let tz = parse_timestamp("2024-03-01 12:00:00+02", true).unwrap();
         assert_eq!(format_datum(&Datum::TimestampTz(tz)).unwrap(), "2024-03-01 10:00:00+00");
+        let paris = Zone::parse("Europe/Paris").unwrap();
+        assert_eq!(format_datum_in(&Datum::TimestampTz(tz), &paris).unwrap(), "2024-03-01 11:00:00+01");
+        let summer = parse_timestamptz_in("2024-07-01 12:00:00", &paris).unwrap();
+        assert_eq!(format_datum(&Datum::TimestampTz(summer)).unwrap(), "2024-07-01 10:00:00+00");
+        assert_eq!(
+            format_datum_in(&Datum::TimestampTz(summer), &Zone::parse("+05:30").unwrap()).unwrap(),
+            "2024-07-01 15:30:00+05:30"
+        );
         assert_eq!(format_datum(&Datum::Date(parse_date("2000-02-29").unwrap())).unwrap(), "2000-02-29");
         assert!(parse_date("2001-02-29").is_err());
     }

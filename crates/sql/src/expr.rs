@@ -347,7 +347,11 @@ impl Planner<'_> {
                 ..
             } => self.plan_in_subquery(cx, expr, q, *negated),
             Expr::In { .. } => Err(PlanError::unsupported("IN with this right-hand side")),
-            Expr::AtTimeZone { .. } => Err(PlanError::unsupported("AT TIME ZONE")),
+            Expr::AtTimeZone { timestamp, time_zone } => {
+                let t = self.plan_expr(cx, timestamp)?;
+                let zone = self.constant_zone(cx, time_zone)?;
+                self.at_time_zone(t, zone)
+            }
             Expr::Array(arr) => {
                 let elem_hint = match hint {
                     Some(ScalarType::Array(e)) => Some((**e).clone()),
@@ -928,6 +932,37 @@ impl Planner<'_> {
         items.into_iter().map(|t| self.cast(t, &common, false)).collect()
     }
 
+    fn constant_zone(&self, cx: ExprCx, e: &Expr) -> Result<riffle_repr::zone::Zone, PlanError> {
+        let z = self.plan_expr_hinted(
+            ExprCx {
+                subq: None,
+                windows: None,
+                ..cx
+            },
+            e,
+            Some(&ScalarType::String),
+        )?;
+        match z.expr {
+            ScalarExpr::Literal(Datum::String(name)) => riffle_repr::zone::Zone::parse(&name)
+                .ok_or_else(|| PlanError::InvalidParameter(format!("time zone \"{name}\" not recognized"))),
+            _ => Err(PlanError::unsupported("a non-constant time zone")),
+        }
+    }
+
+    /// `t AT TIME ZONE zone` for timestamptz (→ timestamp) and timestamp/date (→ timestamptz).
+    fn at_time_zone(&self, t: Typed, zone: riffle_repr::zone::Zone) -> Result<Typed, PlanError> {
+        let (t, out) = match t.typ {
+            ScalarType::TimestampTz | ScalarType::Unknown => (self.cast(t, &ScalarType::TimestampTz, false)?, ScalarType::Timestamp),
+            ScalarType::Timestamp | ScalarType::Date => (self.cast(t, &ScalarType::Timestamp, false)?, ScalarType::TimestampTz),
+            other => {
+                return Err(PlanError::UnknownFunction(format!(
+                    "function timezone(unknown, {other}) does not exist"
+                )))
+            }
+        };
+        Ok(Typed::new(ScalarExpr::call(Func::AtTimeZone(zone), vec![t.expr]), out))
+    }
+
     /// Casts an expression; `explicit` allows casts that PostgreSQL only performs when asked.
     pub fn cast(&self, t: Typed, to: &ScalarType, explicit: bool) -> Result<Typed, PlanError> {
         if t.typ == *to {
@@ -941,6 +976,11 @@ impl Planner<'_> {
             return Err(PlanError::TypeMismatch(format!("cannot cast type {} to {}", t.typ, to)));
         }
         if let ScalarExpr::Literal(d) = &t.expr {
+            // A timestamptz literal without an offset is wall-clock time in the session's zone.
+            if let (Datum::String(text), ScalarType::TimestampTz) = (d, to) {
+                let micros = riffle_repr::strconv::parse_timestamptz_in(text, &self.ctx.zone).map_err(riffle_expr::EvalError::from)?;
+                return Ok(Typed::lit(Datum::TimestampTz(micros), to.clone()));
+            }
             let folded = riffle_expr::Func::Cast(to.clone()).eval(std::slice::from_ref(d))?;
             return Ok(Typed::lit(folded, to.clone()));
         }
@@ -1393,6 +1433,18 @@ impl Planner<'_> {
                 };
                 let typ = ts.typ.clone();
                 call(Func::DateTrunc, vec![unit, ts], typ)
+            }
+            ("date_trunc", 3) => {
+                // date_trunc(unit, ts, zone): truncate the wall-clock time in `zone`.
+                let zone = self.constant_zone(cx, &args[2])?;
+                let mut it = planned.into_iter();
+                let unit = text_arg(it.next().expect("three arguments"))?;
+                let local = self.at_time_zone(
+                    self.cast(it.next().expect("three arguments"), &T::TimestampTz, false)?,
+                    zone.clone(),
+                )?;
+                let truncated = Typed::new(ScalarExpr::call(Func::DateTrunc, vec![unit.expr, local.expr]), T::Timestamp);
+                self.at_time_zone(truncated, zone)
             }
             ("date_part", 2) => {
                 let mut it = planned.into_iter();

@@ -155,12 +155,24 @@ pub enum Plan {
 }
 
 /// Per-statement context: the statement time and where the statement appears.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PlanContext {
     /// `now()` for this statement, microseconds since the epoch.
     pub now_micros: i64,
     /// Planning a view body: non-deterministic functions are refused.
     pub in_view: bool,
+    /// The session's TimeZone, for timestamptz literals without an offset.
+    pub zone: riffle_repr::zone::Zone,
+}
+
+impl Default for PlanContext {
+    fn default() -> Self {
+        PlanContext {
+            now_micros: 0,
+            in_view: false,
+            zone: riffle_repr::zone::Zone::Utc,
+        }
+    }
 }
 
 /// Bound parameter values (extended protocol), or none while describing a statement.
