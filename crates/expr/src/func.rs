@@ -159,6 +159,8 @@ pub enum Func {
     RegexpMatch,
     /// `x AT TIME ZONE z`: timestamptz → wall-clock timestamp in z, or timestamp → timestamptz.
     AtTimeZone(riffle_repr::zone::Zone),
+    /// `to_char(timestamp, format)` with PostgreSQL's common date/time patterns.
+    ToChar,
 }
 
 impl Func {
@@ -503,6 +505,10 @@ impl Func {
                 serde_json::Value::Array(items) => Int32(items.len() as i32),
                 _ => return Err(EvalError::InvalidArgument("cannot get array length of a non-array".into())),
             },
+            Func::ToChar => {
+                let (dt, _) = timestamp_of(&a[0])?;
+                String(to_char(dt, text(&a[1])?))
+            }
             Func::AtTimeZone(zone) => match &a[0] {
                 TimestampTz(t) => {
                     let offset = datetime_from_micros(*t).map_or(0, |utc| zone.offset_at_utc(utc));
@@ -1050,6 +1056,104 @@ fn date_trunc(unit: &str, d: &Datum) -> Result<Datum, EvalError> {
     };
     let micros = micros_from_datetime(truncated);
     Ok(if tz { Datum::TimestampTz(micros) } else { Datum::Timestamp(micros) })
+}
+
+/// Formats a date-time with PostgreSQL's `to_char` patterns (YYYY, MM, DD, HH24, MI, SS, Mon,
+/// Day, AM, …, the FM prefix and "quoted" literal text).
+fn to_char(dt: NaiveDateTime, fmt: &str) -> std::string::String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+    let date = dt.date();
+    let hour12 = match dt.hour() % 12 {
+        0 => 12,
+        h => h,
+    };
+    let month = MONTHS[date.month0() as usize];
+    let day = DAYS[date.weekday().num_days_from_sunday() as usize];
+    // Longest patterns first, so that "MONTH" wins over "MON" and "HH24" over "HH".
+    let patterns: Vec<(&str, std::string::String, usize)> = vec![
+        ("YYYY", format!("{:04}", date.year()), 4),
+        ("MONTH", format!("{:<9}", month.to_uppercase()), 9),
+        ("Month", format!("{:<9}", month), 9),
+        ("month", format!("{:<9}", month.to_lowercase()), 9),
+        ("HH24", format!("{:02}", dt.hour()), 2),
+        ("HH12", format!("{:02}", hour12), 2),
+        ("DDD", format!("{:03}", date.ordinal()), 3),
+        ("DAY", format!("{:<9}", day.to_uppercase()), 9),
+        ("Day", format!("{:<9}", day), 9),
+        ("day", format!("{:<9}", day.to_lowercase()), 9),
+        ("MON", month[..3].to_uppercase(), 3),
+        ("Mon", month[..3].to_string(), 3),
+        ("mon", month[..3].to_lowercase(), 3),
+        ("DY", day[..3].to_uppercase(), 3),
+        ("Dy", day[..3].to_string(), 3),
+        ("dy", day[..3].to_lowercase(), 3),
+        ("YY", format!("{:02}", date.year().rem_euclid(100)), 2),
+        ("MM", format!("{:02}", date.month()), 2),
+        ("DD", format!("{:02}", date.day()), 2),
+        ("HH", format!("{:02}", hour12), 2),
+        ("MI", format!("{:02}", dt.minute()), 2),
+        ("SS", format!("{:02}", dt.second()), 2),
+        ("MS", format!("{:03}", dt.nanosecond() / 1_000_000), 3),
+        ("US", format!("{:06}", dt.nanosecond() / 1000), 6),
+        ("AM", if dt.hour() < 12 { "AM" } else { "PM" }.to_string(), 2),
+        ("PM", if dt.hour() < 12 { "AM" } else { "PM" }.to_string(), 2),
+        ("am", if dt.hour() < 12 { "am" } else { "pm" }.to_string(), 2),
+        ("pm", if dt.hour() < 12 { "am" } else { "pm" }.to_string(), 2),
+        ("Q", ((date.month() - 1) / 3 + 1).to_string(), 1),
+        ("D", (date.weekday().num_days_from_sunday() + 1).to_string(), 1),
+    ];
+    let mut out = std::string::String::new();
+    let mut rest = fmt;
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            out.push_str(&quoted[..end]);
+            rest = quoted.get(end + 1..).unwrap_or("");
+            continue;
+        }
+        let (fill_mode, body) = match rest.strip_prefix("FM") {
+            Some(b) => (true, b),
+            None => (false, rest),
+        };
+        match patterns.iter().find(|(p, _, _)| body.starts_with(p)) {
+            Some((p, value, _)) => {
+                let v = if fill_mode {
+                    let trimmed = value.trim_end();
+                    let stripped = trimmed.trim_start_matches('0');
+                    if stripped.is_empty() && !trimmed.is_empty() {
+                        "0"
+                    } else {
+                        stripped
+                    }
+                    .to_string()
+                } else {
+                    value.clone()
+                };
+                out.push_str(&v);
+                rest = &body[p.len()..];
+            }
+            None => {
+                let c = rest.chars().next().expect("non-empty");
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    out
 }
 
 fn trunc_interval(unit: &str, iv: &Interval) -> Result<Interval, EvalError> {

@@ -1446,6 +1446,15 @@ impl Planner<'_> {
                 let truncated = Typed::new(ScalarExpr::call(Func::DateTrunc, vec![unit.expr, local.expr]), T::Timestamp);
                 self.at_time_zone(truncated, zone)
             }
+            ("to_char", 2) => {
+                let mut it = planned.into_iter();
+                let ts = self.coerce_datetime_arg(it.next().expect("two arguments"))?;
+                if ts.typ == T::Interval {
+                    return Err(PlanError::unsupported("to_char of an interval"));
+                }
+                let fmt = text_arg(it.next().expect("two arguments"))?;
+                call(Func::ToChar, vec![ts, fmt], T::String)
+            }
             ("date_part", 2) => {
                 let mut it = planned.into_iter();
                 let unit = text_arg(it.next().unwrap())?;
