@@ -1,4 +1,4 @@
-//! Randomized differential test: random queries from the supported grammar (joins,
+//! Randomized differential test: random schemas and random queries from the supported grammar (joins,
 //! aggregates, subqueries, window functions, NULLs) become materialized views in Riffle,
 //! created before and between random batches of INSERT/UPDATE/DELETE that both Riffle and
 //! PostgreSQL apply. After every batch each view must equal the same query on PostgreSQL.
@@ -63,6 +63,10 @@ fn predicate(rng: &mut Rng, t: &str) -> String {
 }
 
 /// A random query over tables t1(id, a, b, s) and t2(id, a, b, s).
+///
+/// Set operations combine columns of one type: where PostgreSQL deduplicates numerically equal
+/// values of different scales (2 and 2.00) it keeps whichever it met first, which no
+/// maintained view can reproduce, so such queries would compare arbitrary choices.
 fn query(rng: &mut Rng) -> String {
     match rng.below(9) {
         0 => format!("SELECT a, b, s FROM t1 WHERE {}", predicate(rng, "t1")),
@@ -98,7 +102,7 @@ fn query(rng: &mut Rng) -> String {
             rng.pick(&["row_number", "rank", "dense_rank"])
         ),
         _ => format!(
-            "SELECT s, a FROM t1 WHERE {} {} SELECT s, b FROM t2",
+            "SELECT s, a FROM t1 WHERE {} {} SELECT s, a FROM t2",
             predicate(rng, "t1"),
             rng.pick(&["UNION", "UNION ALL", "EXCEPT", "INTERSECT ALL"])
         ),
@@ -195,8 +199,11 @@ async fn views_match_postgres_under_random_writes() {
             assert_eq!(r.is_ok(), p.is_ok(), "seed {round_seed}: `{sql}` riffle: {r:?} postgres: {p:?}");
         };
         for t in ["t1", "t2"] {
+            // A random schema: the value columns' types vary per table and round.
+            let b_type = rng.pick(&["integer", "bigint", "smallint", "numeric(10,2)"]);
+            let s_type = rng.pick(&["text", "varchar(8)"]);
             run_both(
-                format!("CREATE TABLE {t} (id integer NOT NULL, a integer, b integer, s text)"),
+                format!("CREATE TABLE {t} (id integer NOT NULL, a integer, b {b_type}, s {s_type})"),
                 &mut log,
             )
             .await;

@@ -289,10 +289,8 @@ where
                     Some(Total::Numeric(p)) => p,
                     _ => Decimal::ZERO,
                 };
-                Total::Numeric(
-                    p.checked_add(v.checked_mul(Decimal::from(*n)).ok_or(EvalError::OutOfRange("numeric".into()))?)
-                        .ok_or(EvalError::OutOfRange("numeric".into()))?,
-                )
+                let product = crate::func::decimal_mul(*v, Decimal::from(*n)).ok_or(EvalError::OutOfRange("numeric".into()))?;
+                Total::Numeric(p.checked_add(product).ok_or(EvalError::OutOfRange("numeric".into()))?)
             }
             (prev, Datum::Float32(_) | Datum::Float64(_)) => {
                 let v = match d {

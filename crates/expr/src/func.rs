@@ -763,9 +763,20 @@ fn justify_hours(micros: i64) -> Interval {
     }
 }
 
+/// Numeric multiplication keeping PostgreSQL's result scale (s1 + s2) even for a zero result,
+/// which rust_decimal would print as plain `0`.
+pub fn decimal_mul(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let mut product = a.checked_mul(b)?;
+    if product.is_zero() {
+        product.rescale((a.scale() + b.scale()).min(28));
+    }
+    Some(product)
+}
+
 fn mul(a: &Datum, b: &Datum) -> Result<Datum, EvalError> {
     use Datum::*;
     Ok(match (a, b) {
+        (Numeric(x), Numeric(y)) => Numeric(decimal_mul(*x, *y).ok_or_else(|| out_of_range("numeric"))?),
         (Interval(iv), other) | (other, Interval(iv)) if !matches!(other, Interval(_)) => {
             let f = as_f64(other);
             let months = iv.months as f64 * f;
