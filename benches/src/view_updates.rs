@@ -1,0 +1,103 @@
+//! Update latency of maintained views against recomputing them, for a multi-way join view and
+//! a window-function view (issue 4's benchmark table).
+//!
+//! `cargo build --release --bin riffle && cargo run --release -p riffle-benches --bin view_updates [orders]`
+//! Starts the release `riffle` binary on a temporary data directory and prints a table.
+
+use riffle_tests::TestServer;
+use std::time::{Duration, Instant};
+use tokio_postgres::Client;
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+async fn load(client: &Client, table: &str, rows: usize, row: impl Fn(usize) -> String) {
+    for chunk in (0..rows).collect::<Vec<_>>().chunks(10_000) {
+        let values: Vec<String> = chunk.iter().map(|i| row(*i)).collect();
+        client.batch_execute(&format!("INSERT INTO {table} VALUES {}", values.join(","))).await.unwrap();
+    }
+}
+
+/// Times `runs` single-row inserts, each followed by the read that must see it, and `scratch`
+/// runs of the view's query from scratch.
+async fn measure(client: &Client, name: &str, query: &str, probe: &str, insert: impl Fn(i64) -> String, runs: i64, scratch_runs: usize) -> (String, Duration, Duration, Duration) {
+    client.batch_execute(&format!("CREATE MATERIALIZED VIEW {name} AS {query}")).await.unwrap();
+    client.query(probe, &[]).await.unwrap();
+    let mut incremental = Vec::new();
+    for i in 0..runs {
+        let before: i64 = client.query_one(probe, &[]).await.unwrap().get(0);
+        let start = Instant::now();
+        client.batch_execute(&insert(i)).await.unwrap();
+        let after: i64 = client.query_one(probe, &[]).await.unwrap().get(0);
+        incremental.push(start.elapsed());
+        assert_ne!(before, after, "{name}: the insert must change the probe");
+    }
+    let mut scratch = Vec::new();
+    for _ in 0..scratch_runs {
+        let start = Instant::now();
+        client.query(query, &[]).await.unwrap();
+        scratch.push(start.elapsed());
+    }
+    (name.to_string(), percentile(&mut incremental, 0.5), percentile(&mut incremental, 0.99), percentile(&mut scratch, 0.5))
+}
+
+#[tokio::main]
+async fn main() {
+    let orders: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(300_000);
+    let (customers, products) = (10_000, 1_000);
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE customers (id bigint NOT NULL, region text);
+             CREATE TABLE products (id bigint NOT NULL, category text);
+             CREATE TABLE orders (id bigint NOT NULL, customer_id bigint, product_id bigint, qty bigint)",
+        )
+        .await
+        .unwrap();
+    load(&client, "customers", customers, |i| format!("({i}, 'r{}')", i % 8)).await;
+    load(&client, "products", products, |i| format!("({i}, 'c{}')", i % 16)).await;
+    let load_start = Instant::now();
+    load(&client, "orders", orders, |i| format!("({i}, {}, {}, {})", i % customers, (i * 7) % products, i % 50)).await;
+    let load_time = load_start.elapsed();
+
+    let next_id = orders as i64;
+    let mut results = Vec::new();
+    results.push(
+        measure(
+            &client,
+            "region_category",
+            "SELECT c.region, p.category, sum(o.qty) AS qty, count(*) AS n FROM orders o JOIN customers c ON o.customer_id = c.id JOIN products p ON o.product_id = p.id GROUP BY c.region, p.category",
+            "SELECT n FROM region_category WHERE region = 'r3' AND category = 'c5'",
+            |i| format!("INSERT INTO orders VALUES ({}, 3, 5, 1)", next_id + i),
+            30,
+            3,
+        )
+        .await,
+    );
+    results.push(
+        measure(
+            &client,
+            "top_order",
+            "SELECT customer_id, id, qty FROM (SELECT customer_id, id, qty, row_number() OVER (PARTITION BY customer_id ORDER BY qty DESC, id) AS rn FROM orders) x WHERE rn = 1",
+            "SELECT qty FROM top_order WHERE customer_id = 7",
+            |i| format!("INSERT INTO orders VALUES ({}, 7, 1, {})", next_id + 1000 + i, 100 + i),
+            30,
+            3,
+        )
+        .await,
+    );
+    println!("orders: {orders}, customers: {customers}, products: {products}, load: {:.1} s", load_time.as_secs_f64());
+    println!();
+    println!("| view | INSERT → visible p50 | p99 | recompute from scratch p50 | ratio |");
+    println!("|---|---|---|---|---|");
+    for (name, p50, p99, scratch) in results {
+        println!("| {name} | {} | {} | {} | {:.0}x |", ms(p50), ms(p99), ms(scratch), scratch.as_secs_f64() / p50.as_secs_f64());
+    }
+}
