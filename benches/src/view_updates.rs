@@ -20,14 +20,28 @@ fn ms(d: Duration) -> String {
 async fn load(client: &Client, table: &str, rows: usize, row: impl Fn(usize) -> String) {
     for chunk in (0..rows).collect::<Vec<_>>().chunks(10_000) {
         let values: Vec<String> = chunk.iter().map(|i| row(*i)).collect();
-        client.batch_execute(&format!("INSERT INTO {table} VALUES {}", values.join(","))).await.unwrap();
+        client
+            .batch_execute(&format!("INSERT INTO {table} VALUES {}", values.join(",")))
+            .await
+            .unwrap();
     }
 }
 
 /// Times `runs` single-row inserts, each followed by the read that must see it, and `scratch`
 /// runs of the view's query from scratch.
-async fn measure(client: &Client, name: &str, query: &str, probe: &str, insert: impl Fn(i64) -> String, runs: i64, scratch_runs: usize) -> (String, Duration, Duration, Duration) {
-    client.batch_execute(&format!("CREATE MATERIALIZED VIEW {name} AS {query}")).await.unwrap();
+async fn measure(
+    client: &Client,
+    name: &str,
+    query: &str,
+    probe: &str,
+    insert: impl Fn(i64) -> String,
+    runs: i64,
+    scratch_runs: usize,
+) -> (String, Duration, Duration, Duration) {
+    client
+        .batch_execute(&format!("CREATE MATERIALIZED VIEW {name} AS {query}"))
+        .await
+        .unwrap();
     client.query(probe, &[]).await.unwrap();
     let mut incremental = Vec::new();
     for i in 0..runs {
@@ -44,7 +58,12 @@ async fn measure(client: &Client, name: &str, query: &str, probe: &str, insert: 
         client.query(query, &[]).await.unwrap();
         scratch.push(start.elapsed());
     }
-    (name.to_string(), percentile(&mut incremental, 0.5), percentile(&mut incremental, 0.99), percentile(&mut scratch, 0.5))
+    (
+        name.to_string(),
+        percentile(&mut incremental, 0.5),
+        percentile(&mut incremental, 0.99),
+        percentile(&mut scratch, 0.5),
+    )
 }
 
 #[tokio::main]
@@ -64,7 +83,10 @@ async fn main() {
     load(&client, "customers", customers, |i| format!("({i}, 'r{}')", i % 8)).await;
     load(&client, "products", products, |i| format!("({i}, 'c{}')", i % 16)).await;
     let load_start = Instant::now();
-    load(&client, "orders", orders, |i| format!("({i}, {}, {}, {})", i % customers, (i * 7) % products, i % 50)).await;
+    load(&client, "orders", orders, |i| {
+        format!("({i}, {}, {}, {})", i % customers, (i * 7) % products, i % 50)
+    })
+    .await;
     let load_time = load_start.elapsed();
 
     let next_id = orders as i64;
@@ -93,11 +115,20 @@ async fn main() {
         )
         .await,
     );
-    println!("orders: {orders}, customers: {customers}, products: {products}, load: {:.1} s", load_time.as_secs_f64());
+    println!(
+        "orders: {orders}, customers: {customers}, products: {products}, load: {:.1} s",
+        load_time.as_secs_f64()
+    );
     println!();
     println!("| view | INSERT → visible p50 | p99 | recompute from scratch p50 | ratio |");
     println!("|---|---|---|---|---|");
     for (name, p50, p99, scratch) in results {
-        println!("| {name} | {} | {} | {} | {:.0}x |", ms(p50), ms(p99), ms(scratch), scratch.as_secs_f64() / p50.as_secs_f64());
+        println!(
+            "| {name} | {} | {} | {} | {:.0}x |",
+            ms(p50),
+            ms(p99),
+            ms(scratch),
+            scratch.as_secs_f64() / p50.as_secs_f64()
+        );
     }
 }

@@ -62,7 +62,9 @@ with psycopg.connect(f"host=127.0.0.1 port={port} user=riffle dbname=riffle", au
 with psycopg.connect(f"host=127.0.0.1 port={port} user=riffle dbname=riffle") as conn:
     with conn.cursor() as cur:
         cur.execute("INSERT INTO readings (id) VALUES (%s)", (4,))
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS, conn.info.transaction_status
     conn.commit()
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE, conn.info.transaction_status
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM readings")
         assert cur.fetchone() == (4,)

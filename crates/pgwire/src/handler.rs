@@ -101,6 +101,9 @@ fn to_response(resp: ExecuteResponse, format: &Format, zone: &Zone) -> Response 
             qr.set_command_tag(tag);
             Response::Query(qr)
         }
+        // Transaction commands move the status drivers read from ReadyForQuery.
+        ExecuteResponse::Command { tag } if tag == "BEGIN" => Response::TransactionStart(Tag::new(&tag)),
+        ExecuteResponse::Command { tag } if tag == "COMMIT" || tag == "ROLLBACK" => Response::TransactionEnd(Tag::new(&tag)),
         ExecuteResponse::Command { tag } => Response::Execution(Tag::new(&tag)),
     }
 }
