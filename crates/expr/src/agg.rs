@@ -139,7 +139,7 @@ impl AggregateFunc {
                 }
                 let pos = f * (n - 1) as f64;
                 let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-                let (a, b) = (to_f64(sorted[lo]), to_f64(sorted[hi]));
+                let (a, b) = (crate::func::as_f64(sorted[lo]), crate::func::as_f64(sorted[hi]));
                 Datum::f64(a + (b - a) * (pos - lo as f64))
             }
             AggregateFunc::Variance {
@@ -153,7 +153,7 @@ impl AggregateFunc {
                 numeric: false,
             } => {
                 // PostgreSQL's float8_accum (Youngs-Cramer), over the values in sorted order.
-                let mut values: Vec<(f64, Diff)> = non_null().map(|(d, n)| (to_f64(d), *n)).collect();
+                let mut values: Vec<(f64, Diff)> = non_null().map(|(d, n)| (crate::func::as_f64(d), *n)).collect();
                 values.sort_by(|a, b| a.0.total_cmp(&b.0));
                 let (mut n, mut sx, mut sxx) = (0f64, 0f64, 0f64);
                 for (x, copies) in values {
@@ -222,7 +222,7 @@ fn numeric_variance<'a>(values: impl Iterator<Item = (&'a Datum, Diff)>, populat
     }
     let scale = variance.scale();
     // Newton's method from the f64 estimate: two steps reach Decimal's precision.
-    let mut root = Decimal::from_f64_retain(to_f64(&Datum::Numeric(variance)).sqrt()).unwrap_or(Decimal::ONE);
+    let mut root = Decimal::from_f64_retain(crate::func::as_f64(&Datum::Numeric(variance)).sqrt()).unwrap_or(Decimal::ONE);
     for _ in 0..3 {
         root = (root + variance.checked_div(root).ok_or_else(overflow)?) / Decimal::TWO;
     }
@@ -237,19 +237,6 @@ fn nulls_last(a: &Datum, b: &Datum) -> std::cmp::Ordering {
         (true, false) => std::cmp::Ordering::Greater,
         (false, true) => std::cmp::Ordering::Less,
         (false, false) => compare(a, b),
-    }
-}
-
-fn to_f64(d: &Datum) -> f64 {
-    use rust_decimal::prelude::ToPrimitive;
-    match d {
-        Datum::Int16(v) => *v as f64,
-        Datum::Int32(v) => *v as f64,
-        Datum::Int64(v) => *v as f64,
-        Datum::Float32(v) => v.0 as f64,
-        Datum::Float64(v) => v.0,
-        Datum::Numeric(n) => n.to_f64().unwrap_or(f64::NAN),
-        _ => f64::NAN,
     }
 }
 

@@ -637,7 +637,7 @@ fn int_arg(d: &Datum) -> Result<i64, EvalError> {
     }
 }
 
-fn as_f64(d: &Datum) -> f64 {
+pub(crate) fn as_f64(d: &Datum) -> f64 {
     match d {
         Datum::Int16(v) => *v as f64,
         Datum::Int32(v) => *v as f64,

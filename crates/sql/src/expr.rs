@@ -963,6 +963,15 @@ impl Planner<'_> {
         Ok(Typed::new(ScalarExpr::call(Func::AtTimeZone(zone), vec![t.expr]), out))
     }
 
+    /// An untyped literal becomes text, as PostgreSQL resolves `unknown` arguments; others pass.
+    fn unknown_as_text(&self, t: Typed) -> Result<Typed, PlanError> {
+        if t.typ == ScalarType::Unknown {
+            self.cast(t, &ScalarType::String, false)
+        } else {
+            Ok(t)
+        }
+    }
+
     /// Casts an expression; `explicit` allows casts that PostgreSQL only performs when asked.
     pub fn cast(&self, t: Typed, to: &ScalarType, explicit: bool) -> Result<Typed, PlanError> {
         if t.typ == *to {
@@ -1493,26 +1502,14 @@ impl Planner<'_> {
             ("jsonb_build_object" | "json_build_object", _) => {
                 let args = planned
                     .into_iter()
-                    .map(|p| {
-                        if p.typ == T::Unknown {
-                            self.cast(p, &T::String, false)
-                        } else {
-                            Ok(p)
-                        }
-                    })
+                    .map(|p| self.unknown_as_text(p))
                     .collect::<Result<Vec<_>, _>>()?;
                 call(Func::JsonbBuildObject, args, T::Jsonb)
             }
             ("jsonb_build_array" | "json_build_array", _) => {
                 let args = planned
                     .into_iter()
-                    .map(|p| {
-                        if p.typ == T::Unknown {
-                            self.cast(p, &T::String, false)
-                        } else {
-                            Ok(p)
-                        }
-                    })
+                    .map(|p| self.unknown_as_text(p))
                     .collect::<Result<Vec<_>, _>>()?;
                 call(Func::JsonbBuildArray, args, T::Jsonb)
             }

@@ -209,18 +209,7 @@ pub fn plan(
     ctx: PlanContext,
     params: &Params,
 ) -> Result<(Plan, Vec<ScalarType>), PlanError> {
-    let planner = Planner {
-        catalog,
-        ctx,
-        param_types: RefCell::new(params.types.clone()),
-        param_values: params.values.clone(),
-        ctes: RefCell::new(Vec::new()),
-        last_unified: RefCell::new(ScalarType::Unknown),
-        deps: RefCell::new(Vec::new()),
-        pending_outer: RefCell::new(None),
-        correlated: std::cell::Cell::new(false),
-        next_local: std::cell::Cell::new(0),
-    };
+    let planner = Planner::new(catalog, ctx, params.types.clone(), params.values.clone());
     let plan = planner.plan_statement(stmt)?;
     let types = planner
         .param_types
@@ -246,7 +235,7 @@ fn object_name(name: &ast::ObjectName) -> Result<String, PlanError> {
     }
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
     fn plan_statement(&self, stmt: &Statement) -> Result<Plan, PlanError> {
         match stmt {
             Statement::Query(q) => {
@@ -502,11 +491,20 @@ impl Planner<'_> {
     }
 
     fn clone_shallow(&self) -> Planner<'_> {
+        Planner::new(self.catalog, self.ctx.clone(), Vec::new(), None)
+    }
+
+    fn new(
+        catalog: &'a dyn SessionCatalog,
+        ctx: PlanContext,
+        param_types: Vec<Option<ScalarType>>,
+        param_values: Option<Vec<Datum>>,
+    ) -> Planner<'a> {
         Planner {
-            catalog: self.catalog,
-            ctx: self.ctx.clone(),
-            param_types: RefCell::new(Vec::new()),
-            param_values: None,
+            catalog,
+            ctx,
+            param_types: RefCell::new(param_types),
+            param_values,
             ctes: RefCell::new(Vec::new()),
             last_unified: RefCell::new(ScalarType::Unknown),
             deps: RefCell::new(Vec::new()),
