@@ -72,6 +72,7 @@ fn eval_code(e: &EvalError) -> &'static str {
         },
         EvalError::InvalidArgument(_) => "22023",
         EvalError::InvalidRegex(_) => "2201B",
+        EvalError::FeatureNotSupported(_) => "0A000",
         EvalError::InvalidCast { .. } => "42846",
         EvalError::NotNullViolation { .. } => "23502",
         EvalError::MultipleRowsFromSubquery => "21000",

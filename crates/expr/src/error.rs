@@ -27,6 +27,9 @@ pub enum EvalError {
     /// An argument outside a function's domain (`sqrt(-1)`, bad `date_trunc` unit).
     #[error("{0}")]
     InvalidArgument(String),
+    /// A valid request PostgreSQL also refuses as not supported (0A000).
+    #[error("{0}")]
+    FeatureNotSupported(String),
     /// An invalid regular expression.
     #[error("invalid regular expression: {0}")]
     InvalidRegex(String),

@@ -161,6 +161,8 @@ pub enum Func {
     AtTimeZone(riffle_repr::zone::Zone),
     /// `to_char(timestamp, format)` with PostgreSQL's common date/time patterns.
     ToChar,
+    /// `date_bin(stride, source, origin)`: the start of the stride-sized bin holding source.
+    DateBin,
 }
 
 impl Func {
@@ -505,6 +507,21 @@ impl Func {
                 serde_json::Value::Array(items) => Int32(items.len() as i32),
                 _ => return Err(EvalError::InvalidArgument("cannot get array length of a non-array".into())),
             },
+            Func::DateBin => {
+                let Interval(stride) = &a[0] else {
+                    return Err(EvalError::InvalidArgument("date_bin stride must be an interval".into()));
+                };
+                let (source, origin) = match (&a[1], &a[2]) {
+                    (Timestamp(s), Timestamp(o)) | (TimestampTz(s), TimestampTz(o)) => (*s, *o),
+                    _ => return Err(EvalError::InvalidArgument("date_bin expects two timestamps of one type".into())),
+                };
+                let start = date_bin(stride, source, origin)?;
+                if matches!(a[1], Timestamp(_)) {
+                    Timestamp(start)
+                } else {
+                    TimestampTz(start)
+                }
+            }
             Func::ToChar => {
                 let (dt, _) = timestamp_of(&a[0])?;
                 String(to_char(dt, text(&a[1])?))
@@ -1067,6 +1084,21 @@ fn date_trunc(unit: &str, d: &Datum) -> Result<Datum, EvalError> {
     };
     let micros = micros_from_datetime(truncated);
     Ok(if tz { Datum::TimestampTz(micros) } else { Datum::Timestamp(micros) })
+}
+
+/// PostgreSQL's date_bin: `origin + floor((source - origin) / stride) * stride`, for strides
+/// without months.
+pub fn date_bin(stride: &Interval, source: i64, origin: i64) -> Result<i64, EvalError> {
+    if stride.months != 0 {
+        return Err(EvalError::FeatureNotSupported(
+            "timestamps cannot be binned into intervals containing months or years".into(),
+        ));
+    }
+    let step = stride.days as i64 * Interval::MICROS_PER_DAY + stride.micros;
+    if step <= 0 {
+        return Err(EvalError::InvalidArgument("stride must be greater than zero".into()));
+    }
+    Ok(origin + (source - origin).div_euclid(step) * step)
 }
 
 /// Formats a date-time with PostgreSQL's `to_char` patterns (YYYY, MM, DD, HH24, MI, SS, Mon,

@@ -16,7 +16,7 @@ mod window;
 
 pub use agg::{AggregateExpr, AggregateFunc};
 pub use error::EvalError;
-pub use func::{numeric_div, Func};
+pub use func::{date_bin, numeric_div, Func};
 pub use relation::{ColumnOrder, JoinKind, RelExpr, RowSetFinishing, TableFunc};
 pub use scalar::ScalarExpr;
 pub use window::{FrameBound, WindowExpr, WindowFrame, WindowFunc};

@@ -12,6 +12,9 @@ pub enum TableFunc {
     GenerateSeries,
     /// unnest(array): one row per element.
     Unnest,
+    /// The start of every HOP window (of `size`, every `slide`) containing a timestamp:
+    /// arguments (ts, slide, size).
+    HopStarts,
     /// jsonb_array_elements(j) (`as_text`: jsonb_array_elements_text).
     JsonbArrayElements {
         /// Elements as text rather than jsonb.
@@ -53,6 +56,32 @@ impl TableFunc {
                     return Err(EvalError::OutOfRange("generate_series result".into()));
                 }
                 (0..count.max(0)).map(|i| Datum::Int64(start + i * step)).collect()
+            }
+            TableFunc::HopStarts => {
+                let (ts, tz) = match &args[0] {
+                    Datum::Timestamp(t) => (*t, false),
+                    Datum::TimestampTz(t) => (*t, true),
+                    other => return Err(EvalError::InvalidArgument(format!("HOP needs a timestamp, got {other:?}"))),
+                };
+                let (Datum::Interval(slide), Datum::Interval(size)) = (&args[1], &args[2]) else {
+                    return Err(EvalError::InvalidArgument("HOP slide and size must be intervals".into()));
+                };
+                let last = crate::date_bin(slide, ts, 0)?;
+                let size_us = size.days as i64 * riffle_repr::Interval::MICROS_PER_DAY + size.micros;
+                let slide_us = slide.days as i64 * riffle_repr::Interval::MICROS_PER_DAY + slide.micros;
+                if size.months != 0 || size_us <= 0 {
+                    return Err(EvalError::InvalidArgument(
+                        "HOP size must be a positive interval without months".into(),
+                    ));
+                }
+                let mut starts = Vec::new();
+                let mut start = last;
+                while start > ts - size_us && starts.len() < 10_000 {
+                    starts.push(if tz { Datum::TimestampTz(start) } else { Datum::Timestamp(start) });
+                    start -= slide_us;
+                }
+                starts.reverse();
+                starts
             }
             TableFunc::Unnest => match &args[0] {
                 Datum::Array(items) => items.clone(),

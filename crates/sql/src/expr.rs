@@ -1455,6 +1455,18 @@ impl Planner<'_> {
                 let truncated = Typed::new(ScalarExpr::call(Func::DateTrunc, vec![unit.expr, local.expr]), T::Timestamp);
                 self.at_time_zone(truncated, zone)
             }
+            ("date_bin", 3) => {
+                let mut it = planned.into_iter();
+                let stride = self.cast(it.next().expect("three arguments"), &T::Interval, false)?;
+                let source = it.next().expect("three arguments");
+                let source = match source.typ {
+                    T::Timestamp | T::TimestampTz => source,
+                    _ => self.cast(source, &T::Timestamp, false)?,
+                };
+                let typ = source.typ.clone();
+                let origin = self.cast(it.next().expect("three arguments"), &typ, false)?;
+                call(Func::DateBin, vec![stride, source, origin], typ)
+            }
             ("to_char", 2) => {
                 let mut it = planned.into_iter();
                 let ts = self.coerce_datetime_arg(it.next().expect("two arguments"))?;

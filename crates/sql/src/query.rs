@@ -509,6 +509,9 @@ impl Planner<'_> {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 let fname = name.0.last().map(|p| p.to_string().to_ascii_lowercase()).unwrap_or_default();
+                if fname == "tumble" || fname == "hop" {
+                    return self.plan_time_window(&fname, &exprs, alias.as_ref());
+                }
                 self.plan_table_function(&fname, &exprs, alias.as_ref())
             }
             TableFactor::UNNEST {
@@ -623,6 +626,89 @@ impl Planner<'_> {
             outer: false,
         };
         Ok((rel, Scope { items: vec![item] }))
+    }
+
+    /// `TUMBLE(t, ts, size)` and `HOP(t, ts, slide, size)`: the rows of `t`, each with the
+    /// `window_start` and `window_end` of every window that holds its `ts` (one for TUMBLE,
+    /// size/slide for HOP), as in RisingWave and Flink.
+    fn plan_time_window(&self, name: &str, args: &[Expr], alias: Option<&ast::TableAlias>) -> Result<(RelExpr, Scope), PlanError> {
+        let usage = || {
+            PlanError::Syntax(format!(
+                "usage: {}",
+                if name == "tumble" {
+                    "TUMBLE(table, time_column, size)"
+                } else {
+                    "HOP(table, time_column, slide, size)"
+                }
+            ))
+        };
+        let expected = if name == "tumble" { 3 } else { 4 };
+        if args.len() != expected {
+            return Err(usage());
+        }
+        let table = match &args[0] {
+            Expr::Identifier(id) => ast::ObjectName::from(vec![id.clone()]),
+            Expr::CompoundIdentifier(ids) => ast::ObjectName::from(ids.clone()),
+            _ => return Err(usage()),
+        };
+        let (rel, mut scope) = self.plan_table_name(&table, alias.map(|a| a.name.value.as_str()))?;
+        let Expr::Identifier(col) = &args[1] else { return Err(usage()) };
+        let ts = scope.resolve(None, &col.value)?;
+        let ts_type = scope.items[ts].typ.scalar_type.clone();
+        if !matches!(ts_type, ScalarType::Timestamp | ScalarType::TimestampTz) {
+            return Err(PlanError::TypeMismatch(format!(
+                "{} time column must be a timestamp, not {ts_type}",
+                name.to_uppercase()
+            )));
+        }
+        let empty = Scope::default();
+        let interval = |e: &Expr| -> Result<ScalarExpr, PlanError> {
+            let t = self.plan_expr_hinted(ExprCx::new(&empty, "window size"), e, Some(&ScalarType::Interval))?;
+            Ok(self.cast(t, &ScalarType::Interval, false)?.expr)
+        };
+        let n = scope.len();
+        let size = interval(&args[expected - 1])?;
+        let (rel, start) = if name == "tumble" {
+            let origin = ScalarExpr::Literal(if ts_type == ScalarType::Timestamp {
+                Datum::Timestamp(0)
+            } else {
+                Datum::TimestampTz(0)
+            });
+            let start = ScalarExpr::call(Func::DateBin, vec![size.clone(), ScalarExpr::Column(ts), origin]);
+            (
+                RelExpr::Map {
+                    input: Box::new(rel),
+                    scalars: vec![start],
+                },
+                ScalarExpr::Column(n),
+            )
+        } else {
+            let slide = interval(&args[2])?;
+            (
+                RelExpr::FlatMap {
+                    input: Box::new(rel),
+                    func: TableFunc::HopStarts,
+                    args: vec![ScalarExpr::Column(ts), slide, size.clone()],
+                },
+                ScalarExpr::Column(n),
+            )
+        };
+        let end = ScalarExpr::call(Func::Add, vec![start, size]);
+        let rel = RelExpr::Map {
+            input: Box::new(rel),
+            scalars: vec![end],
+        };
+        let qualifier = scope.items.first().and_then(|i| i.table.clone());
+        for col in ["window_start", "window_end"] {
+            scope.items.push(ScopeItem {
+                table: qualifier.clone(),
+                name: col.into(),
+                typ: ColumnType::nullable(ts_type.clone()),
+                hidden: false,
+                outer: false,
+            });
+        }
+        Ok((rel, scope))
     }
 
     /// Resolves a table, view or CTE name into a plan and scope.
