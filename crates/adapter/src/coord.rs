@@ -35,8 +35,9 @@ pub enum ExecuteResponse {
 struct Coordinator {
     catalog: Catalog,
     durable: Durable,
-    /// Timestamp of the latest write; reads happen at this time.
+    /// Timestamp of the latest write or tick; reads happen at this time.
     last_ts: Timestamp,
+    clock: Clock,
 }
 
 /// The shared entry point for sessions.
@@ -49,10 +50,29 @@ fn now_ms() -> Timestamp {
     chrono::Utc::now().timestamp_millis().max(0) as u64
 }
 
+/// Where the coordinator's notion of "now" comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Clock {
+    /// The wall clock (milliseconds since the epoch).
+    Wall,
+    /// A clock that only moves when a test sets it (`SET riffle_test_clock = …`), so that tests
+    /// drive time deterministically instead of sleeping.
+    Test(Timestamp),
+}
+
+impl Clock {
+    fn now(&self) -> Timestamp {
+        match self {
+            Clock::Wall => now_ms(),
+            Clock::Test(t) => *t,
+        }
+    }
+}
+
 impl Adapter {
     /// Opens the data directory, restores the catalog and replays every table's log into
     /// freshly installed dataflows. Returns once recovery is complete.
-    pub fn open(data_dir: &Path, workers: usize) -> Result<Self, AdapterError> {
+    pub fn open(data_dir: &Path, workers: usize, clock: Clock) -> Result<Self, AdapterError> {
         std::fs::create_dir_all(data_dir).map_err(|e| AdapterError::Internal(format!("cannot create {}: {e}", data_dir.display())))?;
         let durable = Durable::open(&data_dir.join("db"))?;
         let compute = ComputeController::start(workers).map_err(AdapterError::Internal)?;
@@ -60,6 +80,7 @@ impl Adapter {
             catalog: Catalog::default(),
             durable,
             last_ts: 0,
+            clock,
         };
         let stored = coord.durable.load_catalog()?;
         info!(items = stored.len(), "recovering catalog");
@@ -84,7 +105,7 @@ impl Adapter {
             install(&compute, &item);
             coord.catalog.insert(item);
         }
-        let ts = max_ts.max(now_ms());
+        let ts = max_ts.max(coord.clock.now());
         let rows = updates.len();
         compute.write(ts, updates);
         coord.last_ts = ts;
@@ -93,6 +114,12 @@ impl Adapter {
             coord: Mutex::new(coord),
             compute: Arc::new(compute),
         })
+    }
+
+    /// Moves logical time to the clock's "now" when no write did: temporal filters retract
+    /// rows as time passes even with no new input. Called every tick by the server.
+    pub async fn tick(&self) {
+        self.coord.lock().await.advance(&self.compute);
     }
 
     /// Plans a statement without running it: parameter types and result columns.
@@ -234,6 +261,28 @@ impl Adapter {
                 coord.write(&self.compute, updates)?;
                 command(&format!("{tag} {n}"))
             }
+            Plan::SetVariable { name, value } if name == "riffle_test_clock" => {
+                let Clock::Test(current) = coord.clock else {
+                    return Err(AdapterError::InvalidVariable(
+                        name,
+                        "riffle_test_clock requires starting riffle with --test-clock".into(),
+                    ));
+                };
+                let text = value.unwrap_or_default();
+                let ms = match text.parse::<u64>() {
+                    Ok(ms) => ms,
+                    Err(_) => (riffle_repr::strconv::parse_timestamp(&text, true).map_err(EvalError::from)? / 1000).max(0) as u64,
+                };
+                if ms < current {
+                    return Err(AdapterError::InvalidVariable(
+                        name,
+                        format!("the test clock only moves forward (it is at {current} ms)"),
+                    ));
+                }
+                coord.clock = Clock::Test(ms);
+                coord.advance(&self.compute);
+                command("SET")
+            }
             Plan::SetVariable { name, value } => {
                 session.set(&name, value)?;
                 command("SET")
@@ -360,12 +409,21 @@ impl Coordinator {
         Ok(rows.into_iter().map(|(r, d)| (table, r, d)).collect())
     }
 
+    /// Advances every input to the clock's time, making it the read time.
+    fn advance(&mut self, compute: &ComputeController) {
+        let now = self.clock.now();
+        if now > self.last_ts {
+            compute.advance_to(now + 1);
+            self.last_ts = now;
+        }
+    }
+
     /// Assigns a timestamp, logs durably, then feeds the dataflows.
     fn write(&mut self, compute: &ComputeController, updates: Vec<(GlobalId, Row, Diff)>) -> Result<(), AdapterError> {
         if updates.is_empty() {
             return Ok(());
         }
-        let ts = (self.last_ts + 1).max(now_ms());
+        let ts = (self.last_ts + 1).max(self.clock.now());
         self.durable.append(ts, &updates)?;
         compute.write(ts, updates);
         self.last_ts = ts;

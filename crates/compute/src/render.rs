@@ -42,6 +42,13 @@ pub struct Traces<'t> {
 pub trait RenderTime: timely::progress::Timestamp + Lattice + Ord + Clone + Sized + 'static {
     /// Imports a stored collection's arrangements (only the outer scope can).
     fn import<'s>(cx: &mut RenderContext<'s, '_, Self>, id: GlobalId) -> Option<(Rows<'s, Self>, Errs<'s, Self>)>;
+    /// Renders a temporal filter (only in the dataflow's own timestamps).
+    fn temporal<'s>(
+        cx: &RenderContext<'s, '_, Self>,
+        rows: Rows<'s, Self>,
+        lower: &[ScalarExpr],
+        upper: &[ScalarExpr],
+    ) -> (Rows<'s, Self>, Errs<'s, Self>);
     /// Renders WITH RECURSIVE: the fixpoint of `base ∪ step(local)`.
     fn recurse<'s>(
         cx: &mut RenderContext<'s, '_, Self>,
@@ -53,6 +60,54 @@ pub trait RenderTime: timely::progress::Timestamp + Lattice + Ord + Clone + Size
 }
 
 impl RenderTime for Timestamp {
+    fn temporal<'s>(_cx: &RenderContext<'s, '_, Self>, rows: Rows<'s>, lower: &[ScalarExpr], upper: &[ScalarExpr]) -> (Rows<'s>, Errs<'s>) {
+        use timely::dataflow::operators::vec::Map as _;
+        let (lower, upper) = (lower.to_vec(), upper.to_vec());
+        // Bounds are timestamptz (microseconds); logical times are milliseconds.
+        let bound = |e: &ScalarExpr, row: &Row| -> Result<Option<u64>, EvalError> {
+            match e.eval(row.datums())? {
+                Datum::TimestampTz(us) | Datum::Timestamp(us) => Ok(Some(us.div_euclid(1000).max(0) as u64)),
+                Datum::Null => Ok(None),
+                other => Err(EvalError::InvalidArgument(format!(
+                    "temporal filter bound is not a timestamp: {other:?}"
+                ))),
+            }
+        };
+        let updates = rows.inner.flat_map(move |(row, time, diff): (Row, Timestamp, Diff)| {
+            let mut out: Vec<(Result<Row, EvalError>, Timestamp, Diff)> = Vec::new();
+            let mut from = time;
+            let mut until = u64::MAX;
+            for e in &lower {
+                match bound(e, &row) {
+                    Ok(Some(b)) => from = from.max(b),
+                    Ok(None) => return out, // a NULL bound never holds
+                    Err(err) => {
+                        out.push((Err(err), time, diff));
+                        return out;
+                    }
+                }
+            }
+            for e in &upper {
+                match bound(e, &row) {
+                    Ok(Some(b)) => until = until.min(b),
+                    Ok(None) => return out,
+                    Err(err) => {
+                        out.push((Err(err), time, diff));
+                        return out;
+                    }
+                }
+            }
+            if from < until {
+                out.push((Ok(row.clone()), from, diff));
+                if until != u64::MAX {
+                    out.push((Ok(row), until, -diff));
+                }
+            }
+            out
+        });
+        split(updates.as_collection())
+    }
+
     fn import<'s>(cx: &mut RenderContext<'s, '_, Self>, id: GlobalId) -> Option<(Rows<'s>, Errs<'s>)> {
         let (rows, errs) = cx.traces.as_mut()?.rows.get_mut(&id)?;
         let r = rows.import(cx.scope).as_collection(|k, _| k.clone());
@@ -101,6 +156,16 @@ impl RenderTime for Timestamp {
 }
 
 impl RenderTime for Product<Timestamp, u64> {
+    fn temporal<'s>(
+        cx: &RenderContext<'s, '_, Self>,
+        _rows: Rows<'s, Self>,
+        _lower: &[ScalarExpr],
+        _upper: &[ScalarExpr],
+    ) -> (Rows<'s, Self>, Errs<'s, Self>) {
+        let err = EvalError::FeatureNotSupported("mz_now() inside WITH RECURSIVE".into());
+        (cx.constant(Vec::new()), cx.constant(vec![(err, 1)]))
+    }
+
     fn import<'s>(_cx: &mut RenderContext<'s, '_, Self>, _id: GlobalId) -> Option<(Rows<'s, Self>, Errs<'s, Self>)> {
         None
     }
@@ -324,6 +389,11 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                     }
                 }));
                 (ok, errs.concat(ferr))
+            }
+            RelExpr::TemporalFilter { input, lower, upper } => {
+                let (rows, errs) = self.render(input);
+                let (ok, terr) = T::temporal(self, rows, lower, upper);
+                (ok, errs.concat(terr))
             }
             RelExpr::Negate { input } => {
                 let (rows, errs) = self.render(input);

@@ -89,6 +89,16 @@ impl RelExpr {
                 );
                 vec![base, step]
             }
+            RelExpr::TemporalFilter { input, lower, upper } => {
+                let show = |es: &[ScalarExpr]| es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ");
+                let _ = write!(
+                    line,
+                    "TemporalFilter from=({}) until=({})  -- delay insertions and schedule retractions",
+                    show(lower),
+                    show(upper)
+                );
+                vec![input]
+            }
             RelExpr::Constant { rows, .. } => {
                 let _ = write!(line, "Constant ({} rows)", rows.len());
                 vec![]

@@ -163,6 +163,9 @@ pub enum Func {
     ToChar,
     /// `date_bin(stride, source, origin)`: the start of the stride-sized bin holding source.
     DateBin,
+    /// `mz_now()`: the logical time a row is read at. Only allowed in temporal filters, which
+    /// the planner turns into `RelExpr::TemporalFilter`; never evaluated per row.
+    MzNow,
 }
 
 impl Func {
@@ -507,6 +510,11 @@ impl Func {
                 serde_json::Value::Array(items) => Int32(items.len() as i32),
                 _ => return Err(EvalError::InvalidArgument("cannot get array length of a non-array".into())),
             },
+            Func::MzNow => {
+                return Err(EvalError::FeatureNotSupported(
+                    "mz_now() may only be compared with a column expression in WHERE".into(),
+                ))
+            }
             Func::DateBin => {
                 let Interval(stride) = &a[0] else {
                     return Err(EvalError::InvalidArgument("date_bin stride must be an interval".into()));

@@ -276,6 +276,16 @@ pub enum RelExpr {
         /// Its arguments, over the input row.
         args: Vec<ScalarExpr>,
     },
+    /// Temporal filter: each row is present from its `lower` bounds to its `upper` bounds, in
+    /// logical time (`mz_now()`), so rows leave a view as the clock passes them.
+    TemporalFilter {
+        /// The input.
+        input: Box<RelExpr>,
+        /// Timestamptz expressions the time must be at or past (`mz_now() >= e`).
+        lower: Vec<ScalarExpr>,
+        /// Timestamptz expressions the time must stay before (`mz_now() < e`).
+        upper: Vec<ScalarExpr>,
+    },
     /// Multiset union (UNION ALL).
     Union {
         /// The inputs, all of one arity.
@@ -338,6 +348,7 @@ impl RelExpr {
             | RelExpr::Threshold { input }
             | RelExpr::Window { input, .. }
             | RelExpr::FlatMap { input, .. }
+            | RelExpr::TemporalFilter { input, .. }
             | RelExpr::TopK { input, .. } => input.for_each_get(f),
             RelExpr::Join { left, right, .. } => {
                 left.for_each_get(f);
@@ -361,6 +372,7 @@ impl RelExpr {
             RelExpr::Project { outputs, .. } => outputs.len(),
             RelExpr::Window { input, funcs, .. } => input.arity()? + funcs.len(),
             RelExpr::FlatMap { input, .. } => input.arity()? + 1,
+            RelExpr::TemporalFilter { input, .. } => input.arity()?,
             RelExpr::Join { left, right_arity, .. } => left.arity()? + right_arity,
             RelExpr::Reduce { group_key, aggregates, .. } => group_key.len() + aggregates.len(),
             RelExpr::Union { inputs } => inputs.first()?.arity()?,

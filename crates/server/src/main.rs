@@ -20,6 +20,13 @@ struct Args {
     /// Number of timely dataflow worker threads.
     #[arg(long, default_value_t = 1, env = "RIFFLE_WORKERS")]
     workers: usize,
+    /// How often logical time advances without writes, so that temporal filters retract rows
+    /// as the clock passes them (milliseconds).
+    #[arg(long, default_value_t = 1000, env = "RIFFLE_TICK_MS")]
+    tick_ms: u64,
+    /// Testing only: time stands still until `SET riffle_test_clock = '<timestamp>'` moves it.
+    #[arg(long)]
+    test_clock: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,13 +35,26 @@ fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     info!(data_dir = %args.data_dir.display(), workers = args.workers, "starting riffle {}", env!("CARGO_PKG_VERSION"));
-    let adapter = Arc::new(riffle_adapter::Adapter::open(&args.data_dir, args.workers).context("recovering the data directory")?);
+    let clock = if args.test_clock {
+        riffle_adapter::Clock::Test(0)
+    } else {
+        riffle_adapter::Clock::Wall
+    };
+    let adapter = Arc::new(riffle_adapter::Adapter::open(&args.data_dir, args.workers, clock).context("recovering the data directory")?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
         info!(address = %listener.local_addr()?, "listening for PostgreSQL connections");
+        let ticker = adapter.clone();
+        let tick = std::time::Duration::from_millis(args.tick_ms.max(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(tick).await;
+                ticker.tick().await;
+            }
+        });
         tokio::select! {
             r = riffle_pgwire::serve(listener, adapter) => r.context("serving"),
             _ = tokio::signal::ctrl_c() => {

@@ -1455,6 +1455,7 @@ impl Planner<'_> {
                 let truncated = Typed::new(ScalarExpr::call(Func::DateTrunc, vec![unit.expr, local.expr]), T::Timestamp);
                 self.at_time_zone(truncated, zone)
             }
+            ("mz_now", 0) => Ok(Typed::new(ScalarExpr::call(Func::MzNow, vec![]), T::TimestampTz)),
             ("date_bin", 3) => {
                 let mut it = planned.into_iter();
                 let stride = self.cast(it.next().expect("three arguments"), &T::Interval, false)?;

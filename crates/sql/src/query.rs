@@ -944,14 +944,22 @@ impl Planner<'_> {
             };
             let t = self.plan_expr_hinted(cx, w, Some(&ScalarType::Bool))?;
             let t = self.require(t, &ScalarType::Bool, "argument of WHERE")?;
+            let (lower, upper, rest) = split_temporal(t.expr)?;
             if sub.width() == 0 {
-                rel = push_filter(rel, t.expr);
+                rel = push_conjuncts(rel, rest);
             } else {
                 let filtered = RelExpr::Filter {
                     input: Box::new(sub.apply(rel)),
-                    predicates: vec![t.expr],
+                    predicates: rest,
                 };
                 rel = project(filtered, (0..scope.len()).collect());
+            }
+            if !lower.is_empty() || !upper.is_empty() {
+                rel = RelExpr::TemporalFilter {
+                    input: Box::new(rel),
+                    lower,
+                    upper,
+                };
             }
         }
         let group_exprs: &[Expr] = match &select.group_by {
@@ -1347,6 +1355,68 @@ fn pg_type_label(t: &ScalarType) -> String {
     .to_string()
 }
 
+fn contains_mz_now(e: &ScalarExpr) -> bool {
+    let mut found = false;
+    e.visit(&mut |x| {
+        if matches!(x, ScalarExpr::Call { func: Func::MzNow, .. }) {
+            found = true
+        }
+    });
+    found
+}
+
+/// Splits WHERE conjuncts into temporal-filter bounds (`mz_now() <op> expr`, either way round)
+/// and ordinary predicates. Bounds are half-open: present from `lower`, gone at `upper`.
+fn split_temporal(pred: ScalarExpr) -> Result<(Vec<ScalarExpr>, Vec<ScalarExpr>, Vec<ScalarExpr>), PlanError> {
+    let mut conjuncts = Vec::new();
+    flatten_and(pred, &mut conjuncts);
+    let (mut lower, mut upper, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+    let plus_ms = |e: ScalarExpr| {
+        let one_ms = ScalarExpr::Literal(Datum::Interval(riffle_repr::Interval {
+            months: 0,
+            days: 0,
+            micros: 1000,
+        }));
+        ScalarExpr::call(Func::Add, vec![e, one_ms])
+    };
+    let is_now = |e: &ScalarExpr| matches!(e, ScalarExpr::Call { func: Func::MzNow, .. });
+    for c in conjuncts {
+        if !contains_mz_now(&c) {
+            rest.push(c);
+            continue;
+        }
+        let bad = || PlanError::unsupported("mz_now() outside a comparison `mz_now() <op> expression` in WHERE");
+        let ScalarExpr::Call { func, args } = c else { return Err(bad()) };
+        let (op, e) = match (&args[0], &args[1]) {
+            (a, b) if is_now(a) && !contains_mz_now(b) => (func.clone(), b.clone()),
+            (a, b) if is_now(b) && !contains_mz_now(a) => {
+                // Flip `e op mz_now()` into `mz_now() op' e`.
+                let flipped = match func {
+                    Func::Lt => Func::Gt,
+                    Func::Lte => Func::Gte,
+                    Func::Gt => Func::Lt,
+                    Func::Gte => Func::Lte,
+                    other => other.clone(),
+                };
+                (flipped, a.clone())
+            }
+            _ => return Err(bad()),
+        };
+        match op {
+            Func::Lt => upper.push(e),
+            Func::Lte => upper.push(plus_ms(e)),
+            Func::Gt => lower.push(plus_ms(e)),
+            Func::Gte => lower.push(e),
+            Func::Eq => {
+                lower.push(e.clone());
+                upper.push(plus_ms(e));
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok((lower, upper, rest))
+}
+
 fn flatten_and(e: ScalarExpr, out: &mut Vec<ScalarExpr>) {
     match e {
         ScalarExpr::And(es) => es.into_iter().for_each(|e| flatten_and(e, out)),
@@ -1398,14 +1468,6 @@ fn extract_equi_keys(conjuncts: Vec<ScalarExpr>, left_arity: usize) -> (Vec<(Sca
         residual.push(c);
     }
     (keys, residual)
-}
-
-/// Adds a WHERE predicate, folding equalities between the two sides of an inner join into
-/// its keys so that a comma join with a WHERE equality becomes an equi-join.
-fn push_filter(rel: RelExpr, pred: ScalarExpr) -> RelExpr {
-    let mut conjuncts = Vec::new();
-    flatten_and(pred, &mut conjuncts);
-    push_conjuncts(rel, conjuncts)
 }
 
 /// Pushes predicates as deep as they go through inner joins: a predicate over one side filters
