@@ -785,6 +785,22 @@ impl Planner<'_> {
                 return Ok((project(expr, outputs), Scope { items }));
             }
             JoinOperator::FullOuter(c) => (JoinKind::FullOuter, c),
+            JoinOperator::AsOf {
+                match_condition,
+                constraint,
+            } => {
+                let JoinConstraint::On(on) = constraint else {
+                    return Err(PlanError::Syntax("ASOF JOIN requires ON".into()));
+                };
+                // `MATCH_CONDITION (TRUE|FALSE)` marks DuckDB's syntax (inequality inside ON).
+                return match match_condition {
+                    Expr::Value(v) if matches!(v.value, ast::Value::Boolean(_)) => {
+                        let ast::Value::Boolean(inner) = v.value else { unreachable!() };
+                        self.plan_asof(left, right, None, on, !inner)
+                    }
+                    cond => self.plan_asof(left, right, Some(cond), on, false),
+                };
+            }
             other => {
                 return Err(PlanError::unsupported(
                     format!("join {other:?}").chars().take(40).collect::<String>(),
@@ -810,6 +826,135 @@ impl Planner<'_> {
             }
             _ => Err(PlanError::unsupported("this join constraint")),
         }
+    }
+
+    /// ASOF JOIN: each left row with the latest right row (same equi-keys) at or before its time,
+    /// as in DuckDB. Rendered from maintained parts, so late right rows move matches:
+    /// candidates = join(distinct left rows, right) on keys and the inequality; the best
+    /// candidate per left row is a top-1 by the right side's time; left rows join back to it.
+    fn plan_asof(
+        &self,
+        left: (RelExpr, Scope),
+        right: (RelExpr, Scope),
+        matching: Option<&Expr>,
+        on: &Expr,
+        left_outer: bool,
+    ) -> Result<(RelExpr, Scope), PlanError> {
+        let (left_rel, left_scope) = left;
+        let (right_rel, right_scope) = right;
+        let (nl, nr) = (left_scope.len(), right_scope.len());
+        let combined = left_scope.clone().concat(right_scope.clone());
+        let cx = ExprCx::new(&combined, "ASOF JOIN");
+        let mut conjuncts = Vec::new();
+        let on = self.plan_expr_hinted(cx, on, Some(&ScalarType::Bool))?;
+        flatten_and(self.require(on, &ScalarType::Bool, "argument of ON")?.expr, &mut conjuncts);
+        if let Some(m) = matching {
+            let m = self.plan_expr_hinted(cx, m, Some(&ScalarType::Bool))?;
+            flatten_and(
+                self.require(m, &ScalarType::Bool, "argument of MATCH_CONDITION")?.expr,
+                &mut conjuncts,
+            );
+        }
+        // Find the one inequality between a left and a right expression.
+        let side = |e: &ScalarExpr| {
+            let (mut l, mut r) = (false, false);
+            e.visit(&mut |x| {
+                if let ScalarExpr::Column(i) = x {
+                    if *i < nl {
+                        l = true
+                    } else {
+                        r = true
+                    }
+                }
+            });
+            (l, r)
+        };
+        let mut order = None;
+        let mut rest = Vec::new();
+        for c in conjuncts {
+            if order.is_none() {
+                if let ScalarExpr::Call {
+                    func: f @ (Func::Gte | Func::Gt | Func::Lte | Func::Lt),
+                    args,
+                } = &c
+                {
+                    let (a, b) = (&args[0], &args[1]);
+                    // Normalise to `left_expr OP right_expr`.
+                    let (right_expr, op) = match (side(a), side(b)) {
+                        ((true, false), (false, true)) => (b.clone(), f.clone()),
+                        ((false, true), (true, false)) => (
+                            a.clone(),
+                            match f {
+                                Func::Gte => Func::Lte,
+                                Func::Gt => Func::Lt,
+                                Func::Lte => Func::Gte,
+                                _ => Func::Gt,
+                            },
+                        ),
+                        _ => {
+                            rest.push(c);
+                            continue;
+                        }
+                    };
+                    // left >= right: the latest right row before; left <= right: the earliest after.
+                    order = Some((right_expr, matches!(op, Func::Gte | Func::Gt)));
+                    rest.push(c);
+                    continue;
+                }
+            }
+            rest.push(c);
+        }
+        let Some((right_time, latest)) = order else {
+            return Err(PlanError::Syntax(
+                "ASOF JOIN requires an inequality between a left and a right column (l.ts >= r.ts)".into(),
+            ));
+        };
+        let (keys, residual) = extract_equi_keys(rest, nl);
+        let d = distinct(left_rel.clone());
+        let residual = match residual.len() {
+            0 => None,
+            1 => residual.into_iter().next(),
+            _ => Some(ScalarExpr::And(residual)),
+        };
+        let candidates = RelExpr::Join {
+            left: Box::new(d),
+            right: Box::new(right_rel),
+            keys,
+            residual,
+            kind: JoinKind::Inner,
+            right_arity: nr,
+        };
+        let with_time = RelExpr::Map {
+            input: Box::new(candidates),
+            scalars: vec![right_time],
+        };
+        let best = RelExpr::TopK {
+            input: Box::new(with_time),
+            group_key: (0..nl).collect(),
+            order_by: vec![ColumnOrder {
+                column: nl + nr,
+                desc: latest,
+                nulls_first: false,
+            }],
+            limit: Some(1),
+            offset: 0,
+        };
+        let best = project(best, (0..nl + nr).collect());
+        let kind = if left_outer { JoinKind::LeftOuter } else { JoinKind::Inner };
+        let joined = RelExpr::Join {
+            left: Box::new(left_rel),
+            right: Box::new(best),
+            keys: null_safe_keys(nl),
+            residual: None,
+            kind,
+            right_arity: nl + nr,
+        };
+        let outputs = (0..nl).chain(2 * nl..2 * nl + nr).collect();
+        let mut scope = combined;
+        if left_outer {
+            scope.items.iter_mut().skip(nl).for_each(|i| i.typ.nullable = true);
+        }
+        Ok((project(joined, outputs), scope))
     }
 
     fn join_using(
