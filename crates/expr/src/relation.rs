@@ -358,6 +358,18 @@ impl RelExpr {
         }
     }
 
+    /// Every row of `left` paired with every row of `right` (`right_arity` columns).
+    pub fn cross_join(left: RelExpr, right: RelExpr, right_arity: usize) -> RelExpr {
+        RelExpr::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            keys: vec![],
+            residual: None,
+            kind: JoinKind::Inner,
+            right_arity,
+        }
+    }
+
     /// The number of columns the plan produces, where it can be read off the tree.
     pub fn arity(&self) -> Option<usize> {
         Some(match self {

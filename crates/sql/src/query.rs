@@ -1064,14 +1064,7 @@ impl Planner<'_> {
             Some((d, d_scope)) => {
                 let right_arity = scope.len();
                 let outer_rows = d.clone();
-                rel = RelExpr::Join {
-                    left: Box::new(d),
-                    right: Box::new(rel),
-                    keys: vec![],
-                    residual: None,
-                    kind: JoinKind::Inner,
-                    right_arity,
-                };
+                rel = RelExpr::cross_join(d, rel, right_arity);
                 let n = d_scope.len();
                 scope = d_scope.concat(scope);
                 (n, Some(outer_rows))

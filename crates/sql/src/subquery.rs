@@ -189,14 +189,7 @@ impl Planner<'_> {
             return Ok((rel, scope, false));
         }
         let right_arity = scope.len();
-        let crossed = RelExpr::Join {
-            left: Box::new(d),
-            right: Box::new(rel),
-            keys: vec![],
-            residual: None,
-            kind: JoinKind::Inner,
-            right_arity,
-        };
+        let crossed = RelExpr::cross_join(d, rel, right_arity);
         Ok((crossed, scope, true))
     }
 
