@@ -170,3 +170,21 @@ fn jdbc_driver() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// SUBSCRIBE streams a view's changes over COPY-out (psycopg's `copy()`): the snapshot, then
+/// each change as it happens, one row per CopyData message (`mz_timestamp`, `mz_diff`, columns).
+#[test]
+fn subscribe_streams_changes() {
+    let server = TestServer::start();
+    let out = Command::new("python3")
+        .arg(clients_dir().join("subscribe_test.py"))
+        .arg(server.port.to_string())
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "subscribe test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -122,6 +122,32 @@ impl Adapter {
         self.coord.lock().await.advance(&self.compute);
     }
 
+    /// `SUBSCRIBE`: the changes of a query from now on (its current contents first with
+    /// `snapshot`), as `(time, diff, row)` batches in time order, until the receiver is dropped.
+    pub async fn subscribe(
+        &self,
+        session: &Session,
+        query: &str,
+        snapshot: bool,
+    ) -> Result<(RelationDesc, riffle_compute::SubscribeReceiver), AdapterError> {
+        let stmt = riffle_sql::parse(query)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| PlanError::Syntax("SUBSCRIBE needs a query".into()))?;
+        let coord = self.coord.lock().await;
+        let (plan, _) = riffle_sql::plan(&coord.catalog, &stmt, context(session.zone()), &Params::default())?;
+        let Plan::Select { plan, finishing, desc } = plan else {
+            return Err(PlanError::Syntax("SUBSCRIBE needs a query or a relation".into()).into());
+        };
+        let plan = RelExpr::Project {
+            input: Box::new(plan),
+            outputs: finishing.project,
+        };
+        let ts = coord.last_ts;
+        drop(coord);
+        Ok((desc, self.compute.subscribe(plan, ts, snapshot)))
+    }
+
     /// Plans a statement without running it: parameter types and result columns.
     pub async fn describe(
         &self,

@@ -18,6 +18,13 @@ pub enum PeekTarget {
 /// The rows of a peek (with multiplicities), or the evaluation error the collection holds.
 pub type PeekResult = Result<Vec<(Row, Diff)>, EvalError>;
 
+/// What a worker reports for a subscription: its updates with times in [previous upper, upper),
+/// and that upper. An error ends the subscription.
+pub(crate) type SubscribeSender = tokio::sync::mpsc::UnboundedSender<(usize, Result<(Vec<(Row, Timestamp, Diff)>, Timestamp), EvalError>)>;
+
+/// Changes of a subscribed query, in time order: `(time, diff, row)`; an error ends the stream.
+pub type SubscribeReceiver = tokio::sync::mpsc::UnboundedReceiver<Result<Vec<(Timestamp, Diff, Row)>, EvalError>>;
+
 pub(crate) type PeekReply = tokio::sync::mpsc::UnboundedSender<Result<PeekResult, String>>;
 
 /// A command, broadcast to every worker in the same order.
@@ -25,6 +32,16 @@ pub(crate) type PeekReply = tokio::sync::mpsc::UnboundedSender<Result<PeekResult
 pub(crate) enum Command {
     CreateTable {
         id: GlobalId,
+    },
+    Subscribe {
+        id: u64,
+        plan: RelExpr,
+        as_of: Timestamp,
+        snapshot: bool,
+        sender: SubscribeSender,
+    },
+    DropSubscribe {
+        id: u64,
     },
     CreateView {
         id: GlobalId,
@@ -128,6 +145,61 @@ impl ComputeController {
     /// Moves every input to `ts` without data.
     pub fn advance_to(&self, ts: Timestamp) {
         self.broadcast(Command::AdvanceTo { ts });
+    }
+
+    /// Streams the changes of a plan from `as_of` on (its contents at `as_of` first, with
+    /// `snapshot`). Workers report their own parts with their progress; this merges them and
+    /// releases a time only once every worker has passed it, so each batch is complete and in
+    /// order. Dropping the receiver ends the subscription and its dataflow.
+    pub fn subscribe(self: &Arc<Self>, plan: RelExpr, as_of: Timestamp, snapshot: bool) -> SubscribeReceiver {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
+        self.broadcast(Command::Subscribe {
+            id,
+            plan,
+            as_of,
+            snapshot,
+            sender: tx,
+        });
+        let controller = self.clone();
+        let workers = self.workers;
+        tokio::spawn(async move {
+            let mut uppers = vec![0 as Timestamp; workers];
+            let mut pending: BTreeMap<Timestamp, BTreeMap<Row, Diff>> = BTreeMap::new();
+            while let Some((worker, update)) = rx.recv().await {
+                let (updates, upper) = match update {
+                    Ok(u) => u,
+                    Err(e) => {
+                        let _ = out_tx.send(Err(e));
+                        break;
+                    }
+                };
+                for (row, t, d) in updates {
+                    *pending.entry(t).or_default().entry(row).or_insert(0) += d;
+                }
+                uppers[worker] = uppers[worker].max(upper);
+                let frontier = uppers.iter().copied().min().unwrap_or(0);
+                let ready: Vec<Timestamp> = pending.range(..frontier).map(|(t, _)| *t).collect();
+                let mut batch = Vec::new();
+                for t in ready {
+                    for (row, d) in pending.remove(&t).unwrap_or_default() {
+                        if d != 0 {
+                            batch.push((t, d, row));
+                        }
+                    }
+                }
+                if !batch.is_empty() && out_tx.send(Ok(batch)).is_err() {
+                    break;
+                }
+                if out_tx.is_closed() {
+                    break;
+                }
+            }
+            controller.broadcast(Command::DropSubscribe { id });
+        });
+        out_rx
     }
 
     /// Reads a collection, or computes a plan, as of `ts`.

@@ -1,6 +1,6 @@
 //! The loop each timely worker runs: apply commands, step dataflows, answer peeks.
 
-use crate::controller::{Command, PeekReply, PeekTarget};
+use crate::controller::{Command, PeekReply, PeekTarget, SubscribeSender};
 use crate::render::{ErrTrace, IndexTrace, RenderContext, RowTrace, Traces};
 use differential_dataflow::input::InputSession;
 use differential_dataflow::trace::cursor::{cursor_list, Cursor};
@@ -12,6 +12,19 @@ use std::time::Duration;
 use timely::progress::frontier::AntichainRef;
 use timely::progress::Antichain;
 use timely::worker::Worker;
+
+/// A subscription's dataflow on this worker and how far it has been reported.
+struct Subscription {
+    id: u64,
+    rows: RowTrace,
+    errs: ErrTrace,
+    dataflow: usize,
+    /// Updates before this time have been sent (or folded into the snapshot).
+    reported: Timestamp,
+    as_of: Timestamp,
+    snapshot_pending: Option<bool>,
+    sender: SubscribeSender,
+}
 
 struct PendingPeek {
     ts: Timestamp,
@@ -30,6 +43,7 @@ pub struct ComputeWorker<'w> {
     dataflows: BTreeMap<GlobalId, usize>,
     time: Timestamp,
     peeks: Vec<PendingPeek>,
+    subscriptions: Vec<Subscription>,
 }
 
 impl<'w> ComputeWorker<'w> {
@@ -43,6 +57,7 @@ impl<'w> ComputeWorker<'w> {
             dataflows: BTreeMap::new(),
             time: 0,
             peeks: Vec::new(),
+            subscriptions: Vec::new(),
         }
     }
 
@@ -63,6 +78,7 @@ impl<'w> ComputeWorker<'w> {
             };
             self.worker.step_or_park(Some(park));
             self.process_peeks();
+            self.process_subscriptions();
         }
     }
 
@@ -118,6 +134,47 @@ impl<'w> ComputeWorker<'w> {
             }
             Command::AdvanceTo { ts } => self.advance_to(ts),
             Command::Peek { target, ts, reply } => self.start_peek(target, ts, reply),
+            Command::Subscribe {
+                id,
+                plan,
+                as_of,
+                snapshot,
+                sender,
+            } => {
+                if let Some(missing) = plan.depends_on().into_iter().find(|id| !self.traces.contains_key(id)) {
+                    let _ = sender.send((
+                        self.worker.index(),
+                        Err(EvalError::InvalidArgument(format!("relation {missing} was dropped"))),
+                    ));
+                    return;
+                }
+                let dataflow = self.worker.next_dataflow_index();
+                let traces = &mut self.traces;
+                let worker_index = self.worker.index();
+                let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>("subscribe", |scope| {
+                    let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
+                    let (rows, errs) = cx.render(&plan);
+                    (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
+                });
+                self.subscriptions.push(Subscription {
+                    id,
+                    rows,
+                    errs,
+                    dataflow,
+                    reported: as_of + 1,
+                    as_of,
+                    snapshot_pending: Some(snapshot),
+                    sender,
+                });
+            }
+            Command::DropSubscribe { id } => {
+                if let Some(pos) = self.subscriptions.iter().position(|s| s.id == id) {
+                    let sub = self.subscriptions.swap_remove(pos);
+                    let dataflow = sub.dataflow;
+                    drop(sub);
+                    self.worker.drop_dataflow(dataflow);
+                }
+            }
             Command::Shutdown => {}
         }
     }
@@ -228,6 +285,96 @@ impl<'w> ComputeWorker<'w> {
             }
         }
     }
+}
+
+impl ComputeWorker<'_> {
+    /// Sends each subscription the updates its arrangement completed since the last report.
+    fn process_subscriptions(&mut self) {
+        let me = self.worker.index();
+        let mut finished = Vec::new();
+        for (i, sub) in self.subscriptions.iter_mut().enumerate() {
+            let mut upper = Antichain::new();
+            sub.rows.read_upper(&mut upper);
+            let mut err_upper = Antichain::new();
+            sub.errs.read_upper(&mut err_upper);
+            // The first time both are complete at or past `as_of + 1`, and every later advance.
+            let upper = match (upper.elements().first(), err_upper.elements().first()) {
+                (Some(a), Some(b)) => (*a).min(*b),
+                (Some(a), None) => *a,
+                (None, Some(b)) => *b,
+                (None, None) => Timestamp::MAX,
+            };
+            if upper <= sub.reported && sub.snapshot_pending.is_none() {
+                continue;
+            }
+            if upper <= sub.as_of {
+                continue;
+            }
+            if let Some((e, _)) = read_range(&mut sub.errs, 0, upper).into_iter().next() {
+                let _ = sub.sender.send((me, Err(e.0)));
+                finished.push(i);
+                continue;
+            }
+            let mut updates = Vec::new();
+            if let Some(snapshot) = sub.snapshot_pending.take() {
+                if snapshot {
+                    updates.extend(read_at(&mut sub.rows, sub.as_of).into_iter().map(|(row, d)| (row, sub.as_of, d)));
+                }
+            }
+            updates.extend(
+                read_range(&mut sub.rows, sub.reported, upper)
+                    .into_iter()
+                    .map(|((row, t), d)| (row, t, d)),
+            );
+            sub.reported = upper;
+            // Keep times from `reported` on distinct; older history is folded.
+            let since = [upper.saturating_sub(1).max(sub.as_of)];
+            sub.rows.set_logical_compaction(AntichainRef::new(&since));
+            sub.errs.set_logical_compaction(AntichainRef::new(&since));
+            if sub.sender.send((me, Ok((updates, upper)))).is_err() {
+                finished.push(i);
+            }
+        }
+        for i in finished.into_iter().rev() {
+            let sub = self.subscriptions.swap_remove(i);
+            let dataflow = sub.dataflow;
+            drop(sub);
+            self.worker.drop_dataflow(dataflow);
+        }
+    }
+}
+
+/// Updates of a trace with times in [from, to), not consolidated across times.
+fn read_range<K>(
+    trace: &mut differential_dataflow::operators::arrange::TraceAgent<
+        differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
+    >,
+    from: Timestamp,
+    to: Timestamp,
+) -> Vec<((K, Timestamp), Diff)>
+where
+    K: differential_dataflow::ExchangeData,
+{
+    let mut upper = Antichain::new();
+    trace.read_upper(&mut upper);
+    let Some(batches) = trace.batches_through(upper.borrow()) else {
+        return Vec::new();
+    };
+    let (mut cursor, storage) = cursor_list(batches);
+    let mut acc: BTreeMap<(K, Timestamp), Diff> = BTreeMap::new();
+    while cursor.key_valid(&storage) {
+        while cursor.val_valid(&storage) {
+            let key = cursor.key(&storage).clone();
+            cursor.map_times(&storage, |t, d| {
+                if *t >= from && *t < to {
+                    *acc.entry((key.clone(), *t)).or_insert(0) += *d;
+                }
+            });
+            cursor.step_val(&storage);
+        }
+        cursor.step_key(&storage);
+    }
+    acc.into_iter().filter(|(_, d)| *d != 0).collect()
 }
 
 /// Whether a trace holds every update at or before `ts`.

@@ -108,7 +108,137 @@ fn to_response(resp: ExecuteResponse, format: &Format, zone: &Zone) -> Response 
     }
 }
 
+/// Recognises `SUBSCRIBE [TO] <relation | (query)> [WITH (SNAPSHOT = true|false)]`, also
+/// wrapped as `COPY (SUBSCRIBE …) TO STDOUT` as psql users of Materialize write it. Returns the
+/// query to subscribe to and whether to start with a snapshot.
+fn parse_subscribe(sql: &str) -> Option<Result<(String, bool), String>> {
+    let mut text = sql.trim().trim_end_matches(';').trim().to_string();
+    let lower = text.to_ascii_lowercase();
+    if lower.starts_with("copy") {
+        let rest = text[4..].trim_start();
+        if !rest.starts_with('(') || !rest[1..].trim_start().to_ascii_lowercase().starts_with("subscribe") {
+            return None;
+        }
+        let close = rest.rfind(')')?;
+        text = rest[1..close].trim().to_string();
+    }
+    let lower = text.to_ascii_lowercase();
+    let rest = lower.strip_prefix("subscribe")?;
+    if !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let mut body = text[9..].trim_start();
+    if body.to_ascii_lowercase().starts_with("to ") {
+        body = body[3..].trim_start();
+    }
+    let (target, options) = if body.starts_with('(') {
+        let mut depth = 0;
+        let mut end = None;
+        for (i, c) in body.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else {
+            return Some(Err("unbalanced parentheses in SUBSCRIBE".into()));
+        };
+        (body[1..end].to_string(), body[end + 1..].trim())
+    } else {
+        let name_end = body.find(char::is_whitespace).unwrap_or(body.len());
+        (format!("SELECT * FROM {}", &body[..name_end]), body[name_end..].trim())
+    };
+    let mut snapshot = true;
+    if !options.is_empty() {
+        let opts = options.to_ascii_lowercase().replace(' ', "");
+        let Some(inner) = opts.strip_prefix("with(").and_then(|o| o.strip_suffix(')')) else {
+            return Some(Err(format!("unexpected text after SUBSCRIBE target: {options}")));
+        };
+        for opt in inner.split(',') {
+            match opt {
+                "snapshot" | "snapshot=true" => snapshot = true,
+                "snapshot=false" => snapshot = false,
+                other => return Some(Err(format!("SUBSCRIBE option {other} is not supported"))),
+            }
+        }
+    }
+    Some(Ok((target, snapshot)))
+}
+
 impl Handler {
+    /// Streams a subscription as COPY-out text rows (`mz_timestamp`, `mz_diff`, columns…),
+    /// flushing each batch, until the client goes away (which drops the subscription).
+    async fn stream_subscribe<C>(&self, client: &mut C, request: Result<(String, bool), String>) -> PgWireResult<()>
+    where
+        C: ClientInfo + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+    {
+        use futures::SinkExt;
+        use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
+        use pgwire::messages::response::{CommandComplete, ReadyForQuery, TransactionStatus};
+        use pgwire::messages::PgWireBackendMessage as M;
+        let session = session_of(client);
+        let started = match request {
+            Err(msg) => Err(ErrorInfo::new("ERROR".into(), "42601".into(), msg)),
+            Ok((query, snapshot)) => {
+                let session = session.lock().await;
+                match self.adapter.subscribe(&session, &query, snapshot).await {
+                    Ok((desc, rx)) => Ok((desc, rx, session.zone())),
+                    Err(e) => Err(error_info(&e)),
+                }
+            }
+        };
+        let (desc, mut rx, zone) = match started {
+            Ok(s) => s,
+            Err(info) => {
+                client.feed(M::ErrorResponse(info.into())).await?;
+                client.send(M::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle))).await?;
+                return Ok(());
+            }
+        };
+        let columns = desc.arity() + 2;
+        client
+            .send(M::CopyOutResponse(CopyOutResponse::new(0, columns as i16, vec![0; columns])))
+            .await?;
+        while let Some(batch) = rx.recv().await {
+            match batch {
+                Ok(updates) => {
+                    // One CopyData message per row, as PostgreSQL sends them; flush per batch.
+                    for (t, d, row) in updates {
+                        let mut text = format!("{t}\t{d}");
+                        for datum in row.datums() {
+                            text.push('\t');
+                            match riffle_repr::strconv::format_datum_in(datum, &zone) {
+                                None => text.push_str("\\N"),
+                                Some(v) => text.push_str(&v.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n")),
+                            }
+                        }
+                        text.push('\n');
+                        client.feed(M::CopyData(CopyData::new(bytes::Bytes::from(text)))).await?;
+                    }
+                    client.flush().await?;
+                }
+                Err(e) => {
+                    client.feed(M::ErrorResponse(error_info(&AdapterError::Eval(e)).into())).await?;
+                    client.send(M::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle))).await?;
+                    return Ok(());
+                }
+            }
+        }
+        client.feed(M::CopyDone(CopyDone::new())).await?;
+        client.feed(M::CommandComplete(CommandComplete::new("SUBSCRIBE".into()))).await?;
+        client.send(M::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle))).await?;
+        Ok(())
+    }
+
     async fn run(&self, session: &Mutex<Session>, stmt: &Statement, params: &Params, format: &Format) -> Result<Response, AdapterError> {
         let mut session = session.lock().await;
         debug!(%stmt, "execute");
@@ -140,6 +270,19 @@ impl NoopStartupHandler for Handler {}
 
 #[async_trait]
 impl SimpleQueryHandler for Handler {
+    async fn on_query<C>(&self, client: &mut C, query: pgwire::messages::simplequery::Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+    {
+        match parse_subscribe(&query.query) {
+            Some(request) => self.stream_subscribe(client, request).await,
+            None => self._on_query(client, query).await,
+        }
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
@@ -148,6 +291,7 @@ impl SimpleQueryHandler for Handler {
         PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
     {
         let session = session_of(client);
+
         let stmts = match riffle_sql::parse(query) {
             Ok(s) => s,
             Err(e) => return Ok(vec![Response::Error(Box::new(error_info(&AdapterError::Plan(e))))]),

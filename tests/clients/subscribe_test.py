@@ -1,0 +1,49 @@
+"""SUBSCRIBE over psycopg's COPY support: snapshot first, then changes as they happen."""
+import os
+import sys
+import threading
+
+import psycopg
+
+port = int(sys.argv[1])
+dsn = f"host=127.0.0.1 port={port} user=riffle dbname=riffle"
+with psycopg.connect(dsn, autocommit=True) as setup:
+    setup.execute("CREATE TABLE s (k text, v integer)")
+    setup.execute("INSERT INTO s VALUES ('a', 1), ('b', 2)")
+    setup.execute("CREATE MATERIALIZED VIEW totals AS SELECT k, sum(v) AS total FROM s GROUP BY k")
+
+snapshot_done = threading.Event()
+
+
+def writer():
+    snapshot_done.wait(10)
+    with psycopg.connect(dsn, autocommit=True) as w:
+        w.execute("INSERT INTO s VALUES ('a', 10)")
+
+
+threading.Thread(target=writer, daemon=True).start()
+rows = []
+conn = psycopg.connect(dsn, autocommit=True)
+with conn.cursor().copy("SUBSCRIBE totals") as copy:
+    for row in copy.rows():
+        rows.append((int(row[1]), row[2], row[3]))
+        if len(rows) == 2:
+            assert sorted(rows) == [(1, "a", "1"), (1, "b", "2")], rows
+            snapshot_done.set()
+        if len(rows) == 4:
+            break
+change = sorted(rows[2:])
+assert change == [(-1, "a", "1"), (1, "a", "11")], rows
+
+# Errors carry SQLSTATEs.
+with psycopg.connect(dsn, autocommit=True) as other:
+    try:
+        with other.cursor().copy("SUBSCRIBE nowhere") as copy:
+            for _ in copy.rows():
+                pass
+        raise AssertionError("SUBSCRIBE of a missing relation should fail")
+    except psycopg.Error as e:
+        assert e.sqlstate == "42P01", (e.sqlstate, str(e))
+print("subscribe OK")
+# The subscription never ends on its own; leave without waiting for it.
+os._exit(0)
