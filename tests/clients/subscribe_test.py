@@ -44,6 +44,18 @@ with psycopg.connect(dsn, autocommit=True) as other:
         raise AssertionError("SUBSCRIBE of a missing relation should fail")
     except psycopg.Error as e:
         assert e.sqlstate == "42P01", (e.sqlstate, str(e))
+# A cancel request (psql's Ctrl-C, psycopg's conn.cancel()) ends a SUBSCRIBE with 57014, and
+# the connection stays usable.
+canceled = psycopg.connect(dsn, autocommit=True)
+threading.Timer(0.5, canceled.cancel).start()
+try:
+    with canceled.cursor().copy("SUBSCRIBE totals") as copy:
+        for _ in copy.rows():
+            pass
+    raise AssertionError("the canceled SUBSCRIBE should end with an error")
+except psycopg.errors.QueryCanceled:
+    pass
+assert canceled.execute("SELECT count(*) FROM s").fetchone() == (3,)
 print("subscribe OK")
 # The subscription never ends on its own; leave without waiting for it.
 os._exit(0)

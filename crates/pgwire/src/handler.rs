@@ -64,6 +64,9 @@ impl QueryParser for Parser {
 pub struct Handler {
     adapter: Arc<Adapter>,
     parser: Arc<Parser>,
+    /// Tracks connections so that a CancelRequest (psql's Ctrl-C) can stop a running query or
+    /// SUBSCRIBE.
+    connections: Arc<pgwire::api::ConnectionManager>,
 }
 
 fn user_error(e: &AdapterError) -> PgWireError {
@@ -208,7 +211,24 @@ impl Handler {
         client
             .send(M::CopyOutResponse(CopyOutResponse::new(0, columns as i16, vec![0; columns])))
             .await?;
-        while let Some(batch) = rx.recv().await {
+        let mut cancel = match client.session_extensions().get::<Arc<pgwire::api::ConnectionHandle>>() {
+            Some(handle) => Some(handle.start_query().await),
+            None => None,
+        };
+        loop {
+            let next = match cancel.as_mut() {
+                Some(c) => tokio::select! {
+                    batch = rx.recv() => batch,
+                    _ = c => {
+                        let info = ErrorInfo::new("ERROR".into(), "57014".into(), "canceling statement due to user request".into());
+                        client.feed(M::ErrorResponse(info.into())).await?;
+                        client.send(M::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle))).await?;
+                        return Ok(());
+                    }
+                },
+                None => rx.recv().await,
+            };
+            let Some(batch) = next else { break };
             match batch {
                 Ok(updates) => {
                     // One CopyData message per row, as PostgreSQL sends them; flush per batch.
@@ -266,7 +286,11 @@ impl Handler {
 }
 
 #[async_trait]
-impl NoopStartupHandler for Handler {}
+impl NoopStartupHandler for Handler {
+    fn connection_manager(&self) -> Option<Arc<pgwire::api::ConnectionManager>> {
+        Some(self.connections.clone())
+    }
+}
 
 #[async_trait]
 impl SimpleQueryHandler for Handler {
@@ -414,6 +438,10 @@ impl PgWireServerHandlers for Factory {
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         self.handler.clone()
     }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::new(pgwire::api::cancel::DefaultCancelHandler::new(self.handler.connections.clone()))
+    }
 }
 
 /// Accepts connections on `listener` until the process exits.
@@ -422,6 +450,7 @@ pub async fn serve(listener: TcpListener, adapter: Arc<Adapter>) -> std::io::Res
         handler: Arc::new(Handler {
             adapter,
             parser: Arc::new(Parser),
+            connections: Arc::new(pgwire::api::ConnectionManager::new()),
         }),
     });
     loop {
