@@ -44,6 +44,19 @@ with psycopg.connect(dsn, autocommit=True) as other:
         raise AssertionError("SUBSCRIBE of a missing relation should fail")
     except psycopg.Error as e:
         assert e.sqlstate == "42P01", (e.sqlstate, str(e))
+# WITH (PROGRESS): an mz_progressed column, and a row each time time advances.
+prog = psycopg.connect(dsn, autocommit=True)
+seen = []
+with prog.cursor().copy("SUBSCRIBE totals WITH (SNAPSHOT, PROGRESS)") as copy:
+    for row in copy.rows():
+        seen.append(row)
+        if row[1] == "t":
+            break
+data = [r for r in seen if r[1] == "f"]
+assert sorted((r[2], r[3], r[4]) for r in data) == [("1", "a", "11"), ("1", "b", "2")], seen
+assert seen[-1][2] is None and int(seen[-1][0]) > int(data[0][0]), seen
+prog.close()
+
 # A cancel request (psql's Ctrl-C, psycopg's conn.cancel()) ends a SUBSCRIBE with 57014, and
 # the connection stays usable.
 canceled = psycopg.connect(dsn, autocommit=True)

@@ -22,8 +22,18 @@ pub type PeekResult = Result<Vec<(Row, Diff)>, EvalError>;
 /// and that upper. An error ends the subscription.
 pub(crate) type SubscribeSender = tokio::sync::mpsc::UnboundedSender<(usize, Result<(Vec<(Row, Timestamp, Diff)>, Timestamp), EvalError>)>;
 
-/// Changes of a subscribed query, in time order: `(time, diff, row)`; an error ends the stream.
-pub type SubscribeReceiver = tokio::sync::mpsc::UnboundedReceiver<Result<Vec<(Timestamp, Diff, Row)>, EvalError>>;
+/// One step of a subscription: the changes `(time, diff, row)` at times before `progress`, in
+/// time order, and `progress`, before which every change has now been delivered.
+#[derive(Debug)]
+pub struct SubscribeBatch {
+    /// The changes, in time order.
+    pub updates: Vec<(Timestamp, Diff, Row)>,
+    /// All changes at earlier times are complete.
+    pub progress: Timestamp,
+}
+
+/// A subscription's batches; an error ends the stream.
+pub type SubscribeReceiver = tokio::sync::mpsc::UnboundedReceiver<Result<SubscribeBatch, EvalError>>;
 
 pub(crate) type PeekReply = tokio::sync::mpsc::UnboundedSender<Result<PeekResult, String>>;
 
@@ -167,6 +177,7 @@ impl ComputeController {
         let workers = self.workers;
         tokio::spawn(async move {
             let mut uppers = vec![0 as Timestamp; workers];
+            let mut released: Timestamp = 0;
             let mut pending: BTreeMap<Timestamp, BTreeMap<Row, Diff>> = BTreeMap::new();
             while let Some((worker, update)) = rx.recv().await {
                 let (updates, upper) = match update {
@@ -181,6 +192,10 @@ impl ComputeController {
                 }
                 uppers[worker] = uppers[worker].max(upper);
                 let frontier = uppers.iter().copied().min().unwrap_or(0);
+                if frontier <= released {
+                    continue;
+                }
+                released = frontier;
                 let ready: Vec<Timestamp> = pending.range(..frontier).map(|(t, _)| *t).collect();
                 let mut batch = Vec::new();
                 for t in ready {
@@ -190,7 +205,13 @@ impl ComputeController {
                         }
                     }
                 }
-                if !batch.is_empty() && out_tx.send(Ok(batch)).is_err() {
+                if out_tx
+                    .send(Ok(SubscribeBatch {
+                        updates: batch,
+                        progress: frontier,
+                    }))
+                    .is_err()
+                {
                     break;
                 }
                 if out_tx.is_closed() {

@@ -11,4 +11,4 @@ mod controller;
 mod render;
 mod worker;
 
-pub use controller::{ComputeController, PeekResult, PeekTarget, SubscribeReceiver};
+pub use controller::{ComputeController, PeekResult, PeekTarget, SubscribeBatch, SubscribeReceiver};

@@ -114,7 +114,7 @@ fn to_response(resp: ExecuteResponse, format: &Format, zone: &Zone) -> Response 
 /// Recognises `SUBSCRIBE [TO] <relation | (query)> [WITH (SNAPSHOT = true|false)]`, also
 /// wrapped as `COPY (SUBSCRIBE …) TO STDOUT` as psql users of Materialize write it. Returns the
 /// query to subscribe to and whether to start with a snapshot.
-fn parse_subscribe(sql: &str) -> Option<Result<(String, bool), String>> {
+fn parse_subscribe(sql: &str) -> Option<Result<SubscribeRequest, String>> {
     let mut text = sql.trim().trim_end_matches(';').trim().to_string();
     let lower = text.to_ascii_lowercase();
     if lower.starts_with("copy") {
@@ -159,6 +159,7 @@ fn parse_subscribe(sql: &str) -> Option<Result<(String, bool), String>> {
         (format!("SELECT * FROM {}", &body[..name_end]), body[name_end..].trim())
     };
     let mut snapshot = true;
+    let mut progress = false;
     if !options.is_empty() {
         let opts = options.to_ascii_lowercase().replace(' ', "");
         let Some(inner) = opts.strip_prefix("with(").and_then(|o| o.strip_suffix(')')) else {
@@ -168,17 +169,31 @@ fn parse_subscribe(sql: &str) -> Option<Result<(String, bool), String>> {
             match opt {
                 "snapshot" | "snapshot=true" => snapshot = true,
                 "snapshot=false" => snapshot = false,
+                "progress" | "progress=true" => progress = true,
+                "progress=false" => progress = false,
                 other => return Some(Err(format!("SUBSCRIBE option {other} is not supported"))),
             }
         }
     }
-    Some(Ok((target, snapshot)))
+    Some(Ok(SubscribeRequest {
+        query: target,
+        snapshot,
+        progress,
+    }))
+}
+
+/// A parsed SUBSCRIBE.
+struct SubscribeRequest {
+    query: String,
+    snapshot: bool,
+    /// Also emit a row each time the subscription's time advances (`mz_progressed` column).
+    progress: bool,
 }
 
 impl Handler {
     /// Streams a subscription as COPY-out text rows (`mz_timestamp`, `mz_diff`, columns…),
     /// flushing each batch, until the client goes away (which drops the subscription).
-    async fn stream_subscribe<C>(&self, client: &mut C, request: Result<(String, bool), String>) -> PgWireResult<()>
+    async fn stream_subscribe<C>(&self, client: &mut C, request: Result<SubscribeRequest, String>) -> PgWireResult<()>
     where
         C: ClientInfo + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: std::fmt::Debug,
@@ -189,11 +204,13 @@ impl Handler {
         use pgwire::messages::response::{CommandComplete, ReadyForQuery, TransactionStatus};
         use pgwire::messages::PgWireBackendMessage as M;
         let session = session_of(client);
+        let mut progress = false;
         let started = match request {
             Err(msg) => Err(ErrorInfo::new("ERROR".into(), "42601".into(), msg)),
-            Ok((query, snapshot)) => {
+            Ok(req) => {
+                progress = req.progress;
                 let session = session.lock().await;
-                match self.adapter.subscribe(&session, &query, snapshot).await {
+                match self.adapter.subscribe(&session, &req.query, req.snapshot).await {
                     Ok((desc, rx)) => Ok((desc, rx, session.zone())),
                     Err(e) => Err(error_info(&e)),
                 }
@@ -207,7 +224,7 @@ impl Handler {
                 return Ok(());
             }
         };
-        let columns = desc.arity() + 2;
+        let columns = desc.arity() + if progress { 3 } else { 2 };
         client
             .send(M::CopyOutResponse(CopyOutResponse::new(0, columns as i16, vec![0; columns])))
             .await?;
@@ -230,10 +247,10 @@ impl Handler {
             };
             let Some(batch) = next else { break };
             match batch {
-                Ok(updates) => {
+                Ok(batch) => {
                     // One CopyData message per row, as PostgreSQL sends them; flush per batch.
-                    for (t, d, row) in updates {
-                        let mut text = format!("{t}\t{d}");
+                    for (t, d, row) in batch.updates {
+                        let mut text = if progress { format!("{t}\tf\t{d}") } else { format!("{t}\t{d}") };
                         for datum in row.datums() {
                             text.push('\t');
                             match riffle_repr::strconv::format_datum_in(datum, &zone) {
@@ -241,6 +258,13 @@ impl Handler {
                                 Some(v) => text.push_str(&v.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n")),
                             }
                         }
+                        text.push('\n');
+                        client.feed(M::CopyData(CopyData::new(bytes::Bytes::from(text)))).await?;
+                    }
+                    if progress {
+                        // `mz_progressed` rows: every change before this time has been sent.
+                        let mut text = format!("{}\tt\t\\N", batch.progress);
+                        text.push_str(&"\t\\N".repeat(desc.arity()));
                         text.push('\n');
                         client.feed(M::CopyData(CopyData::new(bytes::Bytes::from(text)))).await?;
                     }
