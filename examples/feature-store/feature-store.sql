@@ -26,5 +26,8 @@ SELECT * FROM referrer_rate_3h;
 SELECT conversion_rate FROM referrer_rate_3h WHERE referrer = 'ads';
 INSERT INTO referrer_rate_history VALUES ('ads', '2024-06-01 09:00:00+00', 0.1), ('ads', '2024-06-01 10:30:00+00', 0.5), ('seo', '2024-06-01 12:00:00+00', 0.0);
 SELECT * FROM training_set;
+-- No future leakage: snapshots taken after a lead arrived never reach its training row.
+INSERT INTO referrer_rate_history VALUES ('ads', '2024-06-01 11:00:00.001+00', 0.9), ('seo', '2024-06-01 11:45:00+00', 0.7);
+SELECT * FROM training_set;
 SET riffle_test_clock = '2024-06-01 13:30:00+00';
 SELECT * FROM referrer_rate_3h;
