@@ -177,8 +177,17 @@ impl Adapter {
         match plan {
             Plan::Select { plan, finishing, desc } => {
                 let ts = coord.last_ts;
+                let lookup = index_lookup(&coord.catalog, &plan);
                 drop(coord);
-                let rows = self.read(plan, ts).await?;
+                let rows = match lookup {
+                    // A point lookup: seek the index, then apply the query's steps to the hits.
+                    Some(target) => {
+                        tracing::debug!(?target, "point lookup through an index");
+                        let hits = self.compute.peek(target, ts).await.map_err(AdapterError::Internal)??;
+                        expand(eval_over(&plan, &hits)?)?
+                    }
+                    None => self.read(plan, ts).await?,
+                };
                 Ok(ExecuteResponse::Rows {
                     desc,
                     rows: finish(&finishing, rows),
@@ -331,17 +340,7 @@ impl Adapter {
     /// Reads a plan at `ts`: straight from an arrangement when the plan is a stored
     /// collection (possibly filtered or projected), else through a transient dataflow.
     async fn read(&self, plan: RelExpr, ts: Timestamp) -> Result<Vec<Row>, AdapterError> {
-        let rows = self.read_unlocked(plan, ts).await?;
-        let mut out = Vec::new();
-        for (row, diff) in rows {
-            if diff < 0 {
-                return Err(AdapterError::Internal(format!("negative multiplicity {diff} for {row:?}")));
-            }
-            for _ in 0..diff {
-                out.push(row.clone());
-            }
-        }
-        Ok(out)
+        expand(self.read_unlocked(plan, ts).await?)
     }
 
     async fn read_unlocked(&self, plan: RelExpr, ts: Timestamp) -> Result<Vec<(Row, Diff)>, AdapterError> {
@@ -524,6 +523,77 @@ impl Coordinator {
         }
         Ok(())
     }
+}
+
+/// Rows with multiplicities expanded; a negative multiplicity is a bug.
+fn expand(rows: Vec<(Row, Diff)>) -> Result<Vec<Row>, AdapterError> {
+    let mut out = Vec::new();
+    for (row, diff) in rows {
+        if diff < 0 {
+            return Err(AdapterError::Internal(format!("negative multiplicity {diff} for {row:?}")));
+        }
+        for _ in 0..diff {
+            out.push(row.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// A point lookup for a query that filters a stored collection on every key column of one of
+/// its indexes with `column = constant`: the index arrangement answers it with a seek.
+fn index_lookup(catalog: &Catalog, plan: &RelExpr) -> Option<PeekTarget> {
+    let collection = plan.as_simple_read()?;
+    // Filters below any projection still name the collection's own columns (Map only appends).
+    let mut chain = Vec::new();
+    let mut node = plan;
+    loop {
+        match node {
+            RelExpr::Map { input, .. } | RelExpr::Filter { input, .. } | RelExpr::Project { input, .. } => {
+                chain.push(node);
+                node = input;
+            }
+            _ => break,
+        }
+    }
+    let mut equal: Vec<(usize, Datum)> = Vec::new();
+    for step in chain.iter().rev() {
+        match step {
+            RelExpr::Filter { predicates, .. } => {
+                for p in predicates {
+                    if let ScalarExpr::Call {
+                        func: riffle_expr::Func::Eq,
+                        args,
+                    } = p
+                    {
+                        match (&args[0], &args[1]) {
+                            (ScalarExpr::Column(c), ScalarExpr::Literal(d)) | (ScalarExpr::Literal(d), ScalarExpr::Column(c))
+                                if !d.is_null() =>
+                            {
+                                equal.push((*c, d.clone()))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            RelExpr::Map { .. } => {}
+            _ => break,
+        }
+    }
+    catalog.items().into_iter().find_map(|item| match &item.kind {
+        ItemKind::Index { on, keys } if *on == collection => {
+            let key: Option<Row> = keys
+                .iter()
+                .map(|k| equal.iter().find(|(c, _)| c == k).map(|(_, d)| d.clone()))
+                .collect();
+            key.map(|key| PeekTarget::Index {
+                index: item.id,
+                collection,
+                key,
+            })
+        }
+        _ => None,
+    })
 }
 
 fn install(compute: &ComputeController, item: &CatalogItem) {

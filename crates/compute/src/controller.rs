@@ -13,6 +13,16 @@ pub enum PeekTarget {
     Collection(GlobalId),
     /// A plan, rendered as a transient dataflow that is torn down after the read.
     Plan(RelExpr),
+    /// The rows of `collection` whose index key equals `key`, found by seeking in the index's
+    /// arrangement (a point lookup, no scan).
+    Index {
+        /// The index.
+        index: GlobalId,
+        /// The indexed collection (whose errors the read reports).
+        collection: GlobalId,
+        /// The key to look up.
+        key: Row,
+    },
 }
 
 /// The rows of a peek (with multiplicities), or the evaluation error the collection holds.

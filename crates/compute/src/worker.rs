@@ -31,6 +31,8 @@ struct PendingPeek {
     rows: RowTrace,
     errs: ErrTrace,
     transient: Option<usize>,
+    /// A point lookup: the index arrangement and the key to seek.
+    lookup: Option<(IndexTrace, Row)>,
     reply: PeekReply,
 }
 
@@ -232,10 +234,24 @@ impl<'w> ComputeWorker<'w> {
                     rows: rows.clone(),
                     errs: errs.clone(),
                     transient: None,
+                    lookup: None,
                     reply,
                 }),
                 None => {
                     let _ = reply.send(Err(format!("collection {id} is not installed")));
+                }
+            },
+            PeekTarget::Index { index, collection, key } => match (self.indexes.get(&index), self.traces.get(&collection)) {
+                (Some(trace), Some((rows, errs))) => self.peeks.push(PendingPeek {
+                    ts,
+                    rows: rows.clone(),
+                    errs: errs.clone(),
+                    transient: None,
+                    lookup: Some((trace.clone(), key)),
+                    reply,
+                }),
+                _ => {
+                    let _ = reply.send(Err(format!("index {index} is not installed")));
                 }
             },
             PeekTarget::Plan(plan) => {
@@ -257,6 +273,7 @@ impl<'w> ComputeWorker<'w> {
                     rows,
                     errs,
                     transient: Some(index),
+                    lookup: None,
                     reply,
                 });
             }
@@ -267,12 +284,18 @@ impl<'w> ComputeWorker<'w> {
         let mut i = 0;
         while i < self.peeks.len() {
             let ts = self.peeks[i].ts;
-            if ready(&mut self.peeks[i].rows, ts) && ready(&mut self.peeks[i].errs, ts) {
+            let peek = &mut self.peeks[i];
+            let rows_ready = match &mut peek.lookup {
+                Some((index, _)) => index_ready(index, ts),
+                None => ready(&mut peek.rows, ts),
+            };
+            if rows_ready && ready(&mut peek.errs, ts) {
                 let mut peek = self.peeks.swap_remove(i);
                 let errs = read_at(&mut peek.errs, peek.ts);
-                let result = match errs.into_iter().next() {
-                    Some((e, _)) => Ok(Err(e)),
-                    None => Ok(Ok(read_at(&mut peek.rows, peek.ts))),
+                let result = match (errs.into_iter().next(), &mut peek.lookup) {
+                    (Some((e, _)), _) => Ok(Err(e)),
+                    (None, Some((index, key))) => Ok(Ok(read_key(index, key, peek.ts))),
+                    (None, None) => Ok(Ok(read_at(&mut peek.rows, peek.ts))),
                 };
                 let _ = peek.reply.send(result);
                 if let Some(index) = peek.transient {
@@ -342,6 +365,40 @@ impl ComputeWorker<'_> {
             self.worker.drop_dataflow(dataflow);
         }
     }
+}
+
+/// Whether an index holds every update at or before `ts`.
+fn index_ready(trace: &mut IndexTrace, ts: Timestamp) -> bool {
+    let mut upper = Antichain::new();
+    trace.read_upper(&mut upper);
+    !upper.less_equal(&ts)
+}
+
+/// The rows under one key of an index, as of `ts`: a seek, not a scan.
+fn read_key(trace: &mut IndexTrace, key: &Row, ts: Timestamp) -> Vec<(Row, Diff)> {
+    let mut upper = Antichain::new();
+    trace.read_upper(&mut upper);
+    let Some(batches) = trace.batches_through(upper.borrow()) else {
+        return Vec::new();
+    };
+    let (mut cursor, storage) = cursor_list(batches);
+    cursor.seek_key(&storage, key);
+    let mut out = Vec::new();
+    if cursor.get_key(&storage) == Some(key) {
+        while cursor.val_valid(&storage) {
+            let mut count: Diff = 0;
+            cursor.map_times(&storage, |t, d| {
+                if *t <= ts {
+                    count += *d;
+                }
+            });
+            if count != 0 {
+                out.push((cursor.val(&storage).clone(), count));
+            }
+            cursor.step_val(&storage);
+        }
+    }
+    out
 }
 
 /// Updates of a trace with times in [from, to), not consolidated across times.
