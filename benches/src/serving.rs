@@ -4,8 +4,8 @@
 //! `cargo build --release --bin riffle && cargo run --release -p riffle-benches --bin serving`
 
 use riffle_tests::TestServer;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
@@ -22,10 +22,16 @@ async fn main() {
     let (events, users) = (200_000usize, 10_000usize);
     let server = TestServer::start();
     let client = server.connect().await;
-    client.batch_execute("CREATE TABLE events (user_id bigint, amount bigint)").await.unwrap();
+    client
+        .batch_execute("CREATE TABLE events (user_id bigint, amount bigint)")
+        .await
+        .unwrap();
     for chunk in (0..events).collect::<Vec<_>>().chunks(10_000) {
         let values: Vec<String> = chunk.iter().map(|i| format!("({}, {})", i % users, i % 100)).collect();
-        client.batch_execute(&format!("INSERT INTO events VALUES {}", values.join(","))).await.unwrap();
+        client
+            .batch_execute(&format!("INSERT INTO events VALUES {}", values.join(",")))
+            .await
+            .unwrap();
     }
     client
         .batch_execute(
@@ -34,7 +40,10 @@ async fn main() {
         )
         .await
         .unwrap();
-    let lookup = client.prepare("SELECT n, total FROM user_features WHERE user_id = $1").await.unwrap();
+    let lookup = client
+        .prepare("SELECT n, total FROM user_features WHERE user_id = $1")
+        .await
+        .unwrap();
     client.query_one(&lookup, &[&0i64]).await.unwrap();
 
     // Sequential lookups.
@@ -70,7 +79,10 @@ async fn main() {
     println!("| measurement | value |");
     println!("|---|---|");
     println!("| events / users | {events} / {users} |");
-    println!("| keyed lookup on indexed view, p50 (2000 sequential) | {} |", ms(percentile(&mut latencies, 0.5)));
+    println!(
+        "| keyed lookup on indexed view, p50 (2000 sequential) | {} |",
+        ms(percentile(&mut latencies, 0.5))
+    );
     println!("| keyed lookup on indexed view, p99 | {} |", ms(percentile(&mut latencies, 0.99)));
     println!("| keyed lookups/s, 8 concurrent clients | {qps:.0} |");
 }

@@ -96,6 +96,8 @@ pub(crate) enum Command {
 /// sessions issue peeks concurrently: workers must build their dataflows identically.
 pub struct ComputeController {
     senders: Mutex<Vec<crossbeam_channel::Sender<Command>>>,
+    /// The worker threads, to wake them when a command arrives instead of waiting out their park.
+    threads: Arc<Mutex<Vec<Option<std::thread::Thread>>>>,
     workers: usize,
     guards: Mutex<Option<timely::communication::WorkerGuards<()>>>,
 }
@@ -112,14 +114,18 @@ impl ComputeController {
             receivers.push(Some(rx));
         }
         let receivers = Arc::new(Mutex::new(receivers));
+        let threads = Arc::new(Mutex::new(vec![None; workers]));
+        let registered = threads.clone();
         let guards = timely::execute(timely::Config::process(workers), move |worker| {
             let rx = receivers.lock().expect("receivers lock")[worker.index()]
                 .take()
                 .expect("one receiver per worker");
+            registered.lock().expect("threads lock")[worker.index()] = Some(std::thread::current());
             ComputeWorker::new(worker).run(rx);
         })?;
         Ok(ComputeController {
             senders: Mutex::new(senders),
+            threads,
             workers,
             guards: Mutex::new(Some(guards)),
         })
@@ -131,6 +137,9 @@ impl ComputeController {
             // A worker only stops at shutdown, so a failed send means it panicked; the peek
             // that follows reports it.
             let _ = tx.send(cmd.clone());
+        }
+        for thread in self.threads.lock().expect("threads lock").iter().flatten() {
+            thread.unpark();
         }
     }
 
