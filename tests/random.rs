@@ -192,7 +192,7 @@ async fn views_match_postgres_under_random_writes() {
             .unwrap();
         let pg = connect(&format!("{pg_base} dbname={db}")).await;
         let mut log = Vec::new();
-        let mut run_both = async |sql: String, log: &mut Vec<String>| {
+        let run_both = async |sql: String, log: &mut Vec<String>| {
             log.push(sql.clone());
             let r = riffle.batch_execute(&sql).await.map_err(|e| e.to_string());
             let p = pg.batch_execute(&sql).await.map_err(|e| e.to_string());

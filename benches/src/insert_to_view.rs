@@ -4,21 +4,12 @@
 //! `cargo build --release --bin riffle && cargo run --release -p riffle-benches --bin insert_to_view [rows]`
 //! Starts the release `riffle` binary on a temporary data directory and prints a table.
 
+use riffle_benches::{load, ms, percentile};
 use riffle_tests::TestServer;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const VIEW_QUERY: &str = "SELECT c.segment, count(*) AS orders, sum(o.amount) AS revenue \
                           FROM orders o JOIN customers c ON o.customer_id = c.id GROUP BY c.segment";
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[idx]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
 
 #[tokio::main]
 async fn main() {
@@ -30,22 +21,10 @@ async fn main() {
         .batch_execute("CREATE TABLE customers (id bigint NOT NULL, segment text); CREATE TABLE orders (id bigint NOT NULL, customer_id bigint, amount bigint)")
         .await
         .unwrap();
-    let load = Instant::now();
-    for chunk in (0..customers).collect::<Vec<_>>().chunks(5000) {
-        let values: Vec<String> = chunk.iter().map(|i| format!("({i}, 'seg{}')", i % 20)).collect();
-        client
-            .batch_execute(&format!("INSERT INTO customers VALUES {}", values.join(",")))
-            .await
-            .unwrap();
-    }
-    for chunk in (0..rows).collect::<Vec<_>>().chunks(10_000) {
-        let values: Vec<String> = chunk.iter().map(|i| format!("({i}, {}, {})", i % customers, i % 97)).collect();
-        client
-            .batch_execute(&format!("INSERT INTO orders VALUES {}", values.join(",")))
-            .await
-            .unwrap();
-    }
-    let load_time = load.elapsed();
+    let load_start = Instant::now();
+    load(&client, "customers", customers, |i| format!("({i}, 'seg{}')", i % 20)).await;
+    load(&client, "orders", rows, |i| format!("({i}, {}, {})", i % customers, i % 97)).await;
+    let load_time = load_start.elapsed();
     let create = Instant::now();
     client
         .batch_execute(&format!("CREATE MATERIALIZED VIEW seg_revenue AS {VIEW_QUERY}"))

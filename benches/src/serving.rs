@@ -3,19 +3,11 @@
 //!
 //! `cargo build --release --bin riffle && cargo run --release -p riffle-benches --bin serving`
 
+use riffle_benches::{load, ms, percentile};
 use riffle_tests::TestServer;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.3} ms", d.as_secs_f64() * 1e3)
-}
 
 #[tokio::main]
 async fn main() {
@@ -26,13 +18,7 @@ async fn main() {
         .batch_execute("CREATE TABLE events (user_id bigint, amount bigint)")
         .await
         .unwrap();
-    for chunk in (0..events).collect::<Vec<_>>().chunks(10_000) {
-        let values: Vec<String> = chunk.iter().map(|i| format!("({}, {})", i % users, i % 100)).collect();
-        client
-            .batch_execute(&format!("INSERT INTO events VALUES {}", values.join(",")))
-            .await
-            .unwrap();
-    }
+    load(&client, "events", events, |i| format!("({}, {})", i % users, i % 100)).await;
     client
         .batch_execute(
             "CREATE MATERIALIZED VIEW user_features AS SELECT user_id, count(*) AS n, sum(amount) AS total FROM events GROUP BY user_id;

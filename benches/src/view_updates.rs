@@ -4,28 +4,10 @@
 //! `cargo build --release --bin riffle && cargo run --release -p riffle-benches --bin view_updates [orders]`
 //! Starts the release `riffle` binary on a temporary data directory and prints a table.
 
+use riffle_benches::{load, ms, percentile};
 use riffle_tests::TestServer;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
-
-async fn load(client: &Client, table: &str, rows: usize, row: impl Fn(usize) -> String) {
-    for chunk in (0..rows).collect::<Vec<_>>().chunks(10_000) {
-        let values: Vec<String> = chunk.iter().map(|i| row(*i)).collect();
-        client
-            .batch_execute(&format!("INSERT INTO {table} VALUES {}", values.join(",")))
-            .await
-            .unwrap();
-    }
-}
 
 /// Times `runs` single-row inserts, each followed by the read that must see it, and `scratch`
 /// runs of the view's query from scratch.

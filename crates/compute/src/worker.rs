@@ -5,7 +5,7 @@ use crate::render::{ErrTrace, IndexTrace, RenderContext, RowTrace, Traces};
 use differential_dataflow::input::InputSession;
 use differential_dataflow::trace::cursor::{cursor_list, Cursor};
 use differential_dataflow::trace::TraceReader;
-use riffle_expr::EvalError;
+use riffle_expr::{EvalError, RelExpr};
 use riffle_repr::{Diff, GlobalId, Row, Timestamp};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -88,14 +88,7 @@ impl<'w> ComputeWorker<'w> {
         match cmd {
             Command::CreateTable { id } => self.create_table(id),
             Command::CreateView { id, plan } => {
-                let index = self.worker.next_dataflow_index();
-                let traces = &mut self.traces;
-                let worker_index = self.worker.index();
-                let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(&format!("view {id}"), |scope| {
-                    let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
-                    let (rows, errs) = cx.render(&plan);
-                    (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
-                });
+                let (index, rows, errs) = self.render_arranged(&format!("view {id}"), &plan);
                 self.traces.insert(id, (rows, errs));
                 self.dataflows.insert(id, index);
             }
@@ -143,21 +136,14 @@ impl<'w> ComputeWorker<'w> {
                 snapshot,
                 sender,
             } => {
-                if let Some(missing) = plan.depends_on().into_iter().find(|id| !self.traces.contains_key(id)) {
+                if let Some(missing) = self.missing_input(&plan) {
                     let _ = sender.send((
                         self.worker.index(),
                         Err(EvalError::InvalidArgument(format!("relation {missing} was dropped"))),
                     ));
                     return;
                 }
-                let dataflow = self.worker.next_dataflow_index();
-                let traces = &mut self.traces;
-                let worker_index = self.worker.index();
-                let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>("subscribe", |scope| {
-                    let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
-                    let (rows, errs) = cx.render(&plan);
-                    (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
-                });
+                let (dataflow, rows, errs) = self.render_arranged("subscribe", &plan);
                 self.subscriptions.push(Subscription {
                     id,
                     rows,
@@ -179,6 +165,25 @@ impl<'w> ComputeWorker<'w> {
             }
             Command::Shutdown => {}
         }
+    }
+
+    /// Renders a plan as its own dataflow with its rows and errors arranged; returns the
+    /// dataflow's index (to drop it later) and the two traces.
+    fn render_arranged(&mut self, name: &str, plan: &RelExpr) -> (usize, RowTrace, ErrTrace) {
+        let index = self.worker.next_dataflow_index();
+        let traces = &mut self.traces;
+        let worker_index = self.worker.index();
+        let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
+            let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
+            let (rows, errs) = cx.render(plan);
+            (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
+        });
+        (index, rows, errs)
+    }
+
+    /// An input of `plan` that is not installed (a concurrent DROP removed it after planning).
+    fn missing_input(&self, plan: &RelExpr) -> Option<GlobalId> {
+        plan.depends_on().into_iter().find(|id| !self.traces.contains_key(id))
     }
 
     fn create_table(&mut self, id: GlobalId) {
@@ -256,18 +261,11 @@ impl<'w> ComputeWorker<'w> {
             },
             PeekTarget::Plan(plan) => {
                 // A concurrent DROP may have removed an input after the query was planned.
-                if let Some(missing) = plan.depends_on().into_iter().find(|id| !self.traces.contains_key(id)) {
+                if let Some(missing) = self.missing_input(&plan) {
                     let _ = reply.send(Err(format!("relation {missing} was dropped while the query ran")));
                     return;
                 }
-                let index = self.worker.next_dataflow_index();
-                let traces = &mut self.traces;
-                let worker_index = self.worker.index();
-                let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>("peek", |scope| {
-                    let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
-                    let (rows, errs) = cx.render(&plan);
-                    (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
-                });
+                let (index, rows, errs) = self.render_arranged("peek", &plan);
                 self.peeks.push(PendingPeek {
                     ts,
                     rows,

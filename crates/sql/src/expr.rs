@@ -1014,7 +1014,7 @@ impl Planner<'_> {
         }
     }
 
-    fn function_args<'e>(&self, f: &'e ast::Function) -> Result<(Vec<&'e Expr>, bool, bool), PlanError> {
+    pub(crate) fn function_args<'e>(&self, f: &'e ast::Function) -> Result<(Vec<&'e Expr>, bool, bool), PlanError> {
         match &f.args {
             FunctionArguments::None => Ok((vec![], false, false)),
             FunctionArguments::Subquery(_) => Err(PlanError::unsupported("subquery as function argument")),

@@ -9,7 +9,7 @@ use crate::plan::Planner;
 use crate::PlanError;
 use riffle_expr::{AggregateFunc, ColumnOrder, FrameBound, RelExpr, ScalarExpr, WindowExpr, WindowFrame, WindowFunc};
 use riffle_repr::{Datum, ScalarType};
-use sqlparser::ast::{self, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, WindowFrameBound, WindowFrameUnits, WindowType};
+use sqlparser::ast::{self, Expr, WindowFrameBound, WindowFrameUnits, WindowType};
 use std::cell::RefCell;
 
 /// Placeholder columns for window results start here, far beyond any real column.
@@ -127,22 +127,10 @@ impl Planner<'_> {
             ..cx
         };
         let name = f.name.0.last().map(|p| p.to_string().to_ascii_lowercase()).unwrap_or_default();
-        let (args, star) = match &f.args {
-            FunctionArguments::None => (vec![], false),
-            FunctionArguments::List(list) => {
-                let mut star = false;
-                let mut args = Vec::new();
-                for a in &list.args {
-                    match a {
-                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => args.push(e),
-                        FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => star = true,
-                        _ => return Err(PlanError::unsupported("named arguments to window functions")),
-                    }
-                }
-                (args, star)
-            }
-            FunctionArguments::Subquery(_) => return Err(PlanError::unsupported("subquery arguments to window functions")),
-        };
+        let (args, distinct, star) = self.function_args(f)?;
+        if distinct {
+            return Err(PlanError::unsupported("DISTINCT in window functions"));
+        }
         let partition = spec
             .partition_by
             .iter()
