@@ -188,3 +188,70 @@ fn subscribe_streams_changes() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// SUBSCRIBE through the extended protocol (tokio-postgres' `copy_out` prepares, binds and
+/// executes it), starting AS OF a retained past time: the snapshot at that time, the changes
+/// since, then live changes, until a cancel request ends it and the connection carries on.
+#[tokio::test(flavor = "multi_thread")]
+async fn tokio_postgres_subscribe_as_of_and_cancel() {
+    use futures::StreamExt;
+    let server = TestServer::start_with(&["--test-clock"]);
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "SET riffle_test_clock = 1000;
+             CREATE TABLE t (k text, v integer) WITH (RETAIN HISTORY FOR '1 hour');
+             INSERT INTO t VALUES ('a', 1);
+             SET riffle_test_clock = 2000;
+             UPDATE t SET v = 2 WHERE k = 'a';",
+        )
+        .await
+        .unwrap();
+    let watcher = server.connect().await;
+    let stream = watcher.copy_out("SUBSCRIBE t AS OF 1500 WITH (PROGRESS)").await.unwrap();
+    let mut stream = Box::pin(stream);
+    let mut lines: Vec<String> = Vec::new();
+    let mut next_line = async || -> String {
+        let bytes = tokio::time::timeout(std::time::Duration::from_secs(20), stream.next())
+            .await
+            .expect("a row within 20 s")
+            .expect("stream open")
+            .expect("no error");
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    // Snapshot at 1500, then the update at 2001, each followed by progress rows.
+    while !lines.iter().any(|l| l.starts_with("2001\tf\t1\t")) {
+        let line = next_line().await;
+        if !line.contains("\tt\t") {
+            lines.push(line);
+        }
+    }
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["1500\tf\t1\ta\t1\n", "2001\tf\t-1\ta\t1\n", "2001\tf\t1\ta\t2\n"]);
+    // A live change arrives too.
+    client.batch_execute("SET riffle_test_clock = 3000; INSERT INTO t VALUES ('b', 3)").await.unwrap();
+    loop {
+        let line = next_line().await;
+        if line.starts_with("3001\tf\t1\tb\t3") {
+            break;
+        }
+        assert!(line.contains("\tt\t"), "unexpected {line:?}");
+    }
+    // Cancel ends the stream with 57014, and the connection is usable afterwards.
+    watcher.cancel_token().cancel_query(tokio_postgres::NoTls).await.unwrap();
+    let err = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), stream.next()).await.expect("cancel within 20 s") {
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => break e,
+            None => panic!("stream ended without the cancel error"),
+        }
+    };
+    assert_eq!(err.code().map(|c| c.code()), Some("57014"), "{err}");
+    drop(stream);
+    let row = watcher.query_one("SELECT count(*) FROM t", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i64>(0), 2);
+    // AS OF before the table's retained history is refused with 22023 before streaming.
+    let err = watcher.copy_out("SUBSCRIBE t AS OF 10").await.err().expect("refused");
+    assert_eq!(err.code().map(|c| c.code()), Some("22023"), "{err}");
+}

@@ -29,6 +29,27 @@ pub enum ExecuteResponse {
         /// The tag.
         tag: String,
     },
+    /// A running SUBSCRIBE: its columns (before `mz_timestamp`, `mz_diff`) and its batches.
+    Subscribe {
+        /// Columns of the watched query.
+        desc: RelationDesc,
+        /// Batches of changes until the receiver is dropped.
+        rx: riffle_compute::SubscribeReceiver,
+        /// Emit `mz_progressed` rows.
+        progress: bool,
+    },
+}
+
+/// How the server runs: compute workers, where time comes from, how much history to keep.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Timely worker threads.
+    pub workers: usize,
+    /// The clock.
+    pub clock: Clock,
+    /// Default history kept readable with `AS OF` for tables and materialized views, in
+    /// milliseconds (`RETAIN HISTORY FOR` overrides it per object).
+    pub retain_history: Timestamp,
 }
 
 /// The state the coordinator sequences access to.
@@ -38,6 +59,9 @@ struct Coordinator {
     /// Timestamp of the latest write or tick; reads happen at this time.
     last_ts: Timestamp,
     clock: Clock,
+    retain_default: Timestamp,
+    /// The first time each stored collection can be read at (its creation, or recovery).
+    readable_from: std::collections::BTreeMap<GlobalId, Timestamp>,
 }
 
 /// The shared entry point for sessions.
@@ -72,15 +96,17 @@ impl Clock {
 impl Adapter {
     /// Opens the data directory, restores the catalog and replays every table's log into
     /// freshly installed dataflows. Returns once recovery is complete.
-    pub fn open(data_dir: &Path, workers: usize, clock: Clock) -> Result<Self, AdapterError> {
+    pub fn open(data_dir: &Path, config: Config) -> Result<Self, AdapterError> {
         std::fs::create_dir_all(data_dir).map_err(|e| AdapterError::Internal(format!("cannot create {}: {e}", data_dir.display())))?;
         let durable = Durable::open(&data_dir.join("db"))?;
-        let compute = ComputeController::start(workers).map_err(AdapterError::Internal)?;
+        let compute = ComputeController::start(config.workers).map_err(AdapterError::Internal)?;
         let mut coord = Coordinator {
             catalog: Catalog::default(),
             durable,
             last_ts: 0,
-            clock,
+            clock: config.clock,
+            retain_default: config.retain_history,
+            readable_from: Default::default(),
         };
         let stored = coord.durable.load_catalog()?;
         info!(items = stored.len(), "recovering catalog");
@@ -102,10 +128,14 @@ impl Adapter {
                 max_ts = max_ts.max(replayed.max_ts);
                 updates.extend(replayed.rows.into_iter().map(|(row, diff)| (id, row, diff)));
             }
-            install(&compute, &item);
+            coord.install(&compute, &item);
             coord.catalog.insert(item);
         }
         let ts = max_ts.max(coord.clock.now());
+        // History from before a restart is not kept: the log replays as one snapshot.
+        for t in coord.readable_from.values_mut() {
+            *t = ts;
+        }
         let rows = updates.len();
         compute.write(ts, updates);
         coord.last_ts = ts;
@@ -122,32 +152,6 @@ impl Adapter {
         self.coord.lock().await.advance(&self.compute);
     }
 
-    /// `SUBSCRIBE`: the changes of a query from now on (its current contents first with
-    /// `snapshot`), as `(time, diff, row)` batches in time order, until the receiver is dropped.
-    pub async fn subscribe(
-        &self,
-        session: &Session,
-        query: &str,
-        snapshot: bool,
-    ) -> Result<(RelationDesc, riffle_compute::SubscribeReceiver), AdapterError> {
-        let stmt = riffle_sql::parse(query)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| PlanError::Syntax("SUBSCRIBE needs a query".into()))?;
-        let coord = self.coord.lock().await;
-        let (plan, _) = riffle_sql::plan(&coord.catalog, &stmt, context(session.zone()), &Params::default())?;
-        let Plan::Select { plan, finishing, desc } = plan else {
-            return Err(PlanError::Syntax("SUBSCRIBE needs a query or a relation".into()).into());
-        };
-        let plan = RelExpr::Project {
-            input: Box::new(plan),
-            outputs: finishing.project,
-        };
-        let ts = coord.last_ts;
-        drop(coord);
-        Ok((desc, self.compute.subscribe(plan, ts, snapshot)))
-    }
-
     /// Plans a statement without running it: parameter types and result columns.
     pub async fn describe(
         &self,
@@ -162,6 +166,7 @@ impl Adapter {
         let (plan, types) = riffle_sql::plan(&coord.catalog, stmt, context(riffle_repr::zone::Zone::Utc), &params)?;
         let desc = match plan {
             Plan::Select { desc, .. } | Plan::Rows { desc, .. } => Some(desc),
+            Plan::Subscribe { .. } => None,
             Plan::ShowVariable { name } => Some(RelationDesc::empty().with_column(name, ColumnType::nullable(ScalarType::String))),
             Plan::Explain { .. } => Some(explain_desc()),
             _ => None,
@@ -175,8 +180,16 @@ impl Adapter {
         let (plan, _) = riffle_sql::plan(&coord.catalog, stmt, context(session.zone()), params)?;
         let command = |tag: &str| Ok(ExecuteResponse::Command { tag: tag.to_string() });
         match plan {
-            Plan::Select { plan, finishing, desc } => {
-                let ts = coord.last_ts;
+            Plan::Select {
+                plan,
+                finishing,
+                desc,
+                as_of,
+            } => {
+                let ts = match as_of {
+                    Some(t) => coord.check_as_of(&plan, t, false)?,
+                    None => coord.last_ts,
+                };
                 let lookup = index_lookup(&coord.catalog, &plan);
                 drop(coord);
                 let rows = match lookup {
@@ -193,6 +206,21 @@ impl Adapter {
                     rows: finish(&finishing, rows),
                     tag: "SELECT",
                 })
+            }
+            Plan::Subscribe {
+                plan,
+                desc,
+                snapshot,
+                progress,
+                as_of,
+            } => {
+                let ts = match as_of {
+                    Some(t) => coord.check_as_of(&plan, t, true)?,
+                    None => coord.last_ts,
+                };
+                drop(coord);
+                let rx = self.compute.subscribe(plan, ts, snapshot);
+                Ok(ExecuteResponse::Subscribe { desc, rx, progress })
             }
             Plan::Rows { desc, rows, tag } => Ok(ExecuteResponse::Rows { desc, rows, tag }),
             Plan::Explain { lines } => Ok(ExecuteResponse::Rows {
@@ -245,7 +273,7 @@ impl Adapter {
                 let id = coord.catalog.allocate_id();
                 let item = coord.item_from_plan(id, plan, stmt.to_string())?;
                 coord.persist(&item)?;
-                install(&self.compute, &item);
+                coord.install(&self.compute, &item);
                 coord.catalog.insert(item);
                 command(tag)
             }
@@ -366,13 +394,20 @@ impl Adapter {
 impl Coordinator {
     fn item_from_plan(&self, id: GlobalId, plan: Plan, create_sql: String) -> Result<CatalogItem, AdapterError> {
         Ok(match plan {
-            Plan::CreateTable { name, desc, table, .. } => CatalogItem {
+            Plan::CreateTable {
+                name,
+                desc,
+                table,
+                retain_history,
+                ..
+            } => CatalogItem {
                 id,
                 name,
                 desc,
                 kind: ItemKind::Table(table),
                 create_sql,
                 depends_on: vec![],
+                retain_history,
             },
             Plan::CreateView {
                 name,
@@ -380,6 +415,7 @@ impl Coordinator {
                 plan,
                 materialized,
                 depends_on,
+                retain_history,
                 ..
             } => CatalogItem {
                 id,
@@ -392,6 +428,7 @@ impl Coordinator {
                 },
                 create_sql,
                 depends_on,
+                retain_history,
             },
             Plan::CreateIndex { name, on, keys, .. } => CatalogItem {
                 id,
@@ -400,6 +437,7 @@ impl Coordinator {
                 kind: ItemKind::Index { on, keys },
                 create_sql,
                 depends_on: vec![on],
+                retain_history: None,
             },
             other => return Err(AdapterError::Internal(format!("not a catalog item: {other:?}"))),
         })
@@ -432,6 +470,60 @@ impl Coordinator {
             }
         }
         Ok(rows.into_iter().map(|(r, d)| (table, r, d)).collect())
+    }
+
+    /// Installs an item's dataflow (views need none: they are inlined where read) and notes
+    /// from when it can be read.
+    fn install(&mut self, compute: &ComputeController, item: &CatalogItem) {
+        let retain = item.retain_history.unwrap_or(self.retain_default);
+        match &item.kind {
+            ItemKind::Table(_) => compute.create_table(item.id, retain),
+            ItemKind::MaterializedView { plan } => compute.create_view(item.id, plan.clone(), retain),
+            ItemKind::Index { on, keys } => compute.create_index(item.id, *on, keys.clone()),
+            ItemKind::View { .. } => return,
+        }
+        self.readable_from.insert(item.id, self.last_ts);
+    }
+
+    /// How much history a stored collection keeps (an index: its collection's).
+    fn retention(&self, id: GlobalId) -> Timestamp {
+        match self.catalog.get_by_id(id) {
+            Some(CatalogItem {
+                kind: ItemKind::Index { on, .. }, ..
+            }) => self.retention(*on),
+            Some(item) => item.retain_history.unwrap_or(self.retain_default),
+            None => 0,
+        }
+    }
+
+    /// The earliest time every stored collection `plan` reads is still readable at.
+    fn since(&self, plan: &RelExpr) -> Timestamp {
+        plan.depends_on()
+            .into_iter()
+            .map(|id| {
+                let from = self.readable_from.get(&id).copied().unwrap_or(self.last_ts);
+                from.max(self.last_ts.saturating_sub(self.retention(id)))
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Checks an `AS OF` time against what `plan`'s inputs retain. A SELECT may not read
+    /// the future; a SUBSCRIBE may start there (it waits for the time to come).
+    fn check_as_of(&self, plan: &RelExpr, ts: Timestamp, future_ok: bool) -> Result<Timestamp, AdapterError> {
+        let since = self.since(plan);
+        if ts < since {
+            return Err(AdapterError::InvalidAsOf(format!(
+                "time {ts} is no longer retained by every input: history starts at {since} (see RETAIN HISTORY FOR and --retain-history)"
+            )));
+        }
+        if ts > self.last_ts && !future_ok {
+            return Err(AdapterError::InvalidAsOf(format!(
+                "time {ts} is in the future: the latest complete time is {}",
+                self.last_ts
+            )));
+        }
+        Ok(ts)
     }
 
     /// Advances every input to the clock's time, making it the read time.
@@ -596,14 +688,6 @@ fn index_lookup(catalog: &Catalog, plan: &RelExpr) -> Option<PeekTarget> {
     })
 }
 
-fn install(compute: &ComputeController, item: &CatalogItem) {
-    match &item.kind {
-        ItemKind::Table(_) => compute.create_table(item.id),
-        ItemKind::MaterializedView { plan } => compute.create_view(item.id, plan.clone()),
-        ItemKind::Index { on, keys } => compute.create_index(item.id, *on, keys.clone()),
-        ItemKind::View { .. } => {}
-    }
-}
 
 fn create_tag(plan: &Plan) -> &'static str {
     match plan {

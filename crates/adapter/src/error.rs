@@ -22,6 +22,9 @@ pub enum AdapterError {
     /// SHOW/SET of a variable that does not exist.
     #[error("unrecognized configuration parameter \"{0}\"")]
     UnknownVariable(String),
+    /// An `AS OF` time outside the retained history.
+    #[error("AS OF {0}")]
+    InvalidAsOf(String),
     /// A bad value for a session variable.
     #[error("invalid value for parameter \"{0}\": \"{1}\"")]
     InvalidVariable(String, String),
@@ -47,6 +50,7 @@ impl AdapterError {
                 PlanError::WrongObjectType(..) => "42809",
                 PlanError::Unsupported(_) => "0A000",
                 PlanError::InvalidParameter(_) => "42P10",
+                PlanError::InvalidValue(_) => "22023",
                 PlanError::UnknownParameter(_) => "42P02",
                 PlanError::Eval(e) => eval_code(e),
             },
@@ -54,7 +58,7 @@ impl AdapterError {
             AdapterError::Durable(_) => "58030",
             AdapterError::Internal(_) => "XX000",
             AdapterError::UnknownVariable(_) => "42704",
-            AdapterError::InvalidVariable(..) => "22023",
+            AdapterError::InvalidVariable(..) | AdapterError::InvalidAsOf(_) => "22023",
         }
     }
 }

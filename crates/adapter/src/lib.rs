@@ -12,6 +12,6 @@ mod coord;
 mod error;
 mod session;
 
-pub use coord::{Adapter, Clock, ExecuteResponse};
+pub use coord::{Adapter, Clock, Config, ExecuteResponse};
 pub use error::AdapterError;
 pub use session::Session;

@@ -52,6 +52,7 @@ pub(crate) type PeekReply = tokio::sync::mpsc::UnboundedSender<Result<PeekResult
 pub(crate) enum Command {
     CreateTable {
         id: GlobalId,
+        retain: Timestamp,
     },
     Subscribe {
         id: u64,
@@ -66,6 +67,7 @@ pub(crate) enum Command {
     CreateView {
         id: GlobalId,
         plan: RelExpr,
+        retain: Timestamp,
     },
     CreateIndex {
         id: GlobalId,
@@ -143,17 +145,18 @@ impl ComputeController {
         }
     }
 
-    /// Installs a table's input and arrangement.
-    pub fn create_table(&self, id: GlobalId) {
-        self.broadcast(Command::CreateTable { id });
+    /// Installs a table's input and arrangement, keeping `retain` milliseconds of history
+    /// readable (`AS OF`).
+    pub fn create_table(&self, id: GlobalId, retain: Timestamp) {
+        self.broadcast(Command::CreateTable { id, retain });
     }
 
-    /// Installs a materialized view's dataflow.
-    pub fn create_view(&self, id: GlobalId, plan: RelExpr) {
-        self.broadcast(Command::CreateView { id, plan });
+    /// Installs a materialized view's dataflow, keeping `retain` milliseconds of history.
+    pub fn create_view(&self, id: GlobalId, plan: RelExpr, retain: Timestamp) {
+        self.broadcast(Command::CreateView { id, plan, retain });
     }
 
-    /// Installs an index: an arrangement of `on` by `keys`.
+    /// Installs an index: an arrangement of `on` by `keys`, with `on`'s history retention.
     pub fn create_index(&self, id: GlobalId, on: GlobalId, keys: Vec<usize>) {
         self.broadcast(Command::CreateIndex { id, on, keys });
     }

@@ -43,6 +43,8 @@ pub struct ComputeWorker<'w> {
     traces: BTreeMap<GlobalId, (RowTrace, ErrTrace)>,
     indexes: BTreeMap<GlobalId, IndexTrace>,
     dataflows: BTreeMap<GlobalId, usize>,
+    /// How much history (milliseconds before the read time) each collection keeps readable.
+    retain: BTreeMap<GlobalId, Timestamp>,
     time: Timestamp,
     peeks: Vec<PendingPeek>,
     subscriptions: Vec<Subscription>,
@@ -57,6 +59,7 @@ impl<'w> ComputeWorker<'w> {
             traces: BTreeMap::new(),
             indexes: BTreeMap::new(),
             dataflows: BTreeMap::new(),
+            retain: BTreeMap::new(),
             time: 0,
             peeks: Vec::new(),
             subscriptions: Vec::new(),
@@ -86,11 +89,15 @@ impl<'w> ComputeWorker<'w> {
 
     fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::CreateTable { id } => self.create_table(id),
-            Command::CreateView { id, plan } => {
+            Command::CreateTable { id, retain } => {
+                self.create_table(id);
+                self.retain.insert(id, retain);
+            }
+            Command::CreateView { id, plan, retain } => {
                 let (index, rows, errs) = self.render_arranged(&format!("view {id}"), &plan);
                 self.traces.insert(id, (rows, errs));
                 self.dataflows.insert(id, index);
+                self.retain.insert(id, retain);
             }
             Command::CreateIndex { id, on, keys } => {
                 let index = self.worker.next_dataflow_index();
@@ -106,11 +113,13 @@ impl<'w> ComputeWorker<'w> {
                 });
                 self.indexes.insert(id, trace);
                 self.dataflows.insert(id, index);
+                self.retain.insert(id, self.retain.get(&on).copied().unwrap_or(0));
             }
             Command::Drop { id } => {
                 self.inputs.remove(&id);
                 self.traces.remove(&id);
                 self.indexes.remove(&id);
+                self.retain.remove(&id);
                 if let Some(index) = self.dataflows.remove(&id) {
                     self.worker.drop_dataflow(index);
                 }
@@ -217,15 +226,18 @@ impl<'w> ComputeWorker<'w> {
             rows.flush();
             errs.flush();
         }
-        // Reads happen at the latest complete time, ts - 1; nothing older is ever read.
-        let since = [ts - 1];
-        for (rows, errs) in self.traces.values_mut() {
+        // Reads happen at the latest complete time, ts - 1, or up to a collection's retention
+        // before it (`AS OF`); older history is folded together.
+        let since = |id: &GlobalId| [(ts - 1).saturating_sub(self.retain.get(id).copied().unwrap_or(0))];
+        for (id, (rows, errs)) in self.traces.iter_mut() {
+            let since = since(id);
             rows.set_logical_compaction(AntichainRef::new(&since));
             rows.set_physical_compaction(AntichainRef::new(&since));
             errs.set_logical_compaction(AntichainRef::new(&since));
             errs.set_physical_compaction(AntichainRef::new(&since));
         }
-        for trace in self.indexes.values_mut() {
+        for (id, trace) in self.indexes.iter_mut() {
+            let since = since(id);
             trace.set_logical_compaction(AntichainRef::new(&since));
             trace.set_physical_compaction(AntichainRef::new(&since));
         }

@@ -108,92 +108,22 @@ fn to_response(resp: ExecuteResponse, format: &Format, zone: &Zone) -> Response 
         ExecuteResponse::Command { tag } if tag == "BEGIN" => Response::TransactionStart(Tag::new(&tag)),
         ExecuteResponse::Command { tag } if tag == "COMMIT" || tag == "ROLLBACK" => Response::TransactionEnd(Tag::new(&tag)),
         ExecuteResponse::Command { tag } => Response::Execution(Tag::new(&tag)),
+        // Only reachable through a path that cannot stream; `stream_subscribe` handles the rest.
+        ExecuteResponse::Subscribe { .. } => Response::Error(Box::new(ErrorInfo::new(
+            "ERROR".into(),
+            "0A000".into(),
+            "SUBSCRIBE cannot run here".into(),
+        ))),
     }
-}
-
-/// Recognises `SUBSCRIBE [TO] <relation | (query)> [WITH (SNAPSHOT = true|false)]`, also
-/// wrapped as `COPY (SUBSCRIBE …) TO STDOUT` as psql users of Materialize write it. Returns the
-/// query to subscribe to and whether to start with a snapshot.
-fn parse_subscribe(sql: &str) -> Option<Result<SubscribeRequest, String>> {
-    let mut text = sql.trim().trim_end_matches(';').trim().to_string();
-    let lower = text.to_ascii_lowercase();
-    if lower.starts_with("copy") {
-        let rest = text[4..].trim_start();
-        if !rest.starts_with('(') || !rest[1..].trim_start().to_ascii_lowercase().starts_with("subscribe") {
-            return None;
-        }
-        let close = rest.rfind(')')?;
-        text = rest[1..close].trim().to_string();
-    }
-    let lower = text.to_ascii_lowercase();
-    let rest = lower.strip_prefix("subscribe")?;
-    if !rest.starts_with(char::is_whitespace) {
-        return None;
-    }
-    let mut body = text[9..].trim_start();
-    if body.to_ascii_lowercase().starts_with("to ") {
-        body = body[3..].trim_start();
-    }
-    let (target, options) = if body.starts_with('(') {
-        let mut depth = 0;
-        let mut end = None;
-        for (i, c) in body.char_indices() {
-            match c {
-                '(' => depth += 1,
-                ')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = Some(i);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let Some(end) = end else {
-            return Some(Err("unbalanced parentheses in SUBSCRIBE".into()));
-        };
-        (body[1..end].to_string(), body[end + 1..].trim())
-    } else {
-        let name_end = body.find(char::is_whitespace).unwrap_or(body.len());
-        (format!("SELECT * FROM {}", &body[..name_end]), body[name_end..].trim())
-    };
-    let mut snapshot = true;
-    let mut progress = false;
-    if !options.is_empty() {
-        let opts = options.to_ascii_lowercase().replace(' ', "");
-        let Some(inner) = opts.strip_prefix("with(").and_then(|o| o.strip_suffix(')')) else {
-            return Some(Err(format!("unexpected text after SUBSCRIBE target: {options}")));
-        };
-        for opt in inner.split(',') {
-            match opt {
-                "snapshot" | "snapshot=true" => snapshot = true,
-                "snapshot=false" => snapshot = false,
-                "progress" | "progress=true" => progress = true,
-                "progress=false" => progress = false,
-                other => return Some(Err(format!("SUBSCRIBE option {other} is not supported"))),
-            }
-        }
-    }
-    Some(Ok(SubscribeRequest {
-        query: target,
-        snapshot,
-        progress,
-    }))
-}
-
-/// A parsed SUBSCRIBE.
-struct SubscribeRequest {
-    query: String,
-    snapshot: bool,
-    /// Also emit a row each time the subscription's time advances (`mz_progressed` column).
-    progress: bool,
 }
 
 impl Handler {
-    /// Streams a subscription as COPY-out text rows (`mz_timestamp`, `mz_diff`, columns…),
-    /// flushing each batch, until the client goes away (which drops the subscription).
-    async fn stream_subscribe<C>(&self, client: &mut C, request: Result<SubscribeRequest, String>) -> PgWireResult<()>
+    /// Runs a SUBSCRIBE and streams it as COPY-out text rows (`mz_timestamp`, [`mz_progressed`,]
+    /// `mz_diff`, columns…), one CopyData message per row and a flush per batch, until the
+    /// client cancels or goes away (which drops the subscription). In the simple protocol it
+    /// ends with ReadyForQuery; in the extended one the client's Sync brings that. Errors are
+    /// returned for pgwire to report (and, in the extended protocol, to skip to Sync).
+    async fn stream_subscribe<C>(&self, client: &mut C, stmt: &Statement, params: &Params, simple: bool) -> PgWireResult<()>
     where
         C: ClientInfo + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: std::fmt::Debug,
@@ -204,25 +134,13 @@ impl Handler {
         use pgwire::messages::response::{CommandComplete, ReadyForQuery, TransactionStatus};
         use pgwire::messages::PgWireBackendMessage as M;
         let session = session_of(client);
-        let mut progress = false;
-        let started = match request {
-            Err(msg) => Err(ErrorInfo::new("ERROR".into(), "42601".into(), msg)),
-            Ok(req) => {
-                progress = req.progress;
-                let session = session.lock().await;
-                match self.adapter.subscribe(&session, &req.query, req.snapshot).await {
-                    Ok((desc, rx)) => Ok((desc, rx, session.zone())),
-                    Err(e) => Err(error_info(&e)),
-                }
-            }
+        let (resp, zone) = {
+            let mut session = session.lock().await;
+            let resp = self.adapter.execute(&mut session, stmt, params).await.map_err(|e| user_error(&e))?;
+            (resp, session.zone())
         };
-        let (desc, mut rx, zone) = match started {
-            Ok(s) => s,
-            Err(info) => {
-                client.feed(M::ErrorResponse(info.into())).await?;
-                client.send(M::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle))).await?;
-                return Ok(());
-            }
+        let ExecuteResponse::Subscribe { desc, mut rx, progress } = resp else {
+            return Err(PgWireError::ApiError("SUBSCRIBE did not start a subscription".into()));
         };
         let columns = desc.arity() + if progress { 3 } else { 2 };
         client
@@ -232,54 +150,49 @@ impl Handler {
             Some(handle) => Some(handle.start_query().await),
             None => None,
         };
+        let mut rows = 0usize;
         loop {
             let next = match cancel.as_mut() {
                 Some(c) => tokio::select! {
                     batch = rx.recv() => batch,
-                    _ = c => {
-                        let info = ErrorInfo::new("ERROR".into(), "57014".into(), "canceling statement due to user request".into());
-                        client.feed(M::ErrorResponse(info.into())).await?;
-                        client.send(M::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle))).await?;
-                        return Ok(());
-                    }
+                    _ = c => return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "ERROR".into(),
+                        "57014".into(),
+                        "canceling statement due to user request".into(),
+                    )))),
                 },
                 None => rx.recv().await,
             };
             let Some(batch) = next else { break };
-            match batch {
-                Ok(batch) => {
-                    // One CopyData message per row, as PostgreSQL sends them; flush per batch.
-                    for (t, d, row) in batch.updates {
-                        let mut text = if progress { format!("{t}\tf\t{d}") } else { format!("{t}\t{d}") };
-                        for datum in row.datums() {
-                            text.push('\t');
-                            match riffle_repr::strconv::format_datum_in(datum, &zone) {
-                                None => text.push_str("\\N"),
-                                Some(v) => text.push_str(&v.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n")),
-                            }
-                        }
-                        text.push('\n');
-                        client.feed(M::CopyData(CopyData::new(bytes::Bytes::from(text)))).await?;
+            let batch = batch.map_err(|e| user_error(&AdapterError::Eval(e)))?;
+            for (t, d, row) in batch.updates {
+                let mut text = if progress { format!("{t}\tf\t{d}") } else { format!("{t}\t{d}") };
+                for datum in row.datums() {
+                    text.push('\t');
+                    match riffle_repr::strconv::format_datum_in(datum, &zone) {
+                        None => text.push_str("\\N"),
+                        Some(v) => text.push_str(&v.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n")),
                     }
-                    if progress {
-                        // `mz_progressed` rows: every change before this time has been sent.
-                        let mut text = format!("{}\tt\t\\N", batch.progress);
-                        text.push_str(&"\t\\N".repeat(desc.arity()));
-                        text.push('\n');
-                        client.feed(M::CopyData(CopyData::new(bytes::Bytes::from(text)))).await?;
-                    }
-                    client.flush().await?;
                 }
-                Err(e) => {
-                    client.feed(M::ErrorResponse(error_info(&AdapterError::Eval(e)).into())).await?;
-                    client.send(M::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle))).await?;
-                    return Ok(());
-                }
+                text.push('\n');
+                rows += 1;
+                client.feed(M::CopyData(CopyData::new(bytes::Bytes::from(text)))).await?;
             }
+            if progress {
+                // `mz_progressed` rows: every change before this time has been sent.
+                let mut text = format!("{}\tt\t\\N", batch.progress);
+                text.push_str(&"\t\\N".repeat(desc.arity()));
+                text.push('\n');
+                client.feed(M::CopyData(CopyData::new(bytes::Bytes::from(text)))).await?;
+            }
+            client.flush().await?;
         }
         client.feed(M::CopyDone(CopyDone::new())).await?;
-        client.feed(M::CommandComplete(CommandComplete::new("SUBSCRIBE".into()))).await?;
-        client.send(M::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle))).await?;
+        client.feed(M::CommandComplete(CommandComplete::new(format!("SUBSCRIBE {rows}")))).await?;
+        if simple {
+            client.feed(M::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle))).await?;
+        }
+        client.flush().await?;
         Ok(())
     }
 
@@ -288,6 +201,32 @@ impl Handler {
         debug!(%stmt, "execute");
         let resp = self.adapter.execute(&mut session, stmt, params).await?;
         Ok(to_response(resp, format, &session.zone()))
+    }
+
+    /// A portal's parameter values, decoded with their types.
+    async fn bind_params(&self, portal: &Portal<Prepared>) -> Result<Params, AdapterError> {
+        let (types, _) = self.param_types(&portal.statement).await?;
+        let mut values = Vec::with_capacity(portal.parameters.len());
+        for (i, p) in portal.parameters.iter().enumerate() {
+            let typ = types.get(i).cloned().unwrap_or(ScalarType::String);
+            let binary = portal.parameter_format.format_for(i) == FieldFormat::Binary;
+            values.push(match p {
+                None => Datum::Null,
+                Some(bytes) => decode_param(bytes, &typ, binary).map_err(|m| {
+                    AdapterError::Eval(
+                        riffle_repr::strconv::ParseError::InvalidSyntax {
+                            type_name: typ.name().into(),
+                            input: m,
+                        }
+                        .into(),
+                    )
+                })?,
+            });
+        }
+        Ok(Params {
+            types: types.into_iter().map(Some).collect(),
+            values: Some(values),
+        })
     }
 
     /// Parameter types: what the client declared, else what the planner inferred.
@@ -325,9 +264,14 @@ impl SimpleQueryHandler for Handler {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
     {
-        match parse_subscribe(&query.query) {
-            Some(request) => self.stream_subscribe(client, request).await,
-            None => self._on_query(client, query).await,
+        match riffle_sql::parse(&query.query).as_deref() {
+            Ok([stmt @ Statement::Subscribe(_)]) => self.stream_subscribe(client, stmt, &Params::default(), true).await,
+            Ok(stmts) if stmts.iter().any(|s| matches!(s, Statement::Subscribe(_))) => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "ERROR".into(),
+                "0A000".into(),
+                "SUBSCRIBE must be the only statement in a query string".into(),
+            )))),
+            _ => self._on_query(client, query).await,
         }
     }
 
@@ -380,6 +324,28 @@ impl ExtendedQueryHandler for Handler {
         self.parser.clone()
     }
 
+    /// SUBSCRIBE streams COPY-out rows for as long as it runs, which the default Execute
+    /// handling (collect a response, then send it) cannot do.
+    async fn on_execute<C>(&self, client: &mut C, message: pgwire::messages::extendedquery::Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: pgwire::api::store::PortalStore<Statement = Prepared>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
+    {
+        use pgwire::api::store::{Entry, PortalStore};
+        let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+        let portal = match client.portal_store().get_portal(name) {
+            Some(Entry::Value(p)) if matches!(p.statement.statement.stmt, Statement::Subscribe(_)) => p,
+            _ => return self._on_execute(client, message).await,
+        };
+        let params = self.bind_params(&portal).await.map_err(|e| user_error(&e))?;
+        client.set_state(pgwire::api::PgWireConnectionState::QueryInProgress);
+        let result = self.stream_subscribe(client, &portal.statement.statement.stmt, &params, false).await;
+        client.set_state(pgwire::api::PgWireConnectionState::ReadyForQuery);
+        result
+    }
+
     async fn do_describe_statement<C>(&self, _client: &mut C, stmt: &StoredStatement<Prepared>) -> PgWireResult<DescribeStatementResponse>
     where
         C: ClientInfo + ClientPortalStore + futures::Sink<pgwire::messages::PgWireBackendMessage> + Unpin + Send + Sync,
@@ -413,28 +379,7 @@ impl ExtendedQueryHandler for Handler {
     {
         let session = session_of(client);
         let result = async {
-            let (types, _) = self.param_types(&portal.statement).await?;
-            let mut values = Vec::with_capacity(portal.parameters.len());
-            for (i, p) in portal.parameters.iter().enumerate() {
-                let typ = types.get(i).cloned().unwrap_or(ScalarType::String);
-                let binary = portal.parameter_format.format_for(i) == FieldFormat::Binary;
-                values.push(match p {
-                    None => Datum::Null,
-                    Some(bytes) => decode_param(bytes, &typ, binary).map_err(|m| {
-                        AdapterError::Eval(
-                            riffle_repr::strconv::ParseError::InvalidSyntax {
-                                type_name: typ.name().into(),
-                                input: m,
-                            }
-                            .into(),
-                        )
-                    })?,
-                });
-            }
-            let params = Params {
-                types: types.into_iter().map(Some).collect(),
-                values: Some(values),
-            };
+            let params = self.bind_params(portal).await?;
             self.run(&session, &portal.statement.statement.stmt, &params, &portal.result_column_format)
                 .await
         }

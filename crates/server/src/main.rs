@@ -24,9 +24,20 @@ struct Args {
     /// as the clock passes them (milliseconds).
     #[arg(long, default_value_t = 1000, env = "RIFFLE_TICK_MS")]
     tick_ms: u64,
+    /// History kept readable with `SELECT … AS OF` and `SUBSCRIBE … AS OF` for tables and
+    /// materialized views that do not say `WITH (RETAIN HISTORY FOR …)` (an interval:
+    /// `0`, `30 seconds`, `1 hour`). More history costs memory for collections that change.
+    #[arg(long, default_value = "0", env = "RIFFLE_RETAIN_HISTORY", value_parser = parse_retention)]
+    retain_history: u64,
     /// Testing only: time stands still until `SET riffle_test_clock = '<timestamp>'` moves it.
     #[arg(long)]
     test_clock: bool,
+}
+
+/// An interval in PostgreSQL's syntax, as milliseconds.
+fn parse_retention(s: &str) -> Result<u64, String> {
+    let i = riffle_repr::strconv::parse_interval(s).map_err(|e| e.to_string())?;
+    u64::try_from(i.total_micros() / 1000).map_err(|_| "the retention must not be negative".to_string())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,7 +51,12 @@ fn main() -> anyhow::Result<()> {
     } else {
         riffle_adapter::Clock::Wall
     };
-    let adapter = Arc::new(riffle_adapter::Adapter::open(&args.data_dir, args.workers, clock).context("recovering the data directory")?);
+    let config = riffle_adapter::Config {
+        workers: args.workers,
+        clock,
+        retain_history: args.retain_history,
+    };
+    let adapter = Arc::new(riffle_adapter::Adapter::open(&args.data_dir, config).context("recovering the data directory")?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen)

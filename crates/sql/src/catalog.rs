@@ -62,6 +62,9 @@ pub struct CatalogItem {
     pub create_sql: String,
     /// Items this one reads (for DROP ... CASCADE and dependency errors).
     pub depends_on: Vec<GlobalId>,
+    /// `RETAIN HISTORY FOR`, in milliseconds (None: the server's default; indexes follow the
+    /// indexed collection).
+    pub retain_history: Option<u64>,
 }
 
 /// Read access to the catalog during planning.

@@ -6,7 +6,7 @@ use crate::types::parse_type_name;
 use crate::{CatalogItem, ItemKind, PlanError, SessionCatalog, TableDesc};
 use riffle_expr::{Func, RelExpr, RowSetFinishing, ScalarExpr};
 use riffle_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
-use sqlparser::ast::{self, ObjectType, Statement};
+use sqlparser::ast::{self, ObjectType};
 use std::cell::RefCell;
 
 /// What kind of object a DROP names.
@@ -48,6 +48,9 @@ pub enum Plan {
         table: TableDesc,
         /// IF NOT EXISTS was given.
         if_not_exists: bool,
+        /// `WITH (RETAIN HISTORY FOR …)`: how long past states stay readable with AS OF, in
+        /// milliseconds (None: the server's default).
+        retain_history: Option<u64>,
     },
     /// CREATE [MATERIALIZED] VIEW
     CreateView {
@@ -65,6 +68,8 @@ pub enum Plan {
         or_replace: bool,
         /// Every catalog item the definition names (views included).
         depends_on: Vec<GlobalId>,
+        /// `WITH (RETAIN HISTORY FOR …)`, in milliseconds (None: the server's default).
+        retain_history: Option<u64>,
     },
     /// CREATE INDEX
     CreateIndex {
@@ -114,6 +119,21 @@ pub enum Plan {
         finishing: RowSetFinishing,
         /// Result columns.
         desc: RelationDesc,
+        /// `AS OF`: the time to read at, milliseconds since the epoch (None: now).
+        as_of: Option<u64>,
+    },
+    /// SUBSCRIBE: stream a query's changes.
+    Subscribe {
+        /// What to watch, projected to its output columns.
+        plan: RelExpr,
+        /// Output columns (before `mz_timestamp`, `mz_diff`).
+        desc: RelationDesc,
+        /// Start with the current contents.
+        snapshot: bool,
+        /// Emit `mz_progressed` rows as time advances.
+        progress: bool,
+        /// Start from this retained time instead of now.
+        as_of: Option<u64>,
     },
     /// A query answered from constant rows (SHOW and catalog listings).
     Rows {
@@ -205,12 +225,43 @@ pub struct Planner<'a> {
 /// Plans one statement. Returns the plan and the (inferred) types of its parameters.
 pub fn plan(
     catalog: &dyn SessionCatalog,
-    stmt: &Statement,
+    stmt: &crate::Statement,
     ctx: PlanContext,
     params: &Params,
 ) -> Result<(Plan, Vec<ScalarType>), PlanError> {
     let planner = Planner::new(catalog, ctx, params.types.clone(), params.values.clone());
-    let plan = planner.plan_statement(stmt)?;
+    let plan = match stmt {
+        crate::Statement::Sql(stmt) => planner.plan_statement(stmt)?,
+        crate::Statement::AsOf { query, as_of } => {
+            let Plan::Select { plan, finishing, desc, .. } = planner.plan_statement(&ast::Statement::Query(query.clone()))? else {
+                unreachable!("a query plans as a SELECT")
+            };
+            Plan::Select {
+                plan,
+                finishing,
+                desc,
+                as_of: Some(planner.plan_time(as_of, "AS OF")?),
+            }
+        }
+        crate::Statement::Subscribe(sub) => {
+            let Plan::Select { plan, finishing, desc, .. } = planner.plan_statement(&ast::Statement::Query(sub.query.clone()))? else {
+                unreachable!("a query plans as a SELECT")
+            };
+            if !finishing.order_by.is_empty() || finishing.limit.is_some() || finishing.offset > 0 {
+                return Err(PlanError::unsupported("ORDER BY, LIMIT or OFFSET in SUBSCRIBE (wrap the query in a view with a top-k instead)"));
+            }
+            Plan::Subscribe {
+                plan: RelExpr::Project {
+                    input: Box::new(plan),
+                    outputs: finishing.project,
+                },
+                desc,
+                snapshot: sub.snapshot,
+                progress: sub.progress,
+                as_of: sub.as_of.as_ref().map(|t| planner.plan_time(t, "AS OF")).transpose()?,
+            }
+        }
+    };
     let types = planner
         .param_types
         .borrow()
@@ -236,7 +287,8 @@ fn object_name(name: &ast::ObjectName) -> Result<String, PlanError> {
 }
 
 impl<'a> Planner<'a> {
-    fn plan_statement(&self, stmt: &Statement) -> Result<Plan, PlanError> {
+    fn plan_statement(&self, stmt: &ast::Statement) -> Result<Plan, PlanError> {
+        use ast::Statement;
         match stmt {
             Statement::Query(q) => {
                 let planned = self.plan_query(q)?;
@@ -245,6 +297,7 @@ impl<'a> Planner<'a> {
                     plan: planned.expr,
                     finishing: planned.finishing,
                     desc,
+                    as_of: None,
                 })
             }
             Statement::CreateTable(ct) => self.plan_create_table(ct),
@@ -487,7 +540,67 @@ impl<'a> Planner<'a> {
             desc,
             table: TableDesc { defaults },
             if_not_exists: ct.if_not_exists,
+            retain_history: self.retain_history(&ct.table_options)?,
         })
+    }
+
+    /// The `retain_history` option (`RETAIN HISTORY FOR '<interval>'`), in milliseconds.
+    fn retain_history(&self, options: &ast::CreateTableOptions) -> Result<Option<u64>, PlanError> {
+        let options = match options {
+            ast::CreateTableOptions::None => return Ok(None),
+            ast::CreateTableOptions::With(o) => o,
+            other => return Err(PlanError::unsupported(format!("options {other}"))),
+        };
+        let mut out = None;
+        for opt in options {
+            match opt {
+                ast::SqlOption::KeyValue { key, value } if key.to_string().eq_ignore_ascii_case("retain_history") => {
+                    let empty = Scope::default();
+                    let t = self.plan_expr_hinted(ExprCx::new(&empty, "RETAIN HISTORY"), value, Some(&ScalarType::Interval))?;
+                    let d = t.expr.eval(&[])?;
+                    let d = match d {
+                        Datum::String(s) => Datum::Interval(riffle_repr::strconv::parse_interval(&s).map_err(riffle_expr::EvalError::from)?),
+                        d => d,
+                    };
+                    match d {
+                        Datum::Interval(i) if i.total_micros() >= 0 => out = Some((i.total_micros() / 1000) as u64),
+                        other => {
+                            return Err(PlanError::InvalidValue(format!(
+                                "RETAIN HISTORY FOR needs a non-negative interval, not {other:?}"
+                            )))
+                        }
+                    }
+                }
+                other => return Err(PlanError::InvalidValue(format!("unrecognized parameter \"{other}\""))),
+            }
+        }
+        Ok(out)
+    }
+
+    /// A constant time for AS OF: milliseconds since the epoch as a number, or a timestamp.
+    fn plan_time(&self, e: &ast::Expr, what: &'static str) -> Result<u64, PlanError> {
+        let empty = Scope::default();
+        let t = self.plan_expr_hinted(ExprCx::new(&empty, what), e, None)?;
+        let micros = match t.expr.eval(&[])? {
+            Datum::Int16(v) => v as i64 * 1000,
+            Datum::Int32(v) => v as i64 * 1000,
+            Datum::Int64(v) => v.saturating_mul(1000),
+            d @ (Datum::Numeric(_) | Datum::Float64(_) | Datum::Float32(_)) => match Func::Cast(ScalarType::Int64).eval(&[d])? {
+                Datum::Int64(v) => v.saturating_mul(1000),
+                _ => -1,
+            },
+            Datum::Timestamp(v) | Datum::TimestampTz(v) => v,
+            Datum::String(s) => riffle_repr::strconv::parse_timestamp(&s, true).map_err(riffle_expr::EvalError::from)?,
+            other => {
+                return Err(PlanError::InvalidValue(format!(
+                    "{what} needs a time (milliseconds since the epoch, or a timestamp), not {other:?}"
+                )))
+            }
+        };
+        if micros < 0 {
+            return Err(PlanError::InvalidValue(format!("{what} time must not be before 1970")));
+        }
+        Ok((micros / 1000) as u64)
     }
 
     fn clone_shallow(&self) -> Planner<'_> {
@@ -605,6 +718,7 @@ impl<'a> Planner<'a> {
             if_not_exists: cv.if_not_exists,
             or_replace: cv.or_replace,
             depends_on,
+            retain_history: self.retain_history(&cv.options)?,
         })
     }
 
