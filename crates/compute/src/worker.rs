@@ -7,17 +7,27 @@ use differential_dataflow::trace::cursor::{cursor_list, Cursor};
 use differential_dataflow::trace::TraceReader;
 use riffle_expr::{EvalError, RelExpr};
 use riffle_repr::{Diff, GlobalId, Row, Timestamp};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::time::Duration;
+use timely::dataflow::ProbeHandle;
 use timely::progress::frontier::AntichainRef;
 use timely::progress::Antichain;
 use timely::worker::Worker;
 
+/// The updates a subscription's dataflow has produced and not yet reported.
+type Pending<D> = Rc<RefCell<Vec<(D, Timestamp, Diff)>>>;
+
 /// A subscription's dataflow on this worker and how far it has been reported.
+///
+/// The dataflow's output is not arranged: an `inspect` copies each update into `rows`/`errs`
+/// and a probe says which times are complete, so a report costs only the updates it sends.
 struct Subscription {
     id: u64,
-    rows: RowTrace,
-    errs: ErrTrace,
+    rows: Pending<Row>,
+    errs: Pending<EvalError>,
+    probe: ProbeHandle<Timestamp>,
     dataflow: usize,
     /// Updates before this time have been sent (or folded into the snapshot).
     reported: Timestamp,
@@ -152,11 +162,12 @@ impl<'w> ComputeWorker<'w> {
                     ));
                     return;
                 }
-                let (dataflow, rows, errs) = self.render_arranged("subscribe", &plan);
+                let (dataflow, rows, errs, probe) = self.render_streamed("subscribe", &plan);
                 self.subscriptions.push(Subscription {
                     id,
                     rows,
                     errs,
+                    probe,
                     dataflow,
                     reported: as_of + 1,
                     as_of,
@@ -188,6 +199,25 @@ impl<'w> ComputeWorker<'w> {
             (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
         });
         (index, rows, errs)
+    }
+
+    /// Renders a plan as its own dataflow whose output updates are collected as they are
+    /// produced, with a probe on their progress (for SUBSCRIBE).
+    fn render_streamed(&mut self, name: &str, plan: &RelExpr) -> (usize, Pending<Row>, Pending<EvalError>, ProbeHandle<Timestamp>) {
+        let index = self.worker.next_dataflow_index();
+        let traces = &mut self.traces;
+        let worker_index = self.worker.index();
+        let rows: Pending<Row> = Default::default();
+        let errs: Pending<EvalError> = Default::default();
+        let probe = ProbeHandle::new();
+        let (r, e) = (rows.clone(), errs.clone());
+        self.worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
+            let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
+            let (rows, errs) = cx.render(plan);
+            rows.inspect(move |u| r.borrow_mut().push(u.clone())).probe_with(&probe);
+            errs.inspect(move |u| e.borrow_mut().push(u.clone())).probe_with(&probe);
+        });
+        (index, rows, errs, probe)
     }
 
     /// An input of `plan` that is not installed (a concurrent DROP removed it after planning).
@@ -321,49 +351,37 @@ impl<'w> ComputeWorker<'w> {
 }
 
 impl ComputeWorker<'_> {
-    /// Sends each subscription the updates its arrangement completed since the last report.
+    /// Sends each subscription the updates completed since its last report: those before the
+    /// probe's frontier. The first report is the snapshot: everything at or before `as_of`,
+    /// folded to `as_of` (or dropped without SNAPSHOT).
     fn process_subscriptions(&mut self) {
         let me = self.worker.index();
         let mut finished = Vec::new();
         for (i, sub) in self.subscriptions.iter_mut().enumerate() {
-            let mut upper = Antichain::new();
-            sub.rows.read_upper(&mut upper);
-            let mut err_upper = Antichain::new();
-            sub.errs.read_upper(&mut err_upper);
-            // The first time both are complete at or past `as_of + 1`, and every later advance.
-            let upper = match (upper.elements().first(), err_upper.elements().first()) {
-                (Some(a), Some(b)) => (*a).min(*b),
-                (Some(a), None) => *a,
-                (None, Some(b)) => *b,
-                (None, None) => Timestamp::MAX,
-            };
-            if upper <= sub.reported && sub.snapshot_pending.is_none() {
+            let upper = sub.probe.with_frontier(|f| f.first().copied()).unwrap_or(Timestamp::MAX);
+            if upper <= sub.as_of || (upper <= sub.reported && sub.snapshot_pending.is_none()) {
                 continue;
             }
-            if upper <= sub.as_of {
-                continue;
-            }
-            if let Some((e, _)) = read_range(&mut sub.errs, 0, upper).into_iter().next() {
-                let _ = sub.sender.send((me, Err(e.0)));
+            if let Some((e, _, _)) = sub.errs.borrow().iter().find(|(_, t, _)| *t < upper) {
+                let _ = sub.sender.send((me, Err(e.clone())));
                 finished.push(i);
                 continue;
             }
-            let mut updates = Vec::new();
-            if let Some(snapshot) = sub.snapshot_pending.take() {
-                if snapshot {
-                    updates.extend(read_at(&mut sub.rows, sub.as_of).into_iter().map(|(row, d)| (row, sub.as_of, d)));
+            let snapshot = sub.snapshot_pending.take();
+            let mut done: BTreeMap<(Timestamp, Row), Diff> = BTreeMap::new();
+            sub.rows.borrow_mut().retain(|(row, t, d)| {
+                if *t >= upper {
+                    return true;
                 }
-            }
-            updates.extend(
-                read_range(&mut sub.rows, sub.reported, upper)
-                    .into_iter()
-                    .map(|((row, t), d)| (row, t, d)),
-            );
+                if *t > sub.as_of {
+                    *done.entry((*t, row.clone())).or_insert(0) += d;
+                } else if snapshot != Some(false) {
+                    *done.entry((sub.as_of, row.clone())).or_insert(0) += d;
+                }
+                false
+            });
+            let updates = done.into_iter().filter(|(_, d)| *d != 0).map(|((t, row), d)| (row, t, d)).collect();
             sub.reported = upper;
-            // Keep times from `reported` on distinct; older history is folded.
-            let since = [upper.saturating_sub(1).max(sub.as_of)];
-            sub.rows.set_logical_compaction(AntichainRef::new(&since));
-            sub.errs.set_logical_compaction(AntichainRef::new(&since));
             if sub.sender.send((me, Ok((updates, upper)))).is_err() {
                 finished.push(i);
             }
@@ -409,39 +427,6 @@ fn read_key(trace: &mut IndexTrace, key: &Row, ts: Timestamp) -> Vec<(Row, Diff)
         }
     }
     out
-}
-
-/// Updates of a trace with times in [from, to), not consolidated across times.
-fn read_range<K>(
-    trace: &mut differential_dataflow::operators::arrange::TraceAgent<
-        differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
-    >,
-    from: Timestamp,
-    to: Timestamp,
-) -> Vec<((K, Timestamp), Diff)>
-where
-    K: differential_dataflow::ExchangeData,
-{
-    let mut upper = Antichain::new();
-    trace.read_upper(&mut upper);
-    let Some(batches) = trace.batches_through(upper.borrow()) else {
-        return Vec::new();
-    };
-    let (mut cursor, storage) = cursor_list(batches);
-    let mut acc: BTreeMap<(K, Timestamp), Diff> = BTreeMap::new();
-    while cursor.key_valid(&storage) {
-        while cursor.val_valid(&storage) {
-            let key = cursor.key(&storage).clone();
-            cursor.map_times(&storage, |t, d| {
-                if *t >= from && *t < to {
-                    *acc.entry((key.clone(), *t)).or_insert(0) += *d;
-                }
-            });
-            cursor.step_val(&storage);
-        }
-        cursor.step_key(&storage);
-    }
-    acc.into_iter().filter(|(_, d)| *d != 0).collect()
 }
 
 /// Whether a trace holds every update at or before `ts`.
