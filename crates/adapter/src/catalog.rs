@@ -1,7 +1,9 @@
 //! The in-memory catalog, persisted through the durable store.
 
-use riffle_repr::GlobalId;
+use riffle_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
 use riffle_sql::{CatalogItem, SessionCatalog};
+use riffle_storage::source::SourceStatus;
+use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -21,6 +23,8 @@ pub struct Catalog {
     items: BTreeMap<GlobalId, CatalogItem>,
     by_name: BTreeMap<String, GlobalId>,
     next_id: u64,
+    /// Live progress of running sources (for `riffle_source_progress`).
+    pub source_status: BTreeMap<GlobalId, Arc<Mutex<SourceStatus>>>,
 }
 
 impl Catalog {
@@ -61,5 +65,55 @@ impl SessionCatalog for Catalog {
 
     fn items(&self) -> Vec<&CatalogItem> {
         self.items.values().collect()
+    }
+
+    fn system_rows(&self, name: &str) -> Option<(RelationDesc, Vec<Row>)> {
+        if name != "riffle_source_progress" {
+            return None;
+        }
+        let desc = [
+            ("source", ScalarType::String),
+            ("partition", ScalarType::Int32),
+            ("offset", ScalarType::Int64),
+            ("high_watermark", ScalarType::Int64),
+            ("lag", ScalarType::Int64),
+            ("records", ScalarType::Int64),
+            ("errors", ScalarType::Int64),
+            ("state", ScalarType::String),
+        ]
+        .into_iter()
+        .fold(RelationDesc::empty(), |d, (n, t)| d.with_column(n, ColumnType::nullable(t)));
+        let mut rows = Vec::new();
+        for (id, status) in &self.source_status {
+            let Some(item) = self.items.get(id) else { continue };
+            let s = status.lock().expect("status lock").clone();
+            let common = |partition: Datum, offset: Datum, hw: Datum, lag: Datum| {
+                Row::new(vec![
+                    Datum::String(item.name.clone()),
+                    partition,
+                    offset,
+                    hw,
+                    lag,
+                    Datum::Int64(s.records as i64),
+                    Datum::Int64(s.errors as i64),
+                    Datum::String(s.state.clone()),
+                ])
+            };
+            if s.partitions.is_empty() {
+                rows.push(common(Datum::Null, Datum::Null, Datum::Null, Datum::Null));
+            }
+            for (p, progress) in &s.partitions {
+                let (hw, lag) = if progress.high_watermark >= 0 {
+                    (
+                        Datum::Int64(progress.high_watermark),
+                        Datum::Int64((progress.high_watermark - progress.next_offset).max(0)),
+                    )
+                } else {
+                    (Datum::Null, Datum::Null)
+                };
+                rows.push(common(Datum::Int32(*p), Datum::Int64(progress.next_offset), hw, lag));
+            }
+        }
+        Some((desc, rows))
     }
 }

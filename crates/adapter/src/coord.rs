@@ -53,21 +53,32 @@ pub struct Config {
 }
 
 /// The state the coordinator sequences access to.
-struct Coordinator {
-    catalog: Catalog,
-    durable: Durable,
+pub(crate) struct Coordinator {
+    pub(crate) catalog: Catalog,
+    pub(crate) durable: Arc<Durable>,
     /// Timestamp of the latest write or tick; reads happen at this time.
     last_ts: Timestamp,
     clock: Clock,
     retain_default: Timestamp,
     /// The first time each stored collection can be read at (its creation, or recovery).
     readable_from: std::collections::BTreeMap<GlobalId, Timestamp>,
+    /// Running sources' ingestion threads.
+    pub(crate) sources: std::collections::BTreeMap<GlobalId, riffle_storage::source::SourceHandle>,
+    /// Running sinks' tasks.
+    pub(crate) sinks: std::collections::BTreeMap<GlobalId, tokio::task::JoinHandle<()>>,
+    /// Recovered updates after the earliest sink's resume time, applied at their own times
+    /// once the sinks have subscribed (`Adapter::start`).
+    pending_tail: Vec<(Timestamp, Vec<(GlobalId, Row, Diff)>)>,
+    /// Recovered contents of ENVELOPE UPSERT sources, to seed their key state.
+    pub(crate) recovered_upsert: std::collections::BTreeMap<GlobalId, Vec<(Row, Diff)>>,
+    /// The `riffle_source_errors` table.
+    pub(crate) errors_table: GlobalId,
 }
 
 /// The shared entry point for sessions.
 pub struct Adapter {
-    coord: Mutex<Coordinator>,
-    compute: Arc<ComputeController>,
+    pub(crate) coord: Arc<Mutex<Coordinator>>,
+    pub(crate) compute: Arc<ComputeController>,
 }
 
 fn now_ms() -> Timestamp {
@@ -98,7 +109,7 @@ impl Adapter {
     /// freshly installed dataflows. Returns once recovery is complete.
     pub fn open(data_dir: &Path, config: Config) -> Result<Self, AdapterError> {
         std::fs::create_dir_all(data_dir).map_err(|e| AdapterError::Internal(format!("cannot create {}: {e}", data_dir.display())))?;
-        let durable = Durable::open(&data_dir.join("db"))?;
+        let durable = Arc::new(Durable::open(&data_dir.join("db"))?);
         let compute = ComputeController::start(config.workers).map_err(AdapterError::Internal)?;
         let mut coord = Coordinator {
             catalog: Catalog::default(),
@@ -107,11 +118,15 @@ impl Adapter {
             clock: config.clock,
             retain_default: config.retain_history,
             readable_from: Default::default(),
+            sources: Default::default(),
+            sinks: Default::default(),
+            pending_tail: Vec::new(),
+            recovered_upsert: Default::default(),
+            errors_table: GlobalId(0),
         };
         let stored = coord.durable.load_catalog()?;
         info!(items = stored.len(), "recovering catalog");
-        let mut max_ts = 0;
-        let mut updates = Vec::new();
+        let mut logged = Vec::new();
         for (id, bytes) in stored {
             let stored: StoredItem =
                 serde_json::from_slice(&bytes).map_err(|e| AdapterError::Internal(format!("corrupt catalog entry {id}: {e}")))?;
@@ -121,29 +136,102 @@ impl Adapter {
                 .ok_or_else(|| AdapterError::Internal("empty catalog entry".into()))?;
             let (plan, _) = riffle_sql::plan(&coord.catalog, &stmt, PlanContext::default(), &Params::default())?;
             let item = coord.item_from_plan(id, plan, stored.create_sql)?;
-            if let ItemKind::Table(_) = item.kind {
-                let name = item.name.clone();
-                let replayed = coord.durable.replay(id, |n| info!(table = %name, records = n, "replaying log"))?;
-                info!(table = %name, records = replayed.records, rows = replayed.rows.len(), "replayed table log");
-                max_ts = max_ts.max(replayed.max_ts);
-                updates.extend(replayed.rows.into_iter().map(|(row, diff)| (id, row, diff)));
+            if matches!(item.kind, ItemKind::Table(_) | ItemKind::Source(_)) {
+                logged.push(id);
             }
             coord.install(&compute, &item);
             coord.catalog.insert(item);
         }
-        let ts = max_ts.max(coord.clock.now());
-        // History from before a restart is not kept: the log replays as one snapshot.
+        // Sinks resume where they stopped: history from the earliest sink's progress on is
+        // replayed at its own times (after the sinks subscribe); everything before it as one
+        // snapshot.
+        let mut history_from = Timestamp::MAX;
+        for item in coord.catalog.items() {
+            if let ItemKind::Sink(_) = item.kind {
+                if let Some(p) = coord.durable.sink_progress(item.id)? {
+                    history_from = history_from.min(p);
+                }
+            }
+        }
+        let mut max_ts = 0;
+        let mut snapshot = Vec::new();
+        let mut tail: std::collections::BTreeMap<Timestamp, Vec<(GlobalId, Row, Diff)>> = Default::default();
+        for id in logged {
+            let name = coord.catalog.get_by_id(id).map(|i| i.name.clone()).unwrap_or_default();
+            let replayed = coord.durable.replay(id, history_from, |n| info!(relation = %name, records = n, "replaying log"))?;
+            info!(relation = %name, records = replayed.records, rows = replayed.rows.len(), "replayed log");
+            max_ts = max_ts.max(replayed.max_ts);
+            let upsert = matches!(
+                coord.catalog.get_by_id(id).map(|i| &i.kind),
+                Some(ItemKind::Source(s)) if s.envelope == riffle_sql::source::Envelope::Upsert
+            );
+            if upsert {
+                let mut all: Vec<(Row, Diff)> = replayed.rows.clone();
+                all.extend(replayed.tail.iter().flat_map(|(_, u)| u.iter().cloned()));
+                coord.recovered_upsert.insert(id, all);
+            }
+            snapshot.extend(replayed.rows.into_iter().map(|(row, diff)| (id, row, diff)));
+            for (ts, updates) in replayed.tail {
+                tail.entry(ts).or_default().extend(updates.into_iter().map(|(r, d)| (id, r, d)));
+            }
+        }
+        let ts = if history_from == Timestamp::MAX {
+            max_ts.max(coord.clock.now())
+        } else {
+            history_from
+        };
+        // History from before a restart is not kept (beyond what sinks need).
         for t in coord.readable_from.values_mut() {
             *t = ts;
         }
-        let rows = updates.len();
-        compute.write(ts, updates);
+        let rows = snapshot.len();
+        compute.write(ts, snapshot);
         coord.last_ts = ts;
+        coord.pending_tail = tail.into_iter().collect();
+        coord.ensure_errors_table(&compute)?;
         info!(rows, ts, "recovery complete");
         Ok(Adapter {
-            coord: Mutex::new(coord),
+            coord: Arc::new(Mutex::new(coord)),
             compute: Arc::new(compute),
         })
+    }
+
+    /// Starts what runs in the background: sinks (subscribed where they stopped), then the
+    /// recovered history after that point, then sources. Call once, inside the runtime,
+    /// before serving.
+    pub async fn start(&self) -> Result<(), AdapterError> {
+        let mut coord = self.coord.lock().await;
+        let sinks: Vec<CatalogItem> = coord
+            .catalog
+            .items()
+            .into_iter()
+            .filter(|i| matches!(i.kind, ItemKind::Sink(_)))
+            .cloned()
+            .collect();
+        for item in &sinks {
+            let resume = coord.durable.sink_progress(item.id)?;
+            let (as_of, snapshot) = match resume {
+                Some(p) => (p, false),
+                None => (coord.last_ts, true),
+            };
+            crate::sources::start_sink(&mut coord, &self.compute, item, as_of, snapshot)?;
+        }
+        for (ts, updates) in std::mem::take(&mut coord.pending_tail) {
+            self.compute.write(ts, updates);
+            coord.last_ts = coord.last_ts.max(ts);
+        }
+        coord.advance(&self.compute);
+        let sources: Vec<CatalogItem> = coord
+            .catalog
+            .items()
+            .into_iter()
+            .filter(|i| matches!(i.kind, ItemKind::Source(_)))
+            .cloned()
+            .collect();
+        for item in &sources {
+            crate::sources::start_source(&mut coord, self, item)?;
+        }
+        Ok(())
     }
 
     /// Moves logical time to the clock's "now" when no write did: temporal filters retract
@@ -236,6 +324,15 @@ impl Adapter {
             }
             | Plan::CreateIndex {
                 ref name, if_not_exists, ..
+            }
+            | Plan::CreateConnection {
+                ref name, if_not_exists, ..
+            }
+            | Plan::CreateSource {
+                ref name, if_not_exists, ..
+            }
+            | Plan::CreateSink {
+                ref name, if_not_exists, ..
             } if coord.catalog.get(name).is_some() => {
                 let existing = coord.catalog.get(name).expect("checked");
                 let replaceable = matches!(
@@ -268,13 +365,30 @@ impl Adapter {
                 }
                 Err(PlanError::AlreadyExists(name.clone()).into())
             }
-            plan @ (Plan::CreateTable { .. } | Plan::CreateView { .. } | Plan::CreateIndex { .. }) => {
+            plan @ (Plan::CreateTable { .. }
+            | Plan::CreateView { .. }
+            | Plan::CreateIndex { .. }
+            | Plan::CreateConnection { .. }
+            | Plan::CreateSource { .. }
+            | Plan::CreateSink { .. }) => {
                 let tag = create_tag(&plan);
                 let id = coord.catalog.allocate_id();
                 let item = coord.item_from_plan(id, plan, stmt.to_string())?;
+                // A sink checks its producer before anything is stored.
+                if let ItemKind::Sink(desc) = &item.kind {
+                    riffle_storage::sink::SinkProducer::new(desc).map_err(|e| AdapterError::Storage(format!("cannot create a Kafka producer: {e}")))?;
+                }
                 coord.persist(&item)?;
                 coord.install(&self.compute, &item);
-                coord.catalog.insert(item);
+                coord.catalog.insert(item.clone());
+                match item.kind {
+                    ItemKind::Source(_) => crate::sources::start_source(&mut coord, self, &item)?,
+                    ItemKind::Sink(_) => {
+                        let ts = coord.last_ts;
+                        crate::sources::start_sink(&mut coord, &self.compute, &item, ts, true)?
+                    }
+                    _ => {}
+                }
                 command(tag)
             }
             Plan::Drop {
@@ -289,9 +403,13 @@ impl Adapter {
                     DropKind::View => "DROP VIEW",
                     DropKind::MaterializedView => "DROP MATERIALIZED VIEW",
                     DropKind::Index => "DROP INDEX",
+                    DropKind::Connection => "DROP CONNECTION",
+                    DropKind::Source => "DROP SOURCE",
+                    DropKind::Sink => "DROP SINK",
                 })
             }
             Plan::Insert { table, source } => {
+                coord.check_writable(table)?;
                 let ts = coord.last_ts;
                 let rows = match eval_constant(&source) {
                     Some(rows) => rows?,
@@ -308,6 +426,7 @@ impl Adapter {
                 assignments,
                 tag,
             } => {
+                coord.check_writable(table)?;
                 let ts = coord.last_ts;
                 let old = self.read_unlocked(selection, ts).await?;
                 let n: i64 = old.iter().map(|(_, d)| *d).sum();
@@ -430,6 +549,33 @@ impl Coordinator {
                 depends_on,
                 retain_history,
             },
+            Plan::CreateConnection { name, connection, .. } => CatalogItem {
+                id,
+                name,
+                desc: RelationDesc::empty(),
+                kind: ItemKind::Connection(connection),
+                create_sql,
+                depends_on: vec![],
+                retain_history: None,
+            },
+            Plan::CreateSource { name, desc, source, .. } => CatalogItem {
+                id,
+                name,
+                desc,
+                depends_on: vec![source.connection_id],
+                kind: ItemKind::Source(source),
+                create_sql,
+                retain_history: None,
+            },
+            Plan::CreateSink { name, sink, .. } => CatalogItem {
+                id,
+                name,
+                desc: RelationDesc::empty(),
+                depends_on: vec![sink.connection_id, sink.from],
+                kind: ItemKind::Sink(sink),
+                create_sql,
+                retain_history: None,
+            },
             Plan::CreateIndex { name, on, keys, .. } => CatalogItem {
                 id,
                 name,
@@ -474,13 +620,13 @@ impl Coordinator {
 
     /// Installs an item's dataflow (views need none: they are inlined where read) and notes
     /// from when it can be read.
-    fn install(&mut self, compute: &ComputeController, item: &CatalogItem) {
+    pub(crate) fn install(&mut self, compute: &ComputeController, item: &CatalogItem) {
         let retain = item.retain_history.unwrap_or(self.retain_default);
         match &item.kind {
-            ItemKind::Table(_) => compute.create_table(item.id, retain),
+            ItemKind::Table(_) | ItemKind::Source(_) => compute.create_table(item.id, retain),
             ItemKind::MaterializedView { plan } => compute.create_view(item.id, plan.clone(), retain),
             ItemKind::Index { on, keys } => compute.create_index(item.id, *on, keys.clone()),
-            ItemKind::View { .. } => return,
+            ItemKind::View { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) => return,
         }
         self.readable_from.insert(item.id, self.last_ts);
     }
@@ -540,10 +686,48 @@ impl Coordinator {
         if updates.is_empty() {
             return Ok(());
         }
+        self.write_with_offsets(compute, updates, &[])?;
+        Ok(())
+    }
+
+    /// Like `write`, storing sources' next offsets in the same durable batch; returns the
+    /// write's timestamp.
+    pub(crate) fn write_with_offsets(
+        &mut self,
+        compute: &ComputeController,
+        updates: Vec<(GlobalId, Row, Diff)>,
+        offsets: &[(GlobalId, i32, i64)],
+    ) -> Result<Timestamp, AdapterError> {
         let ts = (self.last_ts + 1).max(self.clock.now());
-        self.durable.append(ts, &updates)?;
+        self.durable.append_with_offsets(ts, &updates, offsets)?;
         compute.write(ts, updates);
         self.last_ts = ts;
+        Ok(ts)
+    }
+
+    /// Refuses writes to the system's own tables.
+    fn check_writable(&self, table: GlobalId) -> Result<(), AdapterError> {
+        if table == self.errors_table {
+            return Err(AdapterError::SystemObject("riffle_source_errors".into()));
+        }
+        Ok(())
+    }
+
+    /// Creates `riffle_source_errors` on first start.
+    fn ensure_errors_table(&mut self, compute: &ComputeController) -> Result<(), AdapterError> {
+        if let Some(item) = self.catalog.get(crate::sources::ERRORS_TABLE) {
+            self.errors_table = item.id;
+            return Ok(());
+        }
+        let sql = crate::sources::errors_table_sql();
+        let stmt = riffle_sql::parse(&sql)?.remove(0);
+        let (plan, _) = riffle_sql::plan(&self.catalog, &stmt, PlanContext::default(), &Params::default())?;
+        let id = self.catalog.allocate_id();
+        let item = self.item_from_plan(id, plan, sql)?;
+        self.persist(&item)?;
+        self.install(compute, &item);
+        self.errors_table = id;
+        self.catalog.insert(item);
         Ok(())
     }
 
@@ -563,8 +747,12 @@ impl Coordinator {
                     continue;
                 }
                 return Err(match kind {
-                    DropKind::Table | DropKind::View | DropKind::MaterializedView => PlanError::UnknownRelation(name.clone()),
-                    DropKind::Index => PlanError::UnknownRelation(name.clone()),
+                    DropKind::Table | DropKind::View | DropKind::MaterializedView | DropKind::Index => {
+                        PlanError::UnknownRelation(name.clone())
+                    }
+                    DropKind::Connection => PlanError::UnknownObject("connection", name.clone()),
+                    DropKind::Source => PlanError::UnknownObject("source", name.clone()),
+                    DropKind::Sink => PlanError::UnknownObject("sink", name.clone()),
                 }
                 .into());
             };
@@ -574,13 +762,22 @@ impl Coordinator {
                     | (DropKind::View, ItemKind::View { .. })
                     | (DropKind::MaterializedView, ItemKind::MaterializedView { .. })
                     | (DropKind::Index, ItemKind::Index { .. })
+                    | (DropKind::Connection, ItemKind::Connection(_))
+                    | (DropKind::Source, ItemKind::Source(_))
+                    | (DropKind::Sink, ItemKind::Sink(_))
             );
+            if item.id == self.errors_table {
+                return Err(AdapterError::SystemObject(name.clone()));
+            }
             if !matches {
                 let noun = match kind {
                     DropKind::Table => "table",
                     DropKind::View => "view",
                     DropKind::MaterializedView => "materialized view",
                     DropKind::Index => "index",
+                    DropKind::Connection => "connection",
+                    DropKind::Source => "source",
+                    DropKind::Sink => "sink",
                 };
                 return Err(PlanError::WrongObjectType(name.clone(), noun).into());
             }
@@ -607,8 +804,20 @@ impl Coordinator {
         self.durable.drop_items(&to_drop)?;
         for id in to_drop {
             if let Some(item) = self.catalog.remove(id) {
-                if !matches!(item.kind, ItemKind::View { .. }) {
-                    compute.drop_collection(id);
+                match item.kind {
+                    ItemKind::View { .. } | ItemKind::Connection(_) => {}
+                    ItemKind::Sink(_) => {
+                        if let Some(task) = self.sinks.remove(&id) {
+                            task.abort();
+                        }
+                    }
+                    ItemKind::Source(_) => {
+                        // Stops the ingestion thread (it exits at its next poll).
+                        self.sources.remove(&id);
+                        self.catalog.source_status.remove(&id);
+                        compute.drop_collection(id);
+                    }
+                    _ => compute.drop_collection(id),
                 }
                 info!(name = %item.name, "dropped {}", item.kind.noun());
             }
@@ -691,6 +900,9 @@ fn index_lookup(catalog: &Catalog, plan: &RelExpr) -> Option<PeekTarget> {
 
 fn create_tag(plan: &Plan) -> &'static str {
     match plan {
+        Plan::CreateConnection { .. } => "CREATE CONNECTION",
+        Plan::CreateSource { .. } => "CREATE SOURCE",
+        Plan::CreateSink { .. } => "CREATE SINK",
         Plan::CreateTable { .. } => "CREATE TABLE",
         Plan::CreateView { materialized: true, .. } => "CREATE MATERIALIZED VIEW",
         Plan::CreateView { .. } => "CREATE VIEW",

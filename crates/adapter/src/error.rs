@@ -22,6 +22,12 @@ pub enum AdapterError {
     /// SHOW/SET of a variable that does not exist.
     #[error("unrecognized configuration parameter \"{0}\"")]
     UnknownVariable(String),
+    /// A write to, or DROP of, one of the system's own objects.
+    #[error("cannot modify system object \"{0}\"")]
+    SystemObject(String),
+    /// An external system (Kafka) refused.
+    #[error("{0}")]
+    Storage(String),
     /// An `AS OF` time outside the retained history.
     #[error("AS OF {0}")]
     InvalidAsOf(String),
@@ -51,11 +57,14 @@ impl AdapterError {
                 PlanError::Unsupported(_) => "0A000",
                 PlanError::InvalidParameter(_) => "42P10",
                 PlanError::InvalidValue(_) => "22023",
+                PlanError::UnknownObject(..) => "42704",
                 PlanError::UnknownParameter(_) => "42P02",
                 PlanError::Eval(e) => eval_code(e),
             },
             AdapterError::Eval(e) => eval_code(e),
             AdapterError::Durable(_) => "58030",
+            AdapterError::SystemObject(_) => "42501",
+            AdapterError::Storage(_) => "58000",
             AdapterError::Internal(_) => "XX000",
             AdapterError::UnknownVariable(_) => "42704",
             AdapterError::InvalidVariable(..) | AdapterError::InvalidAsOf(_) => "22023",

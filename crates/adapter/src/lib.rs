@@ -10,6 +10,7 @@
 mod catalog;
 mod coord;
 mod error;
+mod sources;
 mod session;
 
 pub use coord::{Adapter, Clock, Config, ExecuteResponse};

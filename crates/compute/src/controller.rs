@@ -102,6 +102,8 @@ pub struct ComputeController {
     threads: Arc<Mutex<Vec<Option<std::thread::Thread>>>>,
     workers: usize,
     guards: Mutex<Option<timely::communication::WorkerGuards<()>>>,
+    /// Per worker: every input before this time has been processed by all its dataflows.
+    processed: Arc<Vec<std::sync::atomic::AtomicU64>>,
 }
 
 impl ComputeController {
@@ -118,18 +120,22 @@ impl ComputeController {
         let receivers = Arc::new(Mutex::new(receivers));
         let threads = Arc::new(Mutex::new(vec![None; workers]));
         let registered = threads.clone();
+        let processed: Arc<Vec<std::sync::atomic::AtomicU64>> = Arc::new((0..workers).map(|_| Default::default()).collect());
+        let report = processed.clone();
         let guards = timely::execute(timely::Config::process(workers), move |worker| {
             let rx = receivers.lock().expect("receivers lock")[worker.index()]
                 .take()
                 .expect("one receiver per worker");
             registered.lock().expect("threads lock")[worker.index()] = Some(std::thread::current());
-            ComputeWorker::new(worker).run(rx);
+            let index = worker.index();
+            ComputeWorker::new(worker, report.clone(), index).run(rx);
         })?;
         Ok(ComputeController {
             senders: Mutex::new(senders),
             threads,
             workers,
             guards: Mutex::new(Some(guards)),
+            processed,
         })
     }
 
@@ -243,6 +249,16 @@ impl ComputeController {
             controller.broadcast(Command::DropSubscribe { id });
         });
         out_rx
+    }
+
+    /// The time before which every input has been processed by every maintained dataflow
+    /// (for backpressure: ingestion waits for this to pass what it wrote).
+    pub fn processed(&self) -> Timestamp {
+        self.processed
+            .iter()
+            .map(|p| p.load(std::sync::atomic::Ordering::Acquire))
+            .min()
+            .unwrap_or(0)
     }
 
     /// Reads a collection, or computes a plan, as of `ts`.

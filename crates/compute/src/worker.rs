@@ -10,6 +10,8 @@ use riffle_repr::{Diff, GlobalId, Row, Timestamp};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use timely::dataflow::ProbeHandle;
 use timely::progress::frontier::AntichainRef;
@@ -58,11 +60,14 @@ pub struct ComputeWorker<'w> {
     time: Timestamp,
     peeks: Vec<PendingPeek>,
     subscriptions: Vec<Subscription>,
+    /// Where this worker reports how far its dataflows have processed their inputs.
+    processed: Arc<Vec<AtomicU64>>,
+    index: usize,
 }
 
 impl<'w> ComputeWorker<'w> {
     /// A worker with nothing installed.
-    pub fn new(worker: &'w mut Worker) -> Self {
+    pub fn new(worker: &'w mut Worker, processed: Arc<Vec<AtomicU64>>, index: usize) -> Self {
         ComputeWorker {
             worker,
             inputs: BTreeMap::new(),
@@ -73,6 +78,8 @@ impl<'w> ComputeWorker<'w> {
             time: 0,
             peeks: Vec::new(),
             subscriptions: Vec::new(),
+            processed,
+            index,
         }
     }
 
@@ -94,6 +101,7 @@ impl<'w> ComputeWorker<'w> {
             self.worker.step_or_park(Some(park));
             self.process_peeks();
             self.process_subscriptions();
+            self.report_processed();
         }
     }
 
@@ -199,6 +207,23 @@ impl<'w> ComputeWorker<'w> {
             (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
         });
         (index, rows, errs)
+    }
+
+    /// Publishes the least upper frontier of every maintained arrangement.
+    fn report_processed(&mut self) {
+        let mut least = self.time;
+        let mut upper = Antichain::new();
+        for (rows, errs) in self.traces.values_mut() {
+            rows.read_upper(&mut upper);
+            least = least.min(upper.elements().first().copied().unwrap_or(Timestamp::MAX));
+            errs.read_upper(&mut upper);
+            least = least.min(upper.elements().first().copied().unwrap_or(Timestamp::MAX));
+        }
+        for trace in self.indexes.values_mut() {
+            trace.read_upper(&mut upper);
+            least = least.min(upper.elements().first().copied().unwrap_or(Timestamp::MAX));
+        }
+        self.processed[self.index].store(least, Ordering::Release);
     }
 
     /// Renders a plan as its own dataflow whose output updates are collected as they are

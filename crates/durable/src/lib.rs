@@ -3,6 +3,9 @@
 //! Key layout (all integers big-endian, so RocksDB's byte order is numeric order):
 //! - `c` + id → catalog entry (opaque bytes owned by the adapter)
 //! - `l` + id + ts + seq → a batch of `(Row, Diff)` updates to collection `id` at time `ts`
+//! - `o` + id + partition → the next Kafka offset source `id` reads from that partition, written
+//!   in the same batch as the records before it (exactly-once ingestion)
+//! - `s` + id → the time up to which sink `id` has written every change
 //!
 //! Every append is one RocksDB write batch written with `sync = true`: when `append`
 //! returns, the updates survive `kill -9` and power loss, so the coordinator acknowledges a
@@ -44,10 +47,24 @@ fn catalog_key(id: GlobalId) -> Vec<u8> {
     k
 }
 
+fn offset_prefix(id: GlobalId) -> Vec<u8> {
+    let mut k = vec![b'o'];
+    k.extend_from_slice(&id.0.to_be_bytes());
+    k
+}
+
+fn sink_key(id: GlobalId) -> Vec<u8> {
+    let mut k = vec![b's'];
+    k.extend_from_slice(&id.0.to_be_bytes());
+    k
+}
+
 /// What replaying one collection's log produced.
 pub struct Replayed {
-    /// The collection's current contents (consolidated).
+    /// The collection's contents as of the replay's `history_from` time (consolidated).
     pub rows: Vec<(Row, Diff)>,
+    /// The updates after `history_from`, per time, in time order.
+    pub tail: Vec<(Timestamp, Vec<(Row, Diff)>)>,
     /// The largest timestamp in the log.
     pub max_ts: Timestamp,
     /// Number of log records read.
@@ -74,6 +91,17 @@ impl Durable {
 
     /// Durably appends updates at `ts`; returns once they are synced to disk.
     pub fn append(&self, ts: Timestamp, updates: &[(GlobalId, Row, Diff)]) -> Result<(), DurableError> {
+        self.append_with_offsets(ts, updates, &[])
+    }
+
+    /// Durably appends updates at `ts` together with sources' next offsets
+    /// `(source, partition, offset)`, in one atomic batch.
+    pub fn append_with_offsets(
+        &self,
+        ts: Timestamp,
+        updates: &[(GlobalId, Row, Diff)],
+        offsets: &[(GlobalId, i32, i64)],
+    ) -> Result<(), DurableError> {
         let mut by_id: HashMap<GlobalId, Vec<(&Row, Diff)>> = HashMap::new();
         for (id, row, diff) in updates {
             by_id.entry(*id).or_default().push((row, *diff));
@@ -86,13 +114,53 @@ impl Durable {
             let value = bincode::serialize(&rows).map_err(|e| DurableError::Corrupt(e.to_string()))?;
             batch.put(key, value);
         }
+        for (id, partition, offset) in offsets {
+            let mut key = offset_prefix(*id);
+            key.extend_from_slice(&partition.to_be_bytes());
+            batch.put(key, offset.to_be_bytes());
+        }
         self.db.write_opt(batch, &Self::sync_opts())?;
         Ok(())
     }
 
-    /// Reads a collection's log and consolidates it into its current contents.
-    pub fn replay(&self, id: GlobalId, mut progress: impl FnMut(u64)) -> Result<Replayed, DurableError> {
+    /// A source's stored next offset per partition.
+    pub fn source_offsets(&self, id: GlobalId) -> Result<Vec<(i32, i64)>, DurableError> {
+        let prefix = offset_prefix(id);
+        let mut out = Vec::new();
+        for item in self.db.iterator(IteratorMode::From(&prefix, Direction::Forward)) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let corrupt = || DurableError::Corrupt("bad offset entry".into());
+            let partition = i32::from_be_bytes(key[prefix.len()..].try_into().map_err(|_| corrupt())?);
+            let offset = i64::from_be_bytes(value.as_ref().try_into().map_err(|_| corrupt())?);
+            out.push((partition, offset));
+        }
+        Ok(out)
+    }
+
+    /// Records that sink `id` has written every change up to `ts`.
+    pub fn put_sink_progress(&self, id: GlobalId, ts: Timestamp) -> Result<(), DurableError> {
+        self.db.put_opt(sink_key(id), ts.to_be_bytes(), &Self::sync_opts())?;
+        Ok(())
+    }
+
+    /// The time up to which sink `id` has written every change.
+    pub fn sink_progress(&self, id: GlobalId) -> Result<Option<Timestamp>, DurableError> {
+        match self.db.get(sink_key(id))? {
+            None => Ok(None),
+            Some(v) => Ok(Some(u64::from_be_bytes(
+                v.as_slice().try_into().map_err(|_| DurableError::Corrupt("bad sink progress".into()))?,
+            ))),
+        }
+    }
+
+    /// Reads a collection's log: its contents at `history_from` consolidated, and every
+    /// later update at its own time (for sinks that resume from `history_from`).
+    pub fn replay(&self, id: GlobalId, history_from: Timestamp, mut progress: impl FnMut(u64)) -> Result<Replayed, DurableError> {
         let prefix = log_prefix(id);
+        let mut tail: std::collections::BTreeMap<Timestamp, Vec<(Row, Diff)>> = Default::default();
         let mut acc: HashMap<Row, Diff> = HashMap::new();
         let mut max_ts = 0;
         let mut records = 0;
@@ -104,8 +172,12 @@ impl Durable {
             let ts = u64::from_be_bytes(key[9..17].try_into().map_err(|_| DurableError::Corrupt("short log key".into()))?);
             max_ts = max_ts.max(ts);
             let rows: Vec<(Row, Diff)> = bincode::deserialize(&value).map_err(|e| DurableError::Corrupt(e.to_string()))?;
-            for (row, diff) in rows {
-                *acc.entry(row).or_insert(0) += diff;
+            if ts > history_from {
+                tail.entry(ts).or_default().extend(rows);
+            } else {
+                for (row, diff) in rows {
+                    *acc.entry(row).or_insert(0) += diff;
+                }
             }
             records += 1;
             if records % 10_000 == 0 {
@@ -113,7 +185,12 @@ impl Durable {
             }
         }
         let rows = acc.into_iter().filter(|(_, d)| *d != 0).collect();
-        Ok(Replayed { rows, max_ts, records })
+        Ok(Replayed {
+            rows,
+            tail: tail.into_iter().collect(),
+            max_ts,
+            records,
+        })
     }
 
     /// Rewrites a collection's log as one snapshot record at `ts` (compaction).
@@ -145,7 +222,9 @@ impl Durable {
         let mut batch = WriteBatch::default();
         for id in ids {
             batch.delete(catalog_key(*id));
+            batch.delete(sink_key(*id));
             batch.delete_range(log_prefix(*id), log_prefix(GlobalId(id.0 + 1)));
+            batch.delete_range(offset_prefix(*id), offset_prefix(GlobalId(id.0 + 1)));
         }
         self.db.write_opt(batch, &Self::sync_opts())?;
         Ok(())
@@ -187,12 +266,31 @@ mod tests {
             d.put_catalog(GlobalId(1), b"t").unwrap();
         }
         let d = Durable::open(dir.path()).unwrap();
-        let r = d.replay(GlobalId(1), |_| {}).unwrap();
+        let r = d.replay(GlobalId(1), u64::MAX, |_| {}).unwrap();
         assert_eq!(r.rows, vec![(row(2), 1)]);
         assert_eq!(r.max_ts, 7);
         assert_eq!(d.load_catalog().unwrap(), vec![(GlobalId(1), b"t".to_vec())]);
         d.drop_items(&[GlobalId(1)]).unwrap();
-        assert!(d.replay(GlobalId(1), |_| {}).unwrap().rows.is_empty());
-        assert_eq!(d.replay(GlobalId(2), |_| {}).unwrap().rows.len(), 1);
+        assert!(d.replay(GlobalId(1), u64::MAX, |_| {}).unwrap().rows.is_empty());
+        assert_eq!(d.replay(GlobalId(2), u64::MAX, |_| {}).unwrap().rows.len(), 1);
+    }
+
+    #[test]
+    fn offsets_ride_with_the_batch_and_history_splits() {
+        let dir = tempfile::tempdir().unwrap();
+        let row = |v: i32| Row::new(vec![Datum::Int32(v)]);
+        let d = Durable::open(dir.path()).unwrap();
+        d.append_with_offsets(5, &[(GlobalId(3), row(1), 1)], &[(GlobalId(3), 0, 10), (GlobalId(3), 1, 4)])
+            .unwrap();
+        d.append_with_offsets(9, &[(GlobalId(3), row(2), 1)], &[(GlobalId(3), 0, 11)]).unwrap();
+        assert_eq!(d.source_offsets(GlobalId(3)).unwrap(), vec![(0, 11), (1, 4)]);
+        let r = d.replay(GlobalId(3), 5, |_| {}).unwrap();
+        assert_eq!(r.rows, vec![(row(1), 1)]);
+        assert_eq!(r.tail, vec![(9, vec![(row(2), 1)])]);
+        d.put_sink_progress(GlobalId(4), 77).unwrap();
+        assert_eq!(d.sink_progress(GlobalId(4)).unwrap(), Some(77));
+        d.drop_items(&[GlobalId(3), GlobalId(4)]).unwrap();
+        assert!(d.source_offsets(GlobalId(3)).unwrap().is_empty());
+        assert_eq!(d.sink_progress(GlobalId(4)).unwrap(), None);
     }
 }

@@ -85,6 +85,10 @@ pub enum Func {
     Initcap,
     Repeat,
     Md5,
+    /// `encode(bytea, 'hex' | 'base64' | 'escape')`
+    Encode,
+    /// `decode(text, 'hex' | 'base64' | 'escape')`
+    Decode,
     Ascii,
     Chr,
     /// `LIKE` with the escape character `\`.
@@ -289,6 +293,13 @@ impl Func {
                     String(a[1..].iter().filter_map(display_text).collect::<Vec<_>>().join(sep))
                 }
             },
+            Func::Encode => {
+                let Bytes(b) = &a[0] else {
+                    return Err(EvalError::InvalidArgument("encode needs bytea".into()));
+                };
+                String(encode_bytes(b, text(&a[1])?)?)
+            }
+            Func::Decode => Bytes(decode_bytes(text(&a[0])?, text(&a[1])?)?),
             Func::Lower => String(text(&a[0])?.to_lowercase()),
             Func::Upper => String(text(&a[0])?.to_uppercase()),
             Func::CharLength => Int32(text(&a[0])?.chars().count() as i32),
@@ -1577,5 +1588,82 @@ mod tests {
             Ok(Datum::Bool(true))
         );
         assert_eq!(Func::Initcap.eval(&[s("hello wORLD")]), Ok(s("Hello World")));
+    }
+}
+
+/// `encode(bytes, format)` as PostgreSQL writes it (base64 wrapped at 76 characters).
+fn encode_bytes(b: &[u8], format: &str) -> Result<String, EvalError> {
+    use base64::Engine as _;
+    Ok(match format.to_ascii_lowercase().as_str() {
+        "hex" => b.iter().map(|x| format!("{x:02x}")).collect(),
+        "base64" => {
+            let s = base64::engine::general_purpose::STANDARD.encode(b);
+            s.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join("\n")
+        }
+        "escape" => {
+            let mut out = String::new();
+            for &x in b {
+                match x {
+                    b'\\' => out.push_str("\\\\"),
+                    0 | 0x80..=0xff => out.push_str(&format!("\\{x:03o}")),
+                    _ => out.push(x as char),
+                }
+            }
+            out
+        }
+        other => return Err(EvalError::InvalidArgument(format!("unrecognized encoding: \"{other}\""))),
+    })
+}
+
+/// `decode(text, format)`.
+fn decode_bytes(s: &str, format: &str) -> Result<Vec<u8>, EvalError> {
+    use base64::Engine as _;
+    match format.to_ascii_lowercase().as_str() {
+        "hex" => {
+            let digits: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+            if digits.len() % 2 != 0 {
+                return Err(EvalError::InvalidArgument("invalid hexadecimal data: odd number of digits".into()));
+            }
+            digits
+                .chunks(2)
+                .map(|p| {
+                    u8::from_str_radix(std::str::from_utf8(p).unwrap_or("zz"), 16)
+                        .map_err(|_| EvalError::InvalidArgument("invalid hexadecimal digit".into()))
+                })
+                .collect()
+        }
+        "base64" => {
+            let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(clean)
+                .map_err(|e| EvalError::InvalidArgument(format!("invalid base64 data: {e}")))
+        }
+        "escape" => {
+            let bytes = s.as_bytes();
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'\\' {
+                    if bytes.get(i + 1) == Some(&b'\\') {
+                        out.push(b'\\');
+                        i += 2;
+                        continue;
+                    }
+                    let oct = bytes.get(i + 1..i + 4).and_then(|o| std::str::from_utf8(o).ok()).and_then(|o| u8::from_str_radix(o, 8).ok());
+                    match oct {
+                        Some(v) => {
+                            out.push(v);
+                            i += 4;
+                        }
+                        None => return Err(EvalError::InvalidArgument("invalid input syntax for type bytea".into())),
+                    }
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            Ok(out)
+        }
+        other => Err(EvalError::InvalidArgument(format!("unrecognized encoding: \"{other}\""))),
     }
 }

@@ -59,6 +59,7 @@ fn main() -> anyhow::Result<()> {
     let adapter = Arc::new(riffle_adapter::Adapter::open(&args.data_dir, config).context("recovering the data directory")?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        adapter.start().await.context("starting sources and sinks")?;
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;

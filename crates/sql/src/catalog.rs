@@ -26,6 +26,12 @@ pub enum ItemKind {
         /// Key columns of the indexed collection.
         keys: Vec<usize>,
     },
+    /// A connection to a Kafka cluster.
+    Connection(crate::source::KafkaConnection),
+    /// A source: rows ingested from a Kafka topic (read like a table, written only by ingestion).
+    Source(crate::source::SourceDesc),
+    /// A sink: a relation's changes written to a Kafka topic.
+    Sink(crate::source::SinkDesc),
 }
 
 impl ItemKind {
@@ -36,7 +42,21 @@ impl ItemKind {
             ItemKind::View { .. } => "view",
             ItemKind::MaterializedView { .. } => "materialized view",
             ItemKind::Index { .. } => "index",
+            ItemKind::Connection(_) => "connection",
+            ItemKind::Source(_) => "source",
+            ItemKind::Sink(_) => "sink",
         }
+    }
+}
+
+/// Tables the system creates and writes (`riffle_source_errors`): readable like any table,
+/// not listed with the user's tables, not writable.
+pub const SYSTEM_TABLES: &[&str] = &["riffle_source_errors"];
+
+impl CatalogItem {
+    /// Whether this is one of the system's own tables.
+    pub fn is_system(&self) -> bool {
+        SYSTEM_TABLES.contains(&self.name.as_str())
     }
 }
 
@@ -75,4 +95,9 @@ pub trait SessionCatalog {
     fn get_by_id(&self, id: GlobalId) -> Option<&CatalogItem>;
     /// Every item, in creation order.
     fn items(&self) -> Vec<&CatalogItem>;
+    /// A system relation whose rows come from outside the catalog (`riffle_source_progress`),
+    /// computed when a query is planned.
+    fn system_rows(&self, _name: &str) -> Option<(RelationDesc, Vec<riffle_repr::Row>)> {
+        None
+    }
 }

@@ -50,6 +50,9 @@ pub enum PlanError {
     /// A bad value in the statement itself, such as a non-constant LIMIT (22023 / 42601).
     #[error("{0}")]
     InvalidParameter(String),
+    /// A named object (connection, source, sink) that does not exist (42704).
+    #[error("{0} \"{1}\" does not exist")]
+    UnknownObject(&'static str, String),
     /// A bad value for an option or clause (`RETAIN HISTORY FOR`, `AS OF`, `WITH (…)`) (22023).
     #[error("{0}")]
     InvalidValue(String),

@@ -1289,6 +1289,12 @@ impl Planner<'_> {
             ("upper", 1) => call(Func::Upper, texts(planned)?, T::String),
             ("length" | "char_length" | "character_length", 1) => call(Func::CharLength, texts(planned)?, T::Int32),
             ("octet_length", 1) => call(Func::OctetLength, planned, T::Int32),
+            ("encode", 2) => {
+                let mut it = planned.into_iter();
+                let bytes = self.cast(it.next().unwrap(), &T::Bytes, false)?;
+                call(Func::Encode, vec![bytes, text_arg(it.next().unwrap())?], T::String)
+            }
+            ("decode", 2) => call(Func::Decode, texts(planned)?, T::Bytes),
             ("substr" | "substring", 2 | 3) => {
                 let mut it = planned.into_iter();
                 let mut a = vec![text_arg(it.next().unwrap())?];

@@ -8,18 +8,21 @@
 mod catalog;
 mod error;
 mod expr;
+mod kafka;
 mod plan;
 mod query;
 mod scope;
+pub mod source;
 mod statement;
 mod subquery;
 mod system;
 mod types;
 mod window;
 
-pub use catalog::{CatalogItem, ItemKind, SessionCatalog, TableDesc};
+pub use catalog::{CatalogItem, ItemKind, SessionCatalog, TableDesc, SYSTEM_TABLES};
 pub use error::PlanError;
 pub use plan::{plan, DropKind, Params, Plan, PlanContext, ShowKind};
-pub use statement::{parse, Statement, Subscribe};
+pub use statement::{parse, CreateConnection, CreateSink, CreateSource, FormatSpec, ObjectKind, Statement, StatementOption, Subscribe};
+pub use kafka::{avro_desc, avro_type};
 pub use types::parse_type_name;
 

@@ -20,6 +20,12 @@ pub enum DropKind {
     MaterializedView,
     /// DROP INDEX
     Index,
+    /// DROP CONNECTION
+    Connection,
+    /// DROP SOURCE
+    Source,
+    /// DROP SINK
+    Sink,
 }
 
 /// What a SHOW lists.
@@ -33,6 +39,12 @@ pub enum ShowKind {
     MaterializedViews,
     /// SHOW INDEXES
     Indexes,
+    /// SHOW CONNECTIONS
+    Connections,
+    /// SHOW SOURCES
+    Sources,
+    /// SHOW SINKS
+    Sinks,
 }
 
 /// A planned statement, ready for the coordinator to sequence.
@@ -81,6 +93,35 @@ pub enum Plan {
         keys: Vec<usize>,
         /// IF NOT EXISTS was given.
         if_not_exists: bool,
+    },
+    /// CREATE CONNECTION
+    CreateConnection {
+        /// Name.
+        name: String,
+        /// IF NOT EXISTS was given.
+        if_not_exists: bool,
+        /// The connection.
+        connection: crate::source::KafkaConnection,
+    },
+    /// CREATE SOURCE
+    CreateSource {
+        /// Name.
+        name: String,
+        /// IF NOT EXISTS was given.
+        if_not_exists: bool,
+        /// Output columns.
+        desc: RelationDesc,
+        /// What to ingest and how.
+        source: crate::source::SourceDesc,
+    },
+    /// CREATE SINK
+    CreateSink {
+        /// Name.
+        name: String,
+        /// IF NOT EXISTS was given.
+        if_not_exists: bool,
+        /// What to write and where.
+        sink: crate::source::SinkDesc,
     },
     /// DROP …
     Drop {
@@ -243,6 +284,29 @@ pub fn plan(
                 as_of: Some(planner.plan_time(as_of, "AS OF")?),
             }
         }
+        crate::Statement::CreateConnection(c) => planner.plan_create_connection(c)?,
+        crate::Statement::CreateSource(c) => planner.plan_create_source(c)?,
+        crate::Statement::CreateSink(c) => planner.plan_create_sink(c)?,
+        crate::Statement::DropObjects {
+            kind,
+            names,
+            if_exists,
+            cascade,
+        } => Plan::Drop {
+            kind: match kind {
+                crate::ObjectKind::Connection => DropKind::Connection,
+                crate::ObjectKind::Source => DropKind::Source,
+                crate::ObjectKind::Sink => DropKind::Sink,
+            },
+            names: names.clone(),
+            if_exists: *if_exists,
+            cascade: *cascade,
+        },
+        crate::Statement::Show(kind) => planner.show_objects(match kind {
+            crate::ObjectKind::Connection => ShowKind::Connections,
+            crate::ObjectKind::Source => ShowKind::Sources,
+            crate::ObjectKind::Sink => ShowKind::Sinks,
+        }),
         crate::Statement::Subscribe(sub) => {
             let Plan::Select { plan, finishing, desc, .. } = planner.plan_statement(&ast::Statement::Query(sub.query.clone()))? else {
                 unreachable!("a query plans as a SELECT")
@@ -449,13 +513,16 @@ impl<'a> Planner<'a> {
                 .with_column("on", ColumnType::nullable(ScalarType::String))
                 .with_column("key", ColumnType::nullable(ScalarType::String));
         }
-        let mut items: Vec<&CatalogItem> = self.catalog.items();
+        let mut items: Vec<&CatalogItem> = self.catalog.items().into_iter().filter(|i| !i.is_system()).collect();
         items.sort_by(|a, b| a.name.cmp(&b.name));
         for item in items {
             match (&item.kind, kind) {
                 (ItemKind::Table(_), ShowKind::Tables)
                 | (ItemKind::View { .. }, ShowKind::Views)
-                | (ItemKind::MaterializedView { .. }, ShowKind::MaterializedViews) => rows.push(Row::new(vec![text(&item.name)])),
+                | (ItemKind::MaterializedView { .. }, ShowKind::MaterializedViews)
+                | (ItemKind::Connection(_), ShowKind::Connections)
+                | (ItemKind::Source(_), ShowKind::Sources)
+                | (ItemKind::Sink(_), ShowKind::Sinks) => rows.push(Row::new(vec![text(&item.name)])),
                 (ItemKind::Index { on, keys }, ShowKind::Indexes) => {
                     let on_item = self.catalog.get_by_id(*on);
                     let on_name = on_item.map_or(String::new(), |i| i.name.clone());

@@ -30,6 +30,120 @@ pub enum Statement {
     /// `SUBSCRIBE [TO] <relation | (query)> [AS OF <time>] [WITH (SNAPSHOT [= bool], PROGRESS [= bool])]`,
     /// also written `COPY (SUBSCRIBE …) TO STDOUT`.
     Subscribe(Subscribe),
+    /// `CREATE CONNECTION name TO KAFKA (BROKER '…', …)`.
+    CreateConnection(CreateConnection),
+    /// `CREATE SOURCE name [(columns)] FROM KAFKA CONNECTION c (TOPIC '…') FORMAT … [INCLUDE …] [ENVELOPE …]`.
+    CreateSource(CreateSource),
+    /// `CREATE SINK name FROM relation INTO KAFKA CONNECTION c (TOPIC '…') [KEY (…)] FORMAT JSON [ENVELOPE …]`.
+    CreateSink(CreateSink),
+    /// `DROP CONNECTION | SOURCE | SINK [IF EXISTS] name, … [CASCADE]`.
+    DropObjects {
+        /// What kind of object.
+        kind: ObjectKind,
+        /// Names.
+        names: Vec<String>,
+        /// IF EXISTS was given.
+        if_exists: bool,
+        /// CASCADE was given.
+        cascade: bool,
+    },
+    /// `SHOW CONNECTIONS | SOURCES | SINKS`.
+    Show(ObjectKind),
+}
+
+/// Riffle's own kinds of catalog object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// A connection to an external system.
+    Connection,
+    /// A source.
+    Source,
+    /// A sink.
+    Sink,
+}
+
+/// One `NAME [= value]` option of a CONNECTION or SOURCE (name words upper-cased and joined
+/// with spaces; the value as text).
+pub type StatementOption = (String, Option<String>);
+
+/// `CREATE CONNECTION`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateConnection {
+    /// Name.
+    pub name: String,
+    /// IF NOT EXISTS.
+    pub if_not_exists: bool,
+    /// The options (BROKER, SECURITY PROTOCOL, SASL …).
+    pub options: Vec<StatementOption>,
+    /// The statement's text (what the catalog stores).
+    pub text: String,
+}
+
+/// A FORMAT clause as written.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FormatSpec {
+    /// JSON
+    Json,
+    /// TEXT
+    Text,
+    /// BYTES
+    Bytes,
+    /// CSV WITH HEADER [(names)]
+    CsvHeader(Vec<String>),
+    /// CSV WITH n COLUMNS
+    CsvColumns(usize),
+    /// AVRO USING SCHEMA '…'
+    Avro(String),
+}
+
+/// `CREATE SOURCE`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateSource {
+    /// Name.
+    pub name: String,
+    /// IF NOT EXISTS.
+    pub if_not_exists: bool,
+    /// Declared value columns.
+    pub columns: Vec<ast::ColumnDef>,
+    /// The connection's name.
+    pub connection: String,
+    /// TOPIC and the other options in parentheses.
+    pub options: Vec<StatementOption>,
+    /// START OFFSET (…) values.
+    pub start_offsets: Option<Vec<i64>>,
+    /// KEY FORMAT.
+    pub key_format: Option<FormatSpec>,
+    /// (VALUE) FORMAT.
+    pub format: FormatSpec,
+    /// INCLUDE items: (KEY | PARTITION | OFFSET | TIMESTAMP, alias).
+    pub include: Vec<(String, Option<String>)>,
+    /// ENVELOPE (NONE, UPSERT, DEBEZIUM), upper-cased.
+    pub envelope: Option<String>,
+    /// The statement's text.
+    pub text: String,
+}
+
+/// `CREATE SINK`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateSink {
+    /// Name.
+    pub name: String,
+    /// IF NOT EXISTS.
+    pub if_not_exists: bool,
+    /// The relation whose changes are written.
+    pub from: String,
+    /// The connection's name.
+    pub connection: String,
+    /// TOPIC and other options.
+    pub options: Vec<StatementOption>,
+    /// KEY (columns).
+    pub key: Vec<String>,
+    /// FORMAT (only JSON).
+    pub format: FormatSpec,
+    /// ENVELOPE (DEBEZIUM or UPSERT), upper-cased.
+    pub envelope: Option<String>,
+    /// The statement's text.
+    pub text: String,
 }
 
 /// A SUBSCRIBE statement.
@@ -57,6 +171,23 @@ impl fmt::Display for Statement {
                 }
                 write!(f, " WITH (SNAPSHOT = {}, PROGRESS = {})", s.snapshot, s.progress)
             }
+            Statement::CreateConnection(c) => write!(f, "{}", c.text),
+            Statement::CreateSource(c) => write!(f, "{}", c.text),
+            Statement::CreateSink(c) => write!(f, "{}", c.text),
+            Statement::DropObjects {
+                kind,
+                names,
+                if_exists,
+                cascade,
+            } => write!(
+                f,
+                "DROP {}{} {}{}",
+                kind.keyword(),
+                if *if_exists { " IF EXISTS" } else { "" },
+                names.join(", "),
+                if *cascade { " CASCADE" } else { "" }
+            ),
+            Statement::Show(kind) => write!(f, "SHOW {}S", kind.keyword()),
         }
     }
 }
@@ -128,6 +259,65 @@ fn significant(tokens: &[TokenWithSpan]) -> Vec<usize> {
 fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement, PlanError> {
     let sig = significant(&tokens);
     let word = |n: usize, w: &str| sig.get(n).is_some_and(|&i| is_word(&tokens[i].token, w));
+    let text = || tokens.iter().map(|t| t.token.to_string()).collect::<String>().trim().to_string();
+    if word(0, "create") {
+        let mut n = 1;
+        let kind = if word(1, "connection") {
+            Some(ObjectKind::Connection)
+        } else if word(1, "source") {
+            Some(ObjectKind::Source)
+        } else if word(1, "sink") {
+            Some(ObjectKind::Sink)
+        } else {
+            None
+        };
+        if let Some(kind) = kind {
+            n += 1;
+            let mut p = parser(tokens[sig[n - 1] + 1..].to_vec());
+            let stmt = match kind {
+                ObjectKind::Connection => Statement::CreateConnection(parse_create_connection(&mut p, text())?),
+                ObjectKind::Source => Statement::CreateSource(parse_create_source(&mut p, text())?),
+                ObjectKind::Sink => Statement::CreateSink(parse_create_sink(&mut p, text())?),
+            };
+            expect_end(&mut p)?;
+            return Ok(stmt);
+        }
+    }
+    for (verb, kinds) in [("drop", true), ("show", false)] {
+        if !word(0, verb) {
+            continue;
+        }
+        let kind = [
+            (ObjectKind::Connection, "connection"),
+            (ObjectKind::Source, "source"),
+            (ObjectKind::Sink, "sink"),
+        ]
+        .into_iter()
+        .find(|(_, w)| if kinds { word(1, w) } else { word(1, &format!("{w}s")) });
+        let Some((kind, _)) = kind else { continue };
+        let mut p = parser(tokens[sig[1] + 1..].to_vec());
+        let stmt = if kinds {
+            let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+            let names = p
+                .parse_comma_separated(|p| p.parse_identifier())
+                .map_err(parse_error)?
+                .into_iter()
+                .map(|i| i.value)
+                .collect();
+            let cascade = p.parse_keyword(Keyword::CASCADE);
+            let _ = p.parse_keyword(Keyword::RESTRICT);
+            Statement::DropObjects {
+                kind,
+                names,
+                if_exists,
+                cascade,
+            }
+        } else {
+            Statement::Show(kind)
+        };
+        expect_end(&mut p)?;
+        return Ok(stmt);
+    }
     if word(0, "subscribe") {
         return parse_subscribe(tokens[sig[0] + 1..].to_vec()).map(Statement::Subscribe);
     }
@@ -253,6 +443,270 @@ fn parse_subscribe(tokens: Vec<TokenWithSpan>) -> Result<Subscribe, PlanError> {
     Ok(sub)
 }
 
+impl ObjectKind {
+    /// The SQL keyword.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            ObjectKind::Connection => "CONNECTION",
+            ObjectKind::Source => "SOURCE",
+            ObjectKind::Sink => "SINK",
+        }
+    }
+}
+
+fn peek_word(p: &Parser, w: &str) -> bool {
+    is_word(&p.peek_token().token, w)
+}
+
+fn eat_word(p: &mut Parser, w: &str) -> bool {
+    if peek_word(p, w) {
+        p.next_token();
+        true
+    } else {
+        false
+    }
+}
+
+fn expect_word(p: &mut Parser, w: &str) -> Result<(), PlanError> {
+    if eat_word(p, w) {
+        Ok(())
+    } else {
+        Err(parse_error(format!(
+            "sql parser error: Expected: {}, found: {}",
+            w.to_ascii_uppercase(),
+            p.peek_token().token
+        )))
+    }
+}
+
+fn if_not_exists(p: &mut Parser) -> bool {
+    p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS])
+}
+
+/// `( NAME [NAME …] [=] value, … )`: option names are one or more words; the value is a
+/// string, a number, a word, or absent.
+fn parse_options(p: &mut Parser) -> Result<Vec<StatementOption>, PlanError> {
+    p.expect_token(&Token::LParen).map_err(parse_error)?;
+    let mut out = Vec::new();
+    loop {
+        let mut name = Vec::new();
+        while let Token::Word(w) = p.peek_token().token {
+            name.push(w.value.to_ascii_uppercase());
+            p.next_token();
+        }
+        if name.is_empty() {
+            return Err(parse_error(format!("sql parser error: Expected: option name, found: {}", p.peek_token().token)));
+        }
+        let _ = p.consume_token(&Token::Eq);
+        let value = match p.peek_token().token {
+            Token::SingleQuotedString(s) => {
+                p.next_token();
+                Some(s)
+            }
+            Token::Number(n, _) => {
+                p.next_token();
+                Some(n)
+            }
+            Token::LParen => {
+                // A parenthesized list (START OFFSET (0, 10)): kept as its text.
+                p.next_token();
+                let mut items = Vec::new();
+                loop {
+                    let e = p.parse_expr().map_err(parse_error)?;
+                    items.push(e.to_string());
+                    if !p.consume_token(&Token::Comma) {
+                        break;
+                    }
+                }
+                p.expect_token(&Token::RParen).map_err(parse_error)?;
+                Some(format!("({})", items.join(", ")))
+            }
+            _ => None,
+        };
+        out.push((name.join(" "), value));
+        if !p.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    p.expect_token(&Token::RParen).map_err(parse_error)?;
+    Ok(out)
+}
+
+fn parse_create_connection(p: &mut Parser, text: String) -> Result<CreateConnection, PlanError> {
+    let if_not_exists = if_not_exists(p);
+    let name = p.parse_identifier().map_err(parse_error)?.value;
+    let _ = p.parse_keyword(Keyword::TO);
+    expect_word(p, "kafka")?;
+    let options = parse_options(p)?;
+    Ok(CreateConnection {
+        name,
+        if_not_exists,
+        options,
+        text,
+    })
+}
+
+fn parse_format(p: &mut Parser) -> Result<FormatSpec, PlanError> {
+    let found = p.peek_token().token;
+    if eat_word(p, "json") {
+        Ok(FormatSpec::Json)
+    } else if eat_word(p, "text") {
+        Ok(FormatSpec::Text)
+    } else if eat_word(p, "bytes") {
+        Ok(FormatSpec::Bytes)
+    } else if eat_word(p, "csv") {
+        expect_word(p, "with")?;
+        if eat_word(p, "header") {
+            let mut names = Vec::new();
+            if p.consume_token(&Token::LParen) {
+                names = p
+                    .parse_comma_separated(|p| p.parse_identifier())
+                    .map_err(parse_error)?
+                    .into_iter()
+                    .map(|i| i.value)
+                    .collect();
+                p.expect_token(&Token::RParen).map_err(parse_error)?;
+            }
+            Ok(FormatSpec::CsvHeader(names))
+        } else {
+            let n = p.parse_literal_uint().map_err(parse_error)?;
+            expect_word(p, "columns")?;
+            Ok(FormatSpec::CsvColumns(n as usize))
+        }
+    } else if eat_word(p, "avro") {
+        expect_word(p, "using")?;
+        expect_word(p, "schema")?;
+        Ok(FormatSpec::Avro(p.parse_literal_string().map_err(parse_error)?))
+    } else {
+        Err(parse_error(format!(
+            "sql parser error: Expected: JSON, TEXT, BYTES, CSV or AVRO, found: {found}"
+        )))
+    }
+}
+
+fn parse_create_source(p: &mut Parser, text: String) -> Result<CreateSource, PlanError> {
+    let if_not_exists = if_not_exists(p);
+    let name = p.parse_identifier().map_err(parse_error)?.value;
+    let mut columns = Vec::new();
+    if p.consume_token(&Token::LParen) {
+        columns = p.parse_comma_separated(|p| p.parse_column_def()).map_err(parse_error)?;
+        p.expect_token(&Token::RParen).map_err(parse_error)?;
+    }
+    expect_word(p, "from")?;
+    expect_word(p, "kafka")?;
+    expect_word(p, "connection")?;
+    let connection = p.parse_identifier().map_err(parse_error)?.value;
+    let mut options = parse_options(p)?;
+    let mut start_offsets = None;
+    if let Some(pos) = options.iter().position(|(n, _)| n == "START OFFSET") {
+        let (_, v) = options.remove(pos);
+        let v = v.unwrap_or_default();
+        let list = v.trim_start_matches('(').trim_end_matches(')');
+        start_offsets = Some(
+            list.split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| s.trim().parse::<i64>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| PlanError::InvalidValue(format!("START OFFSET needs a list of integers, not {v}")))?,
+        );
+    }
+    let mut key_format = None;
+    let format = if eat_word(p, "key") {
+        expect_word(p, "format")?;
+        key_format = Some(parse_format(p)?);
+        expect_word(p, "value")?;
+        expect_word(p, "format")?;
+        parse_format(p)?
+    } else if eat_word(p, "format") {
+        parse_format(p)?
+    } else {
+        FormatSpec::Bytes
+    };
+    let mut include = Vec::new();
+    if eat_word(p, "include") {
+        loop {
+            let what = match p.next_token().token {
+                Token::Word(w) => w.value.to_ascii_uppercase(),
+                t => return Err(parse_error(format!("sql parser error: Expected: KEY, PARTITION, OFFSET or TIMESTAMP, found: {t}"))),
+            };
+            let alias = if p.parse_keyword(Keyword::AS) {
+                Some(p.parse_identifier().map_err(parse_error)?.value)
+            } else {
+                None
+            };
+            include.push((what, alias));
+            if !p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+    }
+    let envelope = if eat_word(p, "envelope") {
+        match p.next_token().token {
+            Token::Word(w) => Some(w.value.to_ascii_uppercase()),
+            t => return Err(parse_error(format!("sql parser error: Expected: NONE, UPSERT or DEBEZIUM, found: {t}"))),
+        }
+    } else {
+        None
+    };
+    Ok(CreateSource {
+        name,
+        if_not_exists,
+        columns,
+        connection,
+        options,
+        start_offsets,
+        key_format,
+        format,
+        include,
+        envelope,
+        text,
+    })
+}
+
+fn parse_create_sink(p: &mut Parser, text: String) -> Result<CreateSink, PlanError> {
+    let if_not_exists = if_not_exists(p);
+    let name = p.parse_identifier().map_err(parse_error)?.value;
+    expect_word(p, "from")?;
+    let from = p.parse_identifier().map_err(parse_error)?.value;
+    expect_word(p, "into")?;
+    expect_word(p, "kafka")?;
+    expect_word(p, "connection")?;
+    let connection = p.parse_identifier().map_err(parse_error)?.value;
+    let options = parse_options(p)?;
+    let mut key = Vec::new();
+    if eat_word(p, "key") {
+        p.expect_token(&Token::LParen).map_err(parse_error)?;
+        key = p
+            .parse_comma_separated(|p| p.parse_identifier())
+            .map_err(parse_error)?
+            .into_iter()
+            .map(|i| i.value)
+            .collect();
+        p.expect_token(&Token::RParen).map_err(parse_error)?;
+    }
+    expect_word(p, "format")?;
+    let format = parse_format(p)?;
+    let envelope = if eat_word(p, "envelope") {
+        match p.next_token().token {
+            Token::Word(w) => Some(w.value.to_ascii_uppercase()),
+            t => return Err(parse_error(format!("sql parser error: Expected: DEBEZIUM or UPSERT, found: {t}"))),
+        }
+    } else {
+        None
+    };
+    Ok(CreateSink {
+        name,
+        if_not_exists,
+        from,
+        connection,
+        options,
+        key,
+        format,
+        envelope,
+        text,
+    })
+}
+
 /// Materialize's `RETAIN HISTORY FOR '<interval>'` option becomes the key-value option
 /// `retain_history = '<interval>'` that sqlparser reads.
 fn rewrite_retain_history(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
@@ -376,6 +830,44 @@ mod tests {
     fn semicolons_inside_strings_and_parens_do_not_split() {
         let stmts = parse("SELECT ';' AS x; SELECT (1)").unwrap();
         assert_eq!(stmts.len(), 2);
+    }
+
+    #[test]
+    fn kafka_statements() {
+        let stmts = parse(
+            "CREATE CONNECTION k TO KAFKA (BROKER 'localhost:9092', SECURITY PROTOCOL = 'PLAINTEXT');
+             CREATE SOURCE IF NOT EXISTS s (a int, b text) FROM KAFKA CONNECTION k (TOPIC 't', START OFFSET (0, 5))
+               KEY FORMAT TEXT VALUE FORMAT JSON INCLUDE KEY AS k, PARTITION, OFFSET ENVELOPE UPSERT;
+             CREATE SOURCE c FROM KAFKA CONNECTION k (TOPIC 'c') FORMAT CSV WITH 3 COLUMNS;
+             CREATE SINK out FROM v INTO KAFKA CONNECTION k (TOPIC 'o') KEY (id) FORMAT JSON ENVELOPE DEBEZIUM;
+             DROP SOURCE IF EXISTS s, c CASCADE; SHOW SOURCES",
+        )
+        .unwrap();
+        let Statement::CreateConnection(c) = &stmts[0] else { panic!() };
+        assert_eq!(
+            c.options,
+            vec![
+                ("BROKER".into(), Some("localhost:9092".into())),
+                ("SECURITY PROTOCOL".into(), Some("PLAINTEXT".into()))
+            ]
+        );
+        let Statement::CreateSource(s) = &stmts[1] else { panic!() };
+        assert!(s.if_not_exists);
+        assert_eq!(s.columns.len(), 2);
+        assert_eq!(s.start_offsets, Some(vec![0, 5]));
+        assert_eq!(s.key_format, Some(FormatSpec::Text));
+        assert_eq!(s.format, FormatSpec::Json);
+        assert_eq!(s.include, vec![("KEY".into(), Some("k".into())), ("PARTITION".into(), None), ("OFFSET".into(), None)]);
+        assert_eq!(s.envelope.as_deref(), Some("UPSERT"));
+        assert!(s.text.starts_with("CREATE SOURCE IF NOT EXISTS s (a int"), "{}", s.text);
+        let Statement::CreateSource(c) = &stmts[2] else { panic!() };
+        assert_eq!(c.format, FormatSpec::CsvColumns(3));
+        let Statement::CreateSink(k) = &stmts[3] else { panic!() };
+        assert_eq!((k.from.as_str(), k.key.clone(), k.envelope.as_deref()), ("v", vec!["id".to_string()], Some("DEBEZIUM")));
+        assert!(matches!(&stmts[4], Statement::DropObjects { kind: ObjectKind::Source, names, if_exists: true, cascade: true } if names.len() == 2));
+        assert!(matches!(stmts[5], Statement::Show(ObjectKind::Source)));
+        // Round trip through the stored text.
+        assert_eq!(parse(&stmts[1].to_string()).unwrap()[0], stmts[1]);
     }
 
     #[test]

@@ -28,7 +28,12 @@ fn text(s: &str) -> Datum {
 /// The contents of a system relation, if `schema.name` names one.
 pub fn system_table(catalog: &dyn SessionCatalog, schema: Option<&str>, name: &str) -> Option<(RelationDesc, Vec<Row>)> {
     use ScalarType::{Bool, Int32, Int64, String as Text};
-    let items = catalog.items();
+    if matches!(schema, None | Some("public")) {
+        if let Some(found) = catalog.system_rows(name) {
+            return Some(found);
+        }
+    }
+    let items: Vec<&crate::CatalogItem> = catalog.items().into_iter().filter(|i| !i.is_system()).collect();
     match (schema, name) {
         (Some("pg_catalog") | None, "pg_namespace") => Some((
             desc(&[("oid", Int64), ("nspname", Text), ("nspowner", Int64)]),
@@ -63,15 +68,17 @@ pub fn system_table(catalog: &dyn SessionCatalog, schema: Option<&str>, name: &s
             ]),
             items
                 .iter()
-                .map(|item| {
+                .filter_map(|item| {
                     let (kind, am) = match item.kind {
-                        ItemKind::Table(_) => ("r", 2),
+                        // Sources list as tables: psql's \dt shows them.
+                        ItemKind::Table(_) | ItemKind::Source(_) => ("r", 2),
                         ItemKind::View { .. } => ("v", 0),
                         ItemKind::MaterializedView { .. } => ("m", 2),
                         ItemKind::Index { .. } => ("i", 403),
+                        ItemKind::Connection(_) | ItemKind::Sink(_) => return None,
                     };
                     let has_index = items.iter().any(|i| matches!(i.kind, ItemKind::Index { on, .. } if on == item.id));
-                    Row::new(vec![
+                    Some(Row::new(vec![
                         Datum::Int64(item_oid(item.id)),
                         text(&item.name),
                         Datum::Int64(NS_PUBLIC),
@@ -82,7 +89,7 @@ pub fn system_table(catalog: &dyn SessionCatalog, schema: Option<&str>, name: &s
                         Datum::Bool(has_index),
                         Datum::Bool(false),
                         Datum::Int32(item.desc.arity() as i32),
-                    ])
+                    ]))
                 })
                 .collect(),
         )),
@@ -123,9 +130,9 @@ pub fn system_table(catalog: &dyn SessionCatalog, schema: Option<&str>, name: &s
                 .iter()
                 .filter_map(|item| {
                     let t = match item.kind {
-                        ItemKind::Table(_) => "BASE TABLE",
+                        ItemKind::Table(_) | ItemKind::Source(_) => "BASE TABLE",
                         ItemKind::View { .. } | ItemKind::MaterializedView { .. } => "VIEW",
-                        ItemKind::Index { .. } => return None,
+                        ItemKind::Index { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) => return None,
                     };
                     Some(Row::new(vec![text("riffle"), text("public"), text(&item.name), text(t)]))
                 })

@@ -1,0 +1,489 @@
+//! Decoding Kafka records into rows: formats (JSON, CSV, Avro, text, bytes), the metadata
+//! columns of `INCLUDE`, and what each envelope makes of a record.
+
+use riffle_repr::strconv::{parse_datum, write_jsonb};
+use riffle_repr::{Datum, Diff, RelationDesc, Row, ScalarType};
+use riffle_sql::source::{Envelope, Format, SourceDesc};
+
+/// One Kafka record, borrowed from the consumer.
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    /// The key bytes.
+    pub key: Option<&'a [u8]>,
+    /// The value bytes (None: a tombstone).
+    pub payload: Option<&'a [u8]>,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// The record's timestamp, milliseconds since the epoch.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// What a record means for the source's collection.
+#[derive(Debug, PartialEq)]
+pub enum Decoded {
+    /// Rows to add (+1) or retract (−1).
+    Changes(Vec<(Row, Diff)>),
+    /// ENVELOPE UPSERT: the key's new row (None: delete the key).
+    Upsert {
+        /// The key.
+        key: Datum,
+        /// The new row.
+        row: Option<Row>,
+    },
+    /// Nothing (a CSV header record, a Debezium tombstone).
+    Skip,
+}
+
+/// Decodes the records of one source.
+pub struct Decoder {
+    desc: SourceDesc,
+    avro: Option<apache_avro::Schema>,
+}
+
+impl Decoder {
+    /// A decoder for `desc`; fails only on an unusable Avro schema (which planning has
+    /// already checked).
+    pub fn new(desc: &SourceDesc) -> Result<Self, String> {
+        let avro = match &desc.format {
+            Format::Avro { schema } => Some(apache_avro::Schema::parse_str(schema).map_err(|e| format!("invalid Avro schema: {e}"))?),
+            _ => None,
+        };
+        Ok(Decoder { desc: desc.clone(), avro })
+    }
+
+    /// Decodes one record; an error names what was wrong with it.
+    pub fn decode(&self, rec: &Record) -> Result<Decoded, String> {
+        let key = match &self.desc.include.key {
+            Some(_) => Some(self.decode_key(rec.key)?),
+            None => None,
+        };
+        match self.desc.envelope {
+            Envelope::None => {
+                let payload = rec.payload.ok_or("the record has no value (a tombstone), which ENVELOPE NONE cannot apply")?;
+                match self.decode_value(payload)? {
+                    Some(values) => Ok(Decoded::Changes(vec![(self.row(key, values, rec), 1)])),
+                    None => Ok(Decoded::Skip),
+                }
+            }
+            Envelope::Upsert => {
+                let key = key.expect("UPSERT includes the key");
+                if key.is_null() {
+                    return Err("ENVELOPE UPSERT needs a record key; this record has none".into());
+                }
+                let row = match rec.payload {
+                    None => None,
+                    Some(payload) => match self.decode_value(payload)? {
+                        Some(values) => Some(self.row(Some(key.clone()), values, rec)),
+                        None => return Ok(Decoded::Skip),
+                    },
+                };
+                Ok(Decoded::Upsert { key, row })
+            }
+            Envelope::Debezium => {
+                let Some(payload) = rec.payload else {
+                    return Ok(Decoded::Skip);
+                };
+                let (before, after) = self.decode_debezium(payload)?;
+                let mut changes = Vec::new();
+                if let Some(b) = before {
+                    changes.push((self.row(key.clone(), b, rec), -1));
+                }
+                if let Some(a) = after {
+                    changes.push((self.row(key, a, rec), 1));
+                }
+                Ok(Decoded::Changes(changes))
+            }
+        }
+    }
+
+    /// The output row: key, values, then the metadata columns.
+    fn row(&self, key: Option<Datum>, values: Vec<Datum>, rec: &Record) -> Row {
+        let inc = &self.desc.include;
+        let mut datums = Vec::with_capacity(values.len() + 4);
+        datums.extend(key);
+        datums.extend(values);
+        if inc.partition.is_some() {
+            datums.push(Datum::Int32(rec.partition));
+        }
+        if inc.offset.is_some() {
+            datums.push(Datum::Int64(rec.offset));
+        }
+        if inc.timestamp.is_some() {
+            datums.push(rec.timestamp_ms.map_or(Datum::Null, |ms| Datum::TimestampTz(ms * 1000)));
+        }
+        Row::new(datums)
+    }
+
+    fn decode_key(&self, key: Option<&[u8]>) -> Result<Datum, String> {
+        let Some(bytes) = key else { return Ok(Datum::Null) };
+        match self.desc.key_format {
+            Format::Bytes => Ok(Datum::Bytes(bytes.to_vec())),
+            Format::Json => {
+                let text = std::str::from_utf8(bytes).map_err(|e| format!("key is not UTF-8: {e}"))?;
+                let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("key is not JSON: {e}"))?;
+                Ok(json_to_datum(&v, &ScalarType::Jsonb)?)
+            }
+            _ => Ok(Datum::String(
+                std::str::from_utf8(bytes).map_err(|e| format!("key is not UTF-8: {e}"))?.to_string(),
+            )),
+        }
+    }
+
+    /// The value columns of a payload (None: a record to skip, such as a CSV header).
+    fn decode_value(&self, payload: &[u8]) -> Result<Option<Vec<Datum>>, String> {
+        let desc = &self.desc.value_desc;
+        match &self.desc.format {
+            Format::Bytes => Ok(Some(vec![Datum::Bytes(payload.to_vec())])),
+            Format::Text => Ok(Some(vec![Datum::String(utf8(payload)?.to_string())])),
+            Format::Json => {
+                let v = parse_json(payload)?;
+                if desc.arity() == 1 && desc.names[0] == "data" && desc.types[0].scalar_type == ScalarType::Jsonb {
+                    return Ok(Some(vec![json_to_datum(&v, &ScalarType::Jsonb)?]));
+                }
+                json_object_row(&v, desc).map(Some)
+            }
+            Format::Csv { columns, header } => {
+                let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(payload);
+                let record = match reader.records().next() {
+                    Some(r) => r.map_err(|e| format!("invalid CSV: {e}"))?,
+                    None => return Err("empty CSV record".into()),
+                };
+                if record.len() != *columns {
+                    return Err(format!("CSV record has {} fields, expected {columns}", record.len()));
+                }
+                if *header && record.iter().zip(&desc.names).all(|(f, n)| f.trim() == n) {
+                    return Ok(None);
+                }
+                record
+                    .iter()
+                    .zip(&desc.types)
+                    .zip(&desc.names)
+                    .map(|((field, typ), name)| {
+                        if field.is_empty() && typ.scalar_type != ScalarType::String {
+                            Ok(Datum::Null)
+                        } else {
+                            parse_datum(field, &typ.scalar_type).map_err(|e| format!("column {name}: {e}"))
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some)
+            }
+            Format::Avro { .. } => {
+                let value = self.avro_value(payload)?;
+                avro_record_row(&value, desc).map(Some)
+            }
+        }
+    }
+
+    /// A Debezium change record's `before` and `after` rows.
+    fn decode_debezium(&self, payload: &[u8]) -> Result<(Option<Vec<Datum>>, Option<Vec<Datum>>), String> {
+        let desc = &self.desc.value_desc;
+        match &self.desc.format {
+            Format::Json => {
+                let mut v = parse_json(payload)?;
+                if let Some(inner) = v.get("payload").filter(|p| p.is_object()) {
+                    v = inner.clone();
+                }
+                let side = |name: &str| -> Result<Option<Vec<Datum>>, String> {
+                    match v.get(name) {
+                        None | Some(serde_json::Value::Null) => Ok(None),
+                        Some(obj) => json_object_row(obj, desc).map(Some).map_err(|e| format!("{name}: {e}")),
+                    }
+                };
+                if v.get("before").is_none() && v.get("after").is_none() {
+                    return Err("not a Debezium change record: no `before` or `after` field".into());
+                }
+                Ok((side("before")?, side("after")?))
+            }
+            Format::Avro { .. } => {
+                let value = self.avro_value(payload)?;
+                let apache_avro::types::Value::Record(fields) = &value else {
+                    return Err("not a Debezium change record: not an Avro record".into());
+                };
+                let side = |name: &str| -> Result<Option<Vec<Datum>>, String> {
+                    match fields.iter().find(|(n, _)| n == name).map(|(_, v)| unwrap_union(v)) {
+                        None | Some(apache_avro::types::Value::Null) => Ok(None),
+                        Some(v) => avro_record_row(v, desc).map(Some).map_err(|e| format!("{name}: {e}")),
+                    }
+                };
+                Ok((side("before")?, side("after")?))
+            }
+            other => Err(format!("ENVELOPE DEBEZIUM needs JSON or Avro, not {other:?}")),
+        }
+    }
+
+    /// An Avro datum, raw or in Confluent's framing (a zero byte and a 4-byte schema id).
+    fn avro_value(&self, payload: &[u8]) -> Result<apache_avro::types::Value, String> {
+        let schema = self.avro.as_ref().expect("Avro sources have a schema");
+        let whole = |bytes: &[u8]| -> Result<apache_avro::types::Value, String> {
+            let mut reader = bytes;
+            let v = apache_avro::from_avro_datum(schema, &mut reader, None).map_err(|e| format!("invalid Avro: {e}"))?;
+            if !reader.is_empty() {
+                return Err(format!("invalid Avro: {} bytes left after the record", reader.len()));
+            }
+            Ok(v)
+        };
+        if payload.len() >= 5 && payload[0] == 0 {
+            if let Ok(v) = whole(&payload[5..]) {
+                return Ok(v);
+            }
+        }
+        whole(payload)
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))
+}
+
+fn parse_json(payload: &[u8]) -> Result<serde_json::Value, String> {
+    serde_json::from_str(utf8(payload)?).map_err(|e| format!("invalid JSON: {e}"))
+}
+
+/// The declared columns of a JSON object, by field name (missing fields are NULL).
+fn json_object_row(v: &serde_json::Value, desc: &RelationDesc) -> Result<Vec<Datum>, String> {
+    let obj = v.as_object().ok_or_else(|| format!("expected a JSON object, found {}", kind(v)))?;
+    desc.iter()
+        .map(|(name, typ)| match obj.get(name) {
+            None => Ok(Datum::Null),
+            Some(field) => json_to_datum(field, &typ.scalar_type).map_err(|e| format!("column {name}: {e}")),
+        })
+        .collect()
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A JSON value as a datum of `typ`: strings and numbers through the type's text input;
+/// numbers for timestamps are milliseconds since the epoch and for dates days since it.
+pub fn json_to_datum(v: &serde_json::Value, typ: &ScalarType) -> Result<Datum, String> {
+    use serde_json::Value as J;
+    match (v, typ) {
+        (J::Null, _) => Ok(Datum::Null),
+        (_, ScalarType::Jsonb) => {
+            let mut out = String::new();
+            write_jsonb(&mut out, v);
+            Ok(Datum::Jsonb(out))
+        }
+        (J::Array(items), ScalarType::Array(elem)) => items
+            .iter()
+            .map(|i| json_to_datum(i, elem))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Datum::Array),
+        (J::Number(n), ScalarType::TimestampTz | ScalarType::Timestamp) => {
+            let ms: i64 = n.to_string().parse().map_err(|_| format!("{n} is not a whole number of milliseconds"))?;
+            let us = ms.checked_mul(1000).ok_or_else(|| format!("timestamp {ms} ms out of range"))?;
+            Ok(if *typ == ScalarType::TimestampTz {
+                Datum::TimestampTz(us)
+            } else {
+                Datum::Timestamp(us)
+            })
+        }
+        (J::Number(n), ScalarType::Date) => {
+            let days: i32 = n.to_string().parse().map_err(|_| format!("{n} is not a whole number of days"))?;
+            Ok(Datum::Date(days))
+        }
+        (J::String(s), _) => parse_datum(s, typ).map_err(|e| e.to_string()),
+        (J::Number(n), ScalarType::String) => Ok(Datum::String(n.to_string())),
+        (J::Number(n), _) => parse_datum(&n.to_string(), typ).map_err(|e| e.to_string()),
+        (J::Bool(b), ScalarType::Bool) => Ok(Datum::Bool(*b)),
+        (J::Bool(b), ScalarType::String) => Ok(Datum::String(b.to_string())),
+        (other, _) => Err(format!("cannot read {} as {}", kind(other), typ.name())),
+    }
+}
+
+fn unwrap_union(v: &apache_avro::types::Value) -> &apache_avro::types::Value {
+    match v {
+        apache_avro::types::Value::Union(_, inner) => unwrap_union(inner),
+        other => other,
+    }
+}
+
+fn avro_record_row(v: &apache_avro::types::Value, desc: &RelationDesc) -> Result<Vec<Datum>, String> {
+    let apache_avro::types::Value::Record(fields) = unwrap_union(v) else {
+        return Err("expected an Avro record".into());
+    };
+    desc.iter()
+        .map(|(name, typ)| match fields.iter().find(|(n, _)| n == name) {
+            None => Ok(Datum::Null),
+            Some((_, value)) => avro_to_datum(value, &typ.scalar_type).map_err(|e| format!("column {name}: {e}")),
+        })
+        .collect()
+}
+
+/// An Avro value as a datum of the column's type (see `riffle_sql::avro_type`).
+fn avro_to_datum(v: &apache_avro::types::Value, typ: &ScalarType) -> Result<Datum, String> {
+    use apache_avro::types::Value as A;
+    Ok(match (unwrap_union(v), typ) {
+        (A::Null, _) => Datum::Null,
+        (A::Boolean(b), _) => Datum::Bool(*b),
+        (A::Int(i), ScalarType::Int32) => Datum::Int32(*i),
+        (A::Long(i), ScalarType::Int64) => Datum::Int64(*i),
+        (A::Float(f), _) => Datum::Float32(riffle_repr::F32(*f)),
+        (A::Double(f), _) => Datum::Float64(riffle_repr::F64(*f)),
+        (A::String(s) | A::Enum(_, s), _) => Datum::String(s.clone()),
+        (A::Uuid(u), _) => Datum::String(u.to_string()),
+        (A::Bytes(b) | A::Fixed(_, b), _) => Datum::Bytes(b.clone()),
+        (A::Date(d), _) => Datum::Date(*d),
+        (A::TimestampMillis(ms), ScalarType::TimestampTz) => Datum::TimestampTz(ms * 1000),
+        (A::TimestampMicros(us), ScalarType::TimestampTz) => Datum::TimestampTz(*us),
+        (A::TimestampNanos(ns), ScalarType::TimestampTz) => Datum::TimestampTz(ns / 1000),
+        (A::LocalTimestampMillis(ms), _) => Datum::Timestamp(ms * 1000),
+        (A::LocalTimestampMicros(us), _) => Datum::Timestamp(*us),
+        (A::LocalTimestampNanos(ns), _) => Datum::Timestamp(ns / 1000),
+        (value, ScalarType::Jsonb) => {
+            let json: serde_json::Value = value.clone().try_into().map_err(|e| format!("{e}"))?;
+            json_to_datum(&json, &ScalarType::Jsonb)?
+        }
+        (value, _) => return Err(format!("Avro value {value:?} does not fit {}", typ.name())),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riffle_repr::{ColumnType, GlobalId};
+    use riffle_sql::source::{Include, KafkaConnection, StartOffset};
+
+    fn desc(format: Format, envelope: Envelope, value_desc: RelationDesc, include: Include) -> SourceDesc {
+        SourceDesc {
+            connection_id: GlobalId(1),
+            connection: KafkaConnection {
+                brokers: "x".into(),
+                options: vec![],
+            },
+            topic: "t".into(),
+            key_format: Format::Text,
+            format,
+            envelope,
+            include,
+            start: StartOffset::Earliest,
+            value_desc,
+        }
+    }
+
+    fn cols(c: &[(&str, ScalarType)]) -> RelationDesc {
+        c.iter().fold(RelationDesc::empty(), |d, (n, t)| d.with_column(*n, ColumnType::nullable(t.clone())))
+    }
+
+    fn rec<'a>(key: Option<&'a [u8]>, payload: Option<&'a [u8]>) -> Record<'a> {
+        Record {
+            key,
+            payload,
+            partition: 2,
+            offset: 7,
+            timestamp_ms: Some(1000),
+        }
+    }
+
+    #[test]
+    fn json_typed_columns_and_metadata() {
+        let include = Include {
+            offset: Some("offset".into()),
+            partition: Some("partition".into()),
+            timestamp: Some("ts".into()),
+            ..Default::default()
+        };
+        let d = Decoder::new(&desc(
+            Format::Json,
+            Envelope::None,
+            cols(&[("id", ScalarType::Int64), ("name", ScalarType::String), ("at", ScalarType::TimestampTz)]),
+            include,
+        ))
+        .unwrap();
+        let out = d.decode(&rec(None, Some(br#"{"id": 5, "name": "x", "at": 1500, "extra": true}"#))).unwrap();
+        assert_eq!(
+            out,
+            Decoded::Changes(vec![(
+                Row::new(vec![
+                    Datum::Int64(5),
+                    Datum::String("x".into()),
+                    Datum::TimestampTz(1_500_000),
+                    Datum::Int32(2),
+                    Datum::Int64(7),
+                    Datum::TimestampTz(1_000_000)
+                ]),
+                1
+            )])
+        );
+        assert!(d.decode(&rec(None, Some(b"{\"id\": \"nope\"}"))).unwrap_err().contains("column id"));
+        assert!(d.decode(&rec(None, Some(b"not json"))).unwrap_err().contains("invalid JSON"));
+        assert!(d.decode(&rec(None, Some(b"[1]"))).unwrap_err().contains("expected a JSON object"));
+    }
+
+    #[test]
+    fn csv_header_and_upsert() {
+        let d = Decoder::new(&desc(
+            Format::Csv { columns: 2, header: true },
+            Envelope::Upsert,
+            cols(&[("a", ScalarType::Int32), ("b", ScalarType::String)]),
+            Include {
+                key: Some("key".into()),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+        assert_eq!(d.decode(&rec(Some(b"k"), Some(b"a,b"))).unwrap(), Decoded::Skip);
+        assert_eq!(
+            d.decode(&rec(Some(b"k"), Some(b"1,\"x,y\""))).unwrap(),
+            Decoded::Upsert {
+                key: Datum::String("k".into()),
+                row: Some(Row::new(vec![Datum::String("k".into()), Datum::Int32(1), Datum::String("x,y".into())]))
+            }
+        );
+        assert_eq!(
+            d.decode(&rec(Some(b"k"), None)).unwrap(),
+            Decoded::Upsert {
+                key: Datum::String("k".into()),
+                row: None
+            }
+        );
+        assert!(d.decode(&rec(None, Some(b"1,x"))).unwrap_err().contains("needs a record key"));
+        assert!(d.decode(&rec(Some(b"k"), Some(b"1"))).unwrap_err().contains("1 fields"));
+    }
+
+    #[test]
+    fn debezium_json_and_avro() {
+        let c = cols(&[("id", ScalarType::Int32), ("v", ScalarType::String)]);
+        let d = Decoder::new(&desc(Format::Json, Envelope::Debezium, c.clone(), Include::default())).unwrap();
+        let out = d
+            .decode(&rec(None, Some(br#"{"payload": {"before": {"id": 1, "v": "a"}, "after": {"id": 1, "v": "b"}, "op": "u"}}"#)))
+            .unwrap();
+        assert_eq!(
+            out,
+            Decoded::Changes(vec![
+                (Row::new(vec![Datum::Int32(1), Datum::String("a".into())]), -1),
+                (Row::new(vec![Datum::Int32(1), Datum::String("b".into())]), 1)
+            ])
+        );
+        assert_eq!(d.decode(&rec(None, None)).unwrap(), Decoded::Skip);
+
+        let schema = r#"{"type": "record", "name": "r", "fields": [{"name": "id", "type": "int"}, {"name": "v", "type": ["null", "string"]}]}"#;
+        let parsed = apache_avro::Schema::parse_str(schema).unwrap();
+        let value = apache_avro::types::Value::Record(vec![
+            ("id".into(), apache_avro::types::Value::Int(3)),
+            (
+                "v".into(),
+                apache_avro::types::Value::Union(1, Box::new(apache_avro::types::Value::String("z".into()))),
+            ),
+        ]);
+        let raw = apache_avro::to_avro_datum(&parsed, value).unwrap();
+        let d = Decoder::new(&desc(Format::Avro { schema: schema.into() }, Envelope::None, c, Include::default())).unwrap();
+        let expect = Decoded::Changes(vec![(Row::new(vec![Datum::Int32(3), Datum::String("z".into())]), 1)]);
+        assert_eq!(d.decode(&rec(None, Some(&raw))).unwrap(), expect);
+        let mut framed = vec![0, 0, 0, 0, 1];
+        framed.extend(&raw);
+        assert_eq!(d.decode(&rec(None, Some(&framed))).unwrap(), expect);
+        assert!(d.decode(&rec(None, Some(b"\xff\xff\xff"))).is_err());
+    }
+}
