@@ -36,7 +36,9 @@ impl Catalog {
 
     /// Adds an item.
     pub fn insert(&mut self, item: CatalogItem) {
-        self.next_id = self.next_id.max(item.id.0);
+        if !item.id.is_system() {
+            self.next_id = self.next_id.max(item.id.0);
+        }
         self.by_name.insert(item.name.clone(), item.id);
         self.items.insert(item.id, item);
     }

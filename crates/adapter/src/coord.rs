@@ -722,7 +722,7 @@ impl Coordinator {
         let sql = crate::sources::errors_table_sql();
         let stmt = riffle_sql::parse(&sql)?.remove(0);
         let (plan, _) = riffle_sql::plan(&self.catalog, &stmt, PlanContext::default(), &Params::default())?;
-        let id = self.catalog.allocate_id();
+        let id = GlobalId::system(1);
         let item = self.item_from_plan(id, plan, sql)?;
         self.persist(&item)?;
         self.install(compute, &item);

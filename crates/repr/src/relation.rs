@@ -8,9 +8,29 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct GlobalId(pub u64);
 
+impl GlobalId {
+    /// System objects (`riffle_source_errors`) have ids from here on, so that they never take
+    /// a user id: `s1`, `s2`, … as printed.
+    pub const SYSTEM_BASE: u64 = 1 << 62;
+
+    /// The `n`th system id.
+    pub fn system(n: u64) -> Self {
+        GlobalId(Self::SYSTEM_BASE + n)
+    }
+
+    /// Whether this is a system object's id.
+    pub fn is_system(&self) -> bool {
+        self.0 >= Self::SYSTEM_BASE
+    }
+}
+
 impl fmt::Display for GlobalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "u{}", self.0)
+        if self.is_system() {
+            write!(f, "s{}", self.0 - Self::SYSTEM_BASE)
+        } else {
+            write!(f, "u{}", self.0)
+        }
     }
 }
 
