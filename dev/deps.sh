@@ -4,7 +4,8 @@
 #   build: libclang-dev (bindgen) and librocksdb-dev (RocksDB linked from Debian, see
 #          docs/architecture.md "Build": ~2 min clean builds instead of ~15 with the bundled C++)
 #   test:  also PostgreSQL 15 (server for the differential tests, psql), JDK + the PostgreSQL
-#          JDBC driver, and psycopg 3 from PyPI.
+#          JDBC driver, and psycopg 3 and confluent-kafka (the Kafka example's generator) from
+#          PyPI. The Kafka broker itself is dev/kafka.sh's.
 set -euo pipefail
 mode=${1:-build}
 pkgs=(libclang-dev librocksdb-dev)
@@ -25,4 +26,8 @@ fi
 if [ "$mode" = test ] && ! python3 -c "import psycopg" 2>/dev/null; then
   echo "dev/deps.sh: installing psycopg[binary]" >&2
   python3 -m pip install -q "psycopg[binary]==3.2.*" 2>/dev/null || python3 -m pip install -q --break-system-packages "psycopg[binary]==3.2.*"
+fi
+if [ "$mode" = test ] && ! python3 -c "import confluent_kafka" 2>/dev/null; then
+  echo "dev/deps.sh: installing confluent-kafka" >&2
+  python3 -m pip install -q "confluent-kafka==2.6.1" 2>/dev/null || python3 -m pip install -q --break-system-packages "confluent-kafka==2.6.1"
 fi

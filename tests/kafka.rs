@@ -425,3 +425,58 @@ async fn source_waits_for_its_topic() {
     produce(&p, &t, &[(0, None, Some(br#"{"id": 1}"#)), (1, None, Some(br#"{"id": 2}"#))]).await;
     wait_rows(&c, "SELECT id, partition FROM s", &["1|0", "2|1"]).await;
 }
+
+/// examples/ml-monitoring/kafka: its setup.sql and generate.py, against the broker. The
+/// maintained quality view equals the same query run from scratch, and the alerts sink's topic,
+/// read as a compacted topic (latest value per key, tombstones delete), equals the alerts view.
+#[tokio::test(flavor = "multi_thread")]
+async fn ml_monitoring_over_kafka() {
+    let Some(broker) = broker() else { return };
+    let suffix = format!("_{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/ml-monitoring/kafka");
+    let mut sql = std::fs::read_to_string(format!("{dir}/setup.sql")).unwrap().replace(":'broker'", &format!("'{broker}'"));
+    for t in ["leads", "predictions", "conversions", "accuracy-alerts"] {
+        sql = sql.replace(&format!("(TOPIC '{t}')"), &format!("(TOPIC '{t}{suffix}')"));
+    }
+    create_topic(&broker, &format!("accuracy-alerts{suffix}"), 1).await;
+    let server = TestServer::start();
+    let c = server.connect().await;
+    c.batch_execute(&sql).await.unwrap();
+    let generate = |args: &[&str]| {
+        let out = std::process::Command::new("python3")
+            .arg(format!("{dir}/generate.py"))
+            .args(["--broker", &broker, "--suffix", &suffix, "--rate", "2000", "--conversion-delay", "0.1"])
+            .args(args)
+            .output()
+            .expect("python3");
+        assert!(out.status.success(), "generate.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("generate.py prints its counts")
+    };
+    let a = generate(&["--leads", "200", "--model", "m1"]);
+    let b = generate(&["--leads", "50", "--model", "m2", "--first-id", "1001", "--flip", "--seed", "3"]);
+    let produced = |t: &str| a[t].as_i64().unwrap() + b[t].as_i64().unwrap();
+    // Everything produced is in before the answers are compared.
+    for t in ["leads", "predictions", "conversions"] {
+        wait_rows(&c, &format!("SELECT count(*) FROM {t}"), &[&produced(t).to_string()]).await;
+    }
+    wait_rows(&c, "SELECT model, leads FROM model_quality_3h", &["m1|200", "m2|50"]).await;
+    let scratch = "SELECT model, count(*), avg(CASE WHEN predicted = converted THEN 1.0 ELSE 0.0 END) FROM (
+        SELECT DISTINCT ON (p.lead_id) p.lead_id, p.model, p.score > 0.5 AS predicted,
+               EXISTS (SELECT 1 FROM conversions c WHERE c.lead_id = p.lead_id) AS converted
+        FROM predictions p JOIN leads l ON l.lead_id = p.lead_id ORDER BY p.lead_id, p.predicted_at DESC) s GROUP BY model";
+    let expected = rows(&c, scratch).await;
+    wait_rows(&c, "SELECT model, leads, accuracy FROM model_quality_3h", &expected.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    // m2's model is broken on purpose: it raises an alert, which reaches the sink's topic.
+    let alerts = rows(&c, "SELECT model FROM accuracy_alerts").await;
+    assert!(alerts.contains(&"m2".to_string()), "{alerts:?}");
+    let records = consume_all(&broker, &format!("accuracy-alerts{suffix}"), 1);
+    let mut state = std::collections::BTreeMap::new();
+    for (key, value) in records {
+        match value {
+            Some(v) => state.insert(key.unwrap(), v),
+            None => state.remove(&key.unwrap()),
+        };
+    }
+    let sunk: Vec<String> = state.keys().map(|k| serde_json::from_str::<serde_json::Value>(k).unwrap()["model"].as_str().unwrap().to_string()).collect();
+    assert_eq!(sunk, alerts);
+}
