@@ -9,5 +9,5 @@ eval "$(dev/pg.sh)"
 export RIFFLE_TEST_PG
 eval "$(dev/kafka.sh)"
 export RIFFLE_TEST_KAFKA
-cargo build --bin riffle
-cargo test --workspace --no-fail-fast
+cargo build --locked --bin riffle
+cargo test --locked --workspace --no-fail-fast
