@@ -150,6 +150,8 @@ async fn json_source_typed_columns_errors_and_progress() {
         ("CREATE SOURCE x FROM KAFKA CONNECTION k (PARTITIONS 3) FORMAT JSON".to_string(), "22023"),
         (format!("CREATE SOURCE x FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT CSV WITH HEADER"), "22023"),
         (format!("CREATE SOURCE x FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT JSON ENVELOPE DEBEZIUM"), "22023"),
+        (format!("CREATE SOURCE x (a int) FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT JSON INCLUDE OFFSET ENVELOPE DEBEZIUM"), "22023"),
+        (format!("CREATE SOURCE x FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT PROTOBUF"), "42601"),
     ] {
         let err = c.batch_execute(&sql).await.unwrap_err();
         assert_eq!(err.code().unwrap().code(), code, "{sql}: {err}");
@@ -202,7 +204,8 @@ async fn formats_csv_text_bytes_avro_and_jsonb() {
          CREATE SOURCE csv_n FROM KAFKA CONNECTION k (TOPIC '{csv_n}') FORMAT CSV WITH 3 COLUMNS;
          CREATE SOURCE txt FROM KAFKA CONNECTION k (TOPIC '{text}') FORMAT TEXT INCLUDE KEY, TIMESTAMP AS ts;
          CREATE SOURCE av FROM KAFKA CONNECTION k (TOPIC '{avro}') FORMAT AVRO USING SCHEMA '{}';
-         CREATE SOURCE js FROM KAFKA CONNECTION k (TOPIC '{json}') FORMAT JSON",
+         CREATE SOURCE js FROM KAFKA CONNECTION k (TOPIC '{json}') FORMAT JSON;
+         CREATE SOURCE from_one FROM KAFKA CONNECTION k (TOPIC '{csv_n}', START OFFSET (1)) FORMAT TEXT INCLUDE OFFSET",
         schema.replace('\'', "''")
     ))
     .await
@@ -212,6 +215,7 @@ async fn formats_csv_text_bytes_avro_and_jsonb() {
     wait_rows(&c, "SELECT key, text, ts IS NOT NULL FROM txt", &["k1|héllo|t"]).await;
     wait_rows(&c, "SELECT id, label, at FROM av", &["1|one|2023-11-14 22:13:20+00", "2|NULL|2023-11-14 22:13:20+00"]).await;
     wait_rows(&c, "SELECT data -> 'a' -> 'b' ->> 1 FROM js", &["2"]).await;
+    wait_rows(&c, "SELECT text, \"offset\" FROM from_one", &["only,two|1"]).await;
     wait_rows(
         &c,
         "SELECT source, \"offset\" FROM riffle_source_errors",

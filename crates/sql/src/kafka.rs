@@ -199,6 +199,12 @@ impl Planner<'_> {
             };
             *slot = Some(alias.clone().unwrap_or_else(|| what.to_ascii_lowercase()));
         }
+        if envelope == Envelope::Debezium && (include.partition.is_some() || include.offset.is_some() || include.timestamp.is_some()) {
+            // A retraction must match the row its insertion made, which carried other metadata.
+            return Err(PlanError::InvalidValue(
+                "ENVELOPE DEBEZIUM cannot INCLUDE PARTITION, OFFSET or TIMESTAMP".into(),
+            ));
+        }
         if envelope == Envelope::Upsert && include.key.is_none() {
             // The key identifies the row being replaced, so it is part of the row.
             include.key = Some("key".into());
