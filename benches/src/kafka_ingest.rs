@@ -86,50 +86,39 @@ async fn main() {
     let server = TestServer::start();
     let c = server.connect().await;
     c.batch_execute(&format!("CREATE CONNECTION k TO KAFKA (BROKER '{broker}')")).await.unwrap();
-    let mut results = Vec::new();
-    results.push(
-        measure(
-            &server,
-            &broker,
+    let upsert_view = format!(
+        // Done when every key (50,000 of them) holds its last record.
+        "CREATE MATERIALIZED VIEW {{name}}_v AS SELECT count(*) AS n FROM {{name}} WHERE id >= {}",
+        n.saturating_sub(50_000)
+    );
+    let typed = "CREATE SOURCE {name} (id bigint, user_id bigint, amount bigint, kind text) FROM KAFKA CONNECTION k (TOPIC '{topic}')";
+    let cases = [
+        (
             "json",
-            n,
-            "CREATE SOURCE {name} (id bigint, user_id bigint, amount bigint, kind text) FROM KAFKA CONNECTION k (TOPIC '{topic}') FORMAT JSON",
-            "CREATE MATERIALIZED VIEW {name}_v AS SELECT user_id, count(*) AS n, sum(amount) AS total FROM {name} GROUP BY user_id",
+            format!("{typed} FORMAT JSON"),
+            "CREATE MATERIALIZED VIEW {name}_v AS SELECT user_id, count(*) AS n, sum(amount) AS total FROM {name} GROUP BY user_id".to_string(),
             n as i64,
             false,
-        )
-        .await,
-    );
-    results.push(
-        measure(
-            &server,
-            &broker,
+        ),
+        (
             "bytes",
-            n,
-            "CREATE SOURCE {name} FROM KAFKA CONNECTION k (TOPIC '{topic}') FORMAT BYTES INCLUDE PARTITION",
-            "CREATE MATERIALIZED VIEW {name}_v AS SELECT partition, count(*) AS n FROM {name} GROUP BY partition",
+            "CREATE SOURCE {name} FROM KAFKA CONNECTION k (TOPIC '{topic}') FORMAT BYTES INCLUDE PARTITION".to_string(),
+            "CREATE MATERIALIZED VIEW {name}_v AS SELECT partition, count(*) AS n FROM {name} GROUP BY partition".to_string(),
             n as i64,
             false,
-        )
-        .await,
-    );
-    results.push(
-        measure(
-            &server,
-            &broker,
+        ),
+        (
             "upsert",
-            n,
-            "CREATE SOURCE {name} (id bigint, user_id bigint, amount bigint, kind text) FROM KAFKA CONNECTION k (TOPIC '{topic}') KEY FORMAT TEXT VALUE FORMAT JSON INCLUDE OFFSET ENVELOPE UPSERT",
-            // Done when every key (50,000 of them) holds its last record.
-            &format!(
-                "CREATE MATERIALIZED VIEW {{name}}_v AS SELECT count(*) AS n FROM {{name}} WHERE id >= {}",
-                n.saturating_sub(50_000)
-            ),
+            format!("{typed} KEY FORMAT TEXT VALUE FORMAT JSON INCLUDE OFFSET ENVELOPE UPSERT"),
+            upsert_view,
             n.min(50_000) as i64,
             true,
-        )
-        .await,
-    );
+        ),
+    ];
+    let mut results = Vec::new();
+    for (name, source, view, expect, keyed) in &cases {
+        results.push(measure(&server, &broker, name, n, source, view, *expect, *keyed).await);
+    }
     println!("{n} records per run, 4 partitions, one timely worker, broker and Riffle on the same machine");
     println!();
     println!("| source | records/s | MB/s (payload) |");

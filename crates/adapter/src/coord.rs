@@ -201,13 +201,7 @@ impl Adapter {
     /// before serving.
     pub async fn start(&self) -> Result<(), AdapterError> {
         let mut coord = self.coord.lock().await;
-        let sinks: Vec<CatalogItem> = coord
-            .catalog
-            .items()
-            .into_iter()
-            .filter(|i| matches!(i.kind, ItemKind::Sink(_)))
-            .cloned()
-            .collect();
+        let sinks = coord.items_where(|k| matches!(k, ItemKind::Sink(_)));
         for item in &sinks {
             let resume = coord.durable.sink_progress(item.id)?;
             let (as_of, snapshot) = match resume {
@@ -221,13 +215,7 @@ impl Adapter {
             coord.last_ts = coord.last_ts.max(ts);
         }
         coord.advance(&self.compute);
-        let sources: Vec<CatalogItem> = coord
-            .catalog
-            .items()
-            .into_iter()
-            .filter(|i| matches!(i.kind, ItemKind::Source(_)))
-            .cloned()
-            .collect();
+        let sources = coord.items_where(|k| matches!(k, ItemKind::Source(_)));
         for item in &sources {
             crate::sources::start_source(&mut coord, self, item)?;
         }
@@ -629,6 +617,11 @@ impl Coordinator {
             ItemKind::View { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) => return,
         }
         self.readable_from.insert(item.id, self.last_ts);
+    }
+
+    /// The catalog items of some kinds, in creation order.
+    fn items_where(&self, kind: impl Fn(&ItemKind) -> bool) -> Vec<CatalogItem> {
+        self.catalog.items().into_iter().filter(|i| kind(&i.kind)).cloned().collect()
     }
 
     /// How much history a stored collection keeps (an index: its collection's).

@@ -298,12 +298,7 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement, PlanError> {
         let mut p = parser(tokens[sig[1] + 1..].to_vec());
         let stmt = if kinds {
             let if_exists = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
-            let names = p
-                .parse_comma_separated(|p| p.parse_identifier())
-                .map_err(parse_error)?
-                .into_iter()
-                .map(|i| i.value)
-                .collect();
+            let names = identifiers(&mut p)?;
             let cascade = p.parse_keyword(Keyword::CASCADE);
             let _ = p.parse_keyword(Keyword::RESTRICT);
             Statement::DropObjects {
@@ -479,6 +474,26 @@ fn expect_word(p: &mut Parser, w: &str) -> Result<(), PlanError> {
     }
 }
 
+/// `a, b, c`: identifiers, case-folded as sqlparser does.
+fn identifiers(p: &mut Parser) -> Result<Vec<String>, PlanError> {
+    Ok(p.parse_comma_separated(|p| p.parse_identifier())
+        .map_err(parse_error)?
+        .into_iter()
+        .map(|i| i.value)
+        .collect())
+}
+
+/// `[ENVELOPE word]`, upper-cased.
+fn parse_envelope(p: &mut Parser, expected: &str) -> Result<Option<String>, PlanError> {
+    if !eat_word(p, "envelope") {
+        return Ok(None);
+    }
+    match p.next_token().token {
+        Token::Word(w) => Ok(Some(w.value.to_ascii_uppercase())),
+        t => Err(parse_error(format!("sql parser error: Expected: {expected}, found: {t}"))),
+    }
+}
+
 fn if_not_exists(p: &mut Parser) -> bool {
     p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS])
 }
@@ -559,12 +574,7 @@ fn parse_format(p: &mut Parser) -> Result<FormatSpec, PlanError> {
         if eat_word(p, "header") {
             let mut names = Vec::new();
             if p.consume_token(&Token::LParen) {
-                names = p
-                    .parse_comma_separated(|p| p.parse_identifier())
-                    .map_err(parse_error)?
-                    .into_iter()
-                    .map(|i| i.value)
-                    .collect();
+                names = identifiers(p)?;
                 p.expect_token(&Token::RParen).map_err(parse_error)?;
             }
             Ok(FormatSpec::CsvHeader(names))
@@ -640,14 +650,7 @@ fn parse_create_source(p: &mut Parser, text: String) -> Result<CreateSource, Pla
             }
         }
     }
-    let envelope = if eat_word(p, "envelope") {
-        match p.next_token().token {
-            Token::Word(w) => Some(w.value.to_ascii_uppercase()),
-            t => return Err(parse_error(format!("sql parser error: Expected: NONE, UPSERT or DEBEZIUM, found: {t}"))),
-        }
-    } else {
-        None
-    };
+    let envelope = parse_envelope(p, "NONE, UPSERT or DEBEZIUM")?;
     Ok(CreateSource {
         name,
         if_not_exists,
@@ -676,24 +679,12 @@ fn parse_create_sink(p: &mut Parser, text: String) -> Result<CreateSink, PlanErr
     let mut key = Vec::new();
     if eat_word(p, "key") {
         p.expect_token(&Token::LParen).map_err(parse_error)?;
-        key = p
-            .parse_comma_separated(|p| p.parse_identifier())
-            .map_err(parse_error)?
-            .into_iter()
-            .map(|i| i.value)
-            .collect();
+        key = identifiers(p)?;
         p.expect_token(&Token::RParen).map_err(parse_error)?;
     }
     expect_word(p, "format")?;
     let format = parse_format(p)?;
-    let envelope = if eat_word(p, "envelope") {
-        match p.next_token().token {
-            Token::Word(w) => Some(w.value.to_ascii_uppercase()),
-            t => return Err(parse_error(format!("sql parser error: Expected: DEBEZIUM or UPSERT, found: {t}"))),
-        }
-    } else {
-        None
-    };
+    let envelope = parse_envelope(p, "DEBEZIUM or UPSERT")?;
     Ok(CreateSink {
         name,
         if_not_exists,
