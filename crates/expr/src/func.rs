@@ -87,6 +87,12 @@ pub enum Func {
     Md5,
     /// `encode(bytea, 'hex' | 'base64' | 'escape')`
     Encode,
+    /// `cosine_similarity(a, b)` of two float8[] vectors.
+    CosineSimilarity,
+    /// `l2_distance(a, b)`: Euclidean distance.
+    L2Distance,
+    /// `inner_product(a, b)`: dot product.
+    InnerProduct,
     /// `decode(text, 'hex' | 'base64' | 'escape')`
     Decode,
     Ascii,
@@ -300,6 +306,23 @@ impl Func {
                 String(encode_bytes(b, text(&a[1])?)?)
             }
             Func::Decode => Bytes(decode_bytes(text(&a[0])?, text(&a[1])?)?),
+            Func::CosineSimilarity | Func::L2Distance | Func::InnerProduct => match (vector(&a[0])?, vector(&a[1])?) {
+                (Some(x), Some(y)) => {
+                    if x.len() != y.len() {
+                        return Err(EvalError::InvalidArgument(format!("different vector dimensions {} and {}", x.len(), y.len())));
+                    }
+                    let dot: f64 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
+                    Float64(F64(match self {
+                        Func::InnerProduct => dot,
+                        Func::L2Distance => x.iter().zip(&y).map(|(p, q)| (p - q) * (p - q)).sum::<f64>().sqrt(),
+                        _ => {
+                            let norm = |v: &[f64]| v.iter().map(|p| p * p).sum::<f64>().sqrt();
+                            dot / (norm(&x) * norm(&y))
+                        }
+                    }))
+                }
+                _ => Null,
+            },
             Func::Lower => String(text(&a[0])?.to_lowercase()),
             Func::Upper => String(text(&a[0])?.to_uppercase()),
             Func::CharLength => Int32(text(&a[0])?.chars().count() as i32),
@@ -1666,4 +1689,21 @@ fn decode_bytes(s: &str, format: &str) -> Result<Vec<u8>, EvalError> {
         }
         other => Err(EvalError::InvalidArgument(format!("unrecognized encoding: \"{other}\""))),
     }
+}
+
+/// A float8[] argument as numbers (None when any element is NULL).
+fn vector(d: &Datum) -> Result<Option<Vec<f64>>, EvalError> {
+    let Datum::Array(items) = d else {
+        return Err(EvalError::InvalidArgument("expected a vector (an array of numbers)".into()));
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Datum::Null => return Ok(None),
+            Datum::Float64(F64(v)) => out.push(*v),
+            Datum::Float32(v) => out.push(v.0 as f64),
+            other => out.push(as_f64(other)),
+        }
+    }
+    Ok(Some(out))
 }

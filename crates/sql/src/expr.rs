@@ -1295,6 +1295,23 @@ impl Planner<'_> {
                 call(Func::Encode, vec![bytes, text_arg(it.next().unwrap())?], T::String)
             }
             ("decode", 2) => call(Func::Decode, texts(planned)?, T::Bytes),
+            ("cosine_similarity" | "l2_distance" | "inner_product", 2) => {
+                let func = match name {
+                    "cosine_similarity" => Func::CosineSimilarity,
+                    "l2_distance" => Func::L2Distance,
+                    _ => Func::InnerProduct,
+                };
+                let vectors = planned
+                    .into_iter()
+                    .map(|t| {
+                        if !matches!(t.typ, T::Array(_) | T::Unknown) {
+                            return Err(PlanError::UnknownFunction(format!("function {name}({}) does not exist: it takes two arrays", t.typ)));
+                        }
+                        self.cast(t, &T::Array(Box::new(T::Float64)), false)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                call(func, vectors, T::Float64)
+            }
             ("substr" | "substring", 2 | 3) => {
                 let mut it = planned.into_iter();
                 let mut a = vec![text_arg(it.next().unwrap())?];
