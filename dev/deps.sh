@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what building and testing Riffle needs on a fresh Debian/Ubuntu machine, skipping
 # whatever is already there. Usage: dev/deps.sh [build|test]   (default: build)
-#   build: libclang-dev (bindgen) and librocksdb-dev (RocksDB linked from Debian, see
+#   build: libclang-dev (bindgen), librocksdb-dev (RocksDB linked from Debian, see
 #          docs/architecture.md "Build": ~2 min clean builds instead of ~15 with the bundled C++)
+#          and protobuf-compiler (candle-onnx generates its ONNX bindings with protoc)
 #   test:  also PostgreSQL 15 (server for the differential tests, psql), JDK + the PostgreSQL
-#          JDBC driver, and psycopg 3 and confluent-kafka (the Kafka example's generator) from
-#          PyPI. The Kafka broker itself is dev/kafka.sh's.
+#          JDBC driver, and from PyPI psycopg 3, confluent-kafka (the Kafka example's generator)
+#          and scikit-learn + skl2onnx (the model tests train and export real models). The Kafka
+#          broker itself is dev/kafka.sh's.
 set -euo pipefail
 mode=${1:-build}
-pkgs=(libclang-dev librocksdb-dev)
+pkgs=(libclang-dev librocksdb-dev protobuf-compiler)
 if [ "$mode" = test ]; then
   pkgs+=(postgresql-15 postgresql-client-15 libpostgresql-jdbc-java default-jdk-headless python3-pip)
 fi
@@ -30,4 +32,9 @@ fi
 if [ "$mode" = test ] && ! python3 -c "import confluent_kafka" 2>/dev/null; then
   echo "dev/deps.sh: installing confluent-kafka" >&2
   python3 -m pip install -q "confluent-kafka==2.6.1" 2>/dev/null || python3 -m pip install -q --break-system-packages "confluent-kafka==2.6.1"
+fi
+if [ "$mode" = test ] && ! python3 -c "import sklearn, skl2onnx, onnx" 2>/dev/null; then
+  echo "dev/deps.sh: installing scikit-learn, skl2onnx, onnx" >&2
+  reqs=("scikit-learn==1.5.2" "skl2onnx==1.20.0" "onnx==1.17.0")
+  python3 -m pip install -q "${reqs[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${reqs[@]}"
 fi

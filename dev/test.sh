@@ -9,5 +9,7 @@ eval "$(dev/pg.sh)"
 export RIFFLE_TEST_PG
 eval "$(dev/kafka.sh)"
 export RIFFLE_TEST_KAFKA
+# The model tests must run here, not skip for want of scikit-learn.
+export RIFFLE_REQUIRE_SKLEARN=1
 cargo build --locked --bin riffle
 cargo test --locked --workspace --no-fail-fast
