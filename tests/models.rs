@@ -78,3 +78,109 @@ fn corrupt_and_unsupported_models_are_refused() {
     let err = Model::load(b"", "safetensors").unwrap_err();
     assert!(err.to_string().contains("unsupported"), "{err}");
 }
+
+/// CREATE MODEL, predict(…) and predict_proba(…) in a materialized view over the real server,
+/// the model kept in RocksDB (the file may go away), riffle_models, and the errors.
+#[tokio::test(flavor = "multi_thread")]
+async fn predict_in_sql_views_survives_restart() {
+    let Some((dir, expected)) = sklearn_models() else { return };
+    let data = tempfile::tempdir().unwrap();
+    let mut server = riffle_tests::TestServer::start_in(data.path(), &[]);
+    let c = server.connect().await;
+    let model_path = |name: &str| dir.path().join(format!("{name}.onnx")).display().to_string();
+    c.batch_execute(&format!(
+        "CREATE MODEL churn FROM '{}' WITH (format = 'onnx');
+         CREATE MODEL spend FROM '{}';
+         CREATE TABLE features (id integer, a real, b real, c real, d real)",
+        model_path("logreg_strings"),
+        model_path("gb_reg")
+    ))
+    .await
+    .unwrap();
+    let rows_of = |name: &str| expected["models"][name]["features"].as_array().unwrap().clone();
+    // The classifier's rows first (ids 0..), then the regressor's (ids 100..).
+    let mut values = Vec::new();
+    for (offset, name) in [(0, "logreg_strings"), (100, "gb_reg")] {
+        for (i, r) in rows_of(name).iter().enumerate() {
+            let f: Vec<String> = r.as_array().unwrap().iter().map(|v| format!("{}", v.as_f64().unwrap() as f32)).collect();
+            values.push(format!("({}, {})", offset + i, f.join(", ")));
+        }
+    }
+    c.batch_execute(&format!("INSERT INTO features VALUES {}", values.join(", "))).await.unwrap();
+    c.batch_execute(
+        "CREATE MATERIALIZED VIEW scored AS
+           SELECT id, predict('churn', a, b, c, d) AS label, predict_proba('churn', ARRAY[a, b, c, d]) AS proba,
+                  predict('spend', a, b, c, d) AS spend
+           FROM features",
+    )
+    .await
+    .unwrap();
+    let check = |rows: Vec<tokio_postgres::Row>| {
+        let churn = &expected["models"]["logreg_strings"];
+        let spend = &expected["models"]["gb_reg"];
+        for row in rows {
+            let id: i32 = row.get(0);
+            let (label, proba, value): (String, Vec<f64>, f64) = (row.get(1), row.get(2), row.get(3));
+            if id < 100 {
+                assert_eq!(label, churn["predict"][id as usize].as_str().unwrap(), "row {id}");
+                let want = churn["proba"][id as usize].as_array().unwrap();
+                for (g, w) in proba.iter().zip(want) {
+                    assert!((g - w.as_f64().unwrap()).abs() < 1e-4, "row {id}: {proba:?} vs {want:?}");
+                }
+            } else {
+                let want = spend["predict"][(id - 100) as usize].as_f64().unwrap();
+                assert!((value - want).abs() <= 1e-3 * want.abs().max(1.0), "row {id}: {value} vs {want}");
+            }
+        }
+    };
+    let rows = c.query("SELECT id, label, proba, spend FROM scored ORDER BY id", &[]).await.unwrap();
+    assert_eq!(rows.len(), 50);
+    check(rows);
+    // The same query from scratch agrees with the maintained view.
+    let scratch = c
+        .query(
+            "SELECT id, predict('churn', a, b, c, d), predict_proba('churn', ARRAY[a, b, c, d]), predict('spend', a, b, c, d) FROM features ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    check(scratch);
+    let m = c
+        .query_one("SELECT name, version, format, inputs, output, length(sha256) FROM riffle_models WHERE name = 'churn'", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (m.get::<_, String>(0), m.get::<_, i64>(1), m.get::<_, String>(2), m.get::<_, i32>(3), m.get::<_, String>(4), m.get::<_, i32>(5)),
+        ("churn".into(), 1, "onnx".into(), 4, "text class of 2".into(), 64)
+    );
+    // NULL features give NULL.
+    c.batch_execute("INSERT INTO features VALUES (999, NULL, 1, 2, 3)").await.unwrap();
+    let r = c.query_one("SELECT label IS NULL, spend IS NULL FROM scored WHERE id = 999", &[]).await.unwrap();
+    assert!(r.get::<_, bool>(0) && r.get::<_, bool>(1));
+    // Errors.
+    let corrupt = dir.path().join("corrupt.onnx");
+    std::fs::write(&corrupt, b"\x08\x07garbage").unwrap();
+    for (sql, code) in [
+        (format!("CREATE MODEL bad FROM '{}'", corrupt.display()), "22023"),
+        ("CREATE MODEL bad FROM '/nonexistent/model.onnx'".to_string(), "58P01"),
+        (format!("CREATE MODEL bad FROM '{}' WITH (format = 'pickle')", model_path("linreg")), "22023"),
+        ("SELECT predict('churn', a, b) FROM features".to_string(), "42883"),
+        ("SELECT predict('churn', a, b, c, 'x'::text) FROM features".to_string(), "42804"),
+        ("SELECT predict('nope', a, b, c, d) FROM features".to_string(), "42704"),
+        ("SELECT predict_proba('spend', a, b, c, d) FROM features".to_string(), "42883"),
+        ("DROP MODEL churn".to_string(), "2BP01"),
+    ] {
+        let err = c.batch_execute(&sql).await.unwrap_err();
+        assert_eq!(err.code().unwrap().code(), code, "{sql}: {err}");
+    }
+    // The model lives in RocksDB: the file can go away, and a restart keeps every view scoring.
+    drop(dir);
+    server.kill9();
+    let server = riffle_tests::TestServer::start_in(data.path(), &[]);
+    let c = server.connect().await;
+    let rows = c.query("SELECT id, label, proba, spend FROM scored WHERE id < 999 ORDER BY id", &[]).await.unwrap();
+    assert_eq!(rows.len(), 50);
+    check(rows);
+    c.batch_execute("DROP MATERIALIZED VIEW scored; DROP MODEL churn").await.unwrap();
+    assert_eq!(c.query("SELECT * FROM riffle_models", &[]).await.unwrap().len(), 1);
+}

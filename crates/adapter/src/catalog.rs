@@ -56,6 +56,46 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// `riffle_models`: every model's current version and interface.
+    fn models_rows(&self) -> (RelationDesc, Vec<Row>) {
+        let desc = [
+            ("name", ScalarType::String),
+            ("version", ScalarType::Int64),
+            ("format", ScalarType::String),
+            ("inputs", ScalarType::Int32),
+            ("output", ScalarType::String),
+            ("operators", ScalarType::String),
+            ("sha256", ScalarType::String),
+            ("created_at", ScalarType::TimestampTz),
+        ]
+        .into_iter()
+        .fold(RelationDesc::empty(), |d, (n, t)| d.with_column(n, ColumnType::nullable(t)));
+        let rows = self
+            .items
+            .values()
+            .filter_map(|item| match &item.kind {
+                riffle_sql::ItemKind::Model(m) => Some(Row::new(vec![
+                    Datum::String(item.name.clone()),
+                    Datum::Int64(m.version as i64),
+                    Datum::String(m.format.clone()),
+                    Datum::Int32(m.inputs as i32),
+                    Datum::String(match m.output {
+                        riffle_sql::ModelOutput::Regression => "float8".to_string(),
+                        riffle_sql::ModelOutput::IntClasses(n) => format!("bigint class of {n}"),
+                        riffle_sql::ModelOutput::StringClasses(n) => format!("text class of {n}"),
+                    }),
+                    Datum::String(m.operators.join(", ")),
+                    Datum::String(m.sha256.clone()),
+                    Datum::TimestampTz(m.created_at),
+                ])),
+                _ => None,
+            })
+            .collect();
+        (desc, rows)
+    }
+}
+
 impl SessionCatalog for Catalog {
     fn get(&self, name: &str) -> Option<&CatalogItem> {
         self.by_name.get(name).and_then(|id| self.items.get(id))
@@ -70,6 +110,9 @@ impl SessionCatalog for Catalog {
     }
 
     fn system_rows(&self, name: &str) -> Option<(RelationDesc, Vec<Row>)> {
+        if name == "riffle_models" {
+            return Some(self.models_rows());
+        }
         if name != "riffle_source_progress" {
             return None;
         }

@@ -379,6 +379,58 @@ impl Adapter {
                 }
                 command(tag)
             }
+            Plan::CreateModel {
+                name,
+                or_replace,
+                if_not_exists,
+                path,
+                format,
+            } => {
+                let existing = coord.catalog.get(&name).cloned();
+                if let Some(item) = &existing {
+                    if !matches!(item.kind, ItemKind::Model(_)) || !or_replace {
+                        if if_not_exists && matches!(item.kind, ItemKind::Model(_)) {
+                            return command("CREATE MODEL");
+                        }
+                        return Err(PlanError::AlreadyExists(name).into());
+                    }
+                    if !coord.catalog.dependents(item.id).is_empty() {
+                        return Err(PlanError::unsupported(format!(
+                            "replacing model {name} while views use it (drop them first; re-scoring views on replace is not built yet)"
+                        ))
+                        .into());
+                    }
+                }
+                let bytes = std::fs::read(&path).map_err(|e| AdapterError::File(format!("could not read model file \"{path}\": {e}")))?;
+                let model = riffle_models::Model::load(&bytes, &format).map_err(|e| AdapterError::Model(e.to_string()))?;
+                let (id, version) = match &existing {
+                    Some(CatalogItem {
+                        id,
+                        kind: ItemKind::Model(d),
+                        ..
+                    }) => (*id, d.version + 1),
+                    _ => (coord.catalog.allocate_id(), 1),
+                };
+                let created_at = chrono::Utc::now().timestamp_micros();
+                coord.durable.put_model(id, version, created_at, &bytes)?;
+                let item = CatalogItem {
+                    id,
+                    name: name.clone(),
+                    desc: RelationDesc::empty(),
+                    kind: ItemKind::Model(crate::models::describe(&model, &format, version, created_at)),
+                    create_sql: stmt.to_string(),
+                    depends_on: vec![],
+                    retain_history: None,
+                };
+                if existing.is_some() {
+                    coord.catalog.remove(id);
+                }
+                coord.persist(&item)?;
+                coord.catalog.insert(item);
+                crate::models::registry().insert(&name, model);
+                info!(model = %name, version, "model created");
+                command("CREATE MODEL")
+            }
             Plan::Drop {
                 kind,
                 names,
@@ -394,6 +446,7 @@ impl Adapter {
                     DropKind::Connection => "DROP CONNECTION",
                     DropKind::Source => "DROP SOURCE",
                     DropKind::Sink => "DROP SINK",
+                    DropKind::Model => "DROP MODEL",
                 })
             }
             Plan::Insert { table, source } => {
@@ -564,6 +617,24 @@ impl Coordinator {
                 create_sql,
                 retain_history: None,
             },
+            Plan::CreateModel { name, format, .. } => {
+                let (version, created_at, bytes) = self
+                    .durable
+                    .latest_model(id)?
+                    .ok_or_else(|| AdapterError::Internal(format!("model {name} has no stored version")))?;
+                let model = riffle_models::Model::load(&bytes, &format).map_err(|e| AdapterError::Model(e.to_string()))?;
+                let desc = crate::models::describe(&model, &format, version, created_at);
+                crate::models::registry().insert(&name, model);
+                CatalogItem {
+                    id,
+                    name,
+                    desc: RelationDesc::empty(),
+                    kind: ItemKind::Model(desc),
+                    create_sql,
+                    depends_on: vec![],
+                    retain_history: None,
+                }
+            }
             Plan::CreateIndex { name, on, keys, .. } => CatalogItem {
                 id,
                 name,
@@ -614,7 +685,7 @@ impl Coordinator {
             ItemKind::Table(_) | ItemKind::Source(_) => compute.create_table(item.id, retain),
             ItemKind::MaterializedView { plan } => compute.create_view(item.id, plan.clone(), retain),
             ItemKind::Index { on, keys } => compute.create_index(item.id, *on, keys.clone()),
-            ItemKind::View { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) => return,
+            ItemKind::View { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) | ItemKind::Model(_) => return,
         }
         self.readable_from.insert(item.id, self.last_ts);
     }
@@ -746,6 +817,7 @@ impl Coordinator {
                     DropKind::Connection => PlanError::UnknownObject("connection", name.clone()),
                     DropKind::Source => PlanError::UnknownObject("source", name.clone()),
                     DropKind::Sink => PlanError::UnknownObject("sink", name.clone()),
+                    DropKind::Model => PlanError::UnknownObject("model", name.clone()),
                 }
                 .into());
             };
@@ -758,6 +830,7 @@ impl Coordinator {
                     | (DropKind::Connection, ItemKind::Connection(_))
                     | (DropKind::Source, ItemKind::Source(_))
                     | (DropKind::Sink, ItemKind::Sink(_))
+                    | (DropKind::Model, ItemKind::Model(_))
             );
             if item.id == self.errors_table {
                 return Err(AdapterError::SystemObject(name.clone()));
@@ -771,6 +844,7 @@ impl Coordinator {
                     DropKind::Connection => "connection",
                     DropKind::Source => "source",
                     DropKind::Sink => "sink",
+                    DropKind::Model => "model",
                 };
                 return Err(PlanError::WrongObjectType(name.clone(), noun).into());
             }
@@ -799,6 +873,7 @@ impl Coordinator {
             if let Some(item) = self.catalog.remove(id) {
                 match item.kind {
                     ItemKind::View { .. } | ItemKind::Connection(_) => {}
+                    ItemKind::Model(_) => crate::models::registry().remove(&item.name),
                     ItemKind::Sink(_) => {
                         if let Some(task) = self.sinks.remove(&id) {
                             task.abort();

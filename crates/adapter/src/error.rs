@@ -28,6 +28,12 @@ pub enum AdapterError {
     /// An external system (Kafka) refused.
     #[error("{0}")]
     Storage(String),
+    /// A file named in a statement cannot be read.
+    #[error("{0}")]
+    File(String),
+    /// A model file that cannot be loaded.
+    #[error("{0}")]
+    Model(String),
     /// An `AS OF` time outside the retained history.
     #[error("AS OF {0}")]
     InvalidAsOf(String),
@@ -65,6 +71,8 @@ impl AdapterError {
             AdapterError::Durable(_) => "58030",
             AdapterError::SystemObject(_) => "42501",
             AdapterError::Storage(_) => "58000",
+            AdapterError::File(_) => "58P01",
+            AdapterError::Model(_) => "22023",
             AdapterError::Internal(_) => "XX000",
             AdapterError::UnknownVariable(_) => "42704",
             AdapterError::InvalidVariable(..) | AdapterError::InvalidAsOf(_) => "22023",

@@ -10,6 +10,7 @@
 mod catalog;
 mod coord;
 mod error;
+mod models;
 mod sources;
 mod session;
 

@@ -53,6 +53,12 @@ fn offset_prefix(id: GlobalId) -> Vec<u8> {
     k
 }
 
+fn model_prefix(id: GlobalId) -> Vec<u8> {
+    let mut k = vec![b'm'];
+    k.extend_from_slice(&id.0.to_be_bytes());
+    k
+}
+
 fn sink_key(id: GlobalId) -> Vec<u8> {
     let mut k = vec![b's'];
     k.extend_from_slice(&id.0.to_be_bytes());
@@ -140,6 +146,36 @@ impl Durable {
         Ok(out)
     }
 
+    /// Durably stores version `version` of model `id`: its bytes and creation time.
+    pub fn put_model(&self, id: GlobalId, version: u64, created_at: i64, bytes: &[u8]) -> Result<(), DurableError> {
+        let mut key = model_prefix(id);
+        key.extend_from_slice(&version.to_be_bytes());
+        let mut value = created_at.to_be_bytes().to_vec();
+        value.extend_from_slice(bytes);
+        self.db.put_opt(key, value, &Self::sync_opts())?;
+        Ok(())
+    }
+
+    /// The latest stored version of model `id`: (version, created_at, bytes).
+    pub fn latest_model(&self, id: GlobalId) -> Result<Option<(u64, i64, Vec<u8>)>, DurableError> {
+        let prefix = model_prefix(id);
+        let mut latest = None;
+        for item in self.db.iterator(IteratorMode::From(&prefix, Direction::Forward)) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let corrupt = || DurableError::Corrupt("bad model entry".into());
+            let version = u64::from_be_bytes(key[prefix.len()..].try_into().map_err(|_| corrupt())?);
+            if value.len() < 8 {
+                return Err(corrupt());
+            }
+            let created_at = i64::from_be_bytes(value[..8].try_into().map_err(|_| corrupt())?);
+            latest = Some((version, created_at, value[8..].to_vec()));
+        }
+        Ok(latest)
+    }
+
     /// Records that sink `id` has written every change up to `ts`.
     pub fn put_sink_progress(&self, id: GlobalId, ts: Timestamp) -> Result<(), DurableError> {
         self.db.put_opt(sink_key(id), ts.to_be_bytes(), &Self::sync_opts())?;
@@ -225,6 +261,7 @@ impl Durable {
             batch.delete(sink_key(*id));
             batch.delete_range(log_prefix(*id), log_prefix(GlobalId(id.0 + 1)));
             batch.delete_range(offset_prefix(*id), offset_prefix(GlobalId(id.0 + 1)));
+            batch.delete_range(model_prefix(*id), model_prefix(GlobalId(id.0 + 1)));
         }
         self.db.write_opt(batch, &Self::sync_opts())?;
         Ok(())

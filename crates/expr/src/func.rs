@@ -87,6 +87,12 @@ pub enum Func {
     Md5,
     /// `encode(bytea, 'hex' | 'base64' | 'escape')`
     Encode,
+    /// `predict('model', features…)` / `predict_proba(…)`: scores one row with a model (the
+    /// features are float8 arguments, or one float8[]).
+    Predict {
+        model: String,
+        proba: bool,
+    },
     /// `cosine_similarity(a, b)` of two float8[] vectors.
     CosineSimilarity,
     /// `l2_distance(a, b)`: Euclidean distance.
@@ -306,6 +312,19 @@ impl Func {
                 String(encode_bytes(b, text(&a[1])?)?)
             }
             Func::Decode => Bytes(decode_bytes(text(&a[0])?, text(&a[1])?)?),
+            Func::Predict { model, proba } => {
+                let features = match a {
+                    [Array(items)] => items.clone(),
+                    _ => a.to_vec(),
+                };
+                if features.iter().any(|d| d.is_null()) {
+                    return Ok(Null);
+                }
+                let row: Vec<f64> = features.iter().map(as_f64).collect();
+                let scorer = crate::scoring::scorer().ok_or_else(|| EvalError::InvalidArgument("models are not available in this process".into()))?;
+                let mut out = scorer.score(model, &[row], *proba).map_err(EvalError::InvalidArgument)?;
+                out.pop().unwrap_or(Null)
+            }
             Func::CosineSimilarity | Func::L2Distance | Func::InnerProduct => match (vector(&a[0])?, vector(&a[1])?) {
                 (Some(x), Some(y)) => {
                     if x.len() != y.len() {

@@ -12,6 +12,7 @@ mod explain;
 mod func;
 mod relation;
 mod scalar;
+pub mod scoring;
 mod window;
 
 pub use agg::{AggregateExpr, AggregateFunc};

@@ -32,6 +32,38 @@ pub enum ItemKind {
     Source(crate::source::SourceDesc),
     /// A sink: a relation's changes written to a Kafka topic.
     Sink(crate::source::SinkDesc),
+    /// A model: `predict('name', …)` scores with its current version.
+    Model(ModelDesc),
+}
+
+/// What predicting with a model returns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ModelOutput {
+    /// A number per row (float8).
+    Regression,
+    /// A class per row: integer labels (bigint).
+    IntClasses(usize),
+    /// A class per row: string labels (text).
+    StringClasses(usize),
+}
+
+/// A model as the planner sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelDesc {
+    /// "onnx".
+    pub format: String,
+    /// Number of input features.
+    pub inputs: usize,
+    /// What it predicts.
+    pub output: ModelOutput,
+    /// Current version (1, 2, …).
+    pub version: u64,
+    /// SHA-256 of the current version's bytes.
+    pub sha256: String,
+    /// The operators it runs.
+    pub operators: Vec<String>,
+    /// When the current version was created (microseconds since the epoch).
+    pub created_at: i64,
 }
 
 impl ItemKind {
@@ -45,6 +77,7 @@ impl ItemKind {
             ItemKind::Connection(_) => "connection",
             ItemKind::Source(_) => "source",
             ItemKind::Sink(_) => "sink",
+            ItemKind::Model(_) => "model",
         }
     }
 }

@@ -1295,6 +1295,57 @@ impl Planner<'_> {
                 call(Func::Encode, vec![bytes, text_arg(it.next().unwrap())?], T::String)
             }
             ("decode", 2) => call(Func::Decode, texts(planned)?, T::Bytes),
+            ("predict" | "predict_proba", n) if n >= 2 => {
+                let proba = name == "predict_proba";
+                let mut it = planned.into_iter();
+                let model_name = match it.next().map(|t| t.expr) {
+                    Some(ScalarExpr::Literal(Datum::String(m))) => m,
+                    _ => return Err(PlanError::TypeMismatch(format!("the first argument of {name} must name a model as a string literal"))),
+                };
+                let item = self
+                    .catalog
+                    .get(&model_name)
+                    .ok_or_else(|| PlanError::UnknownObject("model", model_name.clone()))?;
+                let crate::ItemKind::Model(desc) = &item.kind else {
+                    return Err(PlanError::WrongObjectType(model_name, "model"));
+                };
+                if !self.deps.borrow().contains(&item.id) {
+                    self.deps.borrow_mut().push(item.id);
+                }
+                let features: Vec<Typed> = it.collect();
+                let args = match features.as_slice() {
+                    [one] if matches!(one.typ, T::Array(_)) => vec![self.cast(one.clone(), &T::Array(Box::new(T::Float64)), false)?],
+                    _ => {
+                        if features.len() != desc.inputs {
+                            return Err(PlanError::UnknownFunction(format!(
+                                "function {name}('{model_name}', …) with {} features does not exist: the model takes {} (or one float8[])",
+                                features.len(),
+                                desc.inputs
+                            )));
+                        }
+                        features
+                            .into_iter()
+                            .map(|t| {
+                                if t.typ.is_numeric() || t.typ == T::Unknown {
+                                    self.cast(t, &T::Float64, false)
+                                } else {
+                                    Err(PlanError::TypeMismatch(format!("{name} features must be numbers, not {}", t.typ)))
+                                }
+                            })
+                            .collect::<Result<Vec<_>, _>>()?
+                    }
+                };
+                let typ = match (&desc.output, proba) {
+                    (crate::ModelOutput::Regression, true) => {
+                        return Err(PlanError::UnknownFunction(format!("predict_proba needs a classifier; {model_name} is a regressor")))
+                    }
+                    (_, true) => T::Array(Box::new(T::Float64)),
+                    (crate::ModelOutput::Regression, false) => T::Float64,
+                    (crate::ModelOutput::IntClasses(_), false) => T::Int64,
+                    (crate::ModelOutput::StringClasses(_), false) => T::String,
+                };
+                call(Func::Predict { model: model_name, proba }, args, typ)
+            }
             ("cosine_similarity" | "l2_distance" | "inner_product", 2) => {
                 let func = match name {
                     "cosine_similarity" => Func::CosineSimilarity,

@@ -246,7 +246,7 @@ impl Planner<'_> {
             .catalog
             .get(&c.from)
             .ok_or_else(|| PlanError::UnknownRelation(c.from.clone()))?;
-        if matches!(from.kind, ItemKind::Index { .. } | ItemKind::Connection(_) | ItemKind::Sink(_)) {
+        if matches!(from.kind, ItemKind::Index { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) | ItemKind::Model(_)) {
             return Err(PlanError::WrongObjectType(c.from.clone(), "relation"));
         }
         let mut options = c.options.clone();

@@ -19,10 +19,10 @@ mod system;
 mod types;
 mod window;
 
-pub use catalog::{CatalogItem, ItemKind, SessionCatalog, TableDesc, SYSTEM_TABLES};
+pub use catalog::{CatalogItem, ItemKind, ModelDesc, ModelOutput, SessionCatalog, TableDesc, SYSTEM_TABLES};
 pub use error::PlanError;
 pub use plan::{plan, DropKind, Params, Plan, PlanContext, ShowKind};
-pub use statement::{parse, CreateConnection, CreateSink, CreateSource, FormatSpec, ObjectKind, Statement, StatementOption, Subscribe};
+pub use statement::{parse, CreateConnection, CreateModel, CreateSink, CreateSource, FormatSpec, ObjectKind, Statement, StatementOption, Subscribe};
 pub use kafka::{avro_desc, avro_type};
 pub use types::parse_type_name;
 

@@ -26,6 +26,8 @@ pub enum DropKind {
     Source,
     /// DROP SINK
     Sink,
+    /// DROP MODEL
+    Model,
 }
 
 /// What a SHOW lists.
@@ -45,6 +47,8 @@ pub enum ShowKind {
     Sources,
     /// SHOW SINKS
     Sinks,
+    /// SHOW MODELS
+    Models,
 }
 
 /// A planned statement, ready for the coordinator to sequence.
@@ -122,6 +126,19 @@ pub enum Plan {
         if_not_exists: bool,
         /// What to write and where.
         sink: crate::source::SinkDesc,
+    },
+    /// CREATE [OR REPLACE] MODEL: the adapter reads and checks the file.
+    CreateModel {
+        /// Name.
+        name: String,
+        /// OR REPLACE.
+        or_replace: bool,
+        /// IF NOT EXISTS.
+        if_not_exists: bool,
+        /// The file on the server.
+        path: String,
+        /// "onnx".
+        format: String,
     },
     /// DROP …
     Drop {
@@ -297,6 +314,7 @@ pub fn plan(
                 crate::ObjectKind::Connection => DropKind::Connection,
                 crate::ObjectKind::Source => DropKind::Source,
                 crate::ObjectKind::Sink => DropKind::Sink,
+                crate::ObjectKind::Model => DropKind::Model,
             },
             names: names.clone(),
             if_exists: *if_exists,
@@ -306,7 +324,24 @@ pub fn plan(
             crate::ObjectKind::Connection => ShowKind::Connections,
             crate::ObjectKind::Source => ShowKind::Sources,
             crate::ObjectKind::Sink => ShowKind::Sinks,
+            crate::ObjectKind::Model => ShowKind::Models,
         }),
+        crate::Statement::CreateModel(c) => {
+            let mut format = "onnx".to_string();
+            for (k, v) in &c.options {
+                match (k.as_str(), v) {
+                    ("format", Some(v)) => format = v.to_ascii_lowercase(),
+                    (other, _) => return Err(PlanError::InvalidValue(format!("unknown model option {other}"))),
+                }
+            }
+            Plan::CreateModel {
+                name: c.name.clone(),
+                or_replace: c.or_replace,
+                if_not_exists: c.if_not_exists,
+                path: c.path.clone(),
+                format,
+            }
+        }
         crate::Statement::Subscribe(sub) => {
             let Plan::Select { plan, finishing, desc, .. } = planner.plan_statement(&ast::Statement::Query(sub.query.clone()))? else {
                 unreachable!("a query plans as a SELECT")
@@ -522,7 +557,8 @@ impl<'a> Planner<'a> {
                 | (ItemKind::MaterializedView { .. }, ShowKind::MaterializedViews)
                 | (ItemKind::Connection(_), ShowKind::Connections)
                 | (ItemKind::Source(_), ShowKind::Sources)
-                | (ItemKind::Sink(_), ShowKind::Sinks) => rows.push(Row::new(vec![text(&item.name)])),
+                | (ItemKind::Sink(_), ShowKind::Sinks)
+                | (ItemKind::Model(_), ShowKind::Models) => rows.push(Row::new(vec![text(&item.name)])),
                 (ItemKind::Index { on, keys }, ShowKind::Indexes) => {
                     let on_item = self.catalog.get_by_id(*on);
                     let on_name = on_item.map_or(String::new(), |i| i.name.clone());

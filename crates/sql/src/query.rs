@@ -763,7 +763,9 @@ impl Planner<'_> {
         let expr = match &item.kind {
             crate::ItemKind::View { plan } => plan.clone(),
             crate::ItemKind::Index { .. } => return Err(PlanError::WrongObjectType(base, "table")),
-            crate::ItemKind::Connection(_) | crate::ItemKind::Sink(_) => return Err(PlanError::WrongObjectType(base, "relation")),
+            crate::ItemKind::Connection(_) | crate::ItemKind::Sink(_) | crate::ItemKind::Model(_) => {
+                return Err(PlanError::WrongObjectType(base, "relation"))
+            }
             _ => RelExpr::Get {
                 id: item.id,
                 arity: item.desc.arity(),

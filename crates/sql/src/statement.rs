@@ -47,8 +47,27 @@ pub enum Statement {
         /// CASCADE was given.
         cascade: bool,
     },
-    /// `SHOW CONNECTIONS | SOURCES | SINKS`.
+    /// `SHOW CONNECTIONS | SOURCES | SINKS | MODELS`.
     Show(ObjectKind),
+    /// `CREATE [OR REPLACE] MODEL [IF NOT EXISTS] name FROM 'path' [WITH (format = 'onnx')]`.
+    CreateModel(CreateModel),
+}
+
+/// `CREATE MODEL`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateModel {
+    /// Name.
+    pub name: String,
+    /// OR REPLACE: a new version of an existing model.
+    pub or_replace: bool,
+    /// IF NOT EXISTS.
+    pub if_not_exists: bool,
+    /// The file to read (on the server).
+    pub path: String,
+    /// WITH options (format, …), lower-cased names.
+    pub options: Vec<StatementOption>,
+    /// The statement's text.
+    pub text: String,
 }
 
 /// Riffle's own kinds of catalog object.
@@ -60,6 +79,8 @@ pub enum ObjectKind {
     Source,
     /// A sink.
     Sink,
+    /// A model.
+    Model,
 }
 
 /// One `NAME [= value]` option of a CONNECTION or SOURCE (name words upper-cased and joined
@@ -188,6 +209,7 @@ impl fmt::Display for Statement {
                 if *cascade { " CASCADE" } else { "" }
             ),
             Statement::Show(kind) => write!(f, "SHOW {}S", kind.keyword()),
+            Statement::CreateModel(c) => write!(f, "{}", c.text),
         }
     }
 }
@@ -271,6 +293,14 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement, PlanError> {
         } else {
             None
         };
+        let or_replace = word(1, "or") && word(2, "replace") && word(3, "model");
+        if word(1, "model") || or_replace {
+            let at = if or_replace { 3 } else { 1 };
+            let mut p = parser(tokens[sig[at] + 1..].to_vec());
+            let stmt = Statement::CreateModel(parse_create_model(&mut p, or_replace, text())?);
+            expect_end(&mut p)?;
+            return Ok(stmt);
+        }
         if let Some(kind) = kind {
             n += 1;
             let mut p = parser(tokens[sig[n - 1] + 1..].to_vec());
@@ -278,6 +308,7 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement, PlanError> {
                 ObjectKind::Connection => Statement::CreateConnection(parse_create_connection(&mut p, text())?),
                 ObjectKind::Source => Statement::CreateSource(parse_create_source(&mut p, text())?),
                 ObjectKind::Sink => Statement::CreateSink(parse_create_sink(&mut p, text())?),
+                ObjectKind::Model => unreachable!("handled above"),
             };
             expect_end(&mut p)?;
             return Ok(stmt);
@@ -291,6 +322,7 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement, PlanError> {
             (ObjectKind::Connection, "connection"),
             (ObjectKind::Source, "source"),
             (ObjectKind::Sink, "sink"),
+            (ObjectKind::Model, "model"),
         ]
         .into_iter()
         .find(|(_, w)| if kinds { word(1, w) } else { word(1, &format!("{w}s")) });
@@ -445,6 +477,7 @@ impl ObjectKind {
             ObjectKind::Connection => "CONNECTION",
             ObjectKind::Source => "SOURCE",
             ObjectKind::Sink => "SINK",
+            ObjectKind::Model => "MODEL",
         }
     }
 }
@@ -662,6 +695,26 @@ fn parse_create_source(p: &mut Parser, text: String) -> Result<CreateSource, Pla
         format,
         include,
         envelope,
+        text,
+    })
+}
+
+fn parse_create_model(p: &mut Parser, or_replace: bool, text: String) -> Result<CreateModel, PlanError> {
+    let if_not_exists = if_not_exists(p);
+    let name = p.parse_identifier().map_err(parse_error)?.value;
+    expect_word(p, "from")?;
+    let path = p.parse_literal_string().map_err(parse_error)?;
+    let options = if p.parse_keyword(Keyword::WITH) {
+        parse_options(p)?.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
+    } else {
+        Vec::new()
+    };
+    Ok(CreateModel {
+        name,
+        or_replace,
+        if_not_exists,
+        path,
+        options,
         text,
     })
 }

@@ -75,7 +75,7 @@ pub fn system_table(catalog: &dyn SessionCatalog, schema: Option<&str>, name: &s
                         ItemKind::View { .. } => ("v", 0),
                         ItemKind::MaterializedView { .. } => ("m", 2),
                         ItemKind::Index { .. } => ("i", 403),
-                        ItemKind::Connection(_) | ItemKind::Sink(_) => return None,
+                        ItemKind::Connection(_) | ItemKind::Sink(_) | ItemKind::Model(_) => return None,
                     };
                     let has_index = items.iter().any(|i| matches!(i.kind, ItemKind::Index { on, .. } if on == item.id));
                     Some(Row::new(vec![
@@ -132,7 +132,7 @@ pub fn system_table(catalog: &dyn SessionCatalog, schema: Option<&str>, name: &s
                     let t = match item.kind {
                         ItemKind::Table(_) | ItemKind::Source(_) => "BASE TABLE",
                         ItemKind::View { .. } | ItemKind::MaterializedView { .. } => "VIEW",
-                        ItemKind::Index { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) => return None,
+                        ItemKind::Index { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) | ItemKind::Model(_) => return None,
                     };
                     Some(Row::new(vec![text("riffle"), text("public"), text(&item.name), text(t)]))
                 })

@@ -1,0 +1,85 @@
+//! Loaded models: the registry `predict(…)` scores through, and CREATE/DROP MODEL.
+
+use riffle_models::{Label, Model, Output};
+use riffle_repr::{Datum, F64};
+use riffle_sql::{ModelDesc, ModelOutput};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+/// The current version of every model, by name.
+#[derive(Default)]
+pub(crate) struct Registry {
+    models: RwLock<HashMap<String, Arc<Model>>>,
+}
+
+/// The process's registry (also installed as `riffle_expr`'s scorer).
+pub(crate) fn registry() -> &'static Arc<Registry> {
+    static REGISTRY: OnceLock<Arc<Registry>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let r = Arc::new(Registry::default());
+        riffle_expr::scoring::set_scorer(Box::new(Handle(r.clone())));
+        r
+    })
+}
+
+impl Registry {
+    pub(crate) fn insert(&self, name: &str, model: Model) {
+        self.models.write().expect("models lock").insert(name.to_string(), Arc::new(model));
+    }
+
+    pub(crate) fn remove(&self, name: &str) {
+        self.models.write().expect("models lock").remove(name);
+    }
+}
+
+struct Handle(Arc<Registry>);
+
+impl riffle_expr::scoring::Scorer for Handle {
+    fn score(&self, model: &str, rows: &[Vec<f64>], proba: bool) -> Result<Vec<Datum>, String> {
+        let m = self
+            .0
+            .models
+            .read()
+            .expect("models lock")
+            .get(model)
+            .cloned()
+            .ok_or_else(|| format!("model \"{model}\" is not loaded"))?;
+        let scores = m.score(rows).map_err(|e| e.to_string())?;
+        Ok(if proba {
+            scores
+                .probabilities
+                .into_iter()
+                .map(|p| Datum::Array(p.into_iter().map(|v| Datum::Float64(F64(v))).collect()))
+                .collect()
+        } else if scores.labels.is_empty() {
+            scores.values.into_iter().map(|v| Datum::Float64(F64(v))).collect()
+        } else {
+            scores
+                .labels
+                .into_iter()
+                .map(|l| match l {
+                    Label::Int(i) => Datum::Int64(i),
+                    Label::String(s) => Datum::String(s),
+                })
+                .collect()
+        })
+    }
+}
+
+/// The planner's view of a loaded model.
+pub(crate) fn describe(model: &Model, format: &str, version: u64, created_at: i64) -> ModelDesc {
+    let output = match &model.signature.output {
+        Output::Regression => ModelOutput::Regression,
+        Output::Classification { labels } if labels.iter().all(|l| matches!(l, Label::Int(_))) => ModelOutput::IntClasses(labels.len()),
+        Output::Classification { labels } => ModelOutput::StringClasses(labels.len()),
+    };
+    ModelDesc {
+        format: format.to_string(),
+        inputs: model.signature.inputs,
+        output,
+        version,
+        sha256: model.sha256.clone(),
+        operators: model.signature.operators.clone(),
+        created_at,
+    }
+}

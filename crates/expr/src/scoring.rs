@@ -1,0 +1,24 @@
+//! The hook through which `predict(…)` reaches the models: the adapter installs a [`Scorer`]
+//! at startup (it owns the loaded models); `expr` itself knows nothing of model formats.
+
+use riffle_repr::Datum;
+use std::sync::OnceLock;
+
+/// Scores feature rows with a named model.
+pub trait Scorer: Send + Sync {
+    /// One datum per row: the prediction (float8, bigint or text), or with `proba` the class
+    /// probabilities (float8[]).
+    fn score(&self, model: &str, rows: &[Vec<f64>], proba: bool) -> Result<Vec<Datum>, String>;
+}
+
+static SCORER: OnceLock<Box<dyn Scorer>> = OnceLock::new();
+
+/// Installs the process's scorer (once; later calls are ignored).
+pub fn set_scorer(scorer: Box<dyn Scorer>) {
+    let _ = SCORER.set(scorer);
+}
+
+/// The installed scorer.
+pub fn scorer() -> Option<&'static dyn Scorer> {
+    SCORER.get().map(|s| s.as_ref())
+}
