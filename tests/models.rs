@@ -136,6 +136,11 @@ async fn predict_in_sql_views_survives_restart() {
     let rows = c.query("SELECT id, label, proba, spend FROM scored ORDER BY id", &[]).await.unwrap();
     assert_eq!(rows.len(), 50);
     check(rows);
+    // Rows arriving together were scored together: a few model calls, not one per row.
+    let usage = c.query_one("SELECT batches_scored, rows_scored FROM riffle_models WHERE name = 'spend'", &[]).await.unwrap();
+    let (batches, scored): (i64, i64) = (usage.get(0), usage.get(1));
+    assert_eq!(scored, 50, "each row scored once");
+    assert!(batches <= 5, "{batches} model calls for 50 rows");
     // The same query from scratch agrees with the maintained view.
     let scratch = c
         .query(

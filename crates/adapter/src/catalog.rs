@@ -68,6 +68,8 @@ impl Catalog {
             ("operators", ScalarType::String),
             ("sha256", ScalarType::String),
             ("created_at", ScalarType::TimestampTz),
+            ("batches_scored", ScalarType::Int64),
+            ("rows_scored", ScalarType::Int64),
         ]
         .into_iter()
         .fold(RelationDesc::empty(), |d, (n, t)| d.with_column(n, ColumnType::nullable(t)));
@@ -75,7 +77,9 @@ impl Catalog {
             .items
             .values()
             .filter_map(|item| match &item.kind {
-                riffle_sql::ItemKind::Model(m) => Some(Row::new(vec![
+                riffle_sql::ItemKind::Model(m) => {
+                    let (batches, rows) = crate::models::registry().usage(&item.name);
+                    Some(Row::new(vec![
                     Datum::String(item.name.clone()),
                     Datum::Int64(m.version as i64),
                     Datum::String(m.format.clone()),
@@ -88,7 +92,10 @@ impl Catalog {
                     Datum::String(m.operators.join(", ")),
                     Datum::String(m.sha256.clone()),
                     Datum::TimestampTz(m.created_at),
-                ])),
+                    Datum::Int64(batches as i64),
+                    Datum::Int64(rows as i64),
+                ]))
+                }
                 _ => None,
             })
             .collect();

@@ -27,6 +27,16 @@ impl Registry {
         self.models.write().expect("models lock").insert(name.to_string(), Arc::new(model));
     }
 
+    /// Batches and rows a model has scored since it was loaded.
+    pub(crate) fn usage(&self, name: &str) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.models
+            .read()
+            .expect("models lock")
+            .get(name)
+            .map_or((0, 0), |m| (m.batches.load(Relaxed), m.rows.load(Relaxed)))
+    }
+
     pub(crate) fn remove(&self, name: &str) {
         self.models.write().expect("models lock").remove(name);
     }

@@ -248,6 +248,28 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
             },
             RelExpr::Recursive { id, base, step, distinct } => T::recurse(self, *id, base, step, *distinct),
             RelExpr::Constant { rows, .. } => (self.constant(rows.clone()), self.empty_errs()),
+            RelExpr::Map { input, scalars } if scalars.iter().any(riffle_expr::calls_model) => {
+                // Model calls: each message of updates is scored as one batch.
+                use timely::dataflow::channels::pact::Pipeline;
+                use timely::dataflow::operators::generic::operator::Operator;
+                let (rows, errs) = self.render(input);
+                let scalars = scalars.clone();
+                let scored = rows.inner.unary(Pipeline, "MapScored", move |_, _| {
+                    move |input, output| {
+                        input.for_each(|time, data: &mut Vec<(Row, T, Diff)>| {
+                            let updates = std::mem::take(data);
+                            let (rows, meta): (Vec<Row>, Vec<(T, Diff)>) = updates.into_iter().map(|(r, t, d)| (r, (t, d))).unzip();
+                            let results = riffle_expr::eval_map_batch(&scalars, rows);
+                            let mut session = output.session(&time);
+                            for (r, (t, d)) in results.into_iter().zip(meta) {
+                                session.give((r, t, d));
+                            }
+                        });
+                    }
+                });
+                let (ok, err) = split(scored.as_collection());
+                (ok, errs.concat(err))
+            }
             RelExpr::Map { input, scalars } => {
                 let (rows, errs) = self.render(input);
                 let scalars = scalars.clone();

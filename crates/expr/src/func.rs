@@ -313,14 +313,9 @@ impl Func {
             }
             Func::Decode => Bytes(decode_bytes(text(&a[0])?, text(&a[1])?)?),
             Func::Predict { model, proba } => {
-                let features = match a {
-                    [Array(items)] => items.clone(),
-                    _ => a.to_vec(),
-                };
-                if features.iter().any(|d| d.is_null()) {
+                let Some(row) = crate::batch::features(a) else {
                     return Ok(Null);
-                }
-                let row: Vec<f64> = features.iter().map(as_f64).collect();
+                };
                 let scorer = crate::scoring::scorer().ok_or_else(|| EvalError::InvalidArgument("models are not available in this process".into()))?;
                 let mut out = scorer.score(model, &[row], *proba).map_err(EvalError::InvalidArgument)?;
                 out.pop().unwrap_or(Null)

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod agg;
+mod batch;
 mod error;
 mod explain;
 mod func;
@@ -16,6 +17,7 @@ pub mod scoring;
 mod window;
 
 pub use agg::{AggregateExpr, AggregateFunc};
+pub use batch::{calls_model, eval_map_batch};
 pub use error::EvalError;
 pub use func::{date_bin, numeric_div, Func};
 pub use relation::{ColumnOrder, JoinKind, RelExpr, RowSetFinishing, TableFunc};

@@ -89,6 +89,10 @@ pub struct Model {
     pub signature: Signature,
     /// SHA-256 of the stored bytes, hex.
     pub sha256: String,
+    /// Batches scored and rows in them, since loading (`riffle_models` shows them).
+    pub batches: std::sync::atomic::AtomicU64,
+    /// Rows scored since loading.
+    pub rows: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Model {
@@ -123,6 +127,8 @@ impl Model {
                 engine: Engine::Ml(g),
                 signature,
                 sha256,
+                batches: Default::default(),
+                rows: Default::default(),
             });
         }
         // Standard operators only: candle-onnx. Check each is one candle-onnx knows.
@@ -158,6 +164,8 @@ impl Model {
             },
             signature,
             sha256,
+            batches: Default::default(),
+            rows: Default::default(),
         })
     }
 
@@ -171,6 +179,8 @@ impl Model {
         if rows.is_empty() {
             return Ok(Scores::default());
         }
+        self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.rows.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
         match &self.engine {
             Engine::Ml(g) => g.score(rows),
             Engine::Candle { model, input, output } => {

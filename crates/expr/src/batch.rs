@@ -1,0 +1,114 @@
+//! Evaluating a map's expressions over a batch of rows, so that model calls (`predict`) score
+//! the whole batch with one call to the model instead of one call per row.
+
+use crate::{EvalError, Func, ScalarExpr};
+use riffle_repr::{Datum, Row};
+
+/// Whether an expression calls a model.
+pub fn calls_model(e: &ScalarExpr) -> bool {
+    let mut found = false;
+    e.visit(&mut |x| {
+        if matches!(x, ScalarExpr::Call { func: Func::Predict { .. }, .. }) {
+            found = true
+        }
+    });
+    found
+}
+
+/// Replaces the model calls that are always evaluated (reached through function arguments
+/// only, not inside CASE, AND, OR or COALESCE, which evaluate lazily) by columns `base`,
+/// `base + 1`, …, collecting the calls in `calls`.
+fn hoist(e: &ScalarExpr, base: usize, calls: &mut Vec<(String, bool, Vec<ScalarExpr>)>) -> ScalarExpr {
+    match e {
+        ScalarExpr::Call {
+            func: Func::Predict { model, proba },
+            args,
+        } if !args.iter().any(calls_model) => {
+            calls.push((model.clone(), *proba, args.clone()));
+            ScalarExpr::Column(base + calls.len() - 1)
+        }
+        ScalarExpr::Call { func, args } => ScalarExpr::Call {
+            func: func.clone(),
+            args: args.iter().map(|a| hoist(a, base, calls)).collect(),
+        },
+        other => other.clone(),
+    }
+}
+
+/// The features of one row for a model call (None when any is NULL: the prediction is NULL).
+pub fn features(args: &[Datum]) -> Option<Vec<f64>> {
+    let items: Vec<Datum> = match args {
+        [Datum::Array(items)] => items.clone(),
+        _ => args.to_vec(),
+    };
+    if items.iter().any(|d| d.is_null()) {
+        return None;
+    }
+    Some(items.iter().map(crate::func::as_f64).collect())
+}
+
+/// Evaluates `scalars` (each may read the ones before it, as in `RelExpr::Map`) over `rows`,
+/// appending their values to each row. Model calls score all rows of the batch at once.
+pub fn eval_map_batch(scalars: &[ScalarExpr], rows: Vec<Row>) -> Vec<Result<Row, EvalError>> {
+    let mut rows: Vec<Result<Vec<Datum>, EvalError>> = rows.into_iter().map(|r| Ok(r.into_datums())).collect();
+    for s in scalars {
+        let width = match rows.iter().find_map(|r| r.as_ref().ok()) {
+            Some(r) => r.len(),
+            None => break,
+        };
+        let mut calls = Vec::new();
+        let rewritten = hoist(s, width, &mut calls);
+        // Each hoisted call: features per row, one scorer call for the batch.
+        let mut values: Vec<Vec<Datum>> = vec![Vec::with_capacity(calls.len()); rows.len()];
+        for (model, proba, args) in &calls {
+            let mut batch = Vec::new();
+            let mut slots = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter_mut().enumerate() {
+                let Ok(datums) = row else {
+                    slots.push(None);
+                    continue;
+                };
+                let evaluated: Result<Vec<Datum>, EvalError> = args.iter().map(|a| a.eval(datums)).collect();
+                match evaluated {
+                    Err(e) => {
+                        *row = Err(e);
+                        slots.push(None);
+                    }
+                    Ok(args) => match features(&args) {
+                        None => {
+                            values[i].push(Datum::Null);
+                            slots.push(None);
+                        }
+                        Some(f) => {
+                            slots.push(Some(batch.len()));
+                            batch.push(f);
+                        }
+                    },
+                }
+            }
+            let scored = match crate::scoring::scorer() {
+                _ if batch.is_empty() => Ok(Vec::new()),
+                Some(scorer) => scorer.score(model, &batch, *proba).map_err(EvalError::InvalidArgument),
+                None => Err(EvalError::InvalidArgument("models are not available in this process".into())),
+            };
+            for (i, slot) in slots.into_iter().enumerate() {
+                let Some(k) = slot else { continue };
+                match &scored {
+                    Ok(out) => values[i].push(out.get(k).cloned().unwrap_or(Datum::Null)),
+                    Err(e) => rows[i] = Err(e.clone()),
+                }
+            }
+        }
+        for (row, extra) in rows.iter_mut().zip(values) {
+            let Ok(datums) = row else { continue };
+            datums.extend(extra);
+            let v = rewritten.eval(datums);
+            datums.truncate(width);
+            match v {
+                Ok(v) => datums.push(v),
+                Err(e) => *row = Err(e),
+            }
+        }
+    }
+    rows.into_iter().map(|r| r.map(Row::new)).collect()
+}
