@@ -179,6 +179,8 @@ async fn predict_in_sql_views_survives_restart() {
         assert_eq!(err.code().unwrap().code(), code, "{sql}: {err}");
     }
     // The model lives in RocksDB: the file can go away, and a restart keeps every view scoring.
+    let linreg = data.path().with_extension("linreg.onnx");
+    std::fs::copy(model_path("linreg"), &linreg).unwrap();
     drop(dir);
     server.kill9();
     let server = riffle_tests::TestServer::start_in(data.path(), &[]);
@@ -186,6 +188,23 @@ async fn predict_in_sql_views_survives_restart() {
     let rows = c.query("SELECT id, label, proba, spend FROM scored WHERE id < 999 ORDER BY id", &[]).await.unwrap();
     assert_eq!(rows.len(), 50);
     check(rows);
+    // Replacing a model re-scores the views that use it: every row now has the new version's
+    // prediction (the old ones were retracted).
+    c.batch_execute(&format!("CREATE OR REPLACE MODEL spend FROM '{}'", linreg.display())).await.unwrap();
+    let linreg_expected = &expected["models"]["linreg"]["predict"];
+    let rows = c.query("SELECT id, spend FROM scored WHERE id >= 100 AND id < 999 ORDER BY id", &[]).await.unwrap();
+    assert_eq!(rows.len(), 25);
+    for row in rows {
+        let (id, value): (i32, f64) = (row.get(0), row.get(1));
+        let want = linreg_expected[(id - 100) as usize].as_f64().unwrap();
+        assert!((value - want).abs() <= 1e-3 * want.abs().max(1.0), "row {id} after replace: {value} vs {want}");
+    }
+    let v: i64 = c.query_one("SELECT version FROM riffle_models WHERE name = 'spend'", &[]).await.unwrap().get(0);
+    assert_eq!(v, 2);
+    let n: i64 = c.query_one("SELECT count(*) FROM scored", &[]).await.unwrap().get(0);
+    assert_eq!(n, 51, "re-scoring replaced rows, it did not add any");
     c.batch_execute("DROP MATERIALIZED VIEW scored; DROP MODEL churn").await.unwrap();
     assert_eq!(c.query("SELECT * FROM riffle_models", &[]).await.unwrap().len(), 1);
+    let err = c.batch_execute("INSERT INTO riffle_model_versions VALUES ('x', 1)").await.unwrap_err();
+    assert_eq!(err.code().unwrap().code(), "42501", "{err}");
 }

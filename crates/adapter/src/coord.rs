@@ -124,7 +124,10 @@ impl Adapter {
             recovered_upsert: Default::default(),
             errors_table: GlobalId(0),
         };
-        let stored = coord.durable.load_catalog()?;
+        let mut stored = coord.durable.load_catalog()?;
+        // System tables first: user dataflows may read them (views that call models import
+        // riffle_model_versions).
+        stored.sort_by_key(|(id, _)| (!id.is_system(), id.0));
         info!(items = stored.len(), "recovering catalog");
         let mut logged = Vec::new();
         for (id, bytes) in stored {
@@ -188,7 +191,7 @@ impl Adapter {
         compute.write(ts, snapshot);
         coord.last_ts = ts;
         coord.pending_tail = tail.into_iter().collect();
-        coord.ensure_errors_table(&compute)?;
+        coord.ensure_system_tables(&compute)?;
         info!(rows, ts, "recovery complete");
         Ok(Adapter {
             coord: Arc::new(Mutex::new(coord)),
@@ -394,12 +397,6 @@ impl Adapter {
                         }
                         return Err(PlanError::AlreadyExists(name).into());
                     }
-                    if !coord.catalog.dependents(item.id).is_empty() {
-                        return Err(PlanError::unsupported(format!(
-                            "replacing model {name} while views use it (drop them first; re-scoring views on replace is not built yet)"
-                        ))
-                        .into());
-                    }
                 }
                 let bytes = std::fs::read(&path).map_err(|e| AdapterError::File(format!("could not read model file \"{path}\": {e}")))?;
                 let model = riffle_models::Model::load(&bytes, &format).map_err(|e| AdapterError::Model(e.to_string()))?;
@@ -411,6 +408,14 @@ impl Adapter {
                     }) => (*id, d.version + 1),
                     _ => (coord.catalog.allocate_id(), 1),
                 };
+                // The version change is data: views scoring with this model join with it and
+                // re-score their rows when it changes.
+                let versions = GlobalId::system(riffle_compute::MODEL_VERSIONS);
+                let version_row = |v: u64| Row::new(vec![Datum::String(name.clone()), Datum::Int64(v as i64)]);
+                let mut changes = vec![(versions, version_row(version), 1)];
+                if version > 1 {
+                    changes.push((versions, version_row(version - 1), -1));
+                }
                 let created_at = chrono::Utc::now().timestamp_micros();
                 coord.durable.put_model(id, version, created_at, &bytes)?;
                 let item = CatalogItem {
@@ -427,7 +432,8 @@ impl Adapter {
                 }
                 coord.persist(&item)?;
                 coord.catalog.insert(item);
-                crate::models::registry().insert(&name, model);
+                crate::models::registry().insert(&name, version, model);
+                coord.write(&self.compute, changes)?;
                 info!(model = %name, version, "model created");
                 command("CREATE MODEL")
             }
@@ -624,7 +630,7 @@ impl Coordinator {
                     .ok_or_else(|| AdapterError::Internal(format!("model {name} has no stored version")))?;
                 let model = riffle_models::Model::load(&bytes, &format).map_err(|e| AdapterError::Model(e.to_string()))?;
                 let desc = crate::models::describe(&model, &format, version, created_at);
-                crate::models::registry().insert(&name, model);
+                crate::models::registry().insert(&name, version, model);
                 CatalogItem {
                     id,
                     name,
@@ -771,27 +777,34 @@ impl Coordinator {
 
     /// Refuses writes to the system's own tables.
     fn check_writable(&self, table: GlobalId) -> Result<(), AdapterError> {
-        if table == self.errors_table {
-            return Err(AdapterError::SystemObject("riffle_source_errors".into()));
+        if table.is_system() {
+            let name = self.catalog.get_by_id(table).map_or_else(|| table.to_string(), |i| i.name.clone());
+            return Err(AdapterError::SystemObject(name));
         }
         Ok(())
     }
 
-    /// Creates `riffle_source_errors` on first start.
-    fn ensure_errors_table(&mut self, compute: &ComputeController) -> Result<(), AdapterError> {
-        if let Some(item) = self.catalog.get(crate::sources::ERRORS_TABLE) {
-            self.errors_table = item.id;
-            return Ok(());
+    /// Creates the system tables on first start: `riffle_source_errors` (s1) and
+    /// `riffle_model_versions` (s2).
+    fn ensure_system_tables(&mut self, compute: &ComputeController) -> Result<(), AdapterError> {
+        self.errors_table = GlobalId::system(1);
+        for (id, sql) in [
+            (GlobalId::system(1), crate::sources::errors_table_sql()),
+            (
+                GlobalId::system(riffle_compute::MODEL_VERSIONS),
+                "CREATE TABLE riffle_model_versions (name text, version bigint)".to_string(),
+            ),
+        ] {
+            if self.catalog.get_by_id(id).is_some() {
+                continue;
+            }
+            let stmt = riffle_sql::parse(&sql)?.remove(0);
+            let (plan, _) = riffle_sql::plan(&self.catalog, &stmt, PlanContext::default(), &Params::default())?;
+            let item = self.item_from_plan(id, plan, sql)?;
+            self.persist(&item)?;
+            self.install(compute, &item);
+            self.catalog.insert(item);
         }
-        let sql = crate::sources::errors_table_sql();
-        let stmt = riffle_sql::parse(&sql)?.remove(0);
-        let (plan, _) = riffle_sql::plan(&self.catalog, &stmt, PlanContext::default(), &Params::default())?;
-        let id = GlobalId::system(1);
-        let item = self.item_from_plan(id, plan, sql)?;
-        self.persist(&item)?;
-        self.install(compute, &item);
-        self.errors_table = id;
-        self.catalog.insert(item);
         Ok(())
     }
 
@@ -832,7 +845,7 @@ impl Coordinator {
                     | (DropKind::Sink, ItemKind::Sink(_))
                     | (DropKind::Model, ItemKind::Model(_))
             );
-            if item.id == self.errors_table {
+            if item.id.is_system() {
                 return Err(AdapterError::SystemObject(name.clone()));
             }
             if !matches {
@@ -869,11 +882,16 @@ impl Coordinator {
         // Dependents first, so no dataflow outlives what it reads.
         to_drop.sort_by(|a, b| b.cmp(a));
         self.durable.drop_items(&to_drop)?;
+        let mut dropped_versions = Vec::new();
         for id in to_drop {
             if let Some(item) = self.catalog.remove(id) {
-                match item.kind {
+                match &item.kind {
                     ItemKind::View { .. } | ItemKind::Connection(_) => {}
-                    ItemKind::Model(_) => crate::models::registry().remove(&item.name),
+                    ItemKind::Model(m) => {
+                        let row = Row::new(vec![Datum::String(item.name.clone()), Datum::Int64(m.version as i64)]);
+                        dropped_versions.push((GlobalId::system(riffle_compute::MODEL_VERSIONS), row, -1));
+                        crate::models::registry().remove(&item.name);
+                    }
                     ItemKind::Sink(_) => {
                         if let Some(task) = self.sinks.remove(&id) {
                             task.abort();
@@ -890,6 +908,8 @@ impl Coordinator {
                 info!(name = %item.name, "dropped {}", item.kind.noun());
             }
         }
+        // Dropped models leave riffle_model_versions (nothing reads them any more).
+        self.write(compute, dropped_versions)?;
         Ok(())
     }
 }

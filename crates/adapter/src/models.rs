@@ -6,10 +6,11 @@ use riffle_sql::{ModelDesc, ModelOutput};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-/// The current version of every model, by name.
+/// Every loaded model version, and the current version of each model.
 #[derive(Default)]
 pub(crate) struct Registry {
-    models: RwLock<HashMap<String, Arc<Model>>>,
+    models: RwLock<HashMap<(String, u64), Arc<Model>>>,
+    current: RwLock<HashMap<String, u64>>,
 }
 
 /// The process's registry (also installed as `riffle_expr`'s scorer).
@@ -23,8 +24,19 @@ pub(crate) fn registry() -> &'static Arc<Registry> {
 }
 
 impl Registry {
-    pub(crate) fn insert(&self, name: &str, model: Model) {
-        self.models.write().expect("models lock").insert(name.to_string(), Arc::new(model));
+    /// Loads `version` of `name` and makes it current. Older versions stay loaded: rows scored
+    /// by them are retracted by scoring them again.
+    pub(crate) fn insert(&self, name: &str, version: u64, model: Model) {
+        self.models.write().expect("models lock").insert((name.to_string(), version), Arc::new(model));
+        self.current.write().expect("models lock").insert(name.to_string(), version);
+    }
+
+    fn get(&self, name: &str, version: Option<u64>) -> Option<Arc<Model>> {
+        let version = match version {
+            Some(v) => v,
+            None => *self.current.read().expect("models lock").get(name)?,
+        };
+        self.models.read().expect("models lock").get(&(name.to_string(), version)).cloned()
     }
 
     /// Batches and rows a model has scored since it was loaded.
@@ -33,27 +45,25 @@ impl Registry {
         self.models
             .read()
             .expect("models lock")
-            .get(name)
-            .map_or((0, 0), |m| (m.batches.load(Relaxed), m.rows.load(Relaxed)))
+            .iter()
+            .filter(|((n, _), _)| n == name)
+            .fold((0, 0), |(b, r), (_, m)| (b + m.batches.load(Relaxed), r + m.rows.load(Relaxed)))
     }
 
     pub(crate) fn remove(&self, name: &str) {
-        self.models.write().expect("models lock").remove(name);
+        self.models.write().expect("models lock").retain(|(n, _), _| n != name);
+        self.current.write().expect("models lock").remove(name);
     }
 }
 
 struct Handle(Arc<Registry>);
 
 impl riffle_expr::scoring::Scorer for Handle {
-    fn score(&self, model: &str, rows: &[Vec<f64>], proba: bool) -> Result<Vec<Datum>, String> {
-        let m = self
-            .0
-            .models
-            .read()
-            .expect("models lock")
-            .get(model)
-            .cloned()
-            .ok_or_else(|| format!("model \"{model}\" is not loaded"))?;
+    fn score(&self, model: &str, version: Option<u64>, rows: &[Vec<f64>], proba: bool) -> Result<Vec<Datum>, String> {
+        let m = self.0.get(model, version).ok_or_else(|| match version {
+            Some(v) => format!("version {v} of model \"{model}\" is not loaded"),
+            None => format!("model \"{model}\" is not loaded"),
+        })?;
         let scores = m.score(rows).map_err(|e| e.to_string())?;
         Ok(if proba {
             scores

@@ -12,3 +12,4 @@ mod render;
 mod worker;
 
 pub use controller::{ComputeController, PeekResult, PeekTarget, SubscribeBatch, SubscribeReceiver};
+pub use render::MODEL_VERSIONS;

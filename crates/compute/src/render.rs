@@ -20,6 +20,9 @@ use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
 use timely::order::Product;
 
+/// The system table holding each model's current version (`riffle_model_versions`, id s2).
+pub const MODEL_VERSIONS: u64 = 2;
+
 /// An arrangement of rows by the whole row.
 pub type RowTrace = TraceAgent<KeySpine<Row, Timestamp, Diff>>;
 /// An arrangement of errors.
@@ -249,17 +252,47 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
             RelExpr::Recursive { id, base, step, distinct } => T::recurse(self, *id, base, step, *distinct),
             RelExpr::Constant { rows, .. } => (self.constant(rows.clone()), self.empty_errs()),
             RelExpr::Map { input, scalars } if scalars.iter().any(riffle_expr::calls_model) => {
-                // Model calls: each message of updates is scored as one batch.
+                // Model calls: each message of updates is scored as one batch. Each row is first
+                // joined with the current version of every model it calls (the system table
+                // `riffle_model_versions`), so replacing a model re-scores the rows: the old
+                // version's rows are retracted and the new version's inserted.
                 use timely::dataflow::channels::pact::Pipeline;
                 use timely::dataflow::operators::generic::operator::Operator;
-                let (rows, errs) = self.render(input);
+                let (mut rows, errs) = self.render(input);
                 let scalars = scalars.clone();
+                let mut models = Vec::new();
+                for s in &scalars {
+                    riffle_expr::models_called(s, &mut models);
+                }
+                let versioned = match T::import(self, GlobalId::system(MODEL_VERSIONS)) {
+                    Some((versions, _)) => {
+                        for model in &models {
+                            let name = Datum::String(model.clone());
+                            let current = versions.clone().flat_map(move |r: Row| (r[0] == name).then(|| ((), r[1].clone())));
+                            rows = rows
+                                .map(|r| ((), r))
+                                .join(current)
+                                .map(|((), (r, v)): ((), (Row, Datum))| {
+                                    let mut d = r.into_datums();
+                                    d.push(v);
+                                    Row::new(d)
+                                });
+                        }
+                        true
+                    }
+                    // Inside WITH RECURSIVE: the current version, unversioned.
+                    None => false,
+                };
                 let scored = rows.inner.unary(Pipeline, "MapScored", move |_, _| {
                     move |input, output| {
                         input.for_each(|time, data: &mut Vec<(Row, T, Diff)>| {
                             let updates = std::mem::take(data);
                             let (rows, meta): (Vec<Row>, Vec<(T, Diff)>) = updates.into_iter().map(|(r, t, d)| (r, (t, d))).unzip();
-                            let results = riffle_expr::eval_map_batch(&scalars, rows);
+                            let results = if versioned {
+                                riffle_expr::eval_map_batch_versioned(&scalars, &models, rows)
+                            } else {
+                                riffle_expr::eval_map_batch(&scalars, rows)
+                            };
                             let mut session = output.session(&time);
                             for (r, (t, d)) in results.into_iter().zip(meta) {
                                 session.give((r, t, d));

@@ -4,6 +4,21 @@
 use crate::{EvalError, Func, ScalarExpr};
 use riffle_repr::{Datum, Row};
 
+/// The models an expression calls, in first-call order.
+pub fn models_called(e: &ScalarExpr, out: &mut Vec<String>) {
+    e.visit(&mut |x| {
+        if let ScalarExpr::Call {
+            func: Func::Predict { model, .. },
+            ..
+        } = x
+        {
+            if !out.contains(model) {
+                out.push(model.clone());
+            }
+        }
+    });
+}
+
 /// Whether an expression calls a model.
 pub fn calls_model(e: &ScalarExpr) -> bool {
     let mut found = false;
@@ -47,9 +62,44 @@ pub fn features(args: &[Datum]) -> Option<Vec<f64>> {
     Some(items.iter().map(crate::func::as_f64).collect())
 }
 
+/// Like [`eval_map_batch`], for rows that end with the version of each model in `models`
+/// (appended by a join with the models' current versions): those columns are removed, and rows
+/// are scored by the version they carry, so that replacing a model retracts the rows scored by
+/// the old version (scored again, identically) and inserts them scored by the new one.
+pub fn eval_map_batch_versioned(scalars: &[ScalarExpr], models: &[String], rows: Vec<Row>) -> Vec<Result<Row, EvalError>> {
+    let k = models.len();
+    let mut groups: std::collections::BTreeMap<Vec<Option<u64>>, Vec<(usize, Row)>> = Default::default();
+    let n = rows.len();
+    for (i, row) in rows.into_iter().enumerate() {
+        let mut datums = row.into_datums();
+        let versions: Vec<Option<u64>> = datums
+            .split_off(datums.len().saturating_sub(k))
+            .iter()
+            .map(|d| match d {
+                Datum::Int64(v) => Some(*v as u64),
+                _ => None,
+            })
+            .collect();
+        groups.entry(versions).or_default().push((i, Row::new(datums)));
+    }
+    let mut out: Vec<Option<Result<Row, EvalError>>> = (0..n).map(|_| None).collect();
+    for (versions, members) in groups {
+        let pinned: Vec<(String, Option<u64>)> = models.iter().cloned().zip(versions).collect();
+        let (idx, rows): (Vec<usize>, Vec<Row>) = members.into_iter().unzip();
+        for (i, r) in idx.into_iter().zip(eval_batch(scalars, rows, &pinned)) {
+            out[i] = Some(r);
+        }
+    }
+    out.into_iter().map(|r| r.expect("every row evaluated")).collect()
+}
+
 /// Evaluates `scalars` (each may read the ones before it, as in `RelExpr::Map`) over `rows`,
 /// appending their values to each row. Model calls score all rows of the batch at once.
 pub fn eval_map_batch(scalars: &[ScalarExpr], rows: Vec<Row>) -> Vec<Result<Row, EvalError>> {
+    eval_batch(scalars, rows, &[])
+}
+
+fn eval_batch(scalars: &[ScalarExpr], rows: Vec<Row>, pinned: &[(String, Option<u64>)]) -> Vec<Result<Row, EvalError>> {
     let mut rows: Vec<Result<Vec<Datum>, EvalError>> = rows.into_iter().map(|r| Ok(r.into_datums())).collect();
     for s in scalars {
         let width = match rows.iter().find_map(|r| r.as_ref().ok()) {
@@ -88,7 +138,10 @@ pub fn eval_map_batch(scalars: &[ScalarExpr], rows: Vec<Row>) -> Vec<Result<Row,
             }
             let scored = match crate::scoring::scorer() {
                 _ if batch.is_empty() => Ok(Vec::new()),
-                Some(scorer) => scorer.score(model, &batch, *proba).map_err(EvalError::InvalidArgument),
+                Some(scorer) => {
+                    let version = pinned.iter().find(|(m, _)| m == model).and_then(|(_, v)| *v);
+                    scorer.score(model, version, &batch, *proba).map_err(EvalError::InvalidArgument)
+                }
                 None => Err(EvalError::InvalidArgument("models are not available in this process".into())),
             };
             for (i, slot) in slots.into_iter().enumerate() {

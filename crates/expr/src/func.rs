@@ -317,7 +317,7 @@ impl Func {
                     return Ok(Null);
                 };
                 let scorer = crate::scoring::scorer().ok_or_else(|| EvalError::InvalidArgument("models are not available in this process".into()))?;
-                let mut out = scorer.score(model, &[row], *proba).map_err(EvalError::InvalidArgument)?;
+                let mut out = scorer.score(model, None, &[row], *proba).map_err(EvalError::InvalidArgument)?;
                 out.pop().unwrap_or(Null)
             }
             Func::CosineSimilarity | Func::L2Distance | Func::InnerProduct => match (vector(&a[0])?, vector(&a[1])?) {

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 /// Scores feature rows with a named model.
 pub trait Scorer: Send + Sync {
     /// One datum per row: the prediction (float8, bigint or text), or with `proba` the class
-    /// probabilities (float8[]).
-    fn score(&self, model: &str, rows: &[Vec<f64>], proba: bool) -> Result<Vec<Datum>, String>;
+    /// probabilities (float8[]), by `version` of the model (None: its current version).
+    fn score(&self, model: &str, version: Option<u64>, rows: &[Vec<f64>], proba: bool) -> Result<Vec<Datum>, String>;
 }
 
 static SCORER: OnceLock<Box<dyn Scorer>> = OnceLock::new();
