@@ -189,8 +189,30 @@ async fn predict_in_sql_views_survives_restart() {
     assert_eq!(rows.len(), 50);
     check(rows);
     // Replacing a model re-scores the views that use it: every row now has the new version's
-    // prediction (the old ones were retracted).
+    // prediction (the old ones were retracted), and a SUBSCRIBE sees the retractions and
+    // insertions at one timestamp.
+    let watcher = server.connect().await;
+    let stream = watcher
+        .copy_out("SUBSCRIBE (SELECT id, spend FROM scored WHERE id >= 100 AND id < 999) WITH (SNAPSHOT = false)")
+        .await
+        .unwrap();
     c.batch_execute(&format!("CREATE OR REPLACE MODEL spend FROM '{}'", linreg.display())).await.unwrap();
+    let mut stream = Box::pin(stream);
+    let mut changes = Vec::new();
+    while changes.len() < 50 {
+        use futures::StreamExt;
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), stream.next())
+            .await
+            .expect("changes within 20 s")
+            .unwrap()
+            .unwrap();
+        changes.push(String::from_utf8(line.to_vec()).unwrap());
+    }
+    let times: std::collections::BTreeSet<&str> = changes.iter().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(times.len(), 1, "one timestamp: {changes:?}");
+    let diffs: Vec<&str> = changes.iter().map(|l| l.split('\t').nth(1).unwrap()).collect();
+    assert_eq!(diffs.iter().filter(|d| **d == "-1").count(), 25, "{changes:?}");
+    assert_eq!(diffs.iter().filter(|d| **d == "1").count(), 25, "{changes:?}");
     let linreg_expected = &expected["models"]["linreg"]["predict"];
     let rows = c.query("SELECT id, spend FROM scored WHERE id >= 100 AND id < 999 ORDER BY id", &[]).await.unwrap();
     assert_eq!(rows.len(), 25);
