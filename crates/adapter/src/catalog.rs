@@ -56,10 +56,16 @@ impl Catalog {
     }
 }
 
+/// Nullable columns of the given names and types.
+fn columns(cols: &[(&str, ScalarType)]) -> RelationDesc {
+    cols.iter()
+        .fold(RelationDesc::empty(), |d, (n, t)| d.with_column(*n, ColumnType::nullable(t.clone())))
+}
+
 impl Catalog {
     /// `riffle_models`: every model's current version and interface.
     fn models_rows(&self) -> (RelationDesc, Vec<Row>) {
-        let desc = [
+        let desc = columns(&[
             ("name", ScalarType::String),
             ("version", ScalarType::Int64),
             ("format", ScalarType::String),
@@ -70,9 +76,7 @@ impl Catalog {
             ("created_at", ScalarType::TimestampTz),
             ("batches_scored", ScalarType::Int64),
             ("rows_scored", ScalarType::Int64),
-        ]
-        .into_iter()
-        .fold(RelationDesc::empty(), |d, (n, t)| d.with_column(n, ColumnType::nullable(t)));
+        ]);
         let rows = self
             .items
             .values()
@@ -123,7 +127,7 @@ impl SessionCatalog for Catalog {
         if name != "riffle_source_progress" {
             return None;
         }
-        let desc = [
+        let desc = columns(&[
             ("source", ScalarType::String),
             ("partition", ScalarType::Int32),
             ("offset", ScalarType::Int64),
@@ -132,9 +136,7 @@ impl SessionCatalog for Catalog {
             ("records", ScalarType::Int64),
             ("errors", ScalarType::Int64),
             ("state", ScalarType::String),
-        ]
-        .into_iter()
-        .fold(RelationDesc::empty(), |d, (n, t)| d.with_column(n, ColumnType::nullable(t)));
+        ]);
         let mut rows = Vec::new();
         for (id, status) in &self.source_status {
             let Some(item) = self.items.get(id) else { continue };

@@ -35,34 +35,31 @@ pub struct Durable {
     seq: AtomicU32,
 }
 
-fn log_prefix(id: GlobalId) -> Vec<u8> {
-    let mut k = vec![b'l'];
+/// A key space's tag byte followed by an id, big-endian.
+fn keyed(tag: u8, id: GlobalId) -> Vec<u8> {
+    let mut k = vec![tag];
     k.extend_from_slice(&id.0.to_be_bytes());
     k
+}
+
+fn log_prefix(id: GlobalId) -> Vec<u8> {
+    keyed(b'l', id)
 }
 
 fn catalog_key(id: GlobalId) -> Vec<u8> {
-    let mut k = vec![b'c'];
-    k.extend_from_slice(&id.0.to_be_bytes());
-    k
+    keyed(b'c', id)
 }
 
 fn offset_prefix(id: GlobalId) -> Vec<u8> {
-    let mut k = vec![b'o'];
-    k.extend_from_slice(&id.0.to_be_bytes());
-    k
+    keyed(b'o', id)
 }
 
 fn model_prefix(id: GlobalId) -> Vec<u8> {
-    let mut k = vec![b'm'];
-    k.extend_from_slice(&id.0.to_be_bytes());
-    k
+    keyed(b'm', id)
 }
 
 fn sink_key(id: GlobalId) -> Vec<u8> {
-    let mut k = vec![b's'];
-    k.extend_from_slice(&id.0.to_be_bytes());
-    k
+    keyed(b's', id)
 }
 
 /// What replaying one collection's log produced.
