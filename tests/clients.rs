@@ -230,7 +230,10 @@ async fn tokio_postgres_subscribe_as_of_and_cancel() {
     sorted.sort();
     assert_eq!(sorted, ["1500\tf\t1\ta\t1\n", "2001\tf\t-1\ta\t1\n", "2001\tf\t1\ta\t2\n"]);
     // A live change arrives too.
-    client.batch_execute("SET riffle_test_clock = 3000; INSERT INTO t VALUES ('b', 3)").await.unwrap();
+    client
+        .batch_execute("SET riffle_test_clock = 3000; INSERT INTO t VALUES ('b', 3)")
+        .await
+        .unwrap();
     loop {
         let line = next_line().await;
         if line.starts_with("3001\tf\t1\tb\t3") {
@@ -241,7 +244,10 @@ async fn tokio_postgres_subscribe_as_of_and_cancel() {
     // Cancel ends the stream with 57014, and the connection is usable afterwards.
     watcher.cancel_token().cancel_query(tokio_postgres::NoTls).await.unwrap();
     let err = loop {
-        match tokio::time::timeout(std::time::Duration::from_secs(20), stream.next()).await.expect("cancel within 20 s") {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), stream.next())
+            .await
+            .expect("cancel within 20 s")
+        {
             Some(Ok(_)) => continue,
             Some(Err(e)) => break e,
             None => panic!("stream ended without the cancel error"),

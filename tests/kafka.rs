@@ -25,7 +25,10 @@ fn broker() -> Option<String> {
 
 /// A topic name no other test (or earlier run against the same broker) uses.
 fn topic(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{prefix}_{nanos}")
 }
 
@@ -84,9 +87,12 @@ async fn rows(client: &Client, sql: &str) -> Vec<String> {
         .unwrap()
         .into_iter()
         .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).unwrap_or("NULL").to_string()).collect::<Vec<_>>().join("|"))
-            }
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            ),
             _ => None,
         })
         .collect();
@@ -123,7 +129,12 @@ async fn json_source_typed_columns_errors_and_progress() {
     ))
     .await
     .unwrap();
-    wait_rows(&c, "SELECT id, name, score, partition, \"offset\" FROM events", &["1|a|0.5|0|0", "2|b|1.5|1|0", "4|NULL|NULL|0|2"]).await;
+    wait_rows(
+        &c,
+        "SELECT id, name, score, partition, \"offset\" FROM events",
+        &["1|a|0.5|0|0", "2|b|1.5|1|0", "4|NULL|NULL|0|2"],
+    )
+    .await;
     wait_rows(&c, "SELECT * FROM per_partition", &["0|2", "1|1"]).await;
     // Bad records are kept with their position, error and bytes; the rest flowed on.
     wait_rows(
@@ -146,12 +157,30 @@ async fn json_source_typed_columns_errors_and_progress() {
     assert_eq!(err.code().unwrap().code(), "42501", "{err}");
     // Errors: unknown connection, missing TOPIC, bad format options.
     for (sql, code) in [
-        (format!("CREATE SOURCE x FROM KAFKA CONNECTION nope (TOPIC '{t}') FORMAT JSON"), "42704"),
-        ("CREATE SOURCE x FROM KAFKA CONNECTION k (PARTITIONS 3) FORMAT JSON".to_string(), "22023"),
-        (format!("CREATE SOURCE x FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT CSV WITH HEADER"), "22023"),
-        (format!("CREATE SOURCE x FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT JSON ENVELOPE DEBEZIUM"), "22023"),
-        (format!("CREATE SOURCE x (a int) FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT JSON INCLUDE OFFSET ENVELOPE DEBEZIUM"), "22023"),
-        (format!("CREATE SOURCE x FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT PROTOBUF"), "42601"),
+        (
+            format!("CREATE SOURCE x FROM KAFKA CONNECTION nope (TOPIC '{t}') FORMAT JSON"),
+            "42704",
+        ),
+        (
+            "CREATE SOURCE x FROM KAFKA CONNECTION k (PARTITIONS 3) FORMAT JSON".to_string(),
+            "22023",
+        ),
+        (
+            format!("CREATE SOURCE x FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT CSV WITH HEADER"),
+            "22023",
+        ),
+        (
+            format!("CREATE SOURCE x FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT JSON ENVELOPE DEBEZIUM"),
+            "22023",
+        ),
+        (
+            format!("CREATE SOURCE x (a int) FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT JSON INCLUDE OFFSET ENVELOPE DEBEZIUM"),
+            "22023",
+        ),
+        (
+            format!("CREATE SOURCE x FROM KAFKA CONNECTION k (TOPIC '{t}') FORMAT PROTOBUF"),
+            "42601",
+        ),
     ] {
         let err = c.batch_execute(&sql).await.unwrap_err();
         assert_eq!(err.code().unwrap().code(), code, "{sql}: {err}");
@@ -171,7 +200,12 @@ async fn formats_csv_text_bytes_avro_and_jsonb() {
     for t in [&csv_h, &csv_n, &text, &avro, &json] {
         create_topic(&broker, t, 1).await;
     }
-    produce(&p, &csv_h, &[(0, None, Some(b"id,name")), (0, None, Some(b"1,\"x, y\"")), (0, None, Some(b"2,z"))]).await;
+    produce(
+        &p,
+        &csv_h,
+        &[(0, None, Some(b"id,name")), (0, None, Some(b"1,\"x, y\"")), (0, None, Some(b"2,z"))],
+    )
+    .await;
     produce(&p, &csv_n, &[(0, None, Some(b"a,b,c")), (0, None, Some(b"only,two"))]).await;
     produce(&p, &text, &[(0, Some(b"k1"), Some("héllo".as_bytes()))]).await;
     let schema = r#"{"type": "record", "name": "r", "fields": [
@@ -186,14 +220,23 @@ async fn formats_csv_text_bytes_avro_and_jsonb() {
         };
         apache_avro::to_avro_datum(
             &parsed,
-            V::Record(vec![("id".into(), V::Long(id)), ("label".into(), label), ("at".into(), V::TimestampMillis(1_700_000_000_000))]),
+            V::Record(vec![
+                ("id".into(), V::Long(id)),
+                ("label".into(), label),
+                ("at".into(), V::TimestampMillis(1_700_000_000_000)),
+            ]),
         )
         .unwrap()
     };
     let raw = record(1, Some("one"));
     let mut framed = vec![0u8, 0, 0, 0, 7];
     framed.extend(record(2, None));
-    produce(&p, &avro, &[(0, None, Some(&raw)), (0, None, Some(&framed)), (0, None, Some(b"\x01"))]).await;
+    produce(
+        &p,
+        &avro,
+        &[(0, None, Some(&raw)), (0, None, Some(&framed)), (0, None, Some(b"\x01"))],
+    )
+    .await;
     produce(&p, &json, &[(0, None, Some(br#"{"a": {"b": [1, 2]}}"#))]).await;
 
     let server = TestServer::start();
@@ -213,7 +256,12 @@ async fn formats_csv_text_bytes_avro_and_jsonb() {
     wait_rows(&c, "SELECT * FROM csv_h", &["1|x, y", "2|z"]).await;
     wait_rows(&c, "SELECT column1, column2, column3 FROM csv_n", &["a|b|c"]).await;
     wait_rows(&c, "SELECT key, text, ts IS NOT NULL FROM txt", &["k1|héllo|t"]).await;
-    wait_rows(&c, "SELECT id, label, at FROM av", &["1|one|2023-11-14 22:13:20+00", "2|NULL|2023-11-14 22:13:20+00"]).await;
+    wait_rows(
+        &c,
+        "SELECT id, label, at FROM av",
+        &["1|one|2023-11-14 22:13:20+00", "2|NULL|2023-11-14 22:13:20+00"],
+    )
+    .await;
     wait_rows(&c, "SELECT data -> 'a' -> 'b' ->> 1 FROM js", &["2"]).await;
     wait_rows(&c, "SELECT text, \"offset\" FROM from_one", &["only,two|1"]).await;
     wait_rows(
@@ -222,7 +270,11 @@ async fn formats_csv_text_bytes_avro_and_jsonb() {
         &[&format!("av|2"), &format!("csv_n|1")],
     )
     .await;
-    let cols = rows(&c, "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'av'").await;
+    let cols = rows(
+        &c,
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'av'",
+    )
+    .await;
     assert_eq!(cols, ["at|timestamp with time zone", "id|bigint", "label|text"]);
 }
 
@@ -251,7 +303,11 @@ async fn upsert_and_debezium_envelopes() {
         &[
             (0, None, Some(br#"{"before": null, "after": {"id": 1, "v": "a"}, "op": "c"}"#)),
             (0, None, Some(br#"{"before": null, "after": {"id": 2, "v": "b"}, "op": "c"}"#)),
-            (0, None, Some(br#"{"payload": {"before": {"id": 1, "v": "a"}, "after": {"id": 1, "v": "A"}, "op": "u"}}"#)),
+            (
+                0,
+                None,
+                Some(br#"{"payload": {"before": {"id": 1, "v": "a"}, "after": {"id": 1, "v": "A"}, "op": "u"}}"#),
+            ),
             (0, None, Some(br#"{"before": {"id": 2, "v": "b"}, "after": null, "op": "d"}"#)),
             (0, None, None),
         ],
@@ -272,7 +328,12 @@ async fn upsert_and_debezium_envelopes() {
     wait_rows(&c, "SELECT * FROM accounts", &["u1|team|3"]).await;
     wait_rows(&c, "SELECT * FROM seats", &["3"]).await;
     wait_rows(&c, "SELECT * FROM items", &["1|A"]).await;
-    wait_rows(&c, "SELECT count(*) FROM riffle_source_errors WHERE error LIKE '%needs a record key%'", &["1"]).await;
+    wait_rows(
+        &c,
+        "SELECT count(*) FROM riffle_source_errors WHERE error LIKE '%needs a record key%'",
+        &["1"],
+    )
+    .await;
     // The upsert state survives a restart: a later update replaces the recovered row.
     server.kill9();
     let server = TestServer::start_in(dir.path(), &[]);
@@ -291,7 +352,9 @@ async fn exactly_once_across_kill_dash_nine() {
     create_topic(&broker, &t, 3).await;
     let p = producer(&broker);
     let total = 30_000;
-    let payloads: Vec<(i32, Vec<u8>)> = (0..total).map(|i| ((i % 3) as i32, format!(r#"{{"id": {i}}}"#).into_bytes())).collect();
+    let payloads: Vec<(i32, Vec<u8>)> = (0..total)
+        .map(|i| ((i % 3) as i32, format!(r#"{{"id": {i}}}"#).into_bytes()))
+        .collect();
     let mut pending = Vec::new();
     for (partition, payload) in &payloads {
         let r: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&t).partition(*partition).payload(payload);
@@ -390,7 +453,11 @@ async fn sinks_debezium_and_upsert_resume_after_restart() {
     );
     assert_eq!(dbz[0].0.as_deref(), Some(r#"{"id":1}"#));
     let up = consume_all(&broker, &out_up, 4);
-    assert_eq!(up.last().unwrap(), &(Some(r#"{"id":2}"#.to_string()), None), "a delete is a tombstone");
+    assert_eq!(
+        up.last().unwrap(),
+        &(Some(r#"{"id":2}"#.to_string()), None),
+        "a delete is a tombstone"
+    );
     // Restart: nothing already written is written again; new changes follow.
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.kill9();
@@ -401,7 +468,9 @@ async fn sinks_debezium_and_upsert_resume_after_restart() {
     assert_eq!(dbz.len(), 5, "{dbz:?}");
     assert_eq!(dbz[4].1.as_deref(), Some(r#"{"after":{"id":3,"score":30},"before":null}"#));
     let err = c
-        .batch_execute(&format!("CREATE SINK bad FROM alerts INTO KAFKA CONNECTION k (TOPIC '{out_up}') FORMAT JSON ENVELOPE UPSERT"))
+        .batch_execute(&format!(
+            "CREATE SINK bad FROM alerts INTO KAFKA CONNECTION k (TOPIC '{out_up}') FORMAT JSON ENVELOPE UPSERT"
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "22023", "{err}");
@@ -436,9 +505,17 @@ async fn source_waits_for_its_topic() {
 #[tokio::test(flavor = "multi_thread")]
 async fn ml_monitoring_over_kafka() {
     let Some(broker) = broker() else { return };
-    let suffix = format!("_{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let suffix = format!(
+        "_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/ml-monitoring/kafka");
-    let mut sql = std::fs::read_to_string(format!("{dir}/setup.sql")).unwrap().replace(":'broker'", &format!("'{broker}'"));
+    let mut sql = std::fs::read_to_string(format!("{dir}/setup.sql"))
+        .unwrap()
+        .replace(":'broker'", &format!("'{broker}'"));
     for t in ["leads", "predictions", "conversions", "accuracy-alerts"] {
         sql = sql.replace(&format!("(TOPIC '{t}')"), &format!("(TOPIC '{t}{suffix}')"));
     }
@@ -449,11 +526,24 @@ async fn ml_monitoring_over_kafka() {
     let generate = |args: &[&str]| {
         let out = std::process::Command::new("python3")
             .arg(format!("{dir}/generate.py"))
-            .args(["--broker", &broker, "--suffix", &suffix, "--rate", "2000", "--conversion-delay", "0.1"])
+            .args([
+                "--broker",
+                &broker,
+                "--suffix",
+                &suffix,
+                "--rate",
+                "2000",
+                "--conversion-delay",
+                "0.1",
+            ])
             .args(args)
             .output()
             .expect("python3");
-        assert!(out.status.success(), "generate.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "generate.py failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("generate.py prints its counts")
     };
     let a = generate(&["--leads", "200", "--model", "m1"]);
@@ -469,7 +559,12 @@ async fn ml_monitoring_over_kafka() {
                EXISTS (SELECT 1 FROM conversions c WHERE c.lead_id = p.lead_id) AS converted
         FROM predictions p JOIN leads l ON l.lead_id = p.lead_id ORDER BY p.lead_id, p.predicted_at DESC) s GROUP BY model";
     let expected = rows(&c, scratch).await;
-    wait_rows(&c, "SELECT model, leads, accuracy FROM model_quality_3h", &expected.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    wait_rows(
+        &c,
+        "SELECT model, leads, accuracy FROM model_quality_3h",
+        &expected.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
     // m2's model is broken on purpose: it raises an alert, which reaches the sink's topic.
     let alerts = rows(&c, "SELECT model FROM accuracy_alerts").await;
     assert!(alerts.contains(&"m2".to_string()), "{alerts:?}");
@@ -481,6 +576,14 @@ async fn ml_monitoring_over_kafka() {
             None => state.remove(&key.unwrap()),
         };
     }
-    let sunk: Vec<String> = state.keys().map(|k| serde_json::from_str::<serde_json::Value>(k).unwrap()["model"].as_str().unwrap().to_string()).collect();
+    let sunk: Vec<String> = state
+        .keys()
+        .map(|k| {
+            serde_json::from_str::<serde_json::Value>(k).unwrap()["model"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
     assert_eq!(sunk, alerts);
 }

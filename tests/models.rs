@@ -102,11 +102,18 @@ async fn predict_in_sql_views_survives_restart() {
     let mut values = Vec::new();
     for (offset, name) in [(0, "logreg_strings"), (100, "gb_reg")] {
         for (i, r) in rows_of(name).iter().enumerate() {
-            let f: Vec<String> = r.as_array().unwrap().iter().map(|v| format!("{}", v.as_f64().unwrap() as f32)).collect();
+            let f: Vec<String> = r
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| format!("{}", v.as_f64().unwrap() as f32))
+                .collect();
             values.push(format!("({}, {})", offset + i, f.join(", ")));
         }
     }
-    c.batch_execute(&format!("INSERT INTO features VALUES {}", values.join(", "))).await.unwrap();
+    c.batch_execute(&format!("INSERT INTO features VALUES {}", values.join(", ")))
+        .await
+        .unwrap();
     c.batch_execute(
         "CREATE MATERIALIZED VIEW scored AS
            SELECT id, predict('churn', a, b, c, d) AS label, predict_proba('churn', ARRAY[a, b, c, d]) AS proba,
@@ -133,11 +140,17 @@ async fn predict_in_sql_views_survives_restart() {
             }
         }
     };
-    let rows = c.query("SELECT id, label, proba, spend FROM scored ORDER BY id", &[]).await.unwrap();
+    let rows = c
+        .query("SELECT id, label, proba, spend FROM scored ORDER BY id", &[])
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 50);
     check(rows);
     // Rows arriving together were scored together: a few model calls, not one per row.
-    let usage = c.query_one("SELECT batches_scored, rows_scored FROM riffle_models WHERE name = 'spend'", &[]).await.unwrap();
+    let usage = c
+        .query_one("SELECT batches_scored, rows_scored FROM riffle_models WHERE name = 'spend'", &[])
+        .await
+        .unwrap();
     let (batches, scored): (i64, i64) = (usage.get(0), usage.get(1));
     assert_eq!(scored, 50, "each row scored once");
     assert!(batches <= 5, "{batches} model calls for 50 rows");
@@ -151,16 +164,29 @@ async fn predict_in_sql_views_survives_restart() {
         .unwrap();
     check(scratch);
     let m = c
-        .query_one("SELECT name, version, format, inputs, output, length(sha256) FROM riffle_models WHERE name = 'churn'", &[])
+        .query_one(
+            "SELECT name, version, format, inputs, output, length(sha256) FROM riffle_models WHERE name = 'churn'",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
-        (m.get::<_, String>(0), m.get::<_, i64>(1), m.get::<_, String>(2), m.get::<_, i32>(3), m.get::<_, String>(4), m.get::<_, i32>(5)),
+        (
+            m.get::<_, String>(0),
+            m.get::<_, i64>(1),
+            m.get::<_, String>(2),
+            m.get::<_, i32>(3),
+            m.get::<_, String>(4),
+            m.get::<_, i32>(5)
+        ),
         ("churn".into(), 1, "onnx".into(), 4, "text class of 2".into(), 64)
     );
     // NULL features give NULL.
     c.batch_execute("INSERT INTO features VALUES (999, NULL, 1, 2, 3)").await.unwrap();
-    let r = c.query_one("SELECT label IS NULL, spend IS NULL FROM scored WHERE id = 999", &[]).await.unwrap();
+    let r = c
+        .query_one("SELECT label IS NULL, spend IS NULL FROM scored WHERE id = 999", &[])
+        .await
+        .unwrap();
     assert!(r.get::<_, bool>(0) && r.get::<_, bool>(1));
     // Errors.
     let corrupt = dir.path().join("corrupt.onnx");
@@ -168,7 +194,10 @@ async fn predict_in_sql_views_survives_restart() {
     for (sql, code) in [
         (format!("CREATE MODEL bad FROM '{}'", corrupt.display()), "22023"),
         ("CREATE MODEL bad FROM '/nonexistent/model.onnx'".to_string(), "58P01"),
-        (format!("CREATE MODEL bad FROM '{}' WITH (format = 'pickle')", model_path("linreg")), "22023"),
+        (
+            format!("CREATE MODEL bad FROM '{}' WITH (format = 'pickle')", model_path("linreg")),
+            "22023",
+        ),
         ("SELECT predict('churn', a, b) FROM features".to_string(), "42883"),
         ("SELECT predict('churn', a, b, c, 'x'::text) FROM features".to_string(), "42804"),
         ("SELECT predict('nope', a, b, c, d) FROM features".to_string(), "42704"),
@@ -185,7 +214,10 @@ async fn predict_in_sql_views_survives_restart() {
     server.kill9();
     let server = riffle_tests::TestServer::start_in(data.path(), &[]);
     let c = server.connect().await;
-    let rows = c.query("SELECT id, label, proba, spend FROM scored WHERE id < 999 ORDER BY id", &[]).await.unwrap();
+    let rows = c
+        .query("SELECT id, label, proba, spend FROM scored WHERE id < 999 ORDER BY id", &[])
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 50);
     check(rows);
     // Replacing a model re-scores the views that use it: every row now has the new version's
@@ -196,7 +228,9 @@ async fn predict_in_sql_views_survives_restart() {
         .copy_out("SUBSCRIBE (SELECT id, spend FROM scored WHERE id >= 100 AND id < 999) WITH (SNAPSHOT = false)")
         .await
         .unwrap();
-    c.batch_execute(&format!("CREATE OR REPLACE MODEL spend FROM '{}'", linreg.display())).await.unwrap();
+    c.batch_execute(&format!("CREATE OR REPLACE MODEL spend FROM '{}'", linreg.display()))
+        .await
+        .unwrap();
     let mut stream = Box::pin(stream);
     let mut changes = Vec::new();
     while changes.len() < 50 {
@@ -214,19 +248,32 @@ async fn predict_in_sql_views_survives_restart() {
     assert_eq!(diffs.iter().filter(|d| **d == "-1").count(), 25, "{changes:?}");
     assert_eq!(diffs.iter().filter(|d| **d == "1").count(), 25, "{changes:?}");
     let linreg_expected = &expected["models"]["linreg"]["predict"];
-    let rows = c.query("SELECT id, spend FROM scored WHERE id >= 100 AND id < 999 ORDER BY id", &[]).await.unwrap();
+    let rows = c
+        .query("SELECT id, spend FROM scored WHERE id >= 100 AND id < 999 ORDER BY id", &[])
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 25);
     for row in rows {
         let (id, value): (i32, f64) = (row.get(0), row.get(1));
         let want = linreg_expected[(id - 100) as usize].as_f64().unwrap();
-        assert!((value - want).abs() <= 1e-3 * want.abs().max(1.0), "row {id} after replace: {value} vs {want}");
+        assert!(
+            (value - want).abs() <= 1e-3 * want.abs().max(1.0),
+            "row {id} after replace: {value} vs {want}"
+        );
     }
-    let v: i64 = c.query_one("SELECT version FROM riffle_models WHERE name = 'spend'", &[]).await.unwrap().get(0);
+    let v: i64 = c
+        .query_one("SELECT version FROM riffle_models WHERE name = 'spend'", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(v, 2);
     let n: i64 = c.query_one("SELECT count(*) FROM scored", &[]).await.unwrap().get(0);
     assert_eq!(n, 51, "re-scoring replaced rows, it did not add any");
     c.batch_execute("DROP MATERIALIZED VIEW scored; DROP MODEL churn").await.unwrap();
     assert_eq!(c.query("SELECT * FROM riffle_models", &[]).await.unwrap().len(), 1);
-    let err = c.batch_execute("INSERT INTO riffle_model_versions VALUES ('x', 1)").await.unwrap_err();
+    let err = c
+        .batch_execute("INSERT INTO riffle_model_versions VALUES ('x', 1)")
+        .await
+        .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "42501", "{err}");
 }

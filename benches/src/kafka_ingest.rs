@@ -35,7 +35,11 @@ async fn produce(broker: &str, topic: &str, n: usize, keyed: bool) -> usize {
     let mut bytes = 0;
     let mut pending = Vec::with_capacity(n);
     for i in 0..n {
-        let payload = format!(r#"{{"id": {i}, "user_id": {}, "amount": {}, "kind": "purchase"}}"#, i % 10_000, i % 997);
+        let payload = format!(
+            r#"{{"id": {i}, "user_id": {}, "amount": {}, "kind": "purchase"}}"#,
+            i % 10_000,
+            i % 997
+        );
         bytes += payload.len();
         let key = format!("k{}", i % 50_000);
         let mut r: FutureRecord<'_, String, String> = FutureRecord::to(topic).partition((i % 4) as i32).payload(&payload);
@@ -55,12 +59,29 @@ async fn produce(broker: &str, topic: &str, n: usize, keyed: bool) -> usize {
     bytes
 }
 
-async fn measure(server: &TestServer, broker: &str, name: &str, n: usize, source_sql: &str, view_sql: &str, expect: i64, keyed: bool) -> (String, f64, f64) {
-    let topic = format!("bench_{name}_{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+async fn measure(
+    server: &TestServer,
+    broker: &str,
+    name: &str,
+    n: usize,
+    source_sql: &str,
+    view_sql: &str,
+    expect: i64,
+    keyed: bool,
+) -> (String, f64, f64) {
+    let topic = format!(
+        "bench_{name}_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
     let bytes = produce(broker, &topic, n, keyed).await;
     let c = server.connect().await;
     let start = Instant::now();
-    c.batch_execute(&source_sql.replace("{topic}", &topic).replace("{name}", name)).await.unwrap();
+    c.batch_execute(&source_sql.replace("{topic}", &topic).replace("{name}", name))
+        .await
+        .unwrap();
     c.batch_execute(&view_sql.replace("{name}", name)).await.unwrap();
     let deadline = start + Duration::from_secs(600);
     loop {
@@ -85,7 +106,9 @@ async fn main() {
     let broker = std::env::var("RIFFLE_TEST_KAFKA").expect("set RIFFLE_TEST_KAFKA (eval \"$(dev/kafka.sh)\")");
     let server = TestServer::start();
     let c = server.connect().await;
-    c.batch_execute(&format!("CREATE CONNECTION k TO KAFKA (BROKER '{broker}')")).await.unwrap();
+    c.batch_execute(&format!("CREATE CONNECTION k TO KAFKA (BROKER '{broker}')"))
+        .await
+        .unwrap();
     let upsert_view = format!(
         // Done when every key (50,000 of them) holds its last record.
         "CREATE MATERIALIZED VIEW {{name}}_v AS SELECT count(*) AS n FROM {{name}} WHERE id >= {}",
@@ -96,7 +119,8 @@ async fn main() {
         (
             "json",
             format!("{typed} FORMAT JSON"),
-            "CREATE MATERIALIZED VIEW {name}_v AS SELECT user_id, count(*) AS n, sum(amount) AS total FROM {name} GROUP BY user_id".to_string(),
+            "CREATE MATERIALIZED VIEW {name}_v AS SELECT user_id, count(*) AS n, sum(amount) AS total FROM {name} GROUP BY user_id"
+                .to_string(),
             n as i64,
             false,
         ),

@@ -3,9 +3,9 @@
 use riffle_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
 use riffle_sql::{CatalogItem, SessionCatalog};
 use riffle_storage::source::SourceStatus;
-use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 /// What is stored per catalog item: its id and the SQL that recreates it.
 ///
@@ -58,8 +58,9 @@ impl Catalog {
 
 /// Nullable columns of the given names and types.
 fn columns(cols: &[(&str, ScalarType)]) -> RelationDesc {
-    cols.iter()
-        .fold(RelationDesc::empty(), |d, (n, t)| d.with_column(*n, ColumnType::nullable(t.clone())))
+    cols.iter().fold(RelationDesc::empty(), |d, (n, t)| {
+        d.with_column(*n, ColumnType::nullable(t.clone()))
+    })
 }
 
 impl Catalog {
@@ -84,21 +85,21 @@ impl Catalog {
                 riffle_sql::ItemKind::Model(m) => {
                     let (batches, rows) = crate::models::registry().usage(&item.name);
                     Some(Row::new(vec![
-                    Datum::String(item.name.clone()),
-                    Datum::Int64(m.version as i64),
-                    Datum::String(m.format.clone()),
-                    Datum::Int32(m.inputs as i32),
-                    Datum::String(match m.output {
-                        riffle_sql::ModelOutput::Regression => "float8".to_string(),
-                        riffle_sql::ModelOutput::IntClasses(n) => format!("bigint class of {n}"),
-                        riffle_sql::ModelOutput::StringClasses(n) => format!("text class of {n}"),
-                    }),
-                    Datum::String(m.operators.join(", ")),
-                    Datum::String(m.sha256.clone()),
-                    Datum::TimestampTz(m.created_at),
-                    Datum::Int64(batches as i64),
-                    Datum::Int64(rows as i64),
-                ]))
+                        Datum::String(item.name.clone()),
+                        Datum::Int64(m.version as i64),
+                        Datum::String(m.format.clone()),
+                        Datum::Int32(m.inputs as i32),
+                        Datum::String(match m.output {
+                            riffle_sql::ModelOutput::Regression => "float8".to_string(),
+                            riffle_sql::ModelOutput::IntClasses(n) => format!("bigint class of {n}"),
+                            riffle_sql::ModelOutput::StringClasses(n) => format!("text class of {n}"),
+                        }),
+                        Datum::String(m.operators.join(", ")),
+                        Datum::String(m.sha256.clone()),
+                        Datum::TimestampTz(m.created_at),
+                        Datum::Int64(batches as i64),
+                        Datum::Int64(rows as i64),
+                    ]))
                 }
                 _ => None,
             })

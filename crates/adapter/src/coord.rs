@@ -161,7 +161,9 @@ impl Adapter {
         let mut tail: std::collections::BTreeMap<Timestamp, Vec<(GlobalId, Row, Diff)>> = Default::default();
         for id in logged {
             let name = coord.catalog.get_by_id(id).map(|i| i.name.clone()).unwrap_or_default();
-            let replayed = coord.durable.replay(id, history_from, |n| info!(relation = %name, records = n, "replaying log"))?;
+            let replayed = coord
+                .durable
+                .replay(id, history_from, |n| info!(relation = %name, records = n, "replaying log"))?;
             info!(relation = %name, records = replayed.records, rows = replayed.rows.len(), "replayed log");
             max_ts = max_ts.max(replayed.max_ts);
             let upsert = matches!(
@@ -367,7 +369,8 @@ impl Adapter {
                 let item = coord.item_from_plan(id, plan, stmt.to_string())?;
                 // A sink checks its producer before anything is stored.
                 if let ItemKind::Sink(desc) = &item.kind {
-                    riffle_storage::sink::SinkProducer::new(desc).map_err(|e| AdapterError::Storage(format!("cannot create a Kafka producer: {e}")))?;
+                    riffle_storage::sink::SinkProducer::new(desc)
+                        .map_err(|e| AdapterError::Storage(format!("cannot create a Kafka producer: {e}")))?;
                 }
                 coord.persist(&item)?;
                 coord.install(&self.compute, &item);
@@ -705,7 +708,8 @@ impl Coordinator {
     fn retention(&self, id: GlobalId) -> Timestamp {
         match self.catalog.get_by_id(id) {
             Some(CatalogItem {
-                kind: ItemKind::Index { on, .. }, ..
+                kind: ItemKind::Index { on, .. },
+                ..
             }) => self.retention(*on),
             Some(item) => item.retain_history.unwrap_or(self.retain_default),
             None => 0,
@@ -984,7 +988,6 @@ fn index_lookup(catalog: &Catalog, plan: &RelExpr) -> Option<PeekTarget> {
         _ => None,
     })
 }
-
 
 fn create_tag(plan: &Plan) -> &'static str {
     match plan {

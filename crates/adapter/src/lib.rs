@@ -11,8 +11,8 @@ mod catalog;
 mod coord;
 mod error;
 mod models;
-mod sources;
 mod session;
+mod sources;
 
 pub use coord::{Adapter, Clock, Config, ExecuteResponse};
 pub use error::AdapterError;

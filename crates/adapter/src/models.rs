@@ -27,7 +27,10 @@ impl Registry {
     /// Loads `version` of `name` and makes it current. Older versions stay loaded: rows scored
     /// by them are retracted by scoring them again.
     pub(crate) fn insert(&self, name: &str, version: u64, model: Model) {
-        self.models.write().expect("models lock").insert((name.to_string(), version), Arc::new(model));
+        self.models
+            .write()
+            .expect("models lock")
+            .insert((name.to_string(), version), Arc::new(model));
         self.current.write().expect("models lock").insert(name.to_string(), version);
     }
 

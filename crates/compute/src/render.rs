@@ -269,14 +269,11 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                         for model in &models {
                             let name = Datum::String(model.clone());
                             let current = versions.clone().flat_map(move |r: Row| (r[0] == name).then(|| ((), r[1].clone())));
-                            rows = rows
-                                .map(|r| ((), r))
-                                .join(current)
-                                .map(|((), (r, v)): ((), (Row, Datum))| {
-                                    let mut d = r.into_datums();
-                                    d.push(v);
-                                    Row::new(d)
-                                });
+                            rows = rows.map(|r| ((), r)).join(current).map(|((), (r, v)): ((), (Row, Datum))| {
+                                let mut d = r.into_datums();
+                                d.push(v);
+                                Row::new(d)
+                            });
                         }
                         true
                     }

@@ -184,7 +184,9 @@ impl Durable {
         match self.db.get(sink_key(id))? {
             None => Ok(None),
             Some(v) => Ok(Some(u64::from_be_bytes(
-                v.as_slice().try_into().map_err(|_| DurableError::Corrupt("bad sink progress".into()))?,
+                v.as_slice()
+                    .try_into()
+                    .map_err(|_| DurableError::Corrupt("bad sink progress".into()))?,
             ))),
         }
     }
@@ -316,7 +318,8 @@ mod tests {
         let d = Durable::open(dir.path()).unwrap();
         d.append_with_offsets(5, &[(GlobalId(3), row(1), 1)], &[(GlobalId(3), 0, 10), (GlobalId(3), 1, 4)])
             .unwrap();
-        d.append_with_offsets(9, &[(GlobalId(3), row(2), 1)], &[(GlobalId(3), 0, 11)]).unwrap();
+        d.append_with_offsets(9, &[(GlobalId(3), row(2), 1)], &[(GlobalId(3), 0, 11)])
+            .unwrap();
         assert_eq!(d.source_offsets(GlobalId(3)).unwrap(), vec![(0, 11), (1, 4)]);
         let r = d.replay(GlobalId(3), 5, |_| {}).unwrap();
         assert_eq!(r.rows, vec![(row(1), 1)]);

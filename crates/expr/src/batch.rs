@@ -23,7 +23,13 @@ pub fn models_called(e: &ScalarExpr, out: &mut Vec<String>) {
 pub fn calls_model(e: &ScalarExpr) -> bool {
     let mut found = false;
     e.visit(&mut |x| {
-        if matches!(x, ScalarExpr::Call { func: Func::Predict { .. }, .. }) {
+        if matches!(
+            x,
+            ScalarExpr::Call {
+                func: Func::Predict { .. },
+                ..
+            }
+        ) {
             found = true
         }
     });

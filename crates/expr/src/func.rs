@@ -316,14 +316,19 @@ impl Func {
                 let Some(row) = crate::batch::features(a) else {
                     return Ok(Null);
                 };
-                let scorer = crate::scoring::scorer().ok_or_else(|| EvalError::InvalidArgument("models are not available in this process".into()))?;
+                let scorer = crate::scoring::scorer()
+                    .ok_or_else(|| EvalError::InvalidArgument("models are not available in this process".into()))?;
                 let mut out = scorer.score(model, None, &[row], *proba).map_err(EvalError::InvalidArgument)?;
                 out.pop().unwrap_or(Null)
             }
             Func::CosineSimilarity | Func::L2Distance | Func::InnerProduct => match (vector(&a[0])?, vector(&a[1])?) {
                 (Some(x), Some(y)) => {
                     if x.len() != y.len() {
-                        return Err(EvalError::InvalidArgument(format!("different vector dimensions {} and {}", x.len(), y.len())));
+                        return Err(EvalError::InvalidArgument(format!(
+                            "different vector dimensions {} and {}",
+                            x.len(),
+                            y.len()
+                        )));
                     }
                     let dot: f64 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
                     Float64(F64(match self {
@@ -1635,7 +1640,11 @@ fn encode_bytes(b: &[u8], format: &str) -> Result<String, EvalError> {
         "hex" => b.iter().map(|x| format!("{x:02x}")).collect(),
         "base64" => {
             let s = base64::engine::general_purpose::STANDARD.encode(b);
-            s.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect::<Vec<_>>().join("\n")
+            s.as_bytes()
+                .chunks(76)
+                .map(|c| std::str::from_utf8(c).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n")
         }
         "escape" => {
             let mut out = String::new();
@@ -1686,7 +1695,10 @@ fn decode_bytes(s: &str, format: &str) -> Result<Vec<u8>, EvalError> {
                         i += 2;
                         continue;
                     }
-                    let oct = bytes.get(i + 1..i + 4).and_then(|o| std::str::from_utf8(o).ok()).and_then(|o| u8::from_str_radix(o, 8).ok());
+                    let oct = bytes
+                        .get(i + 1..i + 4)
+                        .and_then(|o| std::str::from_utf8(o).ok())
+                        .and_then(|o| u8::from_str_radix(o, 8).ok());
                     match oct {
                         Some(v) => {
                             out.push(v);

@@ -79,7 +79,11 @@ enum Engine {
     /// ONNX-ML operators, evaluated natively.
     Ml(mlops::Graph),
     /// Standard operators, evaluated by candle-onnx.
-    Candle { model: Box<ModelProto>, input: String, output: String },
+    Candle {
+        model: Box<ModelProto>,
+        input: String,
+        output: String,
+    },
 }
 
 /// A loaded model.
@@ -97,7 +101,10 @@ pub struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model").field("signature", &self.signature).field("sha256", &self.sha256).finish()
+        f.debug_struct("Model")
+            .field("signature", &self.signature)
+            .field("sha256", &self.sha256)
+            .finish()
     }
 }
 
@@ -114,7 +121,10 @@ impl Model {
             return Err(ModelError::Unsupported(format!("format '{format}' (supported: 'onnx')")));
         }
         let proto = ModelProto::decode(bytes).map_err(|e| ModelError::Invalid(format!("not an ONNX model: {e}")))?;
-        let graph = proto.graph.as_ref().ok_or_else(|| ModelError::Invalid("the ONNX model has no graph".into()))?;
+        let graph = proto
+            .graph
+            .as_ref()
+            .ok_or_else(|| ModelError::Invalid("the ONNX model has no graph".into()))?;
         if graph.node.is_empty() {
             return Err(ModelError::Invalid("the ONNX graph has no operators".into()));
         }
@@ -142,8 +152,12 @@ impl Model {
             .iter()
             .find(|i| !graph.initializer.iter().any(|t| t.name == i.name))
             .ok_or_else(|| ModelError::Invalid("the graph has no input".into()))?;
-        let inputs = mlops::feature_count(input).ok_or_else(|| ModelError::Invalid(format!("input {} has no fixed feature count", input.name)))?;
-        let output = graph.output.first().ok_or_else(|| ModelError::Invalid("the graph has no output".into()))?;
+        let inputs =
+            mlops::feature_count(input).ok_or_else(|| ModelError::Invalid(format!("input {} has no fixed feature count", input.name)))?;
+        let output = graph
+            .output
+            .first()
+            .ok_or_else(|| ModelError::Invalid("the graph has no output".into()))?;
         let width = mlops::feature_count(output).unwrap_or(1);
         let signature = Signature {
             inputs,
@@ -173,7 +187,11 @@ impl Model {
     pub fn score(&self, rows: &[Vec<f64>]) -> Result<Scores, ModelError> {
         for r in rows {
             if r.len() != self.signature.inputs {
-                return Err(ModelError::Eval(format!("expected {} features, got {}", self.signature.inputs, r.len())));
+                return Err(ModelError::Eval(format!(
+                    "expected {} features, got {}",
+                    self.signature.inputs,
+                    r.len()
+                )));
             }
         }
         if rows.is_empty() {
@@ -215,8 +233,49 @@ impl Model {
 
 /// Standard ONNX operators candle-onnx evaluates (a PyTorch MLP or linear export).
 const CANDLE_OPS: &[&str] = &[
-    "Add", "Sub", "Mul", "Div", "MatMul", "Gemm", "Relu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Exp", "Log", "Sqrt",
-    "Reshape", "Flatten", "Transpose", "Concat", "Unsqueeze", "Squeeze", "Gather", "Constant", "Identity", "Cast", "Clip",
-    "LeakyRelu", "Gelu", "Erf", "Pow", "ReduceMean", "ReduceSum", "ReduceMax", "ArgMax", "Shape", "Where", "Equal", "Neg",
-    "Abs", "Max", "Min", "Sign", "Slice", "Expand", "LayerNormalization", "Dropout",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "MatMul",
+    "Gemm",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "LogSoftmax",
+    "Exp",
+    "Log",
+    "Sqrt",
+    "Reshape",
+    "Flatten",
+    "Transpose",
+    "Concat",
+    "Unsqueeze",
+    "Squeeze",
+    "Gather",
+    "Constant",
+    "Identity",
+    "Cast",
+    "Clip",
+    "LeakyRelu",
+    "Gelu",
+    "Erf",
+    "Pow",
+    "ReduceMean",
+    "ReduceSum",
+    "ReduceMax",
+    "ArgMax",
+    "Shape",
+    "Where",
+    "Equal",
+    "Neg",
+    "Abs",
+    "Max",
+    "Min",
+    "Sign",
+    "Slice",
+    "Expand",
+    "LayerNormalization",
+    "Dropout",
 ];

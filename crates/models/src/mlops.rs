@@ -12,7 +12,10 @@ use std::collections::HashMap;
 #[derive(Clone, Debug)]
 enum Value {
     /// `rows × cols`, row-major.
-    Matrix { cols: usize, data: Vec<f64> },
+    Matrix {
+        cols: usize,
+        data: Vec<f64>,
+    },
     Labels(Vec<Label>),
 }
 
@@ -71,8 +74,16 @@ fn tensor_f64(t: &TensorProto) -> Vec<f64> {
     }
     // raw_data: little-endian, by data_type (1 = float, 11 = double).
     match t.data_type {
-        11 => t.raw_data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect(),
-        _ => t.raw_data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as f64).collect(),
+        11 => t
+            .raw_data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect(),
+        _ => t
+            .raw_data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as f64)
+            .collect(),
     }
 }
 
@@ -201,7 +212,11 @@ impl Trees {
         let falses = ints(node, "nodes_falsenodeids");
         let missing = ints(node, "nodes_missing_value_tracks_true");
         let n = tree_ids.len();
-        if [node_ids.len(), features.len(), modes.len(), trues.len(), falses.len()].iter().any(|l| *l != n) || values.len() != n {
+        if [node_ids.len(), features.len(), modes.len(), trues.len(), falses.len()]
+            .iter()
+            .any(|l| *l != n)
+            || values.len() != n
+        {
             return Err(ModelError::Invalid(format!("{}: inconsistent node attributes", node.op_type)));
         }
         let index: HashMap<(i64, i64), usize> = (0..n).map(|i| ((tree_ids[i], node_ids[i]), i)).collect();
@@ -227,7 +242,14 @@ impl Trees {
                     .copied()
                     .ok_or_else(|| ModelError::Invalid(format!("tree {} has no node {id}", tree_ids[i])))
             };
-            nodes.push((features[i].max(0) as usize, values[i], mode, child(trues[i])?, child(falses[i])?, missing.get(i).is_some_and(|m| *m != 0)));
+            nodes.push((
+                features[i].max(0) as usize,
+                values[i],
+                mode,
+                child(trues[i])?,
+                child(falses[i])?,
+                missing.get(i).is_some_and(|m| *m != 0),
+            ));
             if node_ids[i] == 0 {
                 roots.push(i);
             }
@@ -246,7 +268,11 @@ impl Trees {
                 .ok_or_else(|| ModelError::Invalid(format!("leaf weight for a missing node {}", t_node[k])))?;
             leaf_weights[i].push((t_id[k].max(0) as usize, t_w[k]));
         }
-        Ok(Trees { nodes, roots, leaf_weights })
+        Ok(Trees {
+            nodes,
+            roots,
+            leaf_weights,
+        })
     }
 
     /// Adds every tree's leaf weights for row `x` into `acc`.
@@ -292,13 +318,44 @@ impl Trees {
 /// An operator, prepared for evaluation.
 #[derive(Clone, Debug)]
 enum Op {
-    LinearRegressor { coefficients: Vec<f64>, intercepts: Vec<f64>, targets: usize, post: Post },
-    LinearClassifier { coefficients: Vec<f64>, intercepts: Vec<f64>, labels: Vec<Label>, post: Post },
-    TreeRegressor { trees: Trees, targets: usize, base: Vec<f64>, average: bool, post: Post },
-    TreeClassifier { trees: Trees, labels: Vec<Label>, base: Vec<f64>, post: Post, binary: bool, positive: bool },
-    Scaler { offset: Vec<f64>, scale: Vec<f64> },
-    Normalizer { norm: String },
-    Imputer { values: Vec<f64>, replaced: f64 },
+    LinearRegressor {
+        coefficients: Vec<f64>,
+        intercepts: Vec<f64>,
+        targets: usize,
+        post: Post,
+    },
+    LinearClassifier {
+        coefficients: Vec<f64>,
+        intercepts: Vec<f64>,
+        labels: Vec<Label>,
+        post: Post,
+    },
+    TreeRegressor {
+        trees: Trees,
+        targets: usize,
+        base: Vec<f64>,
+        average: bool,
+        post: Post,
+    },
+    TreeClassifier {
+        trees: Trees,
+        labels: Vec<Label>,
+        base: Vec<f64>,
+        post: Post,
+        binary: bool,
+        positive: bool,
+    },
+    Scaler {
+        offset: Vec<f64>,
+        scale: Vec<f64>,
+    },
+    Normalizer {
+        norm: String,
+    },
+    Imputer {
+        values: Vec<f64>,
+        replaced: f64,
+    },
     Identity,
     Concat,
     /// Elementwise arithmetic with broadcasting of a constant row (MinMaxScaler emits Mul/Add).
@@ -353,7 +410,9 @@ impl Graph {
                 ("ai.onnx.ml", "TreeEnsembleRegressor") => {
                     let aggregate = string(n, "aggregate_function").unwrap_or_else(|| "SUM".into());
                     if aggregate != "SUM" && aggregate != "AVERAGE" {
-                        return Err(ModelError::Unsupported(format!("TreeEnsembleRegressor aggregate_function {aggregate}")));
+                        return Err(ModelError::Unsupported(format!(
+                            "TreeEnsembleRegressor aggregate_function {aggregate}"
+                        )));
                     }
                     let trees = Trees::from_node(n, "target")?;
                     Op::TreeRegressor {
@@ -408,7 +467,10 @@ impl Graph {
         }
         // Outputs: a label (or value) and, for classifiers, probabilities.
         let outs: Vec<&str> = g.output.iter().map(|o| o.name.as_str()).collect();
-        let label_output = outs.first().ok_or_else(|| ModelError::Invalid("the graph has no output".into()))?.to_string();
+        let label_output = outs
+            .first()
+            .ok_or_else(|| ModelError::Invalid("the graph has no output".into()))?
+            .to_string();
         let proba_output = outs.get(1).map(|s| s.to_string());
         Ok(Graph {
             input: input.name.clone(),
@@ -442,7 +504,13 @@ impl Graph {
             },
         );
         for (name, values) in &self.constants {
-            env.insert(name, Value::Matrix { cols: 0, data: values.clone() });
+            env.insert(
+                name,
+                Value::Matrix {
+                    cols: 0,
+                    data: values.clone(),
+                },
+            );
         }
         for (op, inputs, outputs, name) in &self.nodes {
             let get = |i: usize| -> Result<&Value, ModelError> {
@@ -501,7 +569,11 @@ impl Graph {
                 Op::Scaler { offset, scale } => {
                     let (cols, x) = get(0)?.matrix(name)?;
                     let at = |v: &[f64], j: usize, default: f64| if v.len() == 1 { v[0] } else { v.get(j).copied().unwrap_or(default) };
-                    let data = x.iter().enumerate().map(|(k, v)| (v - at(offset, k % cols, 0.0)) * at(scale, k % cols, 1.0)).collect();
+                    let data = x
+                        .iter()
+                        .enumerate()
+                        .map(|(k, v)| (v - at(offset, k % cols, 0.0)) * at(scale, k % cols, 1.0))
+                        .collect();
                     vec![Value::Matrix { cols, data }]
                 }
                 Op::Imputer { values, replaced } => {
@@ -550,7 +622,10 @@ impl Graph {
                     let mut data = Vec::with_capacity(n * targets);
                     for r in 0..n {
                         let mut row: Vec<f64> = (0..*targets)
-                            .map(|t| dot(&x[r * cols..(r + 1) * cols], &coefficients[t * cols..(t + 1) * cols]) + intercepts.get(t).copied().unwrap_or(0.0))
+                            .map(|t| {
+                                dot(&x[r * cols..(r + 1) * cols], &coefficients[t * cols..(t + 1) * cols])
+                                    + intercepts.get(t).copied().unwrap_or(0.0)
+                            })
                             .collect();
                         apply_post(*post, &mut row);
                         data.extend(row);
@@ -571,7 +646,10 @@ impl Graph {
                     let mut data = Vec::with_capacity(n * classes);
                     for r in 0..n {
                         let mut row: Vec<f64> = (0..targets)
-                            .map(|t| dot(&x[r * cols..(r + 1) * cols], &coefficients[t * cols..(t + 1) * cols]) + intercepts.get(t).copied().unwrap_or(0.0))
+                            .map(|t| {
+                                dot(&x[r * cols..(r + 1) * cols], &coefficients[t * cols..(t + 1) * cols])
+                                    + intercepts.get(t).copied().unwrap_or(0.0)
+                            })
                             .collect();
                         if targets == 1 && classes == 2 {
                             // Binary with one score column: scores are [-s, s].
@@ -581,7 +659,12 @@ impl Graph {
                             apply_post(*post, &mut row);
                         } else {
                             apply_post(*post, &mut row);
-                            out_labels.push(labels.get(argmax(&row)).cloned().ok_or_else(|| ModelError::Eval(format!("{name}: no class labels")))?);
+                            out_labels.push(
+                                labels
+                                    .get(argmax(&row))
+                                    .cloned()
+                                    .ok_or_else(|| ModelError::Eval(format!("{name}: no class labels")))?,
+                            );
                         }
                         data.extend(row);
                     }
@@ -632,8 +715,16 @@ impl Graph {
                         let row = if *binary {
                             // One score column for two classes (onnxruntime's binary case).
                             let s = acc.iter().sum::<f64>();
-                            let mut row = if *positive && matches!(post, Post::None) { vec![1.0 - s, s] } else { vec![-s, s] };
-                            let positive_class = if *positive && matches!(post, Post::None) { s > 0.5 } else { s > 0.0 };
+                            let mut row = if *positive && matches!(post, Post::None) {
+                                vec![1.0 - s, s]
+                            } else {
+                                vec![-s, s]
+                            };
+                            let positive_class = if *positive && matches!(post, Post::None) {
+                                s > 0.5
+                            } else {
+                                s > 0.0
+                            };
                             out_labels.push(labels[usize::from(positive_class)].clone());
                             if !(*positive && matches!(post, Post::None)) {
                                 apply_post(*post, &mut row);
@@ -641,7 +732,12 @@ impl Graph {
                             row
                         } else {
                             apply_post(*post, &mut acc);
-                            out_labels.push(labels.get(argmax(&acc)).cloned().ok_or_else(|| ModelError::Eval(format!("{name}: no class labels")))?);
+                            out_labels.push(
+                                labels
+                                    .get(argmax(&acc))
+                                    .cloned()
+                                    .ok_or_else(|| ModelError::Eval(format!("{name}: no class labels")))?,
+                            );
                             acc
                         };
                         data.extend(row);

@@ -188,7 +188,9 @@ impl Handler {
             client.flush().await?;
         }
         client.feed(M::CopyDone(CopyDone::new())).await?;
-        client.feed(M::CommandComplete(CommandComplete::new(format!("SUBSCRIBE {rows}")))).await?;
+        client
+            .feed(M::CommandComplete(CommandComplete::new(format!("SUBSCRIBE {rows}"))))
+            .await?;
         if simple {
             client.feed(M::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle))).await?;
         }
@@ -266,11 +268,13 @@ impl SimpleQueryHandler for Handler {
     {
         match riffle_sql::parse(&query.query).as_deref() {
             Ok([stmt @ Statement::Subscribe(_)]) => self.stream_subscribe(client, stmt, &Params::default(), true).await,
-            Ok(stmts) if stmts.iter().any(|s| matches!(s, Statement::Subscribe(_))) => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                "ERROR".into(),
-                "0A000".into(),
-                "SUBSCRIBE must be the only statement in a query string".into(),
-            )))),
+            Ok(stmts) if stmts.iter().any(|s| matches!(s, Statement::Subscribe(_))) => {
+                Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "ERROR".into(),
+                    "0A000".into(),
+                    "SUBSCRIBE must be the only statement in a query string".into(),
+                ))))
+            }
             _ => self._on_query(client, query).await,
         }
     }
@@ -341,7 +345,9 @@ impl ExtendedQueryHandler for Handler {
         };
         let params = self.bind_params(&portal).await.map_err(|e| user_error(&e))?;
         client.set_state(pgwire::api::PgWireConnectionState::QueryInProgress);
-        let result = self.stream_subscribe(client, &portal.statement.statement.stmt, &params, false).await;
+        let result = self
+            .stream_subscribe(client, &portal.statement.statement.stmt, &params, false)
+            .await;
         client.set_state(pgwire::api::PgWireConnectionState::ReadyForQuery);
         result
     }

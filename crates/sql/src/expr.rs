@@ -1300,7 +1300,11 @@ impl Planner<'_> {
                 let mut it = planned.into_iter();
                 let model_name = match it.next().map(|t| t.expr) {
                     Some(ScalarExpr::Literal(Datum::String(m))) => m,
-                    _ => return Err(PlanError::TypeMismatch(format!("the first argument of {name} must name a model as a string literal"))),
+                    _ => {
+                        return Err(PlanError::TypeMismatch(format!(
+                            "the first argument of {name} must name a model as a string literal"
+                        )))
+                    }
                 };
                 let item = self
                     .catalog
@@ -1337,7 +1341,9 @@ impl Planner<'_> {
                 };
                 let typ = match (&desc.output, proba) {
                     (crate::ModelOutput::Regression, true) => {
-                        return Err(PlanError::UnknownFunction(format!("predict_proba needs a classifier; {model_name} is a regressor")))
+                        return Err(PlanError::UnknownFunction(format!(
+                            "predict_proba needs a classifier; {model_name} is a regressor"
+                        )))
                     }
                     (_, true) => T::Array(Box::new(T::Float64)),
                     (crate::ModelOutput::Regression, false) => T::Float64,
@@ -1356,7 +1362,10 @@ impl Planner<'_> {
                     .into_iter()
                     .map(|t| {
                         if !matches!(t.typ, T::Array(_) | T::Unknown) {
-                            return Err(PlanError::UnknownFunction(format!("function {name}({}) does not exist: it takes two arrays", t.typ)));
+                            return Err(PlanError::UnknownFunction(format!(
+                                "function {name}({}) does not exist: it takes two arrays",
+                                t.typ
+                            )));
                         }
                         self.cast(t, &T::Array(Box::new(T::Float64)), false)
                     })

@@ -70,7 +70,10 @@ impl Planner<'_> {
     }
 
     fn connection(&self, name: &str) -> Result<(riffle_repr::GlobalId, KafkaConnection), PlanError> {
-        let item = self.catalog.get(name).ok_or_else(|| PlanError::UnknownObject("connection", name.to_string()))?;
+        let item = self
+            .catalog
+            .get(name)
+            .ok_or_else(|| PlanError::UnknownObject("connection", name.to_string()))?;
         match &item.kind {
             ItemKind::Connection(c) => Ok((item.id, c.clone())),
             _ => Err(PlanError::WrongObjectType(name.to_string(), "connection")),
@@ -81,7 +84,10 @@ impl Planner<'_> {
         let mut desc = RelationDesc::empty();
         for col in columns {
             if desc.names.contains(&col.name.value) {
-                return Err(PlanError::InvalidParameter(format!("column \"{}\" specified more than once", col.name.value)));
+                return Err(PlanError::InvalidParameter(format!(
+                    "column \"{}\" specified more than once",
+                    col.name.value
+                )));
             }
             if let Some(opt) = col.options.first() {
                 return Err(PlanError::unsupported(format!("column option {} on a source", opt.option)));
@@ -120,12 +126,21 @@ impl Planner<'_> {
                     "ENVELOPE DEBEZIUM with FORMAT JSON needs the row's columns declared: CREATE SOURCE s (col type, …) …".into(),
                 ))
             }
-            FormatSpec::Json => (Format::Json, if declared.arity() == 0 { text_col("data", ScalarType::Jsonb) } else { declared }),
+            FormatSpec::Json => (
+                Format::Json,
+                if declared.arity() == 0 {
+                    text_col("data", ScalarType::Jsonb)
+                } else {
+                    declared
+                },
+            ),
             FormatSpec::Text => (Format::Text, single("text", ScalarType::String, "TEXT")?),
             FormatSpec::Bytes => (Format::Bytes, single("data", ScalarType::Bytes, "BYTES")?),
             FormatSpec::CsvColumns(n) => {
                 let desc = if declared.arity() == 0 {
-                    (1..=*n).fold(RelationDesc::empty(), |d, i| d.with_column(format!("column{i}"), ColumnType::nullable(ScalarType::String)))
+                    (1..=*n).fold(RelationDesc::empty(), |d, i| {
+                        d.with_column(format!("column{i}"), ColumnType::nullable(ScalarType::String))
+                    })
                 } else if declared.arity() == *n {
                     declared
                 } else {
@@ -134,7 +149,13 @@ impl Planner<'_> {
                         declared.arity()
                     )));
                 };
-                (Format::Csv { columns: *n, header: false }, desc)
+                (
+                    Format::Csv {
+                        columns: *n,
+                        header: false,
+                    },
+                    desc,
+                )
             }
             FormatSpec::CsvHeader(names) => {
                 let desc = match (declared.arity(), names.len()) {
@@ -143,9 +164,9 @@ impl Planner<'_> {
                             "CSV WITH HEADER needs the column names: CSV WITH HEADER (a, b, …) or a declared column list".into(),
                         ))
                     }
-                    (0, _) => names
-                        .iter()
-                        .fold(RelationDesc::empty(), |d, n| d.with_column(n.clone(), ColumnType::nullable(ScalarType::String))),
+                    (0, _) => names.iter().fold(RelationDesc::empty(), |d, n| {
+                        d.with_column(n.clone(), ColumnType::nullable(ScalarType::String))
+                    }),
                     (a, 0) => {
                         let _ = a;
                         declared
@@ -155,11 +176,7 @@ impl Planner<'_> {
                         d.names = names.clone();
                         d
                     }
-                    (a, b) => {
-                        return Err(PlanError::InvalidValue(format!(
-                            "{b} header names but {a} declared columns"
-                        )))
-                    }
+                    (a, b) => return Err(PlanError::InvalidValue(format!("{b} header names but {a} declared columns"))),
                 };
                 (
                     Format::Csv {
@@ -172,7 +189,9 @@ impl Planner<'_> {
             FormatSpec::Avro(schema) => {
                 let desc = avro_desc(schema, envelope == Envelope::Debezium)?;
                 if declared.arity() != 0 {
-                    return Err(PlanError::InvalidValue("FORMAT AVRO takes its columns from the schema; declare none".into()));
+                    return Err(PlanError::InvalidValue(
+                        "FORMAT AVRO takes its columns from the schema; declare none".into(),
+                    ));
                 }
                 (Format::Avro { schema: schema.clone() }, desc)
             }
@@ -246,7 +265,10 @@ impl Planner<'_> {
             .catalog
             .get(&c.from)
             .ok_or_else(|| PlanError::UnknownRelation(c.from.clone()))?;
-        if matches!(from.kind, ItemKind::Index { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) | ItemKind::Model(_)) {
+        if matches!(
+            from.kind,
+            ItemKind::Index { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) | ItemKind::Model(_)
+        ) {
             return Err(PlanError::WrongObjectType(c.from.clone(), "relation"));
         }
         let mut options = c.options.clone();
@@ -269,7 +291,9 @@ impl Planner<'_> {
         let envelope = match c.envelope.as_deref() {
             None | Some("DEBEZIUM") => SinkEnvelope::Debezium,
             Some("UPSERT") if key.is_empty() => {
-                return Err(PlanError::InvalidValue("ENVELOPE UPSERT needs KEY (columns) to name the rows it replaces".into()))
+                return Err(PlanError::InvalidValue(
+                    "ENVELOPE UPSERT needs KEY (columns) to name the rows it replaces".into(),
+                ))
             }
             Some("UPSERT") => SinkEnvelope::Upsert,
             Some(other) => return Err(PlanError::unsupported(format!("sink ENVELOPE {other}"))),

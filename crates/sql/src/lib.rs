@@ -21,8 +21,9 @@ mod window;
 
 pub use catalog::{CatalogItem, ItemKind, ModelDesc, ModelOutput, SessionCatalog, TableDesc, SYSTEM_TABLES};
 pub use error::PlanError;
-pub use plan::{plan, DropKind, Params, Plan, PlanContext, ShowKind};
-pub use statement::{parse, CreateConnection, CreateModel, CreateSink, CreateSource, FormatSpec, ObjectKind, Statement, StatementOption, Subscribe};
 pub use kafka::{avro_desc, avro_type};
+pub use plan::{plan, DropKind, Params, Plan, PlanContext, ShowKind};
+pub use statement::{
+    parse, CreateConnection, CreateModel, CreateSink, CreateSource, FormatSpec, ObjectKind, Statement, StatementOption, Subscribe,
+};
 pub use types::parse_type_name;
-

@@ -347,7 +347,9 @@ pub fn plan(
                 unreachable!("a query plans as a SELECT")
             };
             if !finishing.order_by.is_empty() || finishing.limit.is_some() || finishing.offset > 0 {
-                return Err(PlanError::unsupported("ORDER BY, LIMIT or OFFSET in SUBSCRIBE (wrap the query in a view with a top-k instead)"));
+                return Err(PlanError::unsupported(
+                    "ORDER BY, LIMIT or OFFSET in SUBSCRIBE (wrap the query in a view with a top-k instead)",
+                ));
             }
             Plan::Subscribe {
                 plan: RelExpr::Project {
@@ -662,7 +664,9 @@ impl<'a> Planner<'a> {
                     let t = self.plan_expr_hinted(ExprCx::new(&empty, "RETAIN HISTORY"), value, Some(&ScalarType::Interval))?;
                     let d = t.expr.eval(&[])?;
                     let d = match d {
-                        Datum::String(s) => Datum::Interval(riffle_repr::strconv::parse_interval(&s).map_err(riffle_expr::EvalError::from)?),
+                        Datum::String(s) => {
+                            Datum::Interval(riffle_repr::strconv::parse_interval(&s).map_err(riffle_expr::EvalError::from)?)
+                        }
                         d => d,
                     };
                     match d {

@@ -445,9 +445,17 @@ fn parse_subscribe(tokens: Vec<TokenWithSpan>) -> Result<Subscribe, PlanError> {
                             ast::Value::Boolean(b) => b,
                             ast::Value::SingleQuotedString(s) if s.eq_ignore_ascii_case("true") => true,
                             ast::Value::SingleQuotedString(s) if s.eq_ignore_ascii_case("false") => false,
-                            other => return Err(PlanError::InvalidParameter(format!("SUBSCRIBE option {name} needs a boolean, not {other}"))),
+                            other => {
+                                return Err(PlanError::InvalidParameter(format!(
+                                    "SUBSCRIBE option {name} needs a boolean, not {other}"
+                                )))
+                            }
                         },
-                        other => return Err(PlanError::InvalidParameter(format!("SUBSCRIBE option {name} needs a boolean, not {other}"))),
+                        other => {
+                            return Err(PlanError::InvalidParameter(format!(
+                                "SUBSCRIBE option {name} needs a boolean, not {other}"
+                            )))
+                        }
                     }
                 } else {
                     true
@@ -543,7 +551,10 @@ fn parse_options(p: &mut Parser) -> Result<Vec<StatementOption>, PlanError> {
             p.next_token();
         }
         if name.is_empty() {
-            return Err(parse_error(format!("sql parser error: Expected: option name, found: {}", p.peek_token().token)));
+            return Err(parse_error(format!(
+                "sql parser error: Expected: option name, found: {}",
+                p.peek_token().token
+            )));
         }
         let _ = p.consume_token(&Token::Eq);
         let value = match p.peek_token().token {
@@ -670,7 +681,11 @@ fn parse_create_source(p: &mut Parser, text: String) -> Result<CreateSource, Pla
         loop {
             let what = match p.next_token().token {
                 Token::Word(w) => w.value.to_ascii_uppercase(),
-                t => return Err(parse_error(format!("sql parser error: Expected: KEY, PARTITION, OFFSET or TIMESTAMP, found: {t}"))),
+                t => {
+                    return Err(parse_error(format!(
+                        "sql parser error: Expected: KEY, PARTITION, OFFSET or TIMESTAMP, found: {t}"
+                    )))
+                }
             };
             let alias = if p.parse_keyword(Keyword::AS) {
                 Some(p.parse_identifier().map_err(parse_error)?.value)
@@ -853,10 +868,14 @@ mod tests {
         let stmts = parse("SELECT 1; ; SUBSCRIBE TO v WITH (SNAPSHOT = false, PROGRESS); SELECT * FROM t AS OF 42").unwrap();
         assert_eq!(stmts.len(), 3);
         assert!(matches!(stmts[0], Statement::Sql(_)));
-        let Statement::Subscribe(s) = &stmts[1] else { panic!("{:?}", stmts[1]) };
+        let Statement::Subscribe(s) = &stmts[1] else {
+            panic!("{:?}", stmts[1])
+        };
         assert!(!s.snapshot && s.progress && s.as_of.is_none());
         assert_eq!(s.query.to_string(), "SELECT * FROM v");
-        let Statement::AsOf { as_of, .. } = &stmts[2] else { panic!("{:?}", stmts[2]) };
+        let Statement::AsOf { as_of, .. } = &stmts[2] else {
+            panic!("{:?}", stmts[2])
+        };
         assert_eq!(as_of.to_string(), "42");
     }
 
@@ -901,14 +920,26 @@ mod tests {
         assert_eq!(s.start_offsets, Some(vec![0, 5]));
         assert_eq!(s.key_format, Some(FormatSpec::Text));
         assert_eq!(s.format, FormatSpec::Json);
-        assert_eq!(s.include, vec![("KEY".into(), Some("k".into())), ("PARTITION".into(), None), ("OFFSET".into(), None)]);
+        assert_eq!(
+            s.include,
+            vec![
+                ("KEY".into(), Some("k".into())),
+                ("PARTITION".into(), None),
+                ("OFFSET".into(), None)
+            ]
+        );
         assert_eq!(s.envelope.as_deref(), Some("UPSERT"));
         assert!(s.text.starts_with("CREATE SOURCE IF NOT EXISTS s (a int"), "{}", s.text);
         let Statement::CreateSource(c) = &stmts[2] else { panic!() };
         assert_eq!(c.format, FormatSpec::CsvColumns(3));
         let Statement::CreateSink(k) = &stmts[3] else { panic!() };
-        assert_eq!((k.from.as_str(), k.key.clone(), k.envelope.as_deref()), ("v", vec!["id".to_string()], Some("DEBEZIUM")));
-        assert!(matches!(&stmts[4], Statement::DropObjects { kind: ObjectKind::Source, names, if_exists: true, cascade: true } if names.len() == 2));
+        assert_eq!(
+            (k.from.as_str(), k.key.clone(), k.envelope.as_deref()),
+            ("v", vec!["id".to_string()], Some("DEBEZIUM"))
+        );
+        assert!(
+            matches!(&stmts[4], Statement::DropObjects { kind: ObjectKind::Source, names, if_exists: true, cascade: true } if names.len() == 2)
+        );
         assert!(matches!(stmts[5], Statement::Show(ObjectKind::Source)));
         // Round trip through the stored text.
         assert_eq!(parse(&stmts[1].to_string()).unwrap()[0], stmts[1]);

@@ -61,7 +61,9 @@ impl Decoder {
         };
         match self.desc.envelope {
             Envelope::None => {
-                let payload = rec.payload.ok_or("the record has no value (a tombstone), which ENVELOPE NONE cannot apply")?;
+                let payload = rec
+                    .payload
+                    .ok_or("the record has no value (a tombstone), which ENVELOPE NONE cannot apply")?;
                 match self.decode_value(payload)? {
                     Some(values) => Ok(Decoded::Changes(vec![(self.row(key, values, rec), 1)])),
                     None => Ok(Decoded::Skip),
@@ -126,7 +128,9 @@ impl Decoder {
                 Ok(json_to_datum(&v, &ScalarType::Jsonb)?)
             }
             _ => Ok(Datum::String(
-                std::str::from_utf8(bytes).map_err(|e| format!("key is not UTF-8: {e}"))?.to_string(),
+                std::str::from_utf8(bytes)
+                    .map_err(|e| format!("key is not UTF-8: {e}"))?
+                    .to_string(),
             )),
         }
     }
@@ -281,7 +285,10 @@ pub fn json_to_datum(v: &serde_json::Value, typ: &ScalarType) -> Result<Datum, S
             .collect::<Result<Vec<_>, _>>()
             .map(Datum::Array),
         (J::Number(n), ScalarType::TimestampTz | ScalarType::Timestamp) => {
-            let ms: i64 = n.to_string().parse().map_err(|_| format!("{n} is not a whole number of milliseconds"))?;
+            let ms: i64 = n
+                .to_string()
+                .parse()
+                .map_err(|_| format!("{n} is not a whole number of milliseconds"))?;
             let us = ms.checked_mul(1000).ok_or_else(|| format!("timestamp {ms} ms out of range"))?;
             Ok(if *typ == ScalarType::TimestampTz {
                 Datum::TimestampTz(us)
@@ -373,7 +380,9 @@ mod tests {
     }
 
     fn cols(c: &[(&str, ScalarType)]) -> RelationDesc {
-        c.iter().fold(RelationDesc::empty(), |d, (n, t)| d.with_column(*n, ColumnType::nullable(t.clone())))
+        c.iter().fold(RelationDesc::empty(), |d, (n, t)| {
+            d.with_column(*n, ColumnType::nullable(t.clone()))
+        })
     }
 
     fn rec<'a>(key: Option<&'a [u8]>, payload: Option<&'a [u8]>) -> Record<'a> {
@@ -397,11 +406,17 @@ mod tests {
         let d = Decoder::new(&desc(
             Format::Json,
             Envelope::None,
-            cols(&[("id", ScalarType::Int64), ("name", ScalarType::String), ("at", ScalarType::TimestampTz)]),
+            cols(&[
+                ("id", ScalarType::Int64),
+                ("name", ScalarType::String),
+                ("at", ScalarType::TimestampTz),
+            ]),
             include,
         ))
         .unwrap();
-        let out = d.decode(&rec(None, Some(br#"{"id": 5, "name": "x", "at": 1500, "extra": true}"#))).unwrap();
+        let out = d
+            .decode(&rec(None, Some(br#"{"id": 5, "name": "x", "at": 1500, "extra": true}"#)))
+            .unwrap();
         assert_eq!(
             out,
             Decoded::Changes(vec![(
@@ -438,7 +453,11 @@ mod tests {
             d.decode(&rec(Some(b"k"), Some(b"1,\"x,y\""))).unwrap(),
             Decoded::Upsert {
                 key: Datum::String("k".into()),
-                row: Some(Row::new(vec![Datum::String("k".into()), Datum::Int32(1), Datum::String("x,y".into())]))
+                row: Some(Row::new(vec![
+                    Datum::String("k".into()),
+                    Datum::Int32(1),
+                    Datum::String("x,y".into())
+                ]))
             }
         );
         assert_eq!(
@@ -457,7 +476,10 @@ mod tests {
         let c = cols(&[("id", ScalarType::Int32), ("v", ScalarType::String)]);
         let d = Decoder::new(&desc(Format::Json, Envelope::Debezium, c.clone(), Include::default())).unwrap();
         let out = d
-            .decode(&rec(None, Some(br#"{"payload": {"before": {"id": 1, "v": "a"}, "after": {"id": 1, "v": "b"}, "op": "u"}}"#)))
+            .decode(&rec(
+                None,
+                Some(br#"{"payload": {"before": {"id": 1, "v": "a"}, "after": {"id": 1, "v": "b"}, "op": "u"}}"#),
+            ))
             .unwrap();
         assert_eq!(
             out,
@@ -468,7 +490,8 @@ mod tests {
         );
         assert_eq!(d.decode(&rec(None, None)).unwrap(), Decoded::Skip);
 
-        let schema = r#"{"type": "record", "name": "r", "fields": [{"name": "id", "type": "int"}, {"name": "v", "type": ["null", "string"]}]}"#;
+        let schema =
+            r#"{"type": "record", "name": "r", "fields": [{"name": "id", "type": "int"}, {"name": "v", "type": ["null", "string"]}]}"#;
         let parsed = apache_avro::Schema::parse_str(schema).unwrap();
         let value = apache_avro::types::Value::Record(vec![
             ("id".into(), apache_avro::types::Value::Int(3)),

@@ -51,7 +51,10 @@ pub fn encode(desc: &SinkDesc, updates: &[(Timestamp, Diff, Row)]) -> Vec<(Optio
             return None;
         }
         Some(serde_json::Value::Object(
-            desc.key.iter().map(|k| (desc.desc.names[*k].clone(), datum_to_json(&row[*k]))).collect(),
+            desc.key
+                .iter()
+                .map(|k| (desc.desc.names[*k].clone(), datum_to_json(&row[*k])))
+                .collect(),
         ))
     };
     // Per key (or per row when there is none): what leaves and what arrives at this time.
@@ -170,7 +173,10 @@ mod tests {
 
     #[test]
     fn debezium_pairs_updates_by_key() {
-        let out = encode(&sink(SinkEnvelope::Debezium, vec![0]), &[(5, -1, row(1, "a")), (5, 1, row(1, "b")), (5, 1, row(2, "c"))]);
+        let out = encode(
+            &sink(SinkEnvelope::Debezium, vec![0]),
+            &[(5, -1, row(1, "a")), (5, 1, row(1, "b")), (5, 1, row(2, "c"))],
+        );
         assert_eq!(
             out,
             vec![
@@ -178,14 +184,20 @@ mod tests {
                     Some(r#"{"id":1}"#.into()),
                     Some(r#"{"after":{"id":1,"v":"b"},"before":{"id":1,"v":"a"}}"#.into())
                 ),
-                (Some(r#"{"id":2}"#.into()), Some(r#"{"after":{"id":2,"v":"c"},"before":null}"#.into())),
+                (
+                    Some(r#"{"id":2}"#.into()),
+                    Some(r#"{"after":{"id":2,"v":"c"},"before":null}"#.into())
+                ),
             ]
         );
     }
 
     #[test]
     fn upsert_writes_latest_or_tombstone() {
-        let out = encode(&sink(SinkEnvelope::Upsert, vec![0]), &[(5, -1, row(1, "a")), (5, 1, row(1, "b")), (5, -1, row(2, "c"))]);
+        let out = encode(
+            &sink(SinkEnvelope::Upsert, vec![0]),
+            &[(5, -1, row(1, "a")), (5, 1, row(1, "b")), (5, -1, row(2, "c"))],
+        );
         assert_eq!(
             out,
             vec![

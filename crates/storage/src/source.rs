@@ -254,7 +254,8 @@ impl Ingest {
                 (None, StartOffset::Latest) => Offset::End,
                 (None, StartOffset::Offsets(list)) => list.get(p as usize).map_or(Offset::Beginning, |o| Offset::Offset(*o)),
             };
-            tpl.add_partition_offset(&self.start.desc.topic, p, offset).map_err(|e| e.to_string())?;
+            tpl.add_partition_offset(&self.start.desc.topic, p, offset)
+                .map_err(|e| e.to_string())?;
         }
         consumer.assign(&tpl).map_err(|e| e.to_string())
     }
