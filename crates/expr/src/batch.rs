@@ -4,6 +4,9 @@
 use crate::{EvalError, Func, ScalarExpr};
 use riffle_repr::{Datum, Row};
 
+/// The most rows one model call scores.
+pub const MAX_BATCH: usize = 4096;
+
 /// The models an expression calls, in first-call order.
 pub fn models_called(e: &ScalarExpr, out: &mut Vec<String>) {
     e.visit(&mut |x| {
@@ -146,7 +149,19 @@ fn eval_batch(scalars: &[ScalarExpr], rows: Vec<Row>, pinned: &[(String, Option<
                 _ if batch.is_empty() => Ok(Vec::new()),
                 Some(scorer) => {
                     let version = pinned.iter().find(|(m, _)| m == model).and_then(|(_, v)| *v);
-                    scorer.score(model, version, &batch, *proba).map_err(EvalError::InvalidArgument)
+                    // Bounded batches: memory per model call stays small for large messages.
+                    let mut out = Vec::with_capacity(batch.len());
+                    let mut result = Ok(());
+                    for chunk in batch.chunks(MAX_BATCH) {
+                        match scorer.score(model, version, chunk, *proba) {
+                            Ok(part) => out.extend(part),
+                            Err(e) => {
+                                result = Err(EvalError::InvalidArgument(e));
+                                break;
+                            }
+                        }
+                    }
+                    result.map(|()| out)
                 }
                 None => Err(EvalError::InvalidArgument("models are not available in this process".into())),
             };
