@@ -6,7 +6,7 @@
 #          and protobuf-compiler (candle-onnx generates its ONNX bindings with protoc)
 #   test:  also PostgreSQL 15 (server for the differential tests, psql), JDK + the PostgreSQL
 #          JDBC driver, and from PyPI psycopg 3, confluent-kafka (the Kafka example's generator)
-#          and scikit-learn + skl2onnx (the model tests train and export real models). The Kafka
+#          and scikit-learn + skl2onnx + safetensors (the model tests train and export real models). The Kafka
 #          broker itself is dev/kafka.sh's.
 set -euo pipefail
 mode=${1:-build}
@@ -33,8 +33,8 @@ if [ "$mode" = test ] && ! python3 -c "import confluent_kafka" 2>/dev/null; then
   echo "dev/deps.sh: installing confluent-kafka" >&2
   python3 -m pip install -q "confluent-kafka==2.6.1" 2>/dev/null || python3 -m pip install -q --break-system-packages "confluent-kafka==2.6.1"
 fi
-if [ "$mode" = test ] && ! python3 -c "import sklearn, skl2onnx, onnx" 2>/dev/null; then
-  echo "dev/deps.sh: installing scikit-learn, skl2onnx, onnx" >&2
-  reqs=("scikit-learn==1.5.2" "skl2onnx==1.20.0" "onnx==1.17.0")
+if [ "$mode" = test ] && ! python3 -c "import sklearn, skl2onnx, onnx, safetensors" 2>/dev/null; then
+  echo "dev/deps.sh: installing scikit-learn, skl2onnx, onnx, safetensors" >&2
+  reqs=("scikit-learn==1.5.2" "skl2onnx==1.20.0" "onnx==1.17.0" "safetensors==0.4.5")
   python3 -m pip install -q "${reqs[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${reqs[@]}"
 fi

@@ -34,8 +34,9 @@ fn label_json(l: &Label) -> serde_json::Value {
 fn scikit_learn_models_agree_with_scikit_learn() {
     let Some((dir, expected)) = sklearn_models() else { return };
     for (name, e) in expected["models"].as_object().unwrap() {
-        let bytes = std::fs::read(dir.path().join(format!("{name}.onnx"))).unwrap();
-        let model = Model::load(&bytes, "onnx").unwrap_or_else(|err| panic!("{name}: {err}"));
+        let format = e["format"].as_str().unwrap_or("onnx");
+        let bytes = std::fs::read(dir.path().join(format!("{name}.{format}"))).unwrap();
+        let model = Model::load(&bytes, format, None).unwrap_or_else(|err| panic!("{name}: {err}"));
         let rows: Vec<Vec<f64>> = e["features"]
             .as_array()
             .unwrap()
@@ -73,9 +74,9 @@ fn scikit_learn_models_agree_with_scikit_learn() {
 
 #[test]
 fn corrupt_and_unsupported_models_are_refused() {
-    let err = Model::load(b"definitely not protobuf \xff\xff", "onnx").unwrap_err();
+    let err = Model::load(b"definitely not protobuf \xff\xff", "onnx", None).unwrap_err();
     assert!(err.to_string().contains("invalid model"), "{err}");
-    let err = Model::load(b"", "safetensors").unwrap_err();
+    let err = Model::load(b"", "pickle", None).unwrap_err();
     assert!(err.to_string().contains("unsupported"), "{err}");
 }
 
@@ -181,6 +182,26 @@ async fn predict_in_sql_views_survives_restart() {
         ),
         ("churn".into(), 1, "onnx".into(), 4, "text class of 2".into(), 64)
     );
+    // A safetensors MLP (weights + description in the file's metadata) through SQL too.
+    let st = dir.path().join("st_mlp_clf.safetensors");
+    c.batch_execute(&format!("CREATE MODEL mlp FROM '{}' WITH (format = 'safetensors')", st.display()))
+        .await
+        .unwrap();
+    let mlp = &expected["models"]["st_mlp_clf"];
+    for (i, r) in mlp["features"].as_array().unwrap().iter().enumerate().take(5) {
+        let f: Vec<f64> = r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let got: i64 = c.query_one("SELECT predict('mlp', $1::float8[])", &[&f]).await.unwrap().get(0);
+        assert_eq!(got, mlp["predict"][i].as_i64().unwrap(), "mlp row {i}");
+    }
+    let err = c
+        .batch_execute(&format!(
+            "CREATE MODEL bad FROM '{}' WITH (format = 'safetensors', config = '{{\"kind\": \"svm\"}}')",
+            st.display()
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().unwrap().code(), "22023", "{err}");
+    c.batch_execute("DROP MODEL mlp").await.unwrap();
     // NULL features give NULL.
     c.batch_execute("INSERT INTO features VALUES (999, NULL, 1, 2, 3)").await.unwrap();
     let r = c

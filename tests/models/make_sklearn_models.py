@@ -4,7 +4,8 @@ writes what scikit-learn itself predicts, so that Riffle's scoring can be compar
 
     python3 make_sklearn_models.py OUT_DIR
 
-Writes OUT_DIR/<name>.onnx for each model and OUT_DIR/expected.json:
+Writes OUT_DIR/<name>.onnx for each ONNX model, OUT_DIR/<name>.safetensors (weights plus the JSON
+description in the file's metadata, key "riffle") for the dense ones, and OUT_DIR/expected.json:
 {"features": [[...], ...], "models": {name: {"kind": "regressor"|"classifier",
  "predict": [...], "proba": [[...], ...] | null, "classes": [...] | null}}}
 """
@@ -16,7 +17,9 @@ import numpy as np
 from skl2onnx import to_onnx
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor
+from safetensors.numpy import save_file
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -53,6 +56,40 @@ for name, (model, X, kind) in models.items():
         entry["proba"] = model.predict_proba(sample).tolist()
         entry["classes"] = [c.item() if hasattr(c, "item") else c for c in model.classes_]
     expected["models"][name] = entry
+# safetensors: weights [inputs, outputs] per layer, biases [outputs], description in metadata.
+def dense(name, kind, weights, biases, X, model, classes=None, activation=None):
+    tensors, desc = {}, {"kind": kind, "weights": [], "biases": []}
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        tensors[f"w{i}"] = np.ascontiguousarray(w, dtype=np.float32)
+        tensors[f"b{i}"] = np.ascontiguousarray(np.atleast_1d(b), dtype=np.float32)
+        desc["weights"].append(f"w{i}")
+        desc["biases"].append(f"b{i}")
+    if classes is not None:
+        desc["classes"] = classes
+    if activation:
+        desc["activation"] = activation
+    save_file(tensors, os.path.join(out, name + ".safetensors"), metadata={"riffle": json.dumps(desc)})
+    sample = X[:25]
+    entry = {"kind": "classifier" if classes is not None else "regressor", "format": "safetensors",
+             "features": sample.astype(float).tolist(), "predict": model.predict(sample).tolist()}
+    if classes is not None:
+        entry["proba"] = model.predict_proba(sample).tolist()
+        entry["classes"] = classes
+    expected["models"][name] = entry
+
+lin = models["linreg"][0]
+dense("st_linear", "linear", [lin.coef_.reshape(-1, 1)], [lin.intercept_], Xr, lin)
+lb = models["logreg"][0]
+dense("st_logistic", "logistic", [lb.coef_.T], [lb.intercept_], Xb, lb, classes=[int(c) for c in lb.classes_])
+lm = models["logreg_multi"][0]
+dense("st_logistic_multi", "logistic", [lm.coef_.T], [lm.intercept_], Xm, lm, classes=[int(c) for c in lm.classes_])
+mc = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2000, random_state=0).fit(Xm, ym)
+dense("st_mlp_clf", "mlp", mc.coefs_, mc.intercepts_, Xm, mc, classes=[int(c) for c in mc.classes_], activation="relu")
+mb = MLPClassifier(hidden_layer_sizes=(6, 4), activation="tanh", max_iter=2000, random_state=0).fit(Xb, labels_s)
+dense("st_mlp_binary", "mlp", mb.coefs_, mb.intercepts_, Xb, mb, classes=[str(c) for c in mb.classes_], activation="tanh")
+mr = MLPRegressor(hidden_layer_sizes=(8,), max_iter=3000, random_state=0).fit(Xr, yr)
+dense("st_mlp_reg", "mlp", mr.coefs_, mr.intercepts_, Xr, mr, activation="relu")
+
 with open(os.path.join(out, "expected.json"), "w") as f:
     json.dump(expected, f)
-print(len(models), "models written to", out)
+print(len(expected["models"]), "models written to", out)

@@ -391,6 +391,7 @@ impl Adapter {
                 if_not_exists,
                 path,
                 format,
+                config,
             } => {
                 let existing = coord.catalog.get(&name).cloned();
                 if let Some(item) = &existing {
@@ -402,7 +403,8 @@ impl Adapter {
                     }
                 }
                 let bytes = std::fs::read(&path).map_err(|e| AdapterError::File(format!("could not read model file \"{path}\": {e}")))?;
-                let model = riffle_models::Model::load(&bytes, &format).map_err(|e| AdapterError::Model(e.to_string()))?;
+                let model =
+                    riffle_models::Model::load(&bytes, &format, config.as_deref()).map_err(|e| AdapterError::Model(e.to_string()))?;
                 let (id, version) = match &existing {
                     Some(CatalogItem {
                         id,
@@ -626,12 +628,13 @@ impl Coordinator {
                 create_sql,
                 retain_history: None,
             },
-            Plan::CreateModel { name, format, .. } => {
+            Plan::CreateModel { name, format, config, .. } => {
                 let (version, created_at, bytes) = self
                     .durable
                     .latest_model(id)?
                     .ok_or_else(|| AdapterError::Internal(format!("model {name} has no stored version")))?;
-                let model = riffle_models::Model::load(&bytes, &format).map_err(|e| AdapterError::Model(e.to_string()))?;
+                let model =
+                    riffle_models::Model::load(&bytes, &format, config.as_deref()).map_err(|e| AdapterError::Model(e.to_string()))?;
                 let desc = crate::models::describe(&model, &format, version, created_at);
                 crate::models::registry().insert(&name, version, model);
                 CatalogItem {

@@ -12,6 +12,7 @@
 //! the model is created, naming the operator.
 #![warn(missing_docs)]
 
+pub mod dense;
 pub mod mlops;
 
 use candle_onnx::onnx::ModelProto;
@@ -76,6 +77,8 @@ pub struct Scores {
 }
 
 enum Engine {
+    /// Linear, logistic or MLP from safetensors.
+    Dense(dense::Dense),
     /// ONNX-ML operators, evaluated natively.
     Ml(mlops::Graph),
     /// Standard operators, evaluated by candle-onnx.
@@ -114,11 +117,23 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Model {
-    /// Loads a model of `format` (only "onnx" so far) from its bytes, checking that every
-    /// operator can be evaluated.
-    pub fn load(bytes: &[u8], format: &str) -> Result<Model, ModelError> {
+    /// Loads a model of `format` ("onnx", or "safetensors" with its JSON description in
+    /// `config` or the file's metadata) from its bytes, checking that it can be evaluated.
+    pub fn load(bytes: &[u8], format: &str, config: Option<&str>) -> Result<Model, ModelError> {
+        if format.eq_ignore_ascii_case("safetensors") {
+            let (dense, signature) = dense::Dense::load(bytes, config)?;
+            return Ok(Model {
+                engine: Engine::Dense(dense),
+                signature,
+                sha256: sha256_hex(bytes),
+                batches: Default::default(),
+                rows: Default::default(),
+            });
+        }
         if !format.eq_ignore_ascii_case("onnx") {
-            return Err(ModelError::Unsupported(format!("format '{format}' (supported: 'onnx')")));
+            return Err(ModelError::Unsupported(format!(
+                "format '{format}' (supported: 'onnx', 'safetensors')"
+            )));
         }
         let proto = ModelProto::decode(bytes).map_err(|e| ModelError::Invalid(format!("not an ONNX model: {e}")))?;
         let graph = proto
@@ -200,6 +215,7 @@ impl Model {
         self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.rows.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
         match &self.engine {
+            Engine::Dense(d) => d.score(rows),
             Engine::Ml(g) => g.score(rows),
             Engine::Candle { model, input, output } => {
                 let flat: Vec<f32> = rows.iter().flatten().map(|v| *v as f32).collect();

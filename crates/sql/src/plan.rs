@@ -137,8 +137,10 @@ pub enum Plan {
         if_not_exists: bool,
         /// The file on the server.
         path: String,
-        /// "onnx".
+        /// "onnx" or "safetensors".
         format: String,
+        /// The JSON description of a safetensors model (`WITH (config = '…')`).
+        config: Option<String>,
     },
     /// DROP …
     Drop {
@@ -328,9 +330,11 @@ pub fn plan(
         }),
         crate::Statement::CreateModel(c) => {
             let mut format = "onnx".to_string();
+            let mut config = None;
             for (k, v) in &c.options {
                 match (k.as_str(), v) {
                     ("format", Some(v)) => format = v.to_ascii_lowercase(),
+                    ("config", Some(v)) => config = Some(v.clone()),
                     (other, _) => return Err(PlanError::InvalidValue(format!("unknown model option {other}"))),
                 }
             }
@@ -340,6 +344,7 @@ pub fn plan(
                 if_not_exists: c.if_not_exists,
                 path: c.path.clone(),
                 format,
+                config,
             }
         }
         crate::Statement::Subscribe(sub) => {
