@@ -298,3 +298,43 @@ async fn predict_in_sql_views_survives_restart() {
         .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "42501", "{err}");
 }
+
+/// A query that calls a model reads the past with AS OF like any other: its rows meet the model
+/// version current at that time.
+#[tokio::test(flavor = "multi_thread")]
+async fn predict_as_of_a_past_time() {
+    let Some((dir, expected)) = sklearn_models() else { return };
+    let server = riffle_tests::TestServer::start_with(&["--test-clock"]);
+    let c = server.connect().await;
+    let row = expected["models"]["linreg"]["features"][0].as_array().unwrap().clone();
+    let f: Vec<String> = row.iter().map(|v| format!("{}", v.as_f64().unwrap() as f32)).collect();
+    c.batch_execute(&format!(
+        "SET riffle_test_clock = 1000;
+         CREATE MODEL lin FROM '{}';
+         CREATE TABLE hist (a real, b real, c real, d real) WITH (RETAIN HISTORY FOR '1 hour');
+         INSERT INTO hist VALUES ({});
+         SET riffle_test_clock = 2000;
+         INSERT INTO hist VALUES ({});",
+        dir.path().join("linreg.onnx").display(),
+        f.join(", "),
+        f.join(", ")
+    ))
+    .await
+    .unwrap();
+    let past: Vec<f64> = c
+        .query("SELECT predict('lin', a, b, c, d) FROM hist AS OF 1500", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let want = expected["models"]["linreg"]["predict"][0].as_f64().unwrap();
+    assert_eq!(past.len(), 1, "one row existed at 1500: {past:?}");
+    assert!((past[0] - want).abs() <= 1e-3 * want.abs().max(1.0), "{past:?} vs {want}");
+    let now: i64 = c
+        .query_one("SELECT count(predict('lin', a, b, c, d)) FROM hist", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(now, 2);
+}

@@ -799,7 +799,9 @@ impl Coordinator {
             (GlobalId::system(1), crate::sources::errors_table_sql()),
             (
                 GlobalId::system(riffle_compute::MODEL_VERSIONS),
-                "CREATE TABLE riffle_model_versions (name text, version bigint)".to_string(),
+                // All history kept (it is a few rows): a query AS OF a past time must pair its rows
+                // with the model versions current then, not fold them forward.
+                "CREATE TABLE riffle_model_versions (name text, version bigint) WITH (RETAIN HISTORY FOR '1000 years')".to_string(),
             ),
         ] {
             if self.catalog.get_by_id(id).is_some() {
