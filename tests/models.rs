@@ -155,6 +155,21 @@ async fn predict_in_sql_views_survives_restart() {
     let (batches, scored): (i64, i64) = (usage.get(0), usage.get(1));
     assert_eq!(scored, 50, "each row scored once");
     assert!(batches <= 5, "{batches} model calls for 50 rows");
+    // A retraction recalls its prediction: inserting 10 rows scores 10, deleting them scores none.
+    c.batch_execute("INSERT INTO features SELECT id + 400, a, b, c, d FROM features WHERE id >= 100 AND id < 110")
+        .await
+        .unwrap();
+    let n: i64 = c.query_one("SELECT count(*) FROM scored", &[]).await.unwrap().get(0);
+    assert_eq!(n, 60);
+    c.batch_execute("DELETE FROM features WHERE id >= 500").await.unwrap();
+    let n: i64 = c.query_one("SELECT count(*) FROM scored", &[]).await.unwrap().get(0);
+    assert_eq!(n, 50);
+    let scored: i64 = c
+        .query_one("SELECT rows_scored FROM riffle_models WHERE name = 'spend'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(scored, 60, "the 10 retractions were recalled, not scored again");
     // The same query from scratch agrees with the maintained view.
     let scratch = c
         .query(

@@ -281,18 +281,46 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                     None => false,
                 };
                 let scored = rows.inner.unary(Pipeline, "MapScored", move |_, _| {
+                    // Versioned rows (all on this worker: the version join's key is the model)
+                    // remember their scores while they are present, so a retraction recalls the
+                    // prediction instead of running the model again.
+                    let mut recall: std::collections::HashMap<Row, (Result<Row, EvalError>, Diff)> = Default::default();
                     move |input, output| {
                         input.for_each(|time, data: &mut Vec<(Row, T, Diff)>| {
                             let updates = std::mem::take(data);
-                            let (rows, meta): (Vec<Row>, Vec<(T, Diff)>) = updates.into_iter().map(|(r, t, d)| (r, (t, d))).unzip();
-                            let results = if versioned {
+                            let mut results: Vec<Option<Result<Row, EvalError>>> = Vec::with_capacity(updates.len());
+                            let mut pending = Vec::new();
+                            for (i, (row, _, diff)) in updates.iter().enumerate() {
+                                match recall.get_mut(row) {
+                                    Some((result, count)) if versioned => {
+                                        results.push(Some(result.clone()));
+                                        *count += diff;
+                                        if *count <= 0 {
+                                            recall.remove(row);
+                                        }
+                                    }
+                                    _ => {
+                                        results.push(None);
+                                        pending.push(i);
+                                    }
+                                }
+                            }
+                            let rows: Vec<Row> = pending.iter().map(|i| updates[*i].0.clone()).collect();
+                            let scored = if versioned {
                                 riffle_expr::eval_map_batch_versioned(&scalars, &models, rows)
                             } else {
                                 riffle_expr::eval_map_batch(&scalars, rows)
                             };
+                            for (i, result) in pending.into_iter().zip(scored) {
+                                let (row, _, diff) = &updates[i];
+                                if versioned && *diff > 0 {
+                                    recall.entry(row.clone()).or_insert_with(|| (result.clone(), 0)).1 += diff;
+                                }
+                                results[i] = Some(result);
+                            }
                             let mut session = output.session(&time);
-                            for (r, (t, d)) in results.into_iter().zip(meta) {
-                                session.give((r, t, d));
+                            for (result, (_, t, d)) in results.into_iter().zip(updates) {
+                                session.give((result.expect("every update evaluated"), t, d));
                             }
                         });
                     }
