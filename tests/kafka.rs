@@ -81,23 +81,7 @@ async fn wait_rows(client: &Client, sql: &str, expected: &[&str]) {
 
 /// A query's rows, each as its columns' text joined by `|`, sorted.
 async fn rows(client: &Client, sql: &str) -> Vec<String> {
-    let mut out: Vec<String> = client
-        .simple_query(sql)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            ),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
+    riffle_tests::sorted_rows(client, sql).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

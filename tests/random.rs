@@ -8,7 +8,7 @@
 //! query and the statements so far; turn it into an .slt regression under tests/slt.
 
 use riffle_tests::TestServer;
-use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{Client, NoTls};
 
 /// A small deterministic generator (xorshift64*), so a seed reproduces a run anywhere.
 struct Rng(u64);
@@ -145,26 +145,7 @@ async fn connect(conn: &str) -> Client {
 }
 
 async fn rows(client: &Client, sql: &str) -> Result<Vec<String>, String> {
-    let mut out: Vec<String> = client
-        .simple_query(sql)
-        .await
-        .map_err(|e| {
-            e.as_db_error()
-                .map_or(e.to_string(), |d| format!("{}: {}", d.code().code(), d.message()))
-        })?
-        .into_iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                    .collect::<Vec<_>>()
-                    .join("|"),
-            ),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    Ok(out)
+    riffle_tests::sorted_rows(client, sql).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

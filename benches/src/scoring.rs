@@ -41,7 +41,13 @@ np.savetxt(f"{sys.argv[1]}/rows.csv", rows, delimiter=",", fmt="%.6f")
 async fn main() {
     let n: usize = std::env::args().nth(1).map(|s| s.parse().expect("rows")).unwrap_or(200_000);
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("python3").arg("-c").arg(PY).arg(dir.path()).arg(n.to_string()).output().expect("python3");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(PY)
+        .arg(dir.path())
+        .arg(n.to_string())
+        .output()
+        .expect("python3");
     assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
     let python: Vec<(String, f64, f64)> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -50,19 +56,29 @@ async fn main() {
             (p[0].to_string(), p[1].parse().unwrap(), p[2].parse().unwrap())
         })
         .collect();
-    let rows: Vec<String> = std::fs::read_to_string(dir.path().join("rows.csv")).unwrap().lines().map(|l| format!("({l})")).collect();
+    let rows: Vec<String> = std::fs::read_to_string(dir.path().join("rows.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| format!("({l})"))
+        .collect();
     let server = TestServer::start();
     let c = server.connect().await;
     c.batch_execute("CREATE TABLE x (a real, b real, c real, d real)").await.unwrap();
     load(&c, "x", n, |i| rows[i].clone()).await;
-    println!("{n} rows of 4 features, scored once per view; onnxruntime {} in the same run", "1.20 (Python)");
+    println!(
+        "{n} rows of 4 features, scored once per view; onnxruntime {} in the same run",
+        "1.20 (Python)"
+    );
     println!();
     println!("| model | Riffle batched rows/s | Riffle one row at a time rows/s | onnxruntime batched rows/s | onnxruntime one row per call rows/s |");
     println!("|---|---|---|---|---|");
     for (name, ort_batched, ort_single) in python {
-        c.batch_execute(&format!("CREATE MODEL {name} FROM '{}'", dir.path().join(format!("{name}.onnx")).display()))
-            .await
-            .unwrap();
+        c.batch_execute(&format!(
+            "CREATE MODEL {name} FROM '{}'",
+            dir.path().join(format!("{name}.onnx")).display()
+        ))
+        .await
+        .unwrap();
         let mut rates = Vec::new();
         for (label, expr) in [
             ("batched", format!("predict('{name}', a, b, c, d)")),
@@ -71,12 +87,17 @@ async fn main() {
         ] {
             let view = format!("{name}_{label}");
             let start = Instant::now();
-            c.batch_execute(&format!("CREATE MATERIALIZED VIEW {view} AS SELECT {expr} AS p FROM x")).await.unwrap();
+            c.batch_execute(&format!("CREATE MATERIALIZED VIEW {view} AS SELECT {expr} AS p FROM x"))
+                .await
+                .unwrap();
             let counted: i64 = c.query_one(&format!("SELECT count(p) FROM {view}"), &[]).await.unwrap().get(0);
             assert_eq!(counted as usize, n);
             rates.push(n as f64 / start.elapsed().as_secs_f64());
             c.batch_execute(&format!("DROP MATERIALIZED VIEW {view}")).await.unwrap();
         }
-        println!("| {name} | {:.0} | {:.0} | {ort_batched:.0} | {ort_single:.0} |", rates[0], rates[1]);
+        println!(
+            "| {name} | {:.0} | {:.0} | {ort_batched:.0} | {ort_single:.0} |",
+            rates[0], rates[1]
+        );
     }
 }

@@ -119,3 +119,28 @@ impl Drop for TestServer {
         self.kill9();
     }
 }
+
+/// A query's rows through the simple protocol, each as its columns' text joined by `|` (NULL as
+/// `NULL`), sorted; an error as `SQLSTATE: message`.
+pub async fn sorted_rows(client: &tokio_postgres::Client, sql: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = client
+        .simple_query(sql)
+        .await
+        .map_err(|e| {
+            e.as_db_error()
+                .map_or(e.to_string(), |d| format!("{}: {}", d.code().code(), d.message()))
+        })?
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            ),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}

@@ -71,8 +71,6 @@ pub(crate) struct Coordinator {
     pending_tail: Vec<(Timestamp, Vec<(GlobalId, Row, Diff)>)>,
     /// Recovered contents of ENVELOPE UPSERT sources, to seed their key state.
     pub(crate) recovered_upsert: std::collections::BTreeMap<GlobalId, Vec<(Row, Diff)>>,
-    /// The `riffle_source_errors` table.
-    pub(crate) errors_table: GlobalId,
 }
 
 /// The shared entry point for sessions.
@@ -122,7 +120,6 @@ impl Adapter {
             sinks: Default::default(),
             pending_tail: Vec::new(),
             recovered_upsert: Default::default(),
-            errors_table: GlobalId(0),
         };
         let mut stored = coord.durable.load_catalog()?;
         // System tables first: user dataflows may read them (views that call models import
@@ -794,9 +791,8 @@ impl Coordinator {
     /// Creates the system tables on first start: `riffle_source_errors` (s1) and
     /// `riffle_model_versions` (s2).
     fn ensure_system_tables(&mut self, compute: &ComputeController) -> Result<(), AdapterError> {
-        self.errors_table = GlobalId::system(1);
         for (id, sql) in [
-            (GlobalId::system(1), crate::sources::errors_table_sql()),
+            (crate::sources::ERRORS_TABLE_ID, crate::sources::errors_table_sql()),
             (
                 GlobalId::system(riffle_compute::MODEL_VERSIONS),
                 // All history kept (it is a few rows): a query AS OF a past time must pair its rows

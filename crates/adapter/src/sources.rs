@@ -17,6 +17,8 @@ use tracing::{info, warn};
 
 /// The table every source's undecodable records go to.
 pub(crate) const ERRORS_TABLE: &str = "riffle_source_errors";
+/// Its id (system objects have their own id space).
+pub(crate) const ERRORS_TABLE_ID: GlobalId = GlobalId::system(1);
 
 pub(crate) fn errors_table_sql() -> String {
     format!("CREATE TABLE {ERRORS_TABLE} (source text, \"partition\" integer, \"offset\" bigint, error text, raw bytea)")
@@ -35,9 +37,8 @@ impl SourceWriter for Writer {
         if coord.catalog.get_by_id(source).is_none() {
             return Err("the source was dropped".into());
         }
-        let errors = coord.errors_table;
         let mut updates: Vec<(GlobalId, Row, riffle_repr::Diff)> = batch.updates.into_iter().map(|(r, d)| (source, r, d)).collect();
-        updates.extend(batch.errors.into_iter().map(|r| (errors, r, 1)));
+        updates.extend(batch.errors.into_iter().map(|r| (ERRORS_TABLE_ID, r, 1)));
         let offsets: Vec<(GlobalId, i32, i64)> = batch.offsets.iter().map(|(p, o)| (source, *p, *o)).collect();
         coord
             .write_with_offsets(&self.compute, updates, &offsets)

@@ -14,7 +14,7 @@ impl GlobalId {
     pub const SYSTEM_BASE: u64 = 1 << 62;
 
     /// The `n`th system id.
-    pub fn system(n: u64) -> Self {
+    pub const fn system(n: u64) -> Self {
         GlobalId(Self::SYSTEM_BASE + n)
     }
 
