@@ -93,6 +93,7 @@ impl Catalog {
                             riffle_sql::ModelOutput::Regression => "float8".to_string(),
                             riffle_sql::ModelOutput::IntClasses(n) => format!("bigint class of {n}"),
                             riffle_sql::ModelOutput::StringClasses(n) => format!("text class of {n}"),
+                            riffle_sql::ModelOutput::Embedding(n) => format!("real[{n}] embedding"),
                         }),
                         Datum::String(m.operators.join(", ")),
                         Datum::String(m.sha256.clone()),

@@ -399,7 +399,15 @@ impl Adapter {
                         return Err(PlanError::AlreadyExists(name).into());
                     }
                 }
-                let bytes = std::fs::read(&path).map_err(|e| AdapterError::File(format!("could not read model file \"{path}\": {e}")))?;
+                let bytes = match std::path::Path::new(&path) {
+                    p if p.exists() => riffle_models::read_model(p, format.as_deref()).map_err(|e| AdapterError::Model(e.to_string()))?,
+                    _ => {
+                        return Err(AdapterError::File(format!(
+                            "could not read model file \"{path}\": no such file or folder"
+                        )))
+                    }
+                };
+                let format = format.unwrap_or_else(|| riffle_models::detect_format(&bytes).to_string());
                 let model =
                     riffle_models::Model::load(&bytes, &format, config.as_deref()).map_err(|e| AdapterError::Model(e.to_string()))?;
                 let (id, version) = match &existing {
@@ -630,6 +638,7 @@ impl Coordinator {
                     .durable
                     .latest_model(id)?
                     .ok_or_else(|| AdapterError::Internal(format!("model {name} has no stored version")))?;
+                let format = format.unwrap_or_else(|| riffle_models::detect_format(&bytes).to_string());
                 let model =
                     riffle_models::Model::load(&bytes, &format, config.as_deref()).map_err(|e| AdapterError::Model(e.to_string()))?;
                 let desc = crate::models::describe(&model, &format, version, created_at);

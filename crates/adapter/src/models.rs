@@ -1,7 +1,7 @@
 //! Loaded models: the registry `predict(…)` scores through, and CREATE/DROP MODEL.
 
 use riffle_models::{Label, Model, Output};
-use riffle_repr::{Datum, F64};
+use riffle_repr::{Datum, F32, F64};
 use riffle_sql::{ModelDesc, ModelOutput};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -63,10 +63,7 @@ struct Handle(Arc<Registry>);
 
 impl riffle_expr::scoring::Scorer for Handle {
     fn score(&self, model: &str, version: Option<u64>, rows: &[Vec<f64>], proba: bool) -> Result<Vec<Datum>, String> {
-        let m = self.0.get(model, version).ok_or_else(|| match version {
-            Some(v) => format!("version {v} of model \"{model}\" is not loaded"),
-            None => format!("model \"{model}\" is not loaded"),
-        })?;
+        let m = self.0.get(model, version).ok_or_else(|| not_loaded(model, version))?;
         let scores = m.score(rows).map_err(|e| e.to_string())?;
         Ok(if proba {
             scores
@@ -87,6 +84,22 @@ impl riffle_expr::scoring::Scorer for Handle {
                 .collect()
         })
     }
+
+    fn embed(&self, model: &str, version: Option<u64>, texts: &[&str]) -> Result<Vec<Datum>, String> {
+        let m = self.0.get(model, version).ok_or_else(|| not_loaded(model, version))?;
+        let vectors = m.embed(texts).map_err(|e| e.to_string())?;
+        Ok(vectors
+            .into_iter()
+            .map(|v| Datum::Array(v.into_iter().map(|x| Datum::Float32(F32(x))).collect()))
+            .collect())
+    }
+}
+
+fn not_loaded(model: &str, version: Option<u64>) -> String {
+    match version {
+        Some(v) => format!("version {v} of model \"{model}\" is not loaded"),
+        None => format!("model \"{model}\" is not loaded"),
+    }
 }
 
 /// The planner's view of a loaded model.
@@ -95,6 +108,7 @@ pub(crate) fn describe(model: &Model, format: &str, version: u64, created_at: i6
         Output::Regression => ModelOutput::Regression,
         Output::Classification { labels } if labels.iter().all(|l| matches!(l, Label::Int(_))) => ModelOutput::IntClasses(labels.len()),
         Output::Classification { labels } => ModelOutput::StringClasses(labels.len()),
+        Output::Embedding { dim } => ModelOutput::Embedding(*dim),
     };
     ModelDesc {
         format: format.to_string(),

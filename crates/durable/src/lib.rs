@@ -156,21 +156,23 @@ impl Durable {
     /// The latest stored version of model `id`: (version, created_at, bytes).
     pub fn latest_model(&self, id: GlobalId) -> Result<Option<(u64, i64, Vec<u8>)>, DurableError> {
         let prefix = model_prefix(id);
-        let mut latest = None;
-        for item in self.db.iterator(IteratorMode::From(&prefix, Direction::Forward)) {
-            let (key, value) = item?;
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            let corrupt = || DurableError::Corrupt("bad model entry".into());
-            let version = u64::from_be_bytes(key[prefix.len()..].try_into().map_err(|_| corrupt())?);
-            if value.len() < 8 {
-                return Err(corrupt());
-            }
-            let created_at = i64::from_be_bytes(value[..8].try_into().map_err(|_| corrupt())?);
-            latest = Some((version, created_at, value[8..].to_vec()));
+        // Versions are big-endian after the prefix: the last one is the newest.
+        let mut last = prefix.clone();
+        last.extend_from_slice(&u64::MAX.to_be_bytes());
+        let Some(item) = self.db.iterator(IteratorMode::From(&last, Direction::Reverse)).next() else {
+            return Ok(None);
+        };
+        let (key, value) = item?;
+        if !key.starts_with(&prefix) {
+            return Ok(None);
         }
-        Ok(latest)
+        let corrupt = || DurableError::Corrupt("bad model entry".into());
+        let version = u64::from_be_bytes(key[prefix.len()..].try_into().map_err(|_| corrupt())?);
+        if value.len() < 8 {
+            return Err(corrupt());
+        }
+        let created_at = i64::from_be_bytes(value[..8].try_into().map_err(|_| corrupt())?);
+        Ok(Some((version, created_at, value[8..].to_vec())))
     }
 
     /// Records that sink `id` has written every change up to `ts`.

@@ -7,16 +7,22 @@ use riffle_repr::{Datum, Row};
 /// The most rows one model call scores.
 pub const MAX_BATCH: usize = 4096;
 
+/// The model a function calls, if it is a model call (`predict`, `predict_proba`, `embed`).
+pub fn model_of(func: &Func) -> Option<&str> {
+    match func {
+        Func::Predict { model, .. } | Func::Embed { model } => Some(model),
+        _ => None,
+    }
+}
+
 /// The models an expression calls, in first-call order.
 pub fn models_called(e: &ScalarExpr, out: &mut Vec<String>) {
     e.visit(&mut |x| {
-        if let ScalarExpr::Call {
-            func: Func::Predict { model, .. },
-            ..
-        } = x
-        {
-            if !out.contains(model) {
-                out.push(model.clone());
+        if let ScalarExpr::Call { func, .. } = x {
+            if let Some(model) = model_of(func) {
+                if !out.iter().any(|m| m == model) {
+                    out.push(model.to_string());
+                }
             }
         }
     });
@@ -26,29 +32,23 @@ pub fn models_called(e: &ScalarExpr, out: &mut Vec<String>) {
 pub fn calls_model(e: &ScalarExpr) -> bool {
     let mut found = false;
     e.visit(&mut |x| {
-        if matches!(
-            x,
-            ScalarExpr::Call {
-                func: Func::Predict { .. },
-                ..
-            }
-        ) {
-            found = true
+        if let ScalarExpr::Call { func, .. } = x {
+            found |= model_of(func).is_some();
         }
     });
     found
 }
 
+/// A model call hoisted out of an expression: the function and its arguments.
+type Hoisted = (Func, Vec<ScalarExpr>);
+
 /// Replaces the model calls that are always evaluated (reached through function arguments
 /// only, not inside CASE, AND, OR or COALESCE, which evaluate lazily) by columns `base`,
 /// `base + 1`, …, collecting the calls in `calls`.
-fn hoist(e: &ScalarExpr, base: usize, calls: &mut Vec<(String, bool, Vec<ScalarExpr>)>) -> ScalarExpr {
+fn hoist(e: &ScalarExpr, base: usize, calls: &mut Vec<Hoisted>) -> ScalarExpr {
     match e {
-        ScalarExpr::Call {
-            func: Func::Predict { model, proba },
-            args,
-        } if !args.iter().any(calls_model) => {
-            calls.push((model.clone(), *proba, args.clone()));
+        ScalarExpr::Call { func, args } if model_of(func).is_some() && !args.iter().any(calls_model) => {
+            calls.push((func.clone(), args.clone()));
             ScalarExpr::Column(base + calls.len() - 1)
         }
         ScalarExpr::Call { func, args } => ScalarExpr::Call {
@@ -56,6 +56,71 @@ fn hoist(e: &ScalarExpr, base: usize, calls: &mut Vec<(String, bool, Vec<ScalarE
             args: args.iter().map(|a| hoist(a, base, calls)).collect(),
         },
         other => other.clone(),
+    }
+}
+
+/// The text `embed` reads from a datum (text as is, anything else as it prints).
+pub fn text_input(d: &Datum) -> String {
+    match d {
+        Datum::String(s) => s.clone(),
+        other => riffle_repr::strconv::format_datum(other).unwrap_or_default(),
+    }
+}
+
+/// The inputs of one model call for a batch of rows.
+enum Inputs {
+    Features(Vec<Vec<f64>>),
+    Texts(Vec<String>),
+}
+
+impl Inputs {
+    fn for_call(func: &Func) -> Inputs {
+        match func {
+            Func::Embed { .. } => Inputs::Texts(Vec::new()),
+            _ => Inputs::Features(Vec::new()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Inputs::Features(f) => f.len(),
+            Inputs::Texts(t) => t.len(),
+        }
+    }
+
+    /// Adds one row's arguments; false when the call is NULL for this row.
+    fn push(&mut self, args: &[Datum]) -> bool {
+        match self {
+            Inputs::Features(rows) => match features(args) {
+                Some(f) => rows.push(f),
+                None => return false,
+            },
+            Inputs::Texts(texts) => match args {
+                [d] if !d.is_null() => texts.push(text_input(d)),
+                _ => return false,
+            },
+        }
+        true
+    }
+
+    /// Scores the inputs with bounded model calls.
+    fn score(&self, scorer: &dyn crate::scoring::Scorer, func: &Func, version: Option<u64>) -> Result<Vec<Datum>, String> {
+        let mut out = Vec::with_capacity(self.len());
+        match (self, func) {
+            (Inputs::Features(rows), Func::Predict { model, proba }) => {
+                for chunk in rows.chunks(MAX_BATCH) {
+                    out.extend(scorer.score(model, version, chunk, *proba)?);
+                }
+            }
+            (Inputs::Texts(texts), Func::Embed { model }) => {
+                for chunk in texts.chunks(MAX_BATCH) {
+                    let refs: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
+                    out.extend(scorer.embed(model, version, &refs)?);
+                }
+            }
+            _ => return Err(format!("{func:?} is not a model call")),
+        }
+        Ok(out)
     }
 }
 
@@ -119,8 +184,9 @@ fn eval_batch(scalars: &[ScalarExpr], rows: Vec<Row>, pinned: &[(String, Option<
         let rewritten = hoist(s, width, &mut calls);
         // Each hoisted call: features per row, one scorer call for the batch.
         let mut values: Vec<Vec<Datum>> = vec![Vec::with_capacity(calls.len()); rows.len()];
-        for (model, proba, args) in &calls {
-            let mut batch = Vec::new();
+        for (func, args) in &calls {
+            let model = model_of(func).expect("hoisted calls are model calls");
+            let mut batch = Inputs::for_call(func);
             let mut slots = Vec::with_capacity(rows.len());
             for (i, row) in rows.iter_mut().enumerate() {
                 let Ok(datums) = row else {
@@ -133,35 +199,23 @@ fn eval_batch(scalars: &[ScalarExpr], rows: Vec<Row>, pinned: &[(String, Option<
                         *row = Err(e);
                         slots.push(None);
                     }
-                    Ok(args) => match features(&args) {
-                        None => {
+                    Ok(args) => {
+                        let k = batch.len();
+                        if batch.push(&args) {
+                            slots.push(Some(k));
+                        } else {
                             values[i].push(Datum::Null);
                             slots.push(None);
                         }
-                        Some(f) => {
-                            slots.push(Some(batch.len()));
-                            batch.push(f);
-                        }
-                    },
+                    }
                 }
             }
             let scored = match crate::scoring::scorer() {
-                _ if batch.is_empty() => Ok(Vec::new()),
+                _ if batch.len() == 0 => Ok(Vec::new()),
                 Some(scorer) => {
                     let version = pinned.iter().find(|(m, _)| m == model).and_then(|(_, v)| *v);
                     // Bounded batches: memory per model call stays small for large messages.
-                    let mut out = Vec::with_capacity(batch.len());
-                    let mut result = Ok(());
-                    for chunk in batch.chunks(MAX_BATCH) {
-                        match scorer.score(model, version, chunk, *proba) {
-                            Ok(part) => out.extend(part),
-                            Err(e) => {
-                                result = Err(EvalError::InvalidArgument(e));
-                                break;
-                            }
-                        }
-                    }
-                    result.map(|()| out)
+                    batch.score(scorer, func, version).map_err(EvalError::InvalidArgument)
                 }
                 None => Err(EvalError::InvalidArgument("models are not available in this process".into())),
             };

@@ -93,6 +93,10 @@ pub enum Func {
         model: String,
         proba: bool,
     },
+    /// `embed('model', text)`: a sentence embedding (float4[]) from a text-embedding model.
+    Embed {
+        model: String,
+    },
     /// `cosine_similarity(a, b)` of two float8[] vectors.
     CosineSimilarity,
     /// `l2_distance(a, b)`: Euclidean distance.
@@ -319,6 +323,16 @@ impl Func {
                 let scorer = crate::scoring::scorer()
                     .ok_or_else(|| EvalError::InvalidArgument("models are not available in this process".into()))?;
                 let mut out = scorer.score(model, None, &[row], *proba).map_err(EvalError::InvalidArgument)?;
+                out.pop().unwrap_or(Null)
+            }
+            Func::Embed { model } => {
+                let text = match &a[0] {
+                    Null => return Ok(Null),
+                    t => crate::batch::text_input(t),
+                };
+                let scorer = crate::scoring::scorer()
+                    .ok_or_else(|| EvalError::InvalidArgument("models are not available in this process".into()))?;
+                let mut out = scorer.embed(model, None, &[text.as_str()]).map_err(EvalError::InvalidArgument)?;
                 out.pop().unwrap_or(Null)
             }
             Func::CosineSimilarity | Func::L2Distance | Func::InnerProduct => match (vector(&a[0])?, vector(&a[1])?) {

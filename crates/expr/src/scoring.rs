@@ -1,4 +1,4 @@
-//! The hook through which `predict(…)` reaches the models: the adapter installs a [`Scorer`]
+//! The hook through which `predict(…)` and `embed(…)` reach the models: the adapter installs a [`Scorer`]
 //! at startup (it owns the loaded models); `expr` itself knows nothing of model formats.
 
 use riffle_repr::Datum;
@@ -9,6 +9,9 @@ pub trait Scorer: Send + Sync {
     /// One datum per row: the prediction (float8, bigint or text), or with `proba` the class
     /// probabilities (float8[]), by `version` of the model (None: its current version).
     fn score(&self, model: &str, version: Option<u64>, rows: &[Vec<f64>], proba: bool) -> Result<Vec<Datum>, String>;
+
+    /// One embedding (float4[]) per text, by `version` of a text-embedding model.
+    fn embed(&self, model: &str, version: Option<u64>, texts: &[&str]) -> Result<Vec<Datum>, String>;
 }
 
 static SCORER: OnceLock<Box<dyn Scorer>> = OnceLock::new();

@@ -15,7 +15,7 @@
 //! the positive class's logit) or one per class (softmax).
 
 use crate::{Label, ModelError, Output, Scores, Signature};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 
 #[derive(serde::Deserialize)]
 struct Config {
@@ -55,7 +55,7 @@ impl Dense {
             })?,
         };
         let config: Config = serde_json::from_str(&text).map_err(|e| invalid(format!("model description: {e}")))?;
-        let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(invalid)?;
+        let tensors = candle_core::safetensors::load_buffer(bytes, &crate::device()).map_err(invalid)?;
         let names: Vec<String> = if config.weights.is_empty() {
             vec!["weight".into()]
         } else {
@@ -90,7 +90,7 @@ impl Dense {
             }
             let bias = match tensors.get(b) {
                 Some(t) => t.to_dtype(DType::F64).and_then(|t| t.flatten_all()).map_err(invalid)?,
-                None => Tensor::zeros(cols, DType::F64, &Device::Cpu).map_err(invalid)?,
+                None => Tensor::zeros(cols, DType::F64, &crate::device()).map_err(invalid)?,
             };
             if bias.dims1().map_err(invalid)? != cols {
                 return Err(invalid(format!("{b} must have {cols} values")));
@@ -151,7 +151,7 @@ impl Dense {
     pub fn score(&self, rows: &[Vec<f64>]) -> Result<Scores, ModelError> {
         let eval = |e: candle_core::Error| ModelError::Eval(e.to_string());
         let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-        let mut x = Tensor::from_vec(flat, (rows.len(), self.inputs), &Device::Cpu).map_err(eval)?;
+        let mut x = Tensor::from_vec(flat, (rows.len(), self.inputs), &crate::device()).map_err(eval)?;
         for (i, (w, b)) in self.layers.iter().enumerate() {
             x = x.matmul(w).and_then(|y| y.broadcast_add(b)).map_err(eval)?;
             if i + 1 < self.layers.len() {

@@ -10,8 +10,14 @@
 //! plumbing skl2onnx emits around them (ZipMap, Cast, Identity, Concat). A graph of standard
 //! operators only (a PyTorch export) is evaluated by candle-onnx. Anything else is refused when
 //! the model is created, naming the operator.
+//!
+//! Sentence-embedding BERTs in the Hugging Face folder layout ([`bert`]) embed batches of texts.
+//!
+//! Tensor work runs on the process's [`device`]: the CPU, or with the `cuda` feature a GPU
+//! chosen by the server's `--device` flag.
 #![warn(missing_docs)]
 
+pub mod bert;
 pub mod dense;
 pub mod mlops;
 
@@ -52,6 +58,11 @@ pub enum Output {
         /// The classes.
         labels: Vec<Label>,
     },
+    /// An embedding (a vector of `dim` float4s) per text.
+    Embedding {
+        /// Width of the vectors.
+        dim: usize,
+    },
 }
 
 /// A model's interface, as `riffle_models` shows it.
@@ -77,6 +88,8 @@ pub struct Scores {
 }
 
 enum Engine {
+    /// A sentence-embedding BERT.
+    Bert(Box<bert::Bert>),
     /// Linear, logistic or MLP from safetensors.
     Dense(dense::Dense),
     /// ONNX-ML operators, evaluated natively.
@@ -111,6 +124,27 @@ impl std::fmt::Debug for Model {
     }
 }
 
+/// Reads what `CREATE MODEL … FROM 'path'` names: a model file, or a Hugging Face model folder
+/// (packed into one blob, see [`bert::pack_folder`]).
+pub fn read_model(path: &std::path::Path, format: Option<&str>) -> Result<Vec<u8>, ModelError> {
+    if path.is_dir() || format.is_some_and(|f| f.eq_ignore_ascii_case("hf-bert")) {
+        return bert::pack_folder(path);
+    }
+    std::fs::read(path).map_err(|e| ModelError::Invalid(format!("could not read model file \"{}\": {e}", path.display())))
+}
+
+/// The format of stored model bytes, when CREATE MODEL did not state it: a packed folder is
+/// "hf-bert", a file that parses as safetensors is "safetensors", anything else "onnx".
+pub fn detect_format(bytes: &[u8]) -> &'static str {
+    if bert::is_packed(bytes) {
+        "hf-bert"
+    } else if safetensors::SafeTensors::read_metadata(bytes).is_ok() {
+        "safetensors"
+    } else {
+        "onnx"
+    }
+}
+
 /// The hex SHA-256 of some bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -120,6 +154,21 @@ impl Model {
     /// Loads a model of `format` ("onnx", or "safetensors" with its JSON description in
     /// `config` or the file's metadata) from its bytes, checking that it can be evaluated.
     pub fn load(bytes: &[u8], format: &str, config: Option<&str>) -> Result<Model, ModelError> {
+        if format.eq_ignore_ascii_case("hf-bert") {
+            let b = bert::Bert::load(bytes, &device())?;
+            let signature = Signature {
+                inputs: 1,
+                output: Output::Embedding { dim: b.dim },
+                operators: vec!["BertModel".into(), b.pooling_name().into()],
+            };
+            return Ok(Model {
+                engine: Engine::Bert(Box::new(b)),
+                signature,
+                sha256: sha256_hex(bytes),
+                batches: Default::default(),
+                rows: Default::default(),
+            });
+        }
         if format.eq_ignore_ascii_case("safetensors") {
             let (dense, signature) = dense::Dense::load(bytes, config)?;
             return Ok(Model {
@@ -132,7 +181,7 @@ impl Model {
         }
         if !format.eq_ignore_ascii_case("onnx") {
             return Err(ModelError::Unsupported(format!(
-                "format '{format}' (supported: 'onnx', 'safetensors')"
+                "format '{format}' (supported: 'onnx', 'safetensors', 'hf-bert')"
             )));
         }
         let proto = ModelProto::decode(bytes).map_err(|e| ModelError::Invalid(format!("not an ONNX model: {e}")))?;
@@ -198,6 +247,19 @@ impl Model {
         })
     }
 
+    /// Embeds a batch of texts (a sentence-embedding model only).
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let Engine::Bert(b) = &self.engine else {
+            return Err(ModelError::Eval("this model predicts from numeric features: use predict()".into()));
+        };
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.rows.fetch_add(texts.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        b.embed(texts)
+    }
+
     /// Scores a batch of rows of `signature.inputs` features each.
     pub fn score(&self, rows: &[Vec<f64>]) -> Result<Scores, ModelError> {
         for r in rows {
@@ -215,6 +277,7 @@ impl Model {
         self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.rows.fetch_add(rows.len() as u64, std::sync::atomic::Ordering::Relaxed);
         match &self.engine {
+            Engine::Bert(_) => Err(ModelError::Eval("a sentence-embedding model embeds text: use embed()".into())),
             Engine::Dense(d) => d.score(rows),
             Engine::Ml(g) => g.score(rows),
             Engine::Candle { model, input, output } => {
@@ -245,6 +308,37 @@ impl Model {
             }
         }
     }
+}
+
+static DEVICE: std::sync::OnceLock<candle_core::Device> = std::sync::OnceLock::new();
+
+/// Chooses the device models are loaded onto: "cpu", or "cuda" / "cuda:N" in a build with the
+/// `cuda` feature. Call once at startup, before any model loads.
+pub fn set_device(name: &str) -> Result<(), ModelError> {
+    let device = match name {
+        "cpu" => candle_core::Device::Cpu,
+        cuda if cuda == "cuda" || cuda.starts_with("cuda:") => {
+            let ordinal = match cuda.strip_prefix("cuda:") {
+                Some(n) => n.parse().map_err(|_| ModelError::Invalid(format!("bad device {name:?}")))?,
+                None => 0,
+            };
+            if !cfg!(feature = "cuda") {
+                return Err(ModelError::Unsupported(format!(
+                    "device {name:?}: this riffle was built without the `cuda` feature"
+                )));
+            }
+            candle_core::Device::new_cuda(ordinal).map_err(|e| ModelError::Unsupported(format!("device {name:?}: {e}")))?
+        }
+        _ => return Err(ModelError::Invalid(format!("unknown device {name:?} (cpu, cuda, cuda:N)"))),
+    };
+    DEVICE
+        .set(device)
+        .map_err(|_| ModelError::Invalid("the model device was already chosen".into()))
+}
+
+/// The device models run on (the CPU unless [`set_device`] chose another).
+pub fn device() -> candle_core::Device {
+    DEVICE.get().cloned().unwrap_or(candle_core::Device::Cpu)
 }
 
 /// Standard ONNX operators candle-onnx evaluates (a PyTorch MLP or linear export).

@@ -45,6 +45,8 @@ pub enum ModelOutput {
     IntClasses(usize),
     /// A class per row: string labels (text).
     StringClasses(usize),
+    /// An embedding of this width per text (float4[]).
+    Embedding(usize),
 }
 
 /// A model as the planner sees it.

@@ -1313,6 +1313,11 @@ impl Planner<'_> {
                 let crate::ItemKind::Model(desc) = &item.kind else {
                     return Err(PlanError::WrongObjectType(model_name, "model"));
                 };
+                if let crate::ModelOutput::Embedding(_) = desc.output {
+                    return Err(PlanError::UnknownFunction(format!(
+                        "function {name}('{model_name}', …) does not exist: {model_name} is a text-embedding model (use embed('{model_name}', text))"
+                    )));
+                }
                 if !self.deps.borrow().contains(&item.id) {
                     self.deps.borrow_mut().push(item.id);
                 }
@@ -1349,8 +1354,41 @@ impl Planner<'_> {
                     (crate::ModelOutput::Regression, false) => T::Float64,
                     (crate::ModelOutput::IntClasses(_), false) => T::Int64,
                     (crate::ModelOutput::StringClasses(_), false) => T::String,
+                    (crate::ModelOutput::Embedding(_), false) => unreachable!("refused above"),
                 };
                 call(Func::Predict { model: model_name, proba }, args, typ)
+            }
+            ("embed", 2) => {
+                let mut it = planned.into_iter();
+                let model_name = match it.next().map(|t| t.expr) {
+                    Some(ScalarExpr::Literal(Datum::String(m))) => m,
+                    _ => {
+                        return Err(PlanError::TypeMismatch(
+                            "the first argument of embed must name a model as a string literal".into(),
+                        ))
+                    }
+                };
+                let item = self
+                    .catalog
+                    .get(&model_name)
+                    .ok_or_else(|| PlanError::UnknownObject("model", model_name.clone()))?;
+                let crate::ItemKind::Model(desc) = &item.kind else {
+                    return Err(PlanError::WrongObjectType(model_name, "model"));
+                };
+                if !matches!(desc.output, crate::ModelOutput::Embedding(_)) {
+                    return Err(PlanError::UnknownFunction(format!(
+                        "function embed('{model_name}', text) does not exist: {model_name} predicts from numeric features (use predict)"
+                    )));
+                }
+                if !self.deps.borrow().contains(&item.id) {
+                    self.deps.borrow_mut().push(item.id);
+                }
+                let text = it.next().expect("two arguments");
+                if !matches!(text.typ, T::String | T::VarChar { .. } | T::Unknown) {
+                    return Err(PlanError::TypeMismatch(format!("embed needs text, not {}", text.typ)));
+                }
+                let text = text_arg(text)?;
+                call(Func::Embed { model: model_name }, vec![text], T::Array(Box::new(T::Float32)))
             }
             ("cosine_similarity" | "l2_distance" | "inner_product", 2) => {
                 let func = match name {

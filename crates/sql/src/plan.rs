@@ -137,8 +137,8 @@ pub enum Plan {
         if_not_exists: bool,
         /// The file on the server.
         path: String,
-        /// "onnx" or "safetensors".
-        format: String,
+        /// "onnx", "safetensors" or "hf-bert"; None: known from the file.
+        format: Option<String>,
         /// The JSON description of a safetensors model (`WITH (config = '…')`).
         config: Option<String>,
     },
@@ -329,11 +329,11 @@ pub fn plan(
             crate::ObjectKind::Model => ShowKind::Models,
         }),
         crate::Statement::CreateModel(c) => {
-            let mut format = "onnx".to_string();
+            let mut format = None;
             let mut config = None;
             for (k, v) in &c.options {
                 match (k.as_str(), v) {
-                    ("format", Some(v)) => format = v.to_ascii_lowercase(),
+                    ("format", Some(v)) => format = Some(v.to_ascii_lowercase()),
                     ("config", Some(v)) => config = Some(v.clone()),
                     (other, _) => return Err(PlanError::InvalidValue(format!("unknown model option {other}"))),
                 }
