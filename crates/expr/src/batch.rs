@@ -113,10 +113,24 @@ impl Inputs {
                 }
             }
             (Inputs::Texts(texts), Func::Embed { model }) => {
-                for chunk in texts.chunks(MAX_BATCH) {
-                    let refs: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
-                    out.extend(scorer.embed(model, version, &refs)?);
+                // Embedding is costly: each distinct text once (a constant query text is
+                // embedded once per batch, not once per row).
+                let mut distinct: Vec<&str> = Vec::new();
+                let mut seen: std::collections::HashMap<&str, usize> = Default::default();
+                let slots: Vec<usize> = texts
+                    .iter()
+                    .map(|t| {
+                        *seen.entry(t.as_str()).or_insert_with(|| {
+                            distinct.push(t.as_str());
+                            distinct.len() - 1
+                        })
+                    })
+                    .collect();
+                let mut vectors = Vec::with_capacity(distinct.len());
+                for chunk in distinct.chunks(MAX_BATCH) {
+                    vectors.extend(scorer.embed(model, version, chunk)?);
                 }
+                out.extend(slots.into_iter().map(|i| vectors.get(i).cloned().unwrap_or(Datum::Null)));
             }
             _ => return Err(format!("{func:?} is not a model call")),
         }
