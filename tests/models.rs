@@ -565,3 +565,76 @@ async fn embed_in_sql_views_and_semantic_search() {
         .get(0);
     assert_eq!(n as usize, sentences.len(), "the view's embeddings equal fresh ones, bit for bit");
 }
+
+/// `REFRESH EVERY` on a view that calls a model: rows arriving between refreshes are scored
+/// together at the refresh (one model call, not one per INSERT), and a row deleted before the
+/// refresh is never scored.
+#[tokio::test(flavor = "multi_thread")]
+async fn refresh_every_scores_in_scheduled_batches() {
+    let Some((dir, expected)) = sklearn_models() else { return };
+    let server = riffle_tests::TestServer::start_with(&["--test-clock"]);
+    let c = server.connect().await;
+    c.batch_execute(&format!(
+        "SET riffle_test_clock = 1000;
+         CREATE MODEL lin FROM '{}';
+         CREATE TABLE feats (id integer, a real, b real, c real, d real);
+         CREATE MATERIALIZED VIEW nightly WITH (REFRESH EVERY '1 minute') AS
+           SELECT id, predict('lin', a, b, c, d) AS y FROM feats;
+         CREATE MATERIALIZED VIEW live AS SELECT id, predict('lin', a, b, c, d) AS y FROM feats;",
+        dir.path().join("linreg.onnx").display()
+    ))
+    .await
+    .unwrap();
+    let rows = expected["models"]["linreg"]["features"].as_array().unwrap();
+    for (i, r) in rows.iter().enumerate().take(20) {
+        let f: Vec<String> = r
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| format!("{}", v.as_f64().unwrap() as f32))
+            .collect();
+        c.batch_execute(&format!(
+            "SET riffle_test_clock = {}; INSERT INTO feats VALUES ({i}, {})",
+            2000 + i * 1000,
+            f.join(", ")
+        ))
+        .await
+        .unwrap();
+    }
+    c.batch_execute("SET riffle_test_clock = 30000; DELETE FROM feats WHERE id = 19")
+        .await
+        .unwrap();
+    let scored = |row: tokio_postgres::Row| (row.get::<_, i64>(0), row.get::<_, i64>(1));
+    let before = scored(
+        c.query_one("SELECT batches_scored, rows_scored FROM riffle_models WHERE name = 'lin'", &[])
+            .await
+            .unwrap(),
+    );
+    // The live view scored each INSERT as it came; the scheduled one nothing yet.
+    assert_eq!(before.1, 20, "only the live view has scored");
+    let n: i64 = c.query_one("SELECT count(*) FROM nightly", &[]).await.unwrap().get(0);
+    assert_eq!(n, 0, "nothing before the first refresh");
+    c.batch_execute("SET riffle_test_clock = 60000").await.unwrap();
+    let got: Vec<(i32, f64)> = c
+        .query("SELECT id, y FROM nightly ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(got.len(), 19);
+    for (id, y) in got {
+        let want = expected["models"]["linreg"]["predict"][id as usize].as_f64().unwrap();
+        assert!((y - want).abs() <= 1e-3 * want.abs().max(1.0), "row {id}: {y} vs {want}");
+    }
+    let after = scored(
+        c.query_one("SELECT batches_scored, rows_scored FROM riffle_models WHERE name = 'lin'", &[])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 19),
+        "one call for the 19 rows that lived to the refresh"
+    );
+}

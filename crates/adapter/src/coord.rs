@@ -592,13 +592,14 @@ impl Coordinator {
                 materialized,
                 depends_on,
                 retain_history,
+                refresh,
                 ..
             } => CatalogItem {
                 id,
                 name,
                 desc,
                 kind: if materialized {
-                    ItemKind::MaterializedView { plan }
+                    ItemKind::MaterializedView { plan, refresh }
                 } else {
                     ItemKind::View { plan }
                 },
@@ -701,7 +702,7 @@ impl Coordinator {
         let retain = item.retain_history.unwrap_or(self.retain_default);
         match &item.kind {
             ItemKind::Table(_) | ItemKind::Source(_) => compute.create_table(item.id, retain),
-            ItemKind::MaterializedView { plan } => compute.create_view(item.id, plan.clone(), retain),
+            ItemKind::MaterializedView { plan, refresh } => compute.create_view(item.id, plan.clone(), retain, *refresh),
             ItemKind::Index { on, keys } => compute.create_index(item.id, *on, keys.clone()),
             ItemKind::View { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) | ItemKind::Model(_) => return,
         }

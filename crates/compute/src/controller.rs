@@ -68,6 +68,7 @@ pub(crate) enum Command {
         id: GlobalId,
         plan: RelExpr,
         retain: Timestamp,
+        refresh: Option<riffle_repr::RefreshSchedule>,
     },
     CreateIndex {
         id: GlobalId,
@@ -158,8 +159,8 @@ impl ComputeController {
     }
 
     /// Installs a materialized view's dataflow, keeping `retain` milliseconds of history.
-    pub fn create_view(&self, id: GlobalId, plan: RelExpr, retain: Timestamp) {
-        self.broadcast(Command::CreateView { id, plan, retain });
+    pub fn create_view(&self, id: GlobalId, plan: RelExpr, retain: Timestamp, refresh: Option<riffle_repr::RefreshSchedule>) {
+        self.broadcast(Command::CreateView { id, plan, retain, refresh });
     }
 
     /// Installs an index: an arrangement of `on` by `keys`, with `on`'s history retention.

@@ -35,6 +35,9 @@ pub type Rows<'s, T = Timestamp> = VecCollection<'s, T, Row, Diff>;
 /// Errors of a rendered plan.
 pub type Errs<'s, T = Timestamp> = VecCollection<'s, T, EvalError, Diff>;
 
+/// A monotonic function moving times forward.
+pub type Delay = std::rc::Rc<dyn Fn(Timestamp) -> Timestamp>;
+
 /// The traces a dataflow may import.
 pub struct Traces<'t> {
     /// Row traces by collection.
@@ -115,7 +118,16 @@ impl RenderTime for Timestamp {
         let (rows, errs) = cx.traces.as_mut()?.rows.get_mut(&id)?;
         let r = rows.import(cx.scope).as_collection(|k, _| k.clone());
         let e = errs.import(cx.scope).as_collection(|k, _| k.clone());
-        Some((r, e))
+        Some(match &cx.delay {
+            // Changes move to the next refresh and are consolidated there: they reach the
+            // operators (a model call scores them) once per refresh, in one batch, and a row
+            // inserted and deleted between two refreshes never does.
+            Some(delay) => {
+                let (d1, d2) = (delay.clone(), delay.clone());
+                (r.delay(move |t| d1(*t)).consolidate(), e.delay(move |t| d2(*t)).consolidate())
+            }
+            None => (r, e),
+        })
     }
 
     fn recurse<'s>(
@@ -139,6 +151,7 @@ impl RenderTime for Timestamp {
         let result = seed.iterate(move |inner, x| {
             let enter = |(r, e): &(Rows<'s>, Errs<'s>)| (r.clone().enter(inner), e.clone().enter(inner));
             let mut icx = RenderContext {
+                delay: None,
                 scope: inner,
                 traces: None,
                 bound: bound.iter().map(|(k, v)| (*k, enter(v))).collect(),
@@ -187,6 +200,9 @@ impl RenderTime for Product<Timestamp, u64> {
 
 /// State for rendering one dataflow.
 pub struct RenderContext<'s, 't, T: RenderTime = Timestamp> {
+    /// Applied to the times of every imported collection (a view with `REFRESH EVERY` holds
+    /// its inputs' changes back to the next refresh).
+    pub delay: Option<Delay>,
     scope: Scope<'s, T>,
     traces: Option<Traces<'t>>,
     bound: BTreeMap<GlobalId, (Rows<'s, T>, Errs<'s, T>)>,
@@ -198,6 +214,7 @@ impl<'s, 't> RenderContext<'s, 't, Timestamp> {
     /// A context rendering into `scope`, importing from `traces`.
     pub fn new(scope: Scope<'s, Timestamp>, traces: Traces<'t>, worker_index: usize) -> Self {
         RenderContext {
+            delay: None,
             scope,
             traces: Some(traces),
             bound: BTreeMap::new(),

@@ -1,7 +1,7 @@
 //! The loop each timely worker runs: apply commands, step dataflows, answer peeks.
 
 use crate::controller::{Command, PeekReply, PeekTarget, SubscribeSender};
-use crate::render::{ErrTrace, IndexTrace, RenderContext, RowTrace, Traces};
+use crate::render::{Delay, ErrTrace, IndexTrace, RenderContext, RowTrace, Traces};
 use differential_dataflow::input::InputSession;
 use differential_dataflow::trace::cursor::{cursor_list, Cursor};
 use differential_dataflow::trace::TraceReader;
@@ -111,8 +111,12 @@ impl<'w> ComputeWorker<'w> {
                 self.create_table(id);
                 self.retain.insert(id, retain);
             }
-            Command::CreateView { id, plan, retain } => {
-                let (index, rows, errs) = self.render_arranged(&format!("view {id}"), &plan);
+            Command::CreateView { id, plan, retain, refresh } => {
+                // A scheduled view sees its inputs' changes at refresh times only (and, when it
+                // starts, everything up to the latest complete time, which reads use).
+                let start = self.time.saturating_sub(1);
+                let delay = refresh.map(|r| std::rc::Rc::new(move |t: Timestamp| r.round_up(start, t)) as Delay);
+                let (index, rows, errs) = self.render_arranged(&format!("view {id}"), &plan, delay);
                 self.traces.insert(id, (rows, errs));
                 self.dataflows.insert(id, index);
                 self.retain.insert(id, retain);
@@ -197,12 +201,13 @@ impl<'w> ComputeWorker<'w> {
 
     /// Renders a plan as its own dataflow with its rows and errors arranged; returns the
     /// dataflow's index (to drop it later) and the two traces.
-    fn render_arranged(&mut self, name: &str, plan: &RelExpr) -> (usize, RowTrace, ErrTrace) {
+    fn render_arranged(&mut self, name: &str, plan: &RelExpr, delay: Option<Delay>) -> (usize, RowTrace, ErrTrace) {
         let index = self.worker.next_dataflow_index();
         let traces = &mut self.traces;
         let worker_index = self.worker.index();
         let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
             let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
+            cx.delay = delay;
             let (rows, errs) = cx.render(plan);
             (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
         });
@@ -332,7 +337,7 @@ impl<'w> ComputeWorker<'w> {
                     let _ = reply.send(Err(format!("relation {missing} was dropped while the query ran")));
                     return;
                 }
-                let (index, rows, errs) = self.render_arranged("peek", &plan);
+                let (index, rows, errs) = self.render_arranged("peek", &plan, None);
                 self.peeks.push(PendingPeek {
                     ts,
                     rows,

@@ -7,12 +7,14 @@
 #![warn(missing_docs)]
 
 mod datum;
+pub mod refresh;
 mod relation;
 mod scalar;
 pub mod strconv;
 pub mod zone;
 
 pub use datum::{Datum, Interval, Row, F32, F64};
+pub use refresh::RefreshSchedule;
 pub use relation::{ColumnType, GlobalId, RelationDesc};
 pub use scalar::ScalarType;
 

@@ -18,6 +18,8 @@ pub enum ItemKind {
     MaterializedView {
         /// The view's definition.
         plan: RelExpr,
+        /// `REFRESH EVERY`: its changes are applied on this schedule.
+        refresh: Option<riffle_repr::RefreshSchedule>,
     },
     /// An index: an arrangement of a table or view by key columns.
     Index {

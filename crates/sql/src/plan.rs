@@ -5,7 +5,7 @@ use crate::scope::Scope;
 use crate::types::parse_type_name;
 use crate::{CatalogItem, ItemKind, PlanError, SessionCatalog, TableDesc};
 use riffle_expr::{Func, RelExpr, RowSetFinishing, ScalarExpr};
-use riffle_repr::{ColumnType, Datum, GlobalId, RelationDesc, Row, ScalarType};
+use riffle_repr::{ColumnType, Datum, GlobalId, RefreshSchedule, RelationDesc, Row, ScalarType};
 use sqlparser::ast::{self, ObjectType};
 use std::cell::RefCell;
 
@@ -86,6 +86,8 @@ pub enum Plan {
         depends_on: Vec<GlobalId>,
         /// `WITH (RETAIN HISTORY FOR …)`, in milliseconds (None: the server's default).
         retain_history: Option<u64>,
+        /// `WITH (REFRESH EVERY …)`: changes are applied on a schedule, not as they happen.
+        refresh: Option<RefreshSchedule>,
     },
     /// CREATE INDEX
     CreateIndex {
@@ -656,37 +658,70 @@ impl<'a> Planner<'a> {
 
     /// The `retain_history` option (`RETAIN HISTORY FOR '<interval>'`), in milliseconds.
     fn retain_history(&self, options: &ast::CreateTableOptions) -> Result<Option<u64>, PlanError> {
+        Ok(self.object_options(options, false)?.0)
+    }
+
+    /// An interval option's value in milliseconds.
+    fn interval_option(&self, what: &'static str, value: &ast::Expr) -> Result<u64, PlanError> {
+        let empty = Scope::default();
+        let t = self.plan_expr_hinted(ExprCx::new(&empty, what), value, Some(&ScalarType::Interval))?;
+        let d = match t.expr.eval(&[])? {
+            Datum::String(s) => Datum::Interval(riffle_repr::strconv::parse_interval(&s).map_err(riffle_expr::EvalError::from)?),
+            d => d,
+        };
+        match d {
+            Datum::Interval(i) if i.total_micros() >= 0 => Ok((i.total_micros() / 1000) as u64),
+            other => Err(PlanError::InvalidValue(format!(
+                "{what} needs a non-negative interval, not {other:?}"
+            ))),
+        }
+    }
+
+    /// The options of a table or materialized view: `RETAIN HISTORY FOR '<interval>'` (in
+    /// milliseconds) and, where `refresh` allows it, `REFRESH EVERY '<interval>' [ALIGNED TO
+    /// <timestamp | milliseconds>]`.
+    fn object_options(
+        &self,
+        options: &ast::CreateTableOptions,
+        refresh: bool,
+    ) -> Result<(Option<u64>, Option<RefreshSchedule>), PlanError> {
         let options = match options {
-            ast::CreateTableOptions::None => return Ok(None),
+            ast::CreateTableOptions::None => return Ok((None, None)),
             ast::CreateTableOptions::With(o) => o,
             other => return Err(PlanError::unsupported(format!("options {other}"))),
         };
-        let mut out = None;
+        let (mut retain, mut every, mut aligned_to) = (None, None, None);
         for opt in options {
-            match opt {
-                ast::SqlOption::KeyValue { key, value } if key.to_string().eq_ignore_ascii_case("retain_history") => {
-                    let empty = Scope::default();
-                    let t = self.plan_expr_hinted(ExprCx::new(&empty, "RETAIN HISTORY"), value, Some(&ScalarType::Interval))?;
-                    let d = t.expr.eval(&[])?;
-                    let d = match d {
-                        Datum::String(s) => {
-                            Datum::Interval(riffle_repr::strconv::parse_interval(&s).map_err(riffle_expr::EvalError::from)?)
-                        }
-                        d => d,
-                    };
-                    match d {
-                        Datum::Interval(i) if i.total_micros() >= 0 => out = Some((i.total_micros() / 1000) as u64),
-                        other => {
-                            return Err(PlanError::InvalidValue(format!(
-                                "RETAIN HISTORY FOR needs a non-negative interval, not {other:?}"
-                            )))
-                        }
+            let ast::SqlOption::KeyValue { key, value } = opt else {
+                return Err(PlanError::InvalidValue(format!("unrecognized parameter \"{opt}\"")));
+            };
+            match key.to_string().to_ascii_lowercase().as_str() {
+                "retain_history" => retain = Some(self.interval_option("RETAIN HISTORY FOR", value)?),
+                "refresh_every" if refresh => {
+                    let ms = self.interval_option("REFRESH EVERY", value)?;
+                    if ms == 0 {
+                        return Err(PlanError::InvalidValue(
+                            "REFRESH EVERY needs an interval of at least 1 millisecond".into(),
+                        ));
                     }
+                    every = Some(ms);
                 }
-                other => return Err(PlanError::InvalidValue(format!("unrecognized parameter \"{other}\""))),
+                "aligned_to" if refresh => aligned_to = Some(self.plan_time(value, "ALIGNED TO")?),
+                "refresh_every" | "aligned_to" => {
+                    return Err(PlanError::InvalidValue("REFRESH EVERY applies to materialized views only".into()))
+                }
+                _ => return Err(PlanError::InvalidValue(format!("unrecognized parameter \"{opt}\""))),
             }
         }
-        Ok(out)
+        let schedule = match (every, aligned_to) {
+            (Some(every), aligned_to) => Some(RefreshSchedule {
+                every,
+                aligned_to: aligned_to.unwrap_or(0),
+            }),
+            (None, Some(_)) => return Err(PlanError::InvalidValue("ALIGNED TO needs REFRESH EVERY".into())),
+            (None, None) => None,
+        };
+        Ok((retain, schedule))
     }
 
     /// A constant time for AS OF: milliseconds since the epoch as a number, or a timestamp.
@@ -822,6 +857,7 @@ impl<'a> Planner<'a> {
             }
         }
         let depends_on = view_planner.deps.borrow().clone();
+        let (retain_history, refresh) = self.object_options(&cv.options, cv.materialized)?;
         Ok(Plan::CreateView {
             name,
             desc,
@@ -830,7 +866,8 @@ impl<'a> Planner<'a> {
             if_not_exists: cv.if_not_exists,
             or_replace: cv.or_replace,
             depends_on,
-            retain_history: self.retain_history(&cv.options)?,
+            retain_history,
+            refresh,
         })
     }
 

@@ -5,7 +5,7 @@
 //! leading words and parsed here with sqlparser's building blocks: `parse_query`,
 //! `parse_expr`, …) or handed whole to sqlparser. Small token rewrites admit syntax that
 //! sqlparser's PostgreSQL dialect lacks: DuckDB's `ASOF [LEFT] JOIN` and Materialize's
-//! `RETAIN HISTORY FOR '…'` option.
+//! `RETAIN HISTORY FOR '…'` and `REFRESH EVERY '…' [ALIGNED TO …]` options.
 
 use crate::PlanError;
 use sqlparser::ast;
@@ -228,7 +228,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
         .map_err(|e| PlanError::Parse(e.to_string()))?;
     let mut out = Vec::new();
     for stmt in split_statements(tokens) {
-        let stmt = rewrite_retain_history(rewrite_asof(stmt));
+        let stmt = rewrite_view_options(rewrite_asof(stmt));
         out.push(parse_one(stmt)?);
     }
     Ok(out)
@@ -766,19 +766,38 @@ fn parse_create_sink(p: &mut Parser, text: String) -> Result<CreateSink, PlanErr
     })
 }
 
-/// Materialize's `RETAIN HISTORY FOR '<interval>'` option becomes the key-value option
-/// `retain_history = '<interval>'` that sqlparser reads.
-fn rewrite_retain_history(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+/// Materialize's spelled-out view options become the key-value options sqlparser reads:
+/// `RETAIN HISTORY FOR '<interval>'` → `retain_history = '<interval>'`, `REFRESH EVERY
+/// '<interval>' [ALIGNED TO <time>]` → `refresh_every = '<interval>' [, aligned_to = <time>]`.
+fn rewrite_view_options(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    const PHRASES: &[(&[&str], &str, bool)] = &[
+        (&["retain", "history", "for"], "retain_history", false),
+        (&["refresh", "every"], "refresh_every", false),
+        (&["aligned", "to"], "aligned_to", true),
+    ];
     let sig = significant(&tokens);
-    let mut starts = Vec::new();
-    for w in sig.windows(3) {
-        if is_word(&tokens[w[0]].token, "retain") && is_word(&tokens[w[1]].token, "history") && is_word(&tokens[w[2]].token, "for") {
-            starts.push((w[0], w[2]));
+    if !sig.first().is_some_and(|&i| is_word(&tokens[i].token, "create")) {
+        return tokens;
+    }
+    // (first token, last token, option key, comma before it)
+    let mut starts: Vec<(usize, usize, &str, bool)> = Vec::new();
+    for (k, &first) in sig.iter().enumerate() {
+        for (words, key, comma) in PHRASES {
+            let matched = words
+                .iter()
+                .enumerate()
+                .all(|(j, w)| sig.get(k + j).is_some_and(|&i| is_word(&tokens[i].token, w)));
+            if matched {
+                // A comma separates it from an option before it (not from the opening '(').
+                let after_option = k > 0 && !matches!(tokens[sig[k - 1]].token, Token::LParen | Token::Comma);
+                starts.push((first, sig[k + words.len() - 1], key, *comma && after_option));
+            }
         }
     }
     if starts.is_empty() {
         return tokens;
     }
+    let space = || TokenWithSpan::wrap(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space));
     let mut out = Vec::with_capacity(tokens.len());
     let mut skip_until = None;
     for (i, t) in tokens.into_iter().enumerate() {
@@ -788,9 +807,13 @@ fn rewrite_retain_history(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
             }
             skip_until = None;
         }
-        if let Some(&(_, end)) = starts.iter().find(|(s, _)| *s == i) {
-            out.push(TokenWithSpan::wrap(Token::make_word("retain_history", None)));
-            out.push(TokenWithSpan::wrap(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space)));
+        if let Some(&(_, end, key, comma)) = starts.iter().find(|(s, ..)| *s == i) {
+            if comma {
+                out.push(TokenWithSpan::wrap(Token::Comma));
+                out.push(space());
+            }
+            out.push(TokenWithSpan::wrap(Token::make_word(key, None)));
+            out.push(space());
             out.push(TokenWithSpan::wrap(Token::Eq));
             skip_until = Some(end);
             continue;
@@ -949,5 +972,13 @@ mod tests {
     fn retain_history_becomes_an_option() {
         let stmts = parse("CREATE MATERIALIZED VIEW v WITH (RETAIN HISTORY FOR '1 hour') AS SELECT 1").unwrap();
         assert!(stmts[0].to_string().contains("retain_history = '1 hour'"), "{}", stmts[0]);
+        let stmts =
+            parse("CREATE MATERIALIZED VIEW v WITH (REFRESH EVERY '1 day' ALIGNED TO 1000, RETAIN HISTORY FOR '1 hour') AS SELECT 1")
+                .unwrap();
+        let text = stmts[0].to_string();
+        assert!(
+            text.contains("refresh_every = '1 day', aligned_to = 1000, retain_history = '1 hour'"),
+            "{text}"
+        );
     }
 }
