@@ -17,3 +17,11 @@ mod sources;
 pub use coord::{Adapter, Clock, Config, ExecuteResponse};
 pub use error::AdapterError;
 pub use session::Session;
+
+/// Chooses the device models run on ("cpu", "cuda", "cuda:N"); call before [`Adapter::open`],
+/// which loads the stored models.
+pub fn set_model_device(name: &str) -> Result<(), AdapterError> {
+    riffle_models::set_device(name).map_err(|e| AdapterError::Model(e.to_string()))?;
+    tracing::info!(device = name, "models run on {name}");
+    Ok(())
+}

@@ -29,6 +29,9 @@ struct Args {
     /// `0`, `30 seconds`, `1 hour`). More history costs memory for collections that change.
     #[arg(long, default_value = "0", env = "RIFFLE_RETAIN_HISTORY", value_parser = parse_retention)]
     retain_history: u64,
+    /// Where models run: `cpu`, or `cuda` / `cuda:N` in a build with the `cuda` feature.
+    #[arg(long, default_value = "cpu", env = "RIFFLE_DEVICE")]
+    device: String,
     /// Testing only: time stands still until `SET riffle_test_clock = '<timestamp>'` moves it.
     #[arg(long)]
     test_clock: bool,
@@ -46,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     info!(data_dir = %args.data_dir.display(), workers = args.workers, "starting riffle {}", env!("CARGO_PKG_VERSION"));
+    riffle_adapter::set_model_device(&args.device).context("choosing the model device")?;
     let clock = if args.test_clock {
         riffle_adapter::Clock::Test(0)
     } else {
