@@ -638,3 +638,59 @@ async fn refresh_every_scores_in_scheduled_batches() {
         "one call for the 19 rows that lived to the refresh"
     );
 }
+
+/// examples/reviews, run as its README says: train the sentiment model, then psql -f.
+#[test]
+fn reviews_example_runs_from_its_readme() {
+    let Some((minilm, _)) = minilm_reference(&[]) else { return };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    let sentiment = dir.path().join("sentiment.onnx");
+    let out = Command::new("python3")
+        .arg(root.join("examples/reviews/train_sentiment.py"))
+        .arg(&sentiment)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let server = riffle_tests::TestServer::start();
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &server.port.to_string(), "-U", "riffle", "-d", "riffle"])
+        .args(["-v", "ON_ERROR_STOP=1", "-v", &format!("minilm={}", minilm.display())])
+        .args(["-v", &format!("sentiment={}", sentiment.display())])
+        .arg("-f")
+        .arg(root.join("examples/reviews/reviews.sql"))
+        .output()
+        .expect("psql");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // product_sentiment, twice: (product, reviews, negative reviews), the score in 0..1.
+    let sentiment: Vec<(String, String, String)> = stdout
+        .lines()
+        .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>())
+        .filter(|f| f.len() == 4 && f[2].parse::<f64>().is_ok_and(|v| (0.0..=1.0).contains(&v)))
+        .map(|f| (f[0].to_string(), f[1].to_string(), f[3].to_string()))
+        .collect();
+    let row = |p: &str, n: &str, neg: &str| (p.to_string(), n.to_string(), neg.to_string());
+    assert_eq!(
+        sentiment,
+        vec![
+            row("headphones", "3", "1"),
+            row("kettle", "3", "1"),
+            row("phone", "3", "2"),
+            row("headphones", "4", "2"),
+            row("kettle", "3", "1"),
+            row("phone", "3", "2"),
+        ],
+        "{stdout}"
+    );
+    assert!(stdout.contains("The lid broke after a month and now it leaks"), "{stdout}");
+    // The final standing search: the three battery complaints.
+    let last = stdout.rsplit("----+").next().unwrap();
+    let ids: Vec<&str> = last
+        .lines()
+        .filter_map(|l| l.split('|').next())
+        .map(str::trim)
+        .filter(|s| s.parse::<i32>().is_ok())
+        .collect();
+    assert_eq!(ids, vec!["5", "7", "11"], "{last}");
+}
