@@ -74,11 +74,9 @@ async fn main() {
 
     let server = TestServer::start();
     let c = server.connect().await;
-    c.batch_execute(&format!(
-        "CREATE MODEL minilm FROM '{model_dir}'; CREATE TABLE reviews (body text)"
-    ))
-    .await
-    .unwrap();
+    c.batch_execute(&format!("CREATE MODEL minilm FROM '{model_dir}'; CREATE TABLE reviews (body text)"))
+        .await
+        .unwrap();
     load(&c, "reviews", n, |i| format!("('{}')", sentences[i].replace('\'', "''"))).await;
     let start = Instant::now();
     c.batch_execute("CREATE MATERIALIZED VIEW v AS SELECT body, embed('minilm', body) AS e FROM reviews")

@@ -29,6 +29,23 @@ pub enum ExecuteResponse {
         /// The tag.
         tag: String,
     },
+    /// `COPY … TO STDOUT`: the rows to send in COPY-out messages.
+    CopyOut {
+        /// Columns.
+        desc: RelationDesc,
+        /// Rows, in order.
+        rows: Vec<Row>,
+        /// Format and options.
+        options: riffle_copy::Options,
+    },
+    /// `COPY table FROM STDIN`: the client sends the data next, then [`Adapter::copy_in`]
+    /// writes it.
+    CopyIn {
+        /// The table.
+        table: GlobalId,
+        /// How the data becomes rows.
+        copy: crate::copy::CopyIn,
+    },
     /// A running SUBSCRIBE: its columns (before `mz_timestamp`, `mz_diff`) and its batches.
     Subscribe {
         /// Columns of the watched query.
@@ -252,6 +269,20 @@ impl Adapter {
         Ok((types, desc))
     }
 
+    /// Finishes a `COPY table FROM STDIN` with the data the client sent.
+    pub async fn copy_in(
+        &self,
+        session: &Session,
+        table: GlobalId,
+        copy: &crate::copy::CopyIn,
+        data: Vec<u8>,
+    ) -> Result<u64, AdapterError> {
+        let mut coord = self.coord.lock().await;
+        coord.check_writable(table)?;
+        let n = coord.copy_rows_in(&self.compute, table, copy, data, &session.zone())?;
+        Ok(n as u64)
+    }
+
     /// Runs one statement.
     pub async fn execute(&self, session: &mut Session, stmt: &Statement, params: &Params) -> Result<ExecuteResponse, AdapterError> {
         let mut coord = self.coord.lock().await;
@@ -284,6 +315,57 @@ impl Adapter {
                     rows: finish(&finishing, rows),
                     tag: "SELECT",
                 })
+            }
+            Plan::CopyTo {
+                plan,
+                finishing,
+                desc,
+                target,
+                options,
+            } => {
+                let ts = coord.last_ts;
+                drop(coord);
+                let rows = finish(&finishing, self.read(plan, ts).await?);
+                match target {
+                    riffle_sql::CopyTarget::Client => Ok(ExecuteResponse::CopyOut { desc, rows, options }),
+                    riffle_sql::CopyTarget::File(path) => {
+                        let chunks = crate::copy::encode(&desc, &rows, &options, &session.zone())?;
+                        std::fs::write(&path, chunks.concat())
+                            .map_err(|e| AdapterError::File(format!("could not write file \"{path}\": {e}")))?;
+                        info!(path, rows = rows.len(), format = options.format.name(), "COPY TO file");
+                        command(&format!("COPY {}", rows.len()))
+                    }
+                }
+            }
+            Plan::CopyFrom {
+                table,
+                columns,
+                defaults,
+                source,
+                options,
+                payload,
+            } => {
+                coord.check_writable(table)?;
+                let types = coord
+                    .catalog
+                    .get_by_id(table)
+                    .map(|i| i.desc.types.iter().map(|t| t.scalar_type.clone()).collect())
+                    .unwrap_or_default();
+                let copy = crate::copy::CopyIn {
+                    columns,
+                    types,
+                    defaults,
+                    options,
+                };
+                let data = match (source, payload) {
+                    (riffle_sql::CopyTarget::File(path), _) => {
+                        std::fs::read(&path).map_err(|e| AdapterError::File(format!("could not open file \"{path}\" for reading: {e}")))?
+                    }
+                    (riffle_sql::CopyTarget::Client, Some(inline)) => inline.into_bytes(),
+                    (riffle_sql::CopyTarget::Client, None) => return Ok(ExecuteResponse::CopyIn { table, copy }),
+                };
+                let n = coord.copy_rows_in(&self.compute, table, &copy, data, &session.zone())?;
+                command(&format!("COPY {n}"))
             }
             Plan::Subscribe {
                 plan,
@@ -674,6 +756,24 @@ impl Coordinator {
         .map_err(|e| AdapterError::Internal(e.to_string()))?;
         self.durable.put_catalog(item.id, &bytes)?;
         Ok(())
+    }
+
+    /// Writes COPY data into a table at one timestamp, all rows or none.
+    fn copy_rows_in(
+        &mut self,
+        compute: &ComputeController,
+        table: GlobalId,
+        copy: &crate::copy::CopyIn,
+        data: Vec<u8>,
+        zone: &riffle_repr::zone::Zone,
+    ) -> Result<usize, AdapterError> {
+        let bytes = data.len();
+        let rows = copy.rows(data, zone)?;
+        let n = rows.len();
+        let updates = self.check_rows(table, rows.into_iter().map(|r| (r, 1)).collect())?;
+        self.write(compute, updates)?;
+        info!(%table, rows = n, bytes, "COPY FROM");
+        Ok(n)
     }
 
     /// Applies NOT NULL constraints to rows about to enter a table.

@@ -31,6 +31,9 @@ pub enum AdapterError {
     /// A file named in a statement cannot be read.
     #[error("{0}")]
     File(String),
+    /// COPY data that cannot be read or written in its format.
+    #[error(transparent)]
+    Copy(#[from] riffle_copy::CopyError),
     /// A model file that cannot be loaded.
     #[error("{0}")]
     Model(String),
@@ -72,6 +75,8 @@ impl AdapterError {
             AdapterError::SystemObject(_) => "42501",
             AdapterError::Storage(_) => "58000",
             AdapterError::File(_) => "58P01",
+            AdapterError::Copy(riffle_copy::CopyError::BadInput(_)) => "22P04",
+            AdapterError::Copy(riffle_copy::CopyError::Unsupported(_)) => "22023",
             AdapterError::Model(_) => "22023",
             AdapterError::Internal(_) => "XX000",
             AdapterError::UnknownVariable(_) => "42704",

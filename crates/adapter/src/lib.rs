@@ -9,6 +9,7 @@
 
 mod catalog;
 mod coord;
+pub mod copy;
 mod error;
 mod models;
 mod session;

@@ -62,14 +62,14 @@ impl QueryParser for Parser {
 
 /// The handler shared by all connections.
 pub struct Handler {
-    adapter: Arc<Adapter>,
+    pub(crate) adapter: Arc<Adapter>,
     parser: Arc<Parser>,
     /// Tracks connections so that a CancelRequest (psql's Ctrl-C) can stop a running query or
     /// SUBSCRIBE.
     connections: Arc<pgwire::api::ConnectionManager>,
 }
 
-fn user_error(e: &AdapterError) -> PgWireError {
+pub(crate) fn user_error(e: &AdapterError) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), e.code().into(), e.to_string())))
 }
 
@@ -80,7 +80,7 @@ fn fields(desc: &RelationDesc, format: &Format) -> Vec<FieldInfo> {
         .collect()
 }
 
-fn session_of<C: ClientInfo>(client: &C) -> Arc<Mutex<Session>> {
+pub(crate) fn session_of<C: ClientInfo>(client: &C) -> Arc<Mutex<Session>> {
     client.session_extensions().get_or_insert_with(|| Mutex::new(Session::new()))
 }
 
@@ -108,6 +108,26 @@ fn to_response(resp: ExecuteResponse, format: &Format, zone: &Zone) -> Response 
         ExecuteResponse::Command { tag } if tag == "BEGIN" => Response::TransactionStart(Tag::new(&tag)),
         ExecuteResponse::Command { tag } if tag == "COMMIT" || tag == "ROLLBACK" => Response::TransactionEnd(Tag::new(&tag)),
         ExecuteResponse::Command { tag } => Response::Execution(Tag::new(&tag)),
+        // COPY TO STDOUT inside a multi-statement string: pgwire sends it (its tag counts
+        // messages, which is the row count but for the columnar formats).
+        ExecuteResponse::CopyOut { desc, rows, options } => match crate::copy::copy_out_chunks(&desc, &rows, &options, zone) {
+            Ok(chunks) => {
+                let format = if options.format == riffle_copy::Format::Binary { 1 } else { 0 };
+                let data = chunks.into_iter().map(|c| Ok(pgwire::messages::copy::CopyData::new(c)));
+                Response::CopyOut(pgwire::api::results::CopyResponse::new(
+                    format,
+                    desc.arity(),
+                    stream::iter(data.collect::<Vec<_>>()),
+                ))
+            }
+            Err(e) => Response::Error(Box::new(error_info(&e))),
+        },
+        // Answered in `execute_stmt`, which keeps the pending COPY on the connection.
+        ExecuteResponse::CopyIn { .. } => Response::Error(Box::new(ErrorInfo::new(
+            "ERROR".into(),
+            "0A000".into(),
+            "COPY FROM STDIN cannot run here".into(),
+        ))),
         // Only reachable through a path that cannot stream; `stream_subscribe` handles the rest.
         ExecuteResponse::Subscribe { .. } => Response::Error(Box::new(ErrorInfo::new(
             "ERROR".into(),
@@ -139,8 +159,17 @@ impl Handler {
             let resp = self.adapter.execute(&mut session, stmt, params).await.map_err(|e| user_error(&e))?;
             (resp, session.zone())
         };
-        let ExecuteResponse::Subscribe { desc, mut rx, progress } = resp else {
-            return Err(PgWireError::ApiError("SUBSCRIBE did not start a subscription".into()));
+        let (desc, mut rx, progress) = match resp {
+            ExecuteResponse::Subscribe { desc, rx, progress } => (desc, rx, progress),
+            ExecuteResponse::CopyOut { desc, rows, options } => {
+                crate::copy::send_copy_out(client, &desc, &rows, &options, &zone).await?;
+                if simple {
+                    client.feed(M::ReadyForQuery(ReadyForQuery::new(TransactionStatus::Idle))).await?;
+                }
+                client.flush().await?;
+                return Ok(());
+            }
+            _ => return Err(PgWireError::ApiError("SUBSCRIBE did not start a subscription".into())),
         };
         let columns = desc.arity() + if progress { 3 } else { 2 };
         client
@@ -198,10 +227,26 @@ impl Handler {
         Ok(())
     }
 
-    async fn run(&self, session: &Mutex<Session>, stmt: &Statement, params: &Params, format: &Format) -> Result<Response, AdapterError> {
+    /// Runs a statement; a `COPY … FROM STDIN` is left pending on the connection for its data.
+    async fn run<C: ClientInfo>(&self, client: &C, stmt: &Statement, params: &Params, format: &Format) -> Result<Response, AdapterError> {
+        let session = session_of(client);
         let mut session = session.lock().await;
         debug!(%stmt, "execute");
         let resp = self.adapter.execute(&mut session, stmt, params).await?;
+        if let ExecuteResponse::CopyIn { table, copy } = resp {
+            let columns = copy.columns.len();
+            let format = if copy.options.format == riffle_copy::Format::Binary { 1 } else { 0 };
+            *crate::copy::copy_state(client).0.lock().expect("copy state") = Some(crate::copy::PendingCopy {
+                table,
+                copy,
+                data: Vec::new(),
+            });
+            return Ok(Response::CopyIn(pgwire::api::results::CopyResponse::new(
+                format,
+                columns,
+                stream::empty(),
+            )));
+        }
         Ok(to_response(resp, format, &session.zone()))
     }
 
@@ -267,7 +312,9 @@ impl SimpleQueryHandler for Handler {
         PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
     {
         match riffle_sql::parse(&query.query).as_deref() {
-            Ok([stmt @ Statement::Subscribe(_)]) => self.stream_subscribe(client, stmt, &Params::default(), true).await,
+            Ok([stmt]) if matches!(stmt, Statement::Subscribe(_)) || crate::copy::is_copy_out(stmt) => {
+                self.stream_subscribe(client, stmt, &Params::default(), true).await
+            }
             Ok(stmts) if stmts.iter().any(|s| matches!(s, Statement::Subscribe(_))) => {
                 Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                     "ERROR".into(),
@@ -286,15 +333,13 @@ impl SimpleQueryHandler for Handler {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
     {
-        let session = session_of(client);
-
         let stmts = match riffle_sql::parse(query) {
             Ok(s) => s,
             Err(e) => return Ok(vec![Response::Error(Box::new(error_info(&AdapterError::Plan(e))))]),
         };
         let mut out = Vec::new();
         for stmt in &stmts {
-            match self.run(&session, stmt, &Params::default(), &Format::UnifiedText).await {
+            match self.run(client, stmt, &Params::default(), &Format::UnifiedText).await {
                 Ok(r) => out.push(r),
                 Err(e) => {
                     log_error(&e);
@@ -340,7 +385,12 @@ impl ExtendedQueryHandler for Handler {
         use pgwire::api::store::{Entry, PortalStore};
         let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
         let portal = match client.portal_store().get_portal(name) {
-            Some(Entry::Value(p)) if matches!(p.statement.statement.stmt, Statement::Subscribe(_)) => p,
+            Some(Entry::Value(p))
+                if matches!(p.statement.statement.stmt, Statement::Subscribe(_))
+                    || crate::copy::is_copy_out(&p.statement.statement.stmt) =>
+            {
+                p
+            }
             _ => return self._on_execute(client, message).await,
         };
         let params = self.bind_params(&portal).await.map_err(|e| user_error(&e))?;
@@ -383,10 +433,9 @@ impl ExtendedQueryHandler for Handler {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
     {
-        let session = session_of(client);
         let result = async {
             let params = self.bind_params(portal).await?;
-            self.run(&session, &portal.statement.statement.stmt, &params, &portal.result_column_format)
+            self.run(client, &portal.statement.statement.stmt, &params, &portal.result_column_format)
                 .await
         }
         .await;
@@ -411,6 +460,10 @@ impl PgWireServerHandlers for Factory {
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        self.handler.clone()
+    }
+
+    fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
         self.handler.clone()
     }
 

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod codec;
+mod copy;
 mod handler;
 
 pub use handler::serve;

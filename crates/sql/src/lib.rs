@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod catalog;
+mod copy;
 mod error;
 mod expr;
 mod kafka;
@@ -20,6 +21,7 @@ mod types;
 mod window;
 
 pub use catalog::{CatalogItem, ItemKind, ModelDesc, ModelOutput, SessionCatalog, TableDesc, SYSTEM_TABLES};
+pub use copy::CopyTarget;
 pub use error::PlanError;
 pub use kafka::{avro_desc, avro_type};
 pub use plan::{plan, DropKind, Params, Plan, PlanContext, ShowKind};

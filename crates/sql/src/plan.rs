@@ -184,6 +184,35 @@ pub enum Plan {
         /// `AS OF`: the time to read at, milliseconds since the epoch (None: now).
         as_of: Option<u64>,
     },
+    /// `COPY … TO`: a query's rows out, to the client or a server file.
+    CopyTo {
+        /// What to compute.
+        plan: RelExpr,
+        /// Ordering, limit and final projection.
+        finishing: RowSetFinishing,
+        /// Columns written.
+        desc: RelationDesc,
+        /// Where the rows go.
+        target: crate::copy::CopyTarget,
+        /// Format and its options.
+        options: riffle_copy::Options,
+    },
+    /// `COPY table FROM`: rows into a table, from the client or a server file.
+    CopyFrom {
+        /// The table.
+        table: GlobalId,
+        /// The table columns the input's fields fill, in input order; the others take their
+        /// defaults.
+        columns: Vec<usize>,
+        /// Each table column's default (None: NULL).
+        defaults: Vec<Option<ScalarExpr>>,
+        /// Where the rows come from.
+        source: crate::copy::CopyTarget,
+        /// Format and its options.
+        options: riffle_copy::Options,
+        /// Data given inline after the statement (a script's `COPY … FROM STDIN;` lines).
+        payload: Option<String>,
+    },
     /// SUBSCRIBE: stream a query's changes.
     Subscribe {
         /// What to watch, projected to its output columns.
@@ -379,7 +408,7 @@ pub fn plan(
     Ok((plan, types))
 }
 
-fn object_name(name: &ast::ObjectName) -> Result<String, PlanError> {
+pub(crate) fn object_name(name: &ast::ObjectName) -> Result<String, PlanError> {
     let parts: Vec<String> = name
         .0
         .iter()
@@ -434,6 +463,21 @@ impl<'a> Planner<'a> {
                 })
             }
             Statement::Insert(ins) => self.plan_insert(ins),
+            Statement::Copy {
+                source,
+                to,
+                target,
+                options,
+                legacy_options,
+                payload,
+            } => self.plan_copy(
+                source,
+                *to,
+                target,
+                options,
+                legacy_options,
+                payload.as_ref().map(|p| p.data.clone()),
+            ),
             Statement::Update(up) => self.plan_update(up),
             Statement::Delete(del) => self.plan_delete(del),
             Statement::Set(set) => self.plan_set(set),
@@ -905,7 +949,7 @@ impl<'a> Planner<'a> {
         })
     }
 
-    fn table_for_write(&self, name: &ast::ObjectName) -> Result<&CatalogItem, PlanError> {
+    pub(crate) fn table_for_write(&self, name: &ast::ObjectName) -> Result<&CatalogItem, PlanError> {
         let n = object_name(name)?;
         let item = self.catalog.get(&n).ok_or_else(|| PlanError::UnknownRelation(n.clone()))?;
         match item.kind {
