@@ -27,7 +27,7 @@ pub fn write_text_row(out: &mut Vec<u8>, row: &[Datum], opts: &Options, zone: &Z
                 '\\' => out.extend_from_slice(b"\\\\"),
                 '\n' => out.extend_from_slice(b"\\n"),
                 '\r' => out.extend_from_slice(b"\\r"),
-                '\t' if opts.delimiter != '\t' => out.extend_from_slice(b"\\t"),
+                '\t' => out.extend_from_slice(b"\\t"),
                 c if c == opts.delimiter => {
                     out.push(b'\\');
                     push_char(out, c);
@@ -84,12 +84,17 @@ pub fn csv_fields(row: &[Datum], zone: &Zone) -> Vec<Option<String>> {
 
 /// Appends one row as a JSON object (keys: `names`) and a newline.
 pub fn write_jsonl_row(out: &mut Vec<u8>, names: &[String], row: &[Datum], zone: &Zone) {
-    let mut obj = serde_json::Map::with_capacity(row.len());
-    for (name, d) in names.iter().zip(row) {
-        obj.insert(name.clone(), json_value(d, zone));
+    // Keys in column order (serde_json's map would sort them).
+    out.push(b'{');
+    for (i, (name, d)) in names.iter().zip(row).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(serde_json::Value::String(name.clone()).to_string().as_bytes());
+        out.push(b':');
+        out.extend_from_slice(json_value(d, zone).to_string().as_bytes());
     }
-    out.extend_from_slice(serde_json::Value::Object(obj).to_string().as_bytes());
-    out.push(b'\n');
+    out.extend_from_slice(b"}\n");
 }
 
 fn json_value(d: &Datum, zone: &Zone) -> serde_json::Value {

@@ -103,14 +103,11 @@ impl Inputs {
         true
     }
 
-    /// Scores the inputs with bounded model calls.
-    fn score(&self, scorer: &dyn crate::scoring::Scorer, func: &Func, version: Option<u64>) -> Result<Vec<Datum>, String> {
-        let mut out = Vec::with_capacity(self.len());
+    /// Scores the inputs with bounded model calls: one result per input, in order.
+    fn score(&self, scorer: &dyn crate::scoring::Scorer, func: &Func, version: Option<u64>) -> Vec<Result<Datum, String>> {
         match (self, func) {
             (Inputs::Features(rows), Func::Predict { model, proba }) => {
-                for chunk in rows.chunks(MAX_BATCH) {
-                    out.extend(scorer.score(model, version, chunk, *proba)?);
-                }
+                call_chunked(rows, |chunk| scorer.score(model, version, chunk, *proba))
             }
             (Inputs::Texts(texts), Func::Embed { model }) => {
                 // Embedding is costly: each distinct text once (a constant query text is
@@ -126,16 +123,33 @@ impl Inputs {
                         })
                     })
                     .collect();
-                let mut vectors = Vec::with_capacity(distinct.len());
-                for chunk in distinct.chunks(MAX_BATCH) {
-                    vectors.extend(scorer.embed(model, version, chunk)?);
-                }
-                out.extend(slots.into_iter().map(|i| vectors.get(i).cloned().unwrap_or(Datum::Null)));
+                let vectors = call_chunked(&distinct, |chunk| scorer.embed(model, version, chunk));
+                slots.into_iter().map(|i| vectors[i].clone()).collect()
             }
-            _ => return Err(format!("{func:?} is not a model call")),
+            _ => (0..self.len()).map(|_| Err(format!("{func:?} is not a model call"))).collect(),
         }
-        Ok(out)
     }
+}
+
+/// Calls a model over `items` in chunks of at most [`MAX_BATCH`]. When a chunk fails, its
+/// items are tried one by one, so that only the rows the model cannot score carry the error.
+fn call_chunked<T>(items: &[T], call: impl Fn(&[T]) -> Result<Vec<Datum>, String>) -> Vec<Result<Datum, String>> {
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(MAX_BATCH) {
+        match call(chunk) {
+            Ok(values) if values.len() == chunk.len() => out.extend(values.into_iter().map(Ok)),
+            Ok(values) => out.extend(
+                chunk
+                    .iter()
+                    .map(|_| Err(format!("the model returned {} results for {} rows", values.len(), chunk.len()))),
+            ),
+            Err(e) if chunk.len() == 1 => out.push(Err(e)),
+            Err(_) => out.extend(chunk.iter().map(|item| {
+                call(std::slice::from_ref(item)).and_then(|mut v| v.pop().ok_or_else(|| "the model returned no result".to_string()))
+            })),
+        }
+    }
+    out
 }
 
 /// The features of one row for a model call (None when any is NULL: the prediction is NULL).
@@ -224,19 +238,24 @@ fn eval_batch(scalars: &[ScalarExpr], rows: Vec<Row>, pinned: &[(String, Option<
                     }
                 }
             }
-            let scored = match crate::scoring::scorer() {
-                _ if batch.len() == 0 => Ok(Vec::new()),
+            let scored: Vec<Result<Datum, EvalError>> = match crate::scoring::scorer() {
+                _ if batch.len() == 0 => Vec::new(),
                 Some(scorer) => {
                     let version = pinned.iter().find(|(m, _)| m == model).and_then(|(_, v)| *v);
-                    // Bounded batches: memory per model call stays small for large messages.
-                    batch.score(scorer, func, version).map_err(EvalError::InvalidArgument)
+                    batch
+                        .score(scorer, func, version)
+                        .into_iter()
+                        .map(|r| r.map_err(EvalError::InvalidArgument))
+                        .collect()
                 }
-                None => Err(EvalError::InvalidArgument("models are not available in this process".into())),
+                None => (0..batch.len())
+                    .map(|_| Err(EvalError::InvalidArgument("models are not available in this process".into())))
+                    .collect(),
             };
             for (i, slot) in slots.into_iter().enumerate() {
                 let Some(k) = slot else { continue };
-                match &scored {
-                    Ok(out) => values[i].push(out.get(k).cloned().unwrap_or(Datum::Null)),
+                match &scored[k] {
+                    Ok(v) => values[i].push(v.clone()),
                     Err(e) => rows[i] = Err(e.clone()),
                 }
             }
@@ -253,4 +272,62 @@ fn eval_batch(scalars: &[ScalarExpr], rows: Vec<Row>, pinned: &[(String, Option<
         }
     }
     rows.into_iter().map(|r| r.map(Row::new)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scoring::{set_scorer, Scorer};
+    use riffle_repr::F64;
+
+    /// Doubles its one feature; fails on negative features (the whole call, like a model that
+    /// rejects a batch), and counts its calls.
+    struct Doubler(std::sync::atomic::AtomicUsize);
+
+    impl Scorer for Doubler {
+        fn score(&self, _model: &str, _version: Option<u64>, rows: &[Vec<f64>], _proba: bool) -> Result<Vec<Datum>, String> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if rows.iter().any(|r| r[0] < 0.0) {
+                return Err("negative feature".into());
+            }
+            Ok(rows.iter().map(|r| Datum::Float64(F64(r[0] * 2.0))).collect())
+        }
+
+        fn embed(&self, _model: &str, _version: Option<u64>, texts: &[&str]) -> Result<Vec<Datum>, String> {
+            Ok(texts.iter().map(|t| Datum::Int64(t.len() as i64)).collect())
+        }
+    }
+
+    #[test]
+    fn a_failing_row_fails_alone_and_batches_stay_whole() {
+        static SCORER: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+        SCORER.get_or_init(|| set_scorer(Box::new(Doubler(Default::default()))));
+        let predict = ScalarExpr::Call {
+            func: Func::Predict {
+                model: "m".into(),
+                proba: false,
+            },
+            args: vec![ScalarExpr::Column(0)],
+        };
+        let rows: Vec<Row> = [1.0, -1.0, 3.0].iter().map(|v| Row::new(vec![Datum::Float64(F64(*v))])).collect();
+        let out = eval_map_batch(std::slice::from_ref(&predict), rows);
+        assert_eq!(out[0].as_ref().unwrap()[1], Datum::Float64(F64(2.0)));
+        assert!(
+            matches!(&out[1], Err(EvalError::InvalidArgument(m)) if m == "negative feature"),
+            "{:?}",
+            out[1]
+        );
+        assert_eq!(out[2].as_ref().unwrap()[1], Datum::Float64(F64(6.0)));
+        // Texts: each distinct one once.
+        let embed = ScalarExpr::Call {
+            func: Func::Embed { model: "e".into() },
+            args: vec![ScalarExpr::Column(0)],
+        };
+        let rows: Vec<Row> = ["ab", "abc", "ab", ""]
+            .iter()
+            .map(|t| Row::new(vec![Datum::String(t.to_string())]))
+            .collect();
+        let out: Vec<Datum> = eval_map_batch(&[embed], rows).into_iter().map(|r| r.unwrap()[1].clone()).collect();
+        assert_eq!(out, vec![Datum::Int64(2), Datum::Int64(3), Datum::Int64(2), Datum::Int64(0)]);
+    }
 }
