@@ -13,7 +13,8 @@ INSERT INTO things VALUES
   (3, NULL, 0.00, 1e100, NULL, '1999-12-31', '2026-06-30 23:59:59.5+00', NULL),
   (4, 'tab\there, comma, \"quotes\"', 99999999.99, 3.141592653589793, true, '2026-02-28', '2026-01-01 00:00:00+00', ARRAY['x y', 'z,w']),
   (5, 'back\\slash and
-newline', -0.01, 0, false, '2026-03-01', '2026-03-01 12:00:00+00', ARRAY[NULL, 'q'])";
+newline', -0.01, 0, false, '2026-03-01', '2026-03-01 12:00:00+00', ARRAY[NULL, 'q']),
+  (6, E'a real\ttab, a \\N and a CR\r', 1.10, 2.5, true, '2000-02-29', '1970-01-01 00:00:00+00', ARRAY['\\', '\"'])";
 
 async fn copy_out(c: &tokio_postgres::Client, sql: &str) -> Vec<u8> {
     let stream = c.copy_out(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -90,8 +91,8 @@ async fn copy_out_matches_postgres_byte_for_byte() {
             .await
             .unwrap();
     }
-    assert_eq!(copy_in(&c, "COPY t2 FROM STDIN", &text).await.unwrap(), 5);
-    assert_eq!(copy_in(&c, "COPY t3 FROM STDIN WITH (FORMAT csv, HEADER)", &csv).await.unwrap(), 5);
+    assert_eq!(copy_in(&c, "COPY t2 FROM STDIN", &text).await.unwrap(), 6);
+    assert_eq!(copy_in(&c, "COPY t3 FROM STDIN WITH (FORMAT csv, HEADER)", &csv).await.unwrap(), 6);
     for t in ["t2", "t3"] {
         let back = copy_out(&c, &format!("COPY (SELECT * FROM {t} ORDER BY id) TO STDOUT")).await;
         let orig = copy_out(&pg, "COPY (SELECT * FROM things ORDER BY id) TO STDOUT").await;

@@ -151,8 +151,16 @@ fn number_literal(s: &str) -> Result<Typed, PlanError> {
             return Ok(Typed::lit(Datum::Int64(v), ScalarType::Int64));
         }
     }
-    let d = strconv::parse_numeric(s).map_err(riffle_expr::EvalError::from)?;
-    Ok(Typed::lit(Datum::Numeric(d), ScalarType::NUMERIC))
+    match strconv::parse_numeric(s) {
+        Ok(d) => Ok(Typed::lit(Datum::Numeric(d), ScalarType::NUMERIC)),
+        // Beyond numeric's 28 significant digits (1e100): PostgreSQL's numeric would hold it;
+        // Riffle's cannot, so the literal is a double precision, which every numeric
+        // context accepts.
+        Err(e) => match s.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(Typed::lit(Datum::Float64(riffle_repr::F64(v)), ScalarType::Float64)),
+            _ => Err(riffle_expr::EvalError::from(e).into()),
+        },
+    }
 }
 
 fn datetime_field_name(f: &DateTimeField) -> String {
