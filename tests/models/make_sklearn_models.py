@@ -21,6 +21,8 @@ from safetensors.numpy import save_file
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -31,6 +33,10 @@ Xb, yb = make_classification(n_samples=300, n_features=4, n_informative=3, n_red
 Xm, ym = make_classification(n_samples=300, n_features=4, n_informative=3, n_redundant=0, n_classes=3, n_clusters_per_class=1, random_state=2)
 Xr, Xb, Xm = (X.astype(np.float32) for X in (Xr, Xb, Xm))
 labels_s = np.array(["churn", "stay"])[yb]
+# Column 0 is a category (0, 1, 2; the sample rows also hold an unseen 3), the rest numbers.
+Xc = np.column_stack([np.arange(300) % 3, Xb[:, :3]]).astype(np.float32)
+yc = ((Xc[:, 0] == 1) ^ (Xc[:, 1] > 0)).astype(int)
+Xc[:25:7, 0] = 3
 
 models = {
     "linreg": (LinearRegression().fit(Xr, yr), Xr, "regressor"),
@@ -44,6 +50,15 @@ models = {
     "dtree_clf": (DecisionTreeClassifier(max_depth=4, random_state=0).fit(Xb, yb), Xb, "classifier"),
     "forest_clf": (RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0).fit(Xm, ym), Xm, "classifier"),
     "gb_clf": (GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0).fit(Xb, yb), Xb, "classifier"),
+    # A categorical column one-hot encoded next to scaled numeric ones (ColumnTransformer).
+    "onehot_logreg": (
+        make_pipeline(
+            ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), [0]), ("num", StandardScaler(), [1, 2, 3])]),
+            LogisticRegression(),
+        ).fit(Xc, yc),
+        Xc,
+        "classifier",
+    ),
 }
 expected = {"models": {}}
 for name, (model, X, kind) in models.items():

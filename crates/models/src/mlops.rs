@@ -72,8 +72,24 @@ fn tensor_f64(t: &TensorProto) -> Vec<f64> {
     if !t.float_data.is_empty() {
         return t.float_data.iter().map(|v| *v as f64).collect();
     }
-    // raw_data: little-endian, by data_type (1 = float, 11 = double).
+    if !t.int64_data.is_empty() {
+        return t.int64_data.iter().map(|v| *v as f64).collect();
+    }
+    if !t.int32_data.is_empty() {
+        return t.int32_data.iter().map(|v| *v as f64).collect();
+    }
+    // raw_data: little-endian, by data_type (1 = float, 6 = int32, 7 = int64, 11 = double).
     match t.data_type {
+        7 => t
+            .raw_data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f64)
+            .collect(),
+        6 => t
+            .raw_data
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap_or([0; 4])) as f64)
+            .collect(),
         11 => t
             .raw_data
             .chunks_exact(8)
@@ -358,6 +374,17 @@ enum Op {
     },
     Identity,
     Concat,
+    /// ArrayFeatureExtractor, or Gather along axis 1: the columns at the indices (a constant).
+    SelectColumns,
+    /// OneHotEncoder over integer categories: each input column becomes one 0/1 column per
+    /// category (row-major, as ONNX's [N, C, categories] flattened).
+    OneHot {
+        categories: Vec<i64>,
+        /// Unknown categories give all zeros (else an error).
+        zeros: bool,
+    },
+    /// Reshape to [-1, k] where k is the input's width: nothing to do for a matrix.
+    Reshape,
     /// Elementwise arithmetic with broadcasting of a constant row (MinMaxScaler emits Mul/Add).
     Arith(char),
 }
@@ -451,6 +478,20 @@ impl Graph {
                 },
                 // ZipMap turns probabilities into maps; Riffle keeps them as a tensor.
                 ("ai.onnx.ml", "ZipMap") | ("", "Cast") | ("", "Identity") => Op::Identity,
+                ("ai.onnx.ml", "ArrayFeatureExtractor") => Op::SelectColumns,
+                ("", "Gather") if int(n, "axis", 0) == 1 => Op::SelectColumns,
+                ("ai.onnx.ml", "OneHotEncoder") => {
+                    if !strings(n, "cats_strings").is_empty() {
+                        return Err(ModelError::Unsupported(
+                            "OneHotEncoder over string categories (Riffle passes numeric features)".into(),
+                        ));
+                    }
+                    Op::OneHot {
+                        categories: ints(n, "cats_int64s"),
+                        zeros: int(n, "zeros", 1) != 0,
+                    }
+                }
+                ("", "Reshape") => Op::Reshape,
                 ("", "Concat") if int(n, "axis", 1) == 1 => Op::Concat,
                 ("", "Add") => Op::Arith('+'),
                 ("", "Sub") => Op::Arith('-'),
@@ -459,7 +500,7 @@ impl Graph {
                 (domain, op) => {
                     let domain = if domain.is_empty() { "ai.onnx" } else { domain };
                     return Err(ModelError::Unsupported(format!(
-                        "ONNX operator {op} (domain {domain}) is not supported; supported: LinearRegressor, LinearClassifier, TreeEnsembleRegressor, TreeEnsembleClassifier, Scaler, Normalizer, Imputer, ZipMap, Cast, Identity, Concat"
+                        "ONNX operator {op} (domain {domain}) is not supported; supported: LinearRegressor, LinearClassifier, TreeEnsembleRegressor, TreeEnsembleClassifier, Scaler, Normalizer, Imputer, OneHotEncoder, ArrayFeatureExtractor, ZipMap, Cast, Identity, Concat, Gather (axis 1), Reshape"
                     )));
                 }
             };
@@ -521,6 +562,33 @@ impl Graph {
             };
             let results: Vec<Value> = match op {
                 Op::Identity => vec![get(0)?.clone()],
+                Op::SelectColumns => {
+                    let (cols, x) = get(0)?.matrix(name)?;
+                    let (_, idx) = get(1)?.matrix(name)?;
+                    let idx: Vec<usize> = idx.iter().map(|i| *i as usize).collect();
+                    if let Some(bad) = idx.iter().find(|i| **i >= cols) {
+                        return Err(ModelError::Eval(format!("{name}: column {bad} of {cols}")));
+                    }
+                    let mut data = Vec::with_capacity(n * idx.len());
+                    for r in 0..n {
+                        data.extend(idx.iter().map(|i| x[r * cols + i]));
+                    }
+                    vec![Value::Matrix { cols: idx.len(), data }]
+                }
+                Op::OneHot { categories, zeros } => {
+                    let (cols, x) = get(0)?.matrix(name)?;
+                    let k = categories.len();
+                    let mut data = vec![0.0; x.len() * k];
+                    for (j, v) in x.iter().enumerate() {
+                        match categories.iter().position(|c| *c as f64 == *v) {
+                            Some(p) => data[j * k + p] = 1.0,
+                            None if *zeros => {}
+                            None => return Err(ModelError::Eval(format!("{name}: unknown category {v}"))),
+                        }
+                    }
+                    vec![Value::Matrix { cols: cols * k, data }]
+                }
+                Op::Reshape => vec![get(0)?.clone()],
                 Op::Concat => {
                     let parts = (0..inputs.len()).map(|i| get(i)?.matrix(name)).collect::<Result<Vec<_>, _>>()?;
                     let cols: usize = parts.iter().map(|(c, _)| c).sum();
