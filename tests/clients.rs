@@ -98,20 +98,9 @@ async fn tokio_postgres_types_params_and_errors() {
 #[test]
 fn psql_simple_protocol() {
     let server = TestServer::start();
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &server.port.to_string(),
-            "-U",
-            "riffle",
-            "-d",
-            "riffle",
-            "-v",
-            "ON_ERROR_STOP=0",
-            "-At",
-        ])
+    let out = server
+        .psql()
+        .args(["-v", "ON_ERROR_STOP=0", "-At"])
         .args(["-c", "CREATE TABLE p (a int, b text)"])
         .args(["-c", "INSERT INTO p VALUES (1, 'one'), (2, 'two')"])
         .args(["-c", "CREATE MATERIALIZED VIEW pv AS SELECT b, a * 10 AS a10 FROM p"])

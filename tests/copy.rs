@@ -137,19 +137,9 @@ async fn copy_in_from_clients() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("more.csv");
     std::fs::write(&csv, "id,kind,n,note\n10,buy,2,\"said \"\"hi\"\", left\"\n11,buy,3,\n").unwrap();
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &server.port.to_string(),
-            "-U",
-            "riffle",
-            "-d",
-            "riffle",
-            "-v",
-            "ON_ERROR_STOP=1",
-        ])
+    let out = server
+        .psql()
+        .args(["-v", "ON_ERROR_STOP=1"])
         .arg("-c")
         .arg(format!("\\copy events FROM '{}' WITH (FORMAT csv, HEADER)", csv.display()))
         .arg("-c")

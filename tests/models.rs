@@ -653,8 +653,8 @@ fn reviews_example_runs_from_its_readme() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let server = riffle_tests::TestServer::start();
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", &server.port.to_string(), "-U", "riffle", "-d", "riffle"])
+    let out = server
+        .psql()
         .args(["-v", "ON_ERROR_STOP=1", "-v", &format!("minilm={}", minilm.display())])
         .args(["-v", &format!("sentiment={}", sentiment.display())])
         .arg("-f")

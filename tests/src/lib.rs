@@ -89,6 +89,13 @@ impl TestServer {
         panic!("riffle did not start listening on port {}", self.port);
     }
 
+    /// A `psql` command connected to this server (add `-c`/`-f` and run it).
+    pub fn psql(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new("psql");
+        cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "riffle", "-d", "riffle"]);
+        cmd
+    }
+
     /// A libpq-style connection string.
     pub fn conn_str(&self) -> String {
         format!("host=127.0.0.1 port={} user=riffle dbname=riffle", self.port)

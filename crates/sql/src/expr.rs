@@ -171,6 +171,30 @@ fn datetime_field_name(f: &DateTimeField) -> String {
 }
 
 impl Planner<'_> {
+    /// The model a model function names in its first argument (a string literal), which the
+    /// statement then depends on.
+    fn model_arg(&self, function: &str, first: Option<Typed>) -> Result<(String, crate::ModelDesc), PlanError> {
+        let model_name = match first.map(|t| t.expr) {
+            Some(ScalarExpr::Literal(Datum::String(m))) => m,
+            _ => {
+                return Err(PlanError::TypeMismatch(format!(
+                    "the first argument of {function} must name a model as a string literal"
+                )))
+            }
+        };
+        let item = self
+            .catalog
+            .get(&model_name)
+            .ok_or_else(|| PlanError::UnknownObject("model", model_name.clone()))?;
+        let crate::ItemKind::Model(desc) = &item.kind else {
+            return Err(PlanError::WrongObjectType(model_name, "model"));
+        };
+        if !self.deps.borrow().contains(&item.id) {
+            self.deps.borrow_mut().push(item.id);
+        }
+        Ok((model_name, desc.clone()))
+    }
+
     /// Plans an expression with no type expectation.
     pub fn plan_expr(&self, cx: ExprCx, e: &Expr) -> Result<Typed, PlanError> {
         self.plan_expr_hinted(cx, e, None)
@@ -1306,28 +1330,11 @@ impl Planner<'_> {
             ("predict" | "predict_proba", n) if n >= 2 => {
                 let proba = name == "predict_proba";
                 let mut it = planned.into_iter();
-                let model_name = match it.next().map(|t| t.expr) {
-                    Some(ScalarExpr::Literal(Datum::String(m))) => m,
-                    _ => {
-                        return Err(PlanError::TypeMismatch(format!(
-                            "the first argument of {name} must name a model as a string literal"
-                        )))
-                    }
-                };
-                let item = self
-                    .catalog
-                    .get(&model_name)
-                    .ok_or_else(|| PlanError::UnknownObject("model", model_name.clone()))?;
-                let crate::ItemKind::Model(desc) = &item.kind else {
-                    return Err(PlanError::WrongObjectType(model_name, "model"));
-                };
+                let (model_name, desc) = self.model_arg(name, it.next())?;
                 if let crate::ModelOutput::Embedding(_) = desc.output {
                     return Err(PlanError::UnknownFunction(format!(
                         "function {name}('{model_name}', …) does not exist: {model_name} is a text-embedding model (use embed('{model_name}', text))"
                     )));
-                }
-                if !self.deps.borrow().contains(&item.id) {
-                    self.deps.borrow_mut().push(item.id);
                 }
                 let features: Vec<Typed> = it.collect();
                 let args = match features.as_slice() {
@@ -1368,28 +1375,11 @@ impl Planner<'_> {
             }
             ("embed", 2) => {
                 let mut it = planned.into_iter();
-                let model_name = match it.next().map(|t| t.expr) {
-                    Some(ScalarExpr::Literal(Datum::String(m))) => m,
-                    _ => {
-                        return Err(PlanError::TypeMismatch(
-                            "the first argument of embed must name a model as a string literal".into(),
-                        ))
-                    }
-                };
-                let item = self
-                    .catalog
-                    .get(&model_name)
-                    .ok_or_else(|| PlanError::UnknownObject("model", model_name.clone()))?;
-                let crate::ItemKind::Model(desc) = &item.kind else {
-                    return Err(PlanError::WrongObjectType(model_name, "model"));
-                };
+                let (model_name, desc) = self.model_arg(name, it.next())?;
                 if !matches!(desc.output, crate::ModelOutput::Embedding(_)) {
                     return Err(PlanError::UnknownFunction(format!(
                         "function embed('{model_name}', text) does not exist: {model_name} predicts from numeric features (use predict)"
                     )));
-                }
-                if !self.deps.borrow().contains(&item.id) {
-                    self.deps.borrow_mut().push(item.id);
                 }
                 let text = it.next().expect("two arguments");
                 if !matches!(text.typ, T::String | T::VarChar { .. } | T::Unknown) {
