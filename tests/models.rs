@@ -308,7 +308,7 @@ async fn predict_in_sql_views_survives_restart() {
     c.batch_execute("DROP MATERIALIZED VIEW scored; DROP MODEL churn").await.unwrap();
     assert_eq!(c.query("SELECT * FROM riffle_models", &[]).await.unwrap().len(), 1);
     let err = c
-        .batch_execute("INSERT INTO riffle_model_versions VALUES ('x', 1)")
+        .batch_execute("INSERT INTO riffle_model_current VALUES ('x', 1)")
         .await
         .unwrap_err();
     assert_eq!(err.code().unwrap().code(), "42501", "{err}");

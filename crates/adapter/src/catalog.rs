@@ -25,9 +25,87 @@ pub struct Catalog {
     next_id: u64,
     /// Live progress of running sources (for `riffle_source_progress`).
     pub source_status: BTreeMap<GlobalId, Arc<Mutex<SourceStatus>>>,
+    /// Every stored version of each model (for `riffle_model_versions` and promotion).
+    model_versions: BTreeMap<GlobalId, Vec<crate::models::VersionMeta>>,
 }
 
 impl Catalog {
+    /// Records a stored version of a model.
+    pub(crate) fn add_model_version(&mut self, id: GlobalId, meta: crate::models::VersionMeta) {
+        let versions = self.model_versions.entry(id).or_default();
+        versions.retain(|m| m.version != meta.version);
+        versions.push(meta);
+        versions.sort_by_key(|m| m.version);
+    }
+
+    /// The stored versions of a model, oldest first.
+    pub(crate) fn model_versions(&self, id: GlobalId) -> &[crate::models::VersionMeta] {
+        self.model_versions.get(&id).map_or(&[], |v| v.as_slice())
+    }
+
+    /// The document of a model's current version.
+    pub(crate) fn current_model_meta(&self, id: GlobalId) -> Option<&crate::models::VersionMeta> {
+        let current = match &self.items.get(&id)?.kind {
+            riffle_sql::ItemKind::Model(d) => d.version,
+            _ => return None,
+        };
+        self.model_versions(id).iter().find(|m| m.version == current)
+    }
+
+    /// `riffle_model_versions`: every stored version of every model, with its training run.
+    fn model_versions_rows(&self) -> (RelationDesc, Vec<Row>) {
+        let desc = columns(&[
+            ("name", ScalarType::String),
+            ("version", ScalarType::Int64),
+            ("current", ScalarType::Bool),
+            ("promoted", ScalarType::Bool),
+            ("format", ScalarType::String),
+            ("sha256", ScalarType::String),
+            ("created_at", ScalarType::TimestampTz),
+            ("algorithm", ScalarType::String),
+            ("metrics", ScalarType::Jsonb),
+            ("train_rows", ScalarType::Int64),
+            ("validation_rows", ScalarType::Int64),
+            ("read_at", ScalarType::Int64),
+            ("training_query", ScalarType::String),
+            ("seconds", ScalarType::Float64),
+        ]);
+        let mut rows = Vec::new();
+        for (id, versions) in &self.model_versions {
+            let Some(item) = self.items.get(id) else { continue };
+            let current = match &item.kind {
+                riffle_sql::ItemKind::Model(d) => d.version,
+                _ => continue,
+            };
+            for m in versions {
+                let t = m.training.as_ref();
+                let metrics = t.map(|t| {
+                    let v = serde_json::to_value(&t.metrics).unwrap_or_default();
+                    let mut s = String::new();
+                    riffle_repr::strconv::write_jsonb(&mut s, &v);
+                    s
+                });
+                rows.push(Row::new(vec![
+                    Datum::String(item.name.clone()),
+                    Datum::Int64(m.version as i64),
+                    Datum::Bool(m.version == current),
+                    Datum::Bool(m.promoted),
+                    Datum::String(m.format.clone()),
+                    Datum::String(m.sha256.clone()),
+                    Datum::TimestampTz(m.created_at),
+                    t.map_or(Datum::Null, |t| Datum::String(t.algorithm.clone())),
+                    metrics.map_or(Datum::Null, Datum::Jsonb),
+                    t.map_or(Datum::Null, |t| Datum::Int64(t.train_rows as i64)),
+                    t.map_or(Datum::Null, |t| Datum::Int64(t.validation_rows as i64)),
+                    t.map_or(Datum::Null, |t| Datum::Int64(t.read_at as i64)),
+                    t.map_or(Datum::Null, |t| Datum::String(t.query.clone())),
+                    t.map_or(Datum::Null, |t| Datum::Float64(riffle_repr::F64(t.seconds))),
+                ]));
+            }
+        }
+        (desc, rows)
+    }
+
     /// Allocates an id for a new item.
     pub fn allocate_id(&mut self) -> GlobalId {
         self.next_id += 1;
@@ -125,6 +203,9 @@ impl SessionCatalog for Catalog {
     fn system_rows(&self, name: &str) -> Option<(RelationDesc, Vec<Row>)> {
         if name == "riffle_models" {
             return Some(self.models_rows());
+        }
+        if name == "riffle_model_versions" {
+            return Some(self.model_versions_rows());
         }
         if name != "riffle_source_progress" {
             return None;

@@ -140,7 +140,7 @@ impl Adapter {
         };
         let mut stored = coord.durable.load_catalog()?;
         // System tables first: user dataflows may read them (views that call models import
-        // riffle_model_versions).
+        // riffle_model_current).
         stored.sort_by_key(|(id, _)| (!id.is_system(), id.0));
         info!(items = stored.len(), "recovering catalog");
         let mut logged = Vec::new();
@@ -267,6 +267,49 @@ impl Adapter {
             _ => None,
         };
         Ok((types, desc))
+    }
+
+    /// Reads a training query at `ts` and fits the model on a blocking thread.
+    async fn train_model(
+        &self,
+        name: &str,
+        plan: &riffle_sql::TrainPlan,
+        ts: Timestamp,
+    ) -> Result<(Vec<u8>, crate::models::TrainingRun), AdapterError> {
+        let (params, _) = crate::models::train_params(&plan.options)?;
+        let algorithm = riffle_models::train::Algorithm::from_name(&plan.algorithm)
+            .ok_or_else(|| AdapterError::Model(format!("unknown algorithm {}", plan.algorithm)))?;
+        let rows = self.read(plan.plan.clone(), ts).await?;
+        let (features, targets, skipped) = crate::models::training_data(plan, &rows)?;
+        info!(
+            model = name,
+            algorithm = algorithm.name(),
+            rows = features.len(),
+            skipped,
+            epochs = params.epochs,
+            "training"
+        );
+        let started = std::time::Instant::now();
+        let p = params.clone();
+        let trained = tokio::task::spawn_blocking(move || riffle_models::train::train(algorithm, &features, &targets, &p))
+            .await
+            .map_err(|e| AdapterError::Internal(format!("training panicked: {e}")))?
+            .map_err(|e| AdapterError::Model(e.to_string()))?;
+        info!(model = name, seconds = started.elapsed().as_secs_f64(), metrics = ?trained.metrics, "trained");
+        let run = crate::models::TrainingRun {
+            algorithm: algorithm.name().to_string(),
+            query: plan.query.clone(),
+            read_at: ts,
+            params,
+            metrics: trained.metrics.clone(),
+            key_metric: trained.key_metric.0.clone(),
+            higher_is_better: trained.key_metric.1,
+            train_rows: trained.train_rows,
+            validation_rows: trained.validation_rows,
+            skipped_rows: skipped,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        Ok((trained.bytes, run))
     }
 
     /// Finishes a `COPY table FROM STDIN` with the data the client sent.
@@ -471,52 +514,98 @@ impl Adapter {
                 path,
                 format,
                 config,
+                train,
             } => {
-                let existing = coord.catalog.get(&name).cloned();
-                if let Some(item) = &existing {
-                    if !matches!(item.kind, ItemKind::Model(_)) || !or_replace {
-                        if if_not_exists && matches!(item.kind, ItemKind::Model(_)) {
-                            return command("CREATE MODEL");
-                        }
-                        return Err(PlanError::AlreadyExists(name).into());
-                    }
-                }
-                let bytes = match std::path::Path::new(&path) {
-                    p if p.exists() => riffle_models::read_model(p, format.as_deref()).map_err(|e| AdapterError::Model(e.to_string()))?,
-                    _ => {
-                        return Err(AdapterError::File(format!(
-                            "could not read model file \"{path}\": no such file or folder"
-                        )))
+                let exists = |coord: &Coordinator| -> Result<Option<CatalogItem>, AdapterError> {
+                    match coord.catalog.get(&name) {
+                        Some(item) if matches!(item.kind, ItemKind::Model(_)) && or_replace => Ok(Some(item.clone())),
+                        Some(_) => Err(PlanError::AlreadyExists(name.clone()).into()),
+                        None => Ok(None),
                     }
                 };
-                let format = format.unwrap_or_else(|| riffle_models::detect_format(&bytes).to_string());
+                if if_not_exists && matches!(coord.catalog.get(&name).map(|i| &i.kind), Some(ItemKind::Model(_))) {
+                    return command("CREATE MODEL");
+                }
+                exists(&coord)?;
+                let (bytes, format, training) = match &train {
+                    None => {
+                        let bytes = match std::path::Path::new(&path) {
+                            p if p.exists() => {
+                                riffle_models::read_model(p, format.as_deref()).map_err(|e| AdapterError::Model(e.to_string()))?
+                            }
+                            _ => {
+                                return Err(AdapterError::File(format!(
+                                    "could not read model file \"{path}\": no such file or folder"
+                                )))
+                            }
+                        };
+                        let format = format.unwrap_or_else(|| riffle_models::detect_format(&bytes).to_string());
+                        (bytes, format, None)
+                    }
+                    Some(tp) => {
+                        // Read and train without holding the coordinator: other sessions go on.
+                        let ts = coord.last_ts;
+                        drop(coord);
+                        let (bytes, run) = self.train_model(&name, tp, ts).await?;
+                        coord = self.coord.lock().await;
+                        (bytes, "safetensors".to_string(), Some(run))
+                    }
+                };
+                let existing = exists(&coord)?;
                 let model =
                     riffle_models::Model::load(&bytes, &format, config.as_deref()).map_err(|e| AdapterError::Model(e.to_string()))?;
                 let (id, version) = match &existing {
                     Some(CatalogItem {
                         id,
-                        kind: ItemKind::Model(d),
+                        kind: ItemKind::Model(_),
                         ..
-                    }) => (*id, d.version + 1),
+                    }) => (*id, coord.catalog.model_versions(*id).last().map_or(1, |m| m.version + 1)),
                     _ => (coord.catalog.allocate_id(), 1),
                 };
+                let created_at = chrono::Utc::now().timestamp_micros();
+                // A retrained version replaces the current one only when its validation metric
+                // is not worse; otherwise it is kept for inspection.
+                let promoted = match (&training, &existing) {
+                    (Some(run), Some(item)) => crate::models::not_worse(run, coord.catalog.current_model_meta(item.id)),
+                    _ => true,
+                };
+                let meta = crate::models::VersionMeta {
+                    version,
+                    format: format.clone(),
+                    sha256: model.sha256.clone(),
+                    created_at,
+                    promoted,
+                    training,
+                };
+                coord.durable.put_model(id, version, created_at, &bytes)?;
+                coord.durable.put_model_meta(
+                    id,
+                    version,
+                    &serde_json::to_vec(&meta).map_err(|e| AdapterError::Internal(e.to_string()))?,
+                )?;
+                coord.catalog.add_model_version(id, meta);
+                if !promoted {
+                    info!(model = %name, version, "trained version not promoted: its validation metric is worse");
+                    return command("CREATE MODEL");
+                }
                 // The version change is data: views scoring with this model join with it and
                 // re-score their rows when it changes.
                 let versions = GlobalId::system(riffle_compute::MODEL_VERSIONS);
                 let version_row = |v: u64| Row::new(vec![Datum::String(name.clone()), Datum::Int64(v as i64)]);
                 let mut changes = vec![(versions, version_row(version), 1)];
-                if version > 1 {
-                    changes.push((versions, version_row(version - 1), -1));
+                if let Some(CatalogItem {
+                    kind: ItemKind::Model(d), ..
+                }) = &existing
+                {
+                    changes.push((versions, version_row(d.version), -1));
                 }
-                let created_at = chrono::Utc::now().timestamp_micros();
-                coord.durable.put_model(id, version, created_at, &bytes)?;
                 let item = CatalogItem {
                     id,
                     name: name.clone(),
                     desc: RelationDesc::empty(),
                     kind: ItemKind::Model(crate::models::describe(&model, &format, version, created_at)),
                     create_sql: stmt.to_string(),
-                    depends_on: vec![],
+                    depends_on: train.as_ref().map(|t| t.depends_on.clone()).unwrap_or_default(),
                     retain_history: None,
                 };
                 if existing.is_some() {
@@ -650,7 +739,7 @@ impl Adapter {
 }
 
 impl Coordinator {
-    fn item_from_plan(&self, id: GlobalId, plan: Plan, create_sql: String) -> Result<CatalogItem, AdapterError> {
+    fn item_from_plan(&mut self, id: GlobalId, plan: Plan, create_sql: String) -> Result<CatalogItem, AdapterError> {
         Ok(match plan {
             Plan::CreateTable {
                 name,
@@ -716,12 +805,43 @@ impl Coordinator {
                 create_sql,
                 retain_history: None,
             },
-            Plan::CreateModel { name, format, config, .. } => {
-                let (version, created_at, bytes) = self
+            Plan::CreateModel {
+                name,
+                format,
+                config,
+                train,
+                ..
+            } => {
+                // The current version: the newest promoted one (every version before version
+                // documents existed was promoted).
+                let metas: Vec<crate::models::VersionMeta> = self
                     .durable
-                    .latest_model(id)?
-                    .ok_or_else(|| AdapterError::Internal(format!("model {name} has no stored version")))?;
-                let format = format.unwrap_or_else(|| riffle_models::detect_format(&bytes).to_string());
+                    .model_metas(id)?
+                    .into_iter()
+                    .filter_map(|(_, m)| serde_json::from_slice(&m).ok())
+                    .collect();
+                let current = metas.iter().filter(|m| m.promoted).map(|m| m.version).max();
+                let (version, created_at, bytes) = match current {
+                    Some(v) => {
+                        let (created_at, bytes) = self
+                            .durable
+                            .model_version(id, v)?
+                            .ok_or_else(|| AdapterError::Internal(format!("model {name} has no stored version {v}")))?;
+                        (v, created_at, bytes)
+                    }
+                    None => self
+                        .durable
+                        .latest_model(id)?
+                        .ok_or_else(|| AdapterError::Internal(format!("model {name} has no stored version")))?,
+                };
+                for m in metas {
+                    self.catalog.add_model_version(id, m);
+                }
+                let format = if train.is_some() {
+                    "safetensors".to_string()
+                } else {
+                    format.unwrap_or_else(|| riffle_models::detect_format(&bytes).to_string())
+                };
                 let model =
                     riffle_models::Model::load(&bytes, &format, config.as_deref()).map_err(|e| AdapterError::Model(e.to_string()))?;
                 let desc = crate::models::describe(&model, &format, version, created_at);
@@ -732,7 +852,7 @@ impl Coordinator {
                     desc: RelationDesc::empty(),
                     kind: ItemKind::Model(desc),
                     create_sql,
-                    depends_on: vec![],
+                    depends_on: train.map(|t| t.depends_on).unwrap_or_default(),
                     retain_history: None,
                 }
             }
@@ -899,7 +1019,7 @@ impl Coordinator {
     }
 
     /// Creates the system tables on first start: `riffle_source_errors` (s1) and
-    /// `riffle_model_versions` (s2).
+    /// `riffle_model_current` (s2).
     fn ensure_system_tables(&mut self, compute: &ComputeController) -> Result<(), AdapterError> {
         for (id, sql) in [
             (crate::sources::ERRORS_TABLE_ID, crate::sources::errors_table_sql()),
@@ -907,7 +1027,7 @@ impl Coordinator {
                 GlobalId::system(riffle_compute::MODEL_VERSIONS),
                 // All history kept (it is a few rows): a query AS OF a past time must pair its rows
                 // with the model versions current then, not fold them forward.
-                "CREATE TABLE riffle_model_versions (name text, version bigint) WITH (RETAIN HISTORY FOR '1000 years')".to_string(),
+                "CREATE TABLE riffle_model_current (name text, version bigint) WITH (RETAIN HISTORY FOR '1000 years')".to_string(),
             ),
         ] {
             if self.catalog.get_by_id(id).is_some() {
@@ -1023,7 +1143,7 @@ impl Coordinator {
                 info!(name = %item.name, "dropped {}", item.kind.noun());
             }
         }
-        // Dropped models leave riffle_model_versions (nothing reads them any more).
+        // Dropped models leave riffle_model_current (nothing reads them any more).
         self.write(compute, dropped_versions)?;
         Ok(())
     }

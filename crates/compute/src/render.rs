@@ -20,7 +20,7 @@ use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
 use timely::order::Product;
 
-/// The system table holding each model's current version (`riffle_model_versions`, id s2).
+/// The system table holding each model's current version (`riffle_model_current`, id s2).
 pub const MODEL_VERSIONS: u64 = 2;
 
 /// An arrangement of rows by the whole row.
@@ -271,7 +271,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
             RelExpr::Map { input, scalars } if scalars.iter().any(riffle_expr::calls_model) => {
                 // Model calls: each message of updates is scored as one batch. Each row is first
                 // joined with the current version of every model it calls (the system table
-                // `riffle_model_versions`), so replacing a model re-scores the rows: the old
+                // `riffle_model_current`), so replacing a model re-scores the rows: the old
                 // version's rows are retracted and the new version's inserted.
                 use timely::dataflow::channels::pact::Pipeline;
                 use timely::dataflow::operators::generic::operator::Operator;

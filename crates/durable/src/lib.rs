@@ -58,6 +58,10 @@ fn model_prefix(id: GlobalId) -> Vec<u8> {
     keyed(b'm', id)
 }
 
+fn model_meta_prefix(id: GlobalId) -> Vec<u8> {
+    keyed(b'n', id)
+}
+
 fn sink_key(id: GlobalId) -> Vec<u8> {
     keyed(b's', id)
 }
@@ -151,6 +155,45 @@ impl Durable {
         value.extend_from_slice(bytes);
         self.db.put_opt(key, value, &Self::sync_opts())?;
         Ok(())
+    }
+
+    /// Stores what is known of version `version` of model `id` (a small JSON document: format,
+    /// sha256, whether it is promoted, a training run's metrics), replacing what was there.
+    pub fn put_model_meta(&self, id: GlobalId, version: u64, meta: &[u8]) -> Result<(), DurableError> {
+        let mut key = model_meta_prefix(id);
+        key.extend_from_slice(&version.to_be_bytes());
+        self.db.put_opt(key, meta, &Self::sync_opts())?;
+        Ok(())
+    }
+
+    /// Every stored version's document of model `id`, in version order.
+    pub fn model_metas(&self, id: GlobalId) -> Result<Vec<(u64, Vec<u8>)>, DurableError> {
+        let prefix = model_meta_prefix(id);
+        let mut out = Vec::new();
+        for item in self.db.iterator(IteratorMode::From(&prefix, Direction::Forward)) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let version = u64::from_be_bytes(
+                key[prefix.len()..]
+                    .try_into()
+                    .map_err(|_| DurableError::Corrupt("bad model version key".into()))?,
+            );
+            out.push((version, value.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Version `version` of model `id`: (created_at, bytes).
+    pub fn model_version(&self, id: GlobalId, version: u64) -> Result<Option<(i64, Vec<u8>)>, DurableError> {
+        let mut key = model_prefix(id);
+        key.extend_from_slice(&version.to_be_bytes());
+        match self.db.get(key)? {
+            None => Ok(None),
+            Some(v) if v.len() >= 8 => Ok(Some((i64::from_be_bytes(v[..8].try_into().expect("8 bytes")), v[8..].to_vec()))),
+            Some(_) => Err(DurableError::Corrupt("bad model entry".into())),
+        }
     }
 
     /// The latest stored version of model `id`: (version, created_at, bytes).
@@ -263,6 +306,7 @@ impl Durable {
             batch.delete_range(log_prefix(*id), log_prefix(GlobalId(id.0 + 1)));
             batch.delete_range(offset_prefix(*id), offset_prefix(GlobalId(id.0 + 1)));
             batch.delete_range(model_prefix(*id), model_prefix(GlobalId(id.0 + 1)));
+            batch.delete_range(model_meta_prefix(*id), model_meta_prefix(GlobalId(id.0 + 1)));
         }
         self.db.write_opt(batch, &Self::sync_opts())?;
         Ok(())

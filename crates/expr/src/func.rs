@@ -729,7 +729,8 @@ fn int_arg(d: &Datum) -> Result<i64, EvalError> {
     }
 }
 
-pub(crate) fn as_f64(d: &Datum) -> f64 {
+/// A numeric datum as f64 (anything else NaN).
+pub fn as_f64(d: &Datum) -> f64 {
     match d {
         Datum::Int16(v) => *v as f64,
         Datum::Int32(v) => *v as f64,

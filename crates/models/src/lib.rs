@@ -20,6 +20,7 @@
 pub mod bert;
 pub mod dense;
 pub mod mlops;
+pub mod train;
 
 use candle_onnx::onnx::ModelProto;
 use prost::Message;

@@ -88,7 +88,7 @@ impl ItemKind {
 
 /// Tables the system creates and writes (`riffle_source_errors`): readable like any table,
 /// not listed with the user's tables, not writable.
-pub const SYSTEM_TABLES: &[&str] = &["riffle_source_errors", "riffle_model_versions"];
+pub const SYSTEM_TABLES: &[&str] = &["riffle_source_errors", "riffle_model_current"];
 
 impl CatalogItem {
     /// Whether this is one of the system's own tables.

@@ -24,8 +24,9 @@ pub use catalog::{CatalogItem, ItemKind, ModelDesc, ModelOutput, SessionCatalog,
 pub use copy::CopyTarget;
 pub use error::PlanError;
 pub use kafka::{avro_desc, avro_type};
-pub use plan::{plan, DropKind, Params, Plan, PlanContext, ShowKind};
+pub use plan::{plan, DropKind, Params, Plan, PlanContext, ShowKind, TrainPlan};
 pub use statement::{
     parse, CreateConnection, CreateModel, CreateSink, CreateSource, FormatSpec, ObjectKind, Statement, StatementOption, Subscribe,
+    TrainSpec,
 };
 pub use types::parse_type_name;

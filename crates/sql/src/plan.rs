@@ -143,6 +143,8 @@ pub enum Plan {
         format: Option<String>,
         /// The JSON description of a safetensors model (`WITH (config = '…')`).
         config: Option<String>,
+        /// `TRAIN …`: fit the model to a query's rows instead of reading a file.
+        train: Option<TrainPlan>,
     },
     /// DROP …
     Drop {
@@ -313,6 +315,92 @@ pub struct Planner<'a> {
     pub(crate) next_local: std::cell::Cell<u64>,
 }
 
+/// The options of `CREATE MODEL … TRAIN` (lower case; multi-word ones as written).
+const TRAIN_OPTIONS: &[&str] = &[
+    "epochs",
+    "learning_rate",
+    "l2",
+    "validation_fraction",
+    "seed",
+    "hidden",
+    "task",
+    "retrain every",
+    "retrain after change",
+];
+
+/// What `CREATE MODEL … TRAIN` fits: the query's rows, one column the target and the others
+/// the features.
+#[derive(Clone, Debug)]
+pub struct TrainPlan {
+    /// `LINEAR_REGRESSION`, `LOGISTIC_REGRESSION` or `MLP` (upper case).
+    pub algorithm: String,
+    /// The training query.
+    pub plan: RelExpr,
+    /// Its columns.
+    pub desc: RelationDesc,
+    /// The target column.
+    pub target: usize,
+    /// The query's text, as recorded with each training run.
+    pub query: String,
+    /// Training options (`epochs`, `learning_rate`, `l2`, `validation_fraction`, `seed`,
+    /// `hidden`, `task`, `retrain every`, `retrain after change`), as written.
+    pub options: Vec<(String, Option<String>)>,
+    /// Every catalog item the query reads (for lineage).
+    pub depends_on: Vec<GlobalId>,
+}
+
+impl Planner<'_> {
+    fn plan_training(&self, spec: &crate::TrainSpec, options: Vec<(String, Option<String>)>) -> Result<TrainPlan, PlanError> {
+        let algorithm = spec.algorithm.to_ascii_uppercase();
+        if !["LINEAR_REGRESSION", "LOGISTIC_REGRESSION", "MLP"].contains(&algorithm.as_str()) {
+            return Err(PlanError::InvalidValue(format!(
+                "unknown training algorithm {} (LINEAR_REGRESSION, LOGISTIC_REGRESSION, MLP)",
+                spec.algorithm
+            )));
+        }
+        let planner = self.clone_shallow();
+        let planned = planner.plan_query(&spec.query)?;
+        let desc = planned.scope.desc();
+        let plan = RelExpr::Project {
+            input: Box::new(planned.expr),
+            outputs: planned.finishing.project.clone(),
+        };
+        let target = desc
+            .names
+            .iter()
+            .position(|n| n == &spec.target)
+            .ok_or_else(|| PlanError::UnknownColumn(format!("{}\" of the training query", spec.target)))?;
+        if desc.arity() < 2 {
+            return Err(PlanError::InvalidValue(
+                "the training query needs a target and at least one feature column".into(),
+            ));
+        }
+        for (i, (name, t)) in desc.iter().enumerate() {
+            let ok = match &t.scalar_type {
+                _ if i == target => !matches!(t.scalar_type, ScalarType::Array(_) | ScalarType::Jsonb | ScalarType::Bytes),
+                ScalarType::Array(e) => e.is_numeric(),
+                s => s.is_numeric() || *s == ScalarType::Bool,
+            };
+            if !ok {
+                return Err(PlanError::TypeMismatch(format!(
+                    "training feature \"{name}\" is {}: features must be numbers, booleans or arrays of numbers",
+                    t.scalar_type
+                )));
+            }
+        }
+        let depends_on = planner.deps.borrow().clone();
+        Ok(TrainPlan {
+            algorithm,
+            plan,
+            desc,
+            target,
+            query: spec.query.to_string(),
+            options,
+            depends_on,
+        })
+    }
+}
+
 /// Plans one statement. Returns the plan and the (inferred) types of its parameters.
 pub fn plan(
     catalog: &dyn SessionCatalog,
@@ -362,13 +450,19 @@ pub fn plan(
         crate::Statement::CreateModel(c) => {
             let mut format = None;
             let mut config = None;
+            let mut train_options = Vec::new();
             for (k, v) in &c.options {
                 match (k.as_str(), v) {
-                    ("format", Some(v)) => format = Some(v.to_ascii_lowercase()),
-                    ("config", Some(v)) => config = Some(v.clone()),
+                    ("format", Some(v)) if c.train.is_none() => format = Some(v.to_ascii_lowercase()),
+                    ("config", Some(v)) if c.train.is_none() => config = Some(v.clone()),
+                    (k, v) if c.train.is_some() && TRAIN_OPTIONS.contains(&k) => train_options.push((k.to_string(), v.clone())),
                     (other, _) => return Err(PlanError::InvalidValue(format!("unknown model option {other}"))),
                 }
             }
+            let train = match &c.train {
+                None => None,
+                Some(spec) => Some(planner.plan_training(spec, train_options)?),
+            };
             Plan::CreateModel {
                 name: c.name.clone(),
                 or_replace: c.or_replace,
@@ -376,6 +470,7 @@ pub fn plan(
                 path: c.path.clone(),
                 format,
                 config,
+                train,
             }
         }
         crate::Statement::Subscribe(sub) => {

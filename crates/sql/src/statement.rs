@@ -49,7 +49,8 @@ pub enum Statement {
     },
     /// `SHOW CONNECTIONS | SOURCES | SINKS | MODELS`.
     Show(ObjectKind),
-    /// `CREATE [OR REPLACE] MODEL [IF NOT EXISTS] name FROM 'path' [WITH (format = 'onnx')]`.
+    /// `CREATE [OR REPLACE] MODEL [IF NOT EXISTS] name FROM 'path' [WITH (format = 'onnx')]`, or
+    /// `… name TRAIN <algorithm> ON (<query>) TARGET <column> [WITH (…)]`.
     CreateModel(CreateModel),
 }
 
@@ -62,12 +63,25 @@ pub struct CreateModel {
     pub or_replace: bool,
     /// IF NOT EXISTS.
     pub if_not_exists: bool,
-    /// The file to read (on the server).
+    /// The file to read (on the server); empty when trained.
     pub path: String,
+    /// `TRAIN …`: the model is fitted to a query's rows.
+    pub train: Option<TrainSpec>,
     /// WITH options (format, …), lower-cased names.
     pub options: Vec<StatementOption>,
     /// The statement's text.
     pub text: String,
+}
+
+/// `TRAIN <algorithm> ON (<query>) TARGET <column>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainSpec {
+    /// `LINEAR_REGRESSION`, `LOGISTIC_REGRESSION` or `MLP`.
+    pub algorithm: String,
+    /// The training query.
+    pub query: Box<ast::Query>,
+    /// The column to predict.
+    pub target: String,
 }
 
 /// Riffle's own kinds of catalog object.
@@ -564,7 +578,12 @@ fn parse_options(p: &mut Parser) -> Result<Vec<StatementOption>, PlanError> {
             }
             Token::Number(n, _) => {
                 p.next_token();
-                Some(n)
+                // `RETRAIN AFTER CHANGE 10%`
+                if p.consume_token(&Token::Mod) {
+                    Some(format!("{n}%"))
+                } else {
+                    Some(n)
+                }
             }
             Token::LParen => {
                 // A parenthesized list (START OFFSET (0, 10)): kept as its text.
@@ -717,8 +736,19 @@ fn parse_create_source(p: &mut Parser, text: String) -> Result<CreateSource, Pla
 fn parse_create_model(p: &mut Parser, or_replace: bool, text: String) -> Result<CreateModel, PlanError> {
     let if_not_exists = if_not_exists(p);
     let name = p.parse_identifier().map_err(parse_error)?.value;
-    expect_word(p, "from")?;
-    let path = p.parse_literal_string().map_err(parse_error)?;
+    let (path, train) = if eat_word(p, "train") {
+        let algorithm = p.parse_identifier().map_err(parse_error)?.value;
+        expect_word(p, "on")?;
+        p.expect_token(&Token::LParen).map_err(parse_error)?;
+        let query = p.parse_query().map_err(parse_error)?;
+        p.expect_token(&Token::RParen).map_err(parse_error)?;
+        expect_word(p, "target")?;
+        let target = p.parse_identifier().map_err(parse_error)?.value;
+        (String::new(), Some(TrainSpec { algorithm, query, target }))
+    } else {
+        expect_word(p, "from")?;
+        (p.parse_literal_string().map_err(parse_error)?, None)
+    };
     let options = if p.parse_keyword(Keyword::WITH) {
         parse_options(p)?.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect()
     } else {
@@ -729,6 +759,7 @@ fn parse_create_model(p: &mut Parser, or_replace: bool, text: String) -> Result<
         or_replace,
         if_not_exists,
         path,
+        train,
         options,
         text,
     })
