@@ -88,6 +88,9 @@ pub(crate) struct Coordinator {
     pending_tail: Vec<(Timestamp, Vec<(GlobalId, Row, Diff)>)>,
     /// Recovered contents of ENVELOPE UPSERT sources, to seed their key state.
     pub(crate) recovered_upsert: std::collections::BTreeMap<GlobalId, Vec<(Row, Diff)>>,
+    /// Trained models retrained on a schedule: milliseconds between runs, and when the last
+    /// scheduled run started (so that a failing one waits its interval too).
+    retrain_every: std::collections::BTreeMap<GlobalId, (u64, Timestamp)>,
 }
 
 /// The shared entry point for sessions.
@@ -137,6 +140,7 @@ impl Adapter {
             sinks: Default::default(),
             pending_tail: Vec::new(),
             recovered_upsert: Default::default(),
+            retrain_every: Default::default(),
         };
         let mut stored = coord.durable.load_catalog()?;
         // System tables first: user dataflows may read them (views that call models import
@@ -244,7 +248,35 @@ impl Adapter {
     /// Moves logical time to the clock's "now" when no write did: temporal filters retract
     /// rows as time passes even with no new input. Called every tick by the server.
     pub async fn tick(&self) {
-        self.coord.lock().await.advance(&self.compute);
+        let due = {
+            let mut coord = self.coord.lock().await;
+            coord.advance(&self.compute);
+            coord.retrain_due()
+        };
+        for (name, sql) in due {
+            self.retrain(&name, &sql).await;
+        }
+    }
+
+    /// Runs a trained model's statement again as `CREATE OR REPLACE` (`RETRAIN EVERY`): a new
+    /// version, promoted if its validation metric is not worse.
+    async fn retrain(&self, name: &str, create_sql: &str) {
+        let stmt = match riffle_sql::parse(create_sql).map(|mut s| s.pop()) {
+            Ok(Some(Statement::CreateModel(mut c))) => {
+                c.or_replace = true;
+                c.if_not_exists = false;
+                Statement::CreateModel(c)
+            }
+            other => {
+                tracing::warn!(model = name, ?other, "cannot retrain: the stored statement is not CREATE MODEL");
+                return;
+            }
+        };
+        info!(model = name, "retraining on schedule");
+        let mut session = Session::new();
+        if let Err(e) = self.execute(&mut session, &stmt, &Params::default()).await {
+            tracing::warn!(model = name, error = %e, "scheduled retraining failed");
+        }
     }
 
     /// Plans a statement without running it: parameter types and result columns.
@@ -613,6 +645,7 @@ impl Adapter {
                 }
                 coord.persist(&item)?;
                 coord.catalog.insert(item);
+                coord.note_retrain(id, train.as_ref())?;
                 crate::models::registry().insert(&name, version, model);
                 coord.write(&self.compute, changes)?;
                 info!(model = %name, version, "model created");
@@ -837,6 +870,7 @@ impl Coordinator {
                 for m in metas {
                     self.catalog.add_model_version(id, m);
                 }
+                self.note_retrain(id, train.as_ref())?;
                 let format = if train.is_some() {
                     "safetensors".to_string()
                 } else {
@@ -894,6 +928,44 @@ impl Coordinator {
         self.write(compute, updates)?;
         info!(%table, rows = n, bytes, "COPY FROM");
         Ok(n)
+    }
+
+    /// Notes a trained model's retraining schedule.
+    fn note_retrain(&mut self, id: GlobalId, train: Option<&riffle_sql::TrainPlan>) -> Result<(), AdapterError> {
+        match train {
+            Some(t) => {
+                if let Some(every) = crate::models::train_params(&t.options)?.1.every {
+                    self.retrain_every.insert(id, (every, 0));
+                }
+            }
+            None => {
+                self.retrain_every.remove(&id);
+            }
+        }
+        Ok(())
+    }
+
+    /// The models whose last training run read their data at least their interval ago.
+    fn retrain_due(&mut self) -> Vec<(String, String)> {
+        let now = self.last_ts;
+        let mut due = Vec::new();
+        self.retrain_every.retain(|id, _| self.catalog.get_by_id(*id).is_some());
+        for (id, (every, attempted)) in self.retrain_every.iter_mut() {
+            let Some(item) = self.catalog.get_by_id(*id) else { continue };
+            let last = self
+                .catalog
+                .model_versions(*id)
+                .iter()
+                .filter_map(|m| m.training.as_ref().map(|t| t.read_at))
+                .max()
+                .unwrap_or(0)
+                .max(*attempted);
+            if now >= last.saturating_add(*every) {
+                *attempted = now;
+                due.push((item.name.clone(), item.create_sql.clone()));
+            }
+        }
+        due
     }
 
     /// Applies NOT NULL constraints to rows about to enter a table.
