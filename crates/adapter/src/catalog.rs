@@ -106,6 +106,58 @@ impl Catalog {
         (desc, rows)
     }
 
+    /// `riffle_lineage`: for every object, each object it reads, directly (depth 1) or through
+    /// others, down to tables and sources. A view that calls a model, and a trained model's
+    /// training query, count as reads.
+    fn lineage_rows(&self) -> (RelationDesc, Vec<Row>) {
+        let desc = columns(&[
+            ("object", ScalarType::String),
+            ("object_type", ScalarType::String),
+            ("reads", ScalarType::String),
+            ("reads_type", ScalarType::String),
+            ("depth", ScalarType::Int32),
+        ]);
+        let mut rows = Vec::new();
+        for item in self.items.values() {
+            if item.id.is_system() {
+                continue;
+            }
+            // Breadth first, each object at the depth it is first reached.
+            let mut seen: BTreeMap<GlobalId, i32> = BTreeMap::new();
+            let mut frontier: Vec<GlobalId> = item.depends_on.clone();
+            let mut depth = 1;
+            while !frontier.is_empty() {
+                let mut next = Vec::new();
+                for id in frontier {
+                    if id == item.id || seen.contains_key(&id) {
+                        continue;
+                    }
+                    seen.insert(id, depth);
+                    if let Some(dep) = self.items.get(&id) {
+                        next.extend(dep.depends_on.iter().copied());
+                    }
+                }
+                frontier = next;
+                depth += 1;
+            }
+            let mut reached: Vec<(i32, &CatalogItem)> = seen
+                .iter()
+                .filter_map(|(id, d)| self.items.get(id).filter(|i| !i.id.is_system()).map(|i| (*d, i)))
+                .collect();
+            reached.sort_by(|a, b| (a.0, &a.1.name).cmp(&(b.0, &b.1.name)));
+            for (d, dep) in reached {
+                rows.push(Row::new(vec![
+                    Datum::String(item.name.clone()),
+                    Datum::String(item.kind.noun().to_string()),
+                    Datum::String(dep.name.clone()),
+                    Datum::String(dep.kind.noun().to_string()),
+                    Datum::Int32(d),
+                ]));
+            }
+        }
+        (desc, rows)
+    }
+
     /// Allocates an id for a new item.
     pub fn allocate_id(&mut self) -> GlobalId {
         self.next_id += 1;
@@ -206,6 +258,9 @@ impl SessionCatalog for Catalog {
         }
         if name == "riffle_model_versions" {
             return Some(self.model_versions_rows());
+        }
+        if name == "riffle_lineage" {
+            return Some(self.lineage_rows());
         }
         if name != "riffle_source_progress" {
             return None;
