@@ -537,6 +537,9 @@ async fn embed_in_sql_views_and_semantic_search() {
     assert_eq!(ids(c.query("SELECT id FROM near_food", &[]).await.unwrap()), vec![2, 50]);
     c.batch_execute("DELETE FROM docs WHERE id = 50").await.unwrap();
     c.execute(&insert, &[&3i32, &sentences[3]]).await.unwrap();
+    // The model's tokenizer, as a transform: BERT's uncased WordPiece ids with [CLS]/[SEP].
+    let ids: Vec<i32> = c.query_one("SELECT tokenize('minilm', 'Hello world')", &[]).await.unwrap().get(0);
+    assert_eq!(ids, vec![101, 7592, 2088, 102]);
     // Errors: the wrong function for the model, the wrong types, the wrong kind of path.
     for (sql, code) in [
         ("SELECT predict('minilm', 1.0)".to_string(), "42883"),

@@ -34,6 +34,8 @@ pub enum AggregateFunc {
     PercentileCont(F64),
     /// `percentile_disc(f) WITHIN GROUP (ORDER BY x)`: the first value at or past the fraction.
     PercentileDisc(F64),
+    /// `mode() WITHIN GROUP (ORDER BY x)`: the most frequent value (the smallest among ties).
+    Mode,
     /// `var_samp`/`variance` (sample) or `var_pop` (population), and the `stddev` forms.
     Variance {
         /// Population rather than sample.
@@ -120,6 +122,17 @@ impl AggregateFunc {
                     .flat_map(|(d, n)| std::iter::repeat_n(riffle_repr::strconv::format_datum(d).unwrap_or_default(), *n as usize))
                     .collect();
                 Datum::String(parts.join(sep))
+            }
+            AggregateFunc::Mode => {
+                let mut counts: Vec<(&Datum, Diff)> = Vec::new();
+                for (d, n) in non_null() {
+                    match counts.iter_mut().find(|(x, _)| compare(x, d) == std::cmp::Ordering::Equal) {
+                        Some((_, c)) => *c += *n,
+                        None => counts.push((d, *n)),
+                    }
+                }
+                counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| compare(a.0, b.0)));
+                counts.first().map_or(Datum::Null, |(d, _)| (*d).clone())
             }
             AggregateFunc::PercentileCont(F64(f)) | AggregateFunc::PercentileDisc(F64(f)) => {
                 let mut values: Vec<(&Datum, Diff)> = non_null().cloned().collect();

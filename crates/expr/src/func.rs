@@ -93,6 +93,18 @@ pub enum Func {
         model: String,
         proba: bool,
     },
+    /// `width_bucket(x, low, high, count)`: the equi-width bucket of x (0 below, count + 1 above).
+    WidthBucket,
+    /// `width_bucket(x, thresholds[])`: how many of the sorted thresholds are ≤ x.
+    WidthBucketArray,
+    /// `one_hot(x, categories[])`: float8[] with 1 where x equals the category, else 0.
+    OneHot,
+    /// `word_count(text)`: the number of whitespace-separated words.
+    WordCount,
+    /// `tokenize('model', text)`: a text model's token ids (integer[]).
+    Tokenize {
+        model: String,
+    },
     /// `embed('model', text)`: a sentence embedding (float4[]) from a text-embedding model.
     Embed {
         model: String,
@@ -324,6 +336,66 @@ impl Func {
                     .ok_or_else(|| EvalError::InvalidArgument("models are not available in this process".into()))?;
                 let mut out = scorer.score(model, None, &[row], *proba).map_err(EvalError::InvalidArgument)?;
                 out.pop().unwrap_or(Null)
+            }
+            Func::WidthBucket => {
+                let (x, lo, hi) = (as_f64(&a[0]), as_f64(&a[1]), as_f64(&a[2]));
+                let n = int_arg(&a[3])?;
+                if n <= 0 {
+                    return Err(EvalError::InvalidArgument("count must be greater than zero".into()));
+                }
+                if lo == hi || !lo.is_finite() || !hi.is_finite() {
+                    return Err(EvalError::InvalidArgument("lower bound cannot equal upper bound".into()));
+                }
+                let bucket = if lo < hi {
+                    if x < lo {
+                        0
+                    } else if x >= hi {
+                        n + 1
+                    } else {
+                        ((x - lo) / (hi - lo) * n as f64).floor() as i64 + 1
+                    }
+                } else if x > lo {
+                    0
+                } else if x <= hi {
+                    n + 1
+                } else {
+                    ((lo - x) / (lo - hi) * n as f64).floor() as i64 + 1
+                };
+                Int32(bucket.min(n + 1) as i32)
+            }
+            Func::WidthBucketArray => {
+                let Array(thresholds) = &a[1] else {
+                    return Err(EvalError::InvalidArgument("thresholds must be an array".into()));
+                };
+                let n = thresholds
+                    .iter()
+                    .take_while(|t| !t.is_null() && compare(t, &a[0]) != Ordering::Greater)
+                    .count();
+                Int32(n as i32)
+            }
+            Func::OneHot => {
+                let Array(categories) = &a[1] else {
+                    return Err(EvalError::InvalidArgument("one_hot needs an array of categories".into()));
+                };
+                Array(
+                    categories
+                        .iter()
+                        .map(|c| {
+                            Datum::f64(if !c.is_null() && compare(c, &a[0]) == Ordering::Equal {
+                                1.0
+                            } else {
+                                0.0
+                            })
+                        })
+                        .collect(),
+                )
+            }
+            Func::WordCount => Int32(text(&a[0])?.split_whitespace().count() as i32),
+            Func::Tokenize { model } => {
+                let scorer = crate::scoring::scorer()
+                    .ok_or_else(|| EvalError::InvalidArgument("models are not available in this process".into()))?;
+                let ids = scorer.tokenize(model, text(&a[0])?).map_err(EvalError::InvalidArgument)?;
+                Array(ids.into_iter().map(|i| Int32(i as i32)).collect())
             }
             Func::Embed { model } => {
                 let text = match &a[0] {

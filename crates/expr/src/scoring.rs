@@ -12,6 +12,12 @@ pub trait Scorer: Send + Sync {
 
     /// One embedding (float4[]) per text, by `version` of a text-embedding model.
     fn embed(&self, model: &str, version: Option<u64>, texts: &[&str]) -> Result<Vec<Datum>, String>;
+
+    /// A text model's token ids for `text` (its current version).
+    fn tokenize(&self, model: &str, text: &str) -> Result<Vec<u32>, String> {
+        let _ = text;
+        Err(format!("model \"{model}\" has no tokenizer"))
+    }
 }
 
 static SCORER: OnceLock<Box<dyn Scorer>> = OnceLock::new();

@@ -172,6 +172,15 @@ impl Bert {
         })
     }
 
+    /// The token ids the encoder sees for `text` (with the special tokens, truncated).
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, ModelError> {
+        let e = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| ModelError::Eval(format!("tokenizing: {e}")))?;
+        Ok(e.get_ids().to_vec())
+    }
+
     /// How the encoder's token vectors are pooled, as `riffle_models` lists it.
     pub fn pooling_name(&self) -> &'static str {
         match (self.pooling, self.normalize) {

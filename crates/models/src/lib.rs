@@ -248,6 +248,14 @@ impl Model {
         })
     }
 
+    /// A text model's token ids for `text`.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, ModelError> {
+        match &self.engine {
+            Engine::Bert(b) => b.tokenize(text),
+            _ => Err(ModelError::Eval("this model has no tokenizer".into())),
+        }
+    }
+
     /// Embeds a batch of texts (a sentence-embedding model only).
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
         let Engine::Bert(b) = &self.engine else {

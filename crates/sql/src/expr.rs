@@ -72,6 +72,7 @@ impl<'a> ExprCx<'a> {
 }
 
 const AGGREGATES: &[&str] = &[
+    "mode",
     "percentile_cont",
     "percentile_disc",
     "count",
@@ -1106,6 +1107,21 @@ impl Planner<'_> {
         if name.starts_with("percentile_") {
             return self.plan_percentile(cx, name, f);
         }
+        if name == "mode" {
+            let [order] = f.within_group.as_slice() else {
+                return Err(PlanError::Syntax("mode requires WITHIN GROUP (ORDER BY …)".into()));
+            };
+            let x = self.plan_expr(cx, &order.expr)?;
+            let typ = x.typ.clone();
+            return Ok((
+                AggregateExpr {
+                    func: AggregateFunc::Mode,
+                    expr: x.expr,
+                    distinct: false,
+                },
+                typ,
+            ));
+        }
         let (args, distinct, star) = self.function_args(f)?;
         if star {
             if name != "count" {
@@ -1372,6 +1388,61 @@ impl Planner<'_> {
                     (crate::ModelOutput::Embedding(_), false) => unreachable!("refused above"),
                 };
                 call(Func::Predict { model: model_name, proba }, args, typ)
+            }
+            ("width_bucket", 4) => {
+                let mut it = planned.into_iter();
+                let mut args = Vec::new();
+                for _ in 0..3 {
+                    let t = it.next().expect("four arguments");
+                    if !(t.typ.is_numeric() || t.typ == T::Unknown) {
+                        return Err(PlanError::UnknownFunction(format!(
+                            "function width_bucket({}, …) does not exist",
+                            t.typ
+                        )));
+                    }
+                    args.push(self.cast(t, &T::Float64, false)?);
+                }
+                args.push(self.cast(it.next().expect("four arguments"), &T::Int32, false)?);
+                call(Func::WidthBucket, args, T::Int32)
+            }
+            ("width_bucket" | "one_hot", 2) => {
+                let mut it = planned.into_iter();
+                let (x, list) = (it.next().expect("two arguments"), it.next().expect("two arguments"));
+                let elem = match &list.typ {
+                    T::Array(e) => (**e).clone(),
+                    other => {
+                        return Err(PlanError::UnknownFunction(format!(
+                            "function {name}({}, {other}) does not exist",
+                            x.typ
+                        )))
+                    }
+                };
+                let (x, list) = if elem.is_numeric() && (x.typ.is_numeric() || x.typ == T::Unknown) {
+                    (
+                        self.cast(x, &T::Float64, false)?,
+                        self.cast(list, &T::Array(Box::new(T::Float64)), false)?,
+                    )
+                } else {
+                    let x = self.cast(x, &elem, false)?;
+                    (x, list)
+                };
+                if name == "one_hot" {
+                    call(Func::OneHot, vec![x, list], T::Array(Box::new(T::Float64)))
+                } else {
+                    call(Func::WidthBucketArray, vec![x, list], T::Int32)
+                }
+            }
+            ("word_count", 1) => call(Func::WordCount, texts(planned)?, T::Int32),
+            ("tokenize", 2) => {
+                let mut it = planned.into_iter();
+                let (model_name, desc) = self.model_arg(name, it.next())?;
+                if !matches!(desc.output, crate::ModelOutput::Embedding(_)) {
+                    return Err(PlanError::UnknownFunction(format!(
+                        "function tokenize('{model_name}', text) does not exist: {model_name} has no tokenizer"
+                    )));
+                }
+                let text = text_arg(it.next().expect("two arguments"))?;
+                call(Func::Tokenize { model: model_name }, vec![text], T::Array(Box::new(T::Int32)))
             }
             ("embed", 2) => {
                 let mut it = planned.into_iter();

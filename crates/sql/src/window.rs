@@ -220,7 +220,8 @@ impl Planner<'_> {
                 )
             }
             "count" if star => (WindowFunc::Aggregate(AggregateFunc::CountAll), ScalarType::Int64, vec![]),
-            "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every" => {
+            "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every" | "stddev" | "stddev_samp" | "stddev_pop"
+            | "variance" | "var_samp" | "var_pop" => {
                 arity(1..=1)?;
                 let (agg, typ, t) = self.aggregate_func(&name, planned.into_iter().next().expect("one argument"))?;
                 (WindowFunc::Aggregate(agg), typ, vec![t.expr])
