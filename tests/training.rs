@@ -248,3 +248,59 @@ async fn retraining_on_a_schedule() {
     let y: f64 = c.query_one("SELECT predict('trend', 10.0)", &[]).await.unwrap().get(0);
     assert!((y - 31.0).abs() < 0.05, "{y}");
 }
+
+/// `RETRAIN AFTER CHANGE n%`: a run once the training query's rows have changed by that share
+/// of the rows the last run used (counted incrementally; an updated row counts once).
+#[tokio::test(flavor = "multi_thread")]
+async fn retraining_after_the_data_changes() {
+    let server = TestServer::start_with(&["--tick-ms", "50"]);
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE pts (x float8, y float8);
+         INSERT INTO pts SELECT g, 2 * g FROM generate_series(1, 40) g;
+         CREATE MODEL drift TRAIN LINEAR_REGRESSION ON (SELECT x, y FROM pts WHERE x > 0) TARGET y
+           WITH (RETRAIN AFTER CHANGE 50%, epochs = 300);",
+    )
+    .await
+    .unwrap();
+    let runs = || async {
+        c.query_one("SELECT count(*) FROM riffle_model_versions WHERE name = 'drift'", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    // 10 new rows and 5 updated ones: 15 of 40 changed, under 50%.
+    c.batch_execute("INSERT INTO pts SELECT g, 2 * g FROM generate_series(41, 50) g")
+        .await
+        .unwrap();
+    c.batch_execute("UPDATE pts SET y = y + 1 WHERE x <= 5").await.unwrap();
+    // Rows outside the training query do not count.
+    c.batch_execute("INSERT INTO pts SELECT -g, 0 FROM generate_series(1, 100) g")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(runs().await, 1, "15 of 40 rows changed: not yet");
+    c.batch_execute("INSERT INTO pts SELECT g, 2 * g FROM generate_series(51, 56) g")
+        .await
+        .unwrap();
+    let mut n = 1;
+    for _ in 0..100 {
+        n = runs().await;
+        if n > 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(n, 2, "21 of 40 rows changed: one run");
+    let used: i64 = c
+        .query_one(
+            "SELECT train_rows + validation_rows FROM riffle_model_versions WHERE name = 'drift' AND version = 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(used, 56);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(runs().await, 2, "the count starts again after a run");
+}

@@ -91,6 +91,10 @@ pub(crate) struct Coordinator {
     /// Trained models retrained on a schedule: milliseconds between runs, and when the last
     /// scheduled run started (so that a failing one waits its interval too).
     retrain_every: std::collections::BTreeMap<GlobalId, (u64, Timestamp)>,
+    /// Trained models retrained after their training query's rows change by a fraction: the
+    /// fraction, the rows changed since the last run (counted by a subscription to the query),
+    /// and the counting task.
+    retrain_change: std::collections::BTreeMap<GlobalId, (f64, Arc<std::sync::atomic::AtomicU64>, Option<tokio::task::JoinHandle<()>>)>,
 }
 
 /// The shared entry point for sessions.
@@ -141,6 +145,7 @@ impl Adapter {
             pending_tail: Vec::new(),
             recovered_upsert: Default::default(),
             retrain_every: Default::default(),
+            retrain_change: Default::default(),
         };
         let mut stored = coord.durable.load_catalog()?;
         // System tables first: user dataflows may read them (views that call models import
@@ -238,6 +243,7 @@ impl Adapter {
             coord.last_ts = coord.last_ts.max(ts);
         }
         coord.advance(&self.compute);
+        coord.watch_training_changes(&self.compute);
         let sources = coord.items_where(|k| matches!(k, ItemKind::Source(_)));
         for item in &sources {
             crate::sources::start_source(&mut coord, self, item)?;
@@ -251,7 +257,10 @@ impl Adapter {
         let due = {
             let mut coord = self.coord.lock().await;
             coord.advance(&self.compute);
-            coord.retrain_due()
+            let mut due = coord.retrain_due();
+            due.sort();
+            due.dedup();
+            due
         };
         for (name, sql) in due {
             self.retrain(&name, &sql).await;
@@ -646,6 +655,7 @@ impl Adapter {
                 coord.persist(&item)?;
                 coord.catalog.insert(item);
                 coord.note_retrain(id, train.as_ref())?;
+                coord.watch_training_changes(&self.compute);
                 crate::models::registry().insert(&name, version, model);
                 coord.write(&self.compute, changes)?;
                 info!(model = %name, version, "model created");
@@ -932,23 +942,94 @@ impl Coordinator {
 
     /// Notes a trained model's retraining schedule.
     fn note_retrain(&mut self, id: GlobalId, train: Option<&riffle_sql::TrainPlan>) -> Result<(), AdapterError> {
-        match train {
-            Some(t) => {
-                if let Some(every) = crate::models::train_params(&t.options)?.1.every {
-                    self.retrain_every.insert(id, (every, 0));
-                }
+        self.retrain_every.remove(&id);
+        if let Some((_, _, Some(task))) = self.retrain_change.remove(&id) {
+            task.abort();
+        }
+        if let Some(t) = train {
+            let retrain = crate::models::train_params(&t.options)?.1;
+            if let Some(every) = retrain.every {
+                self.retrain_every.insert(id, (every, 0));
             }
-            None => {
-                self.retrain_every.remove(&id);
+            if let Some(fraction) = retrain.after_change {
+                self.retrain_change.insert(id, (fraction, Default::default(), None));
             }
         }
         Ok(())
+    }
+
+    /// Starts counting the changes of each `RETRAIN AFTER CHANGE` model's training query (a
+    /// subscription from now on, without the snapshot): per timestamp, the larger of rows
+    /// inserted and rows deleted, so an updated row counts once.
+    fn watch_training_changes(&mut self, compute: &Arc<ComputeController>) {
+        let ts = self.last_ts;
+        let mut plans = Vec::new();
+        for (id, (_, _, task)) in &self.retrain_change {
+            if task.is_some() {
+                continue;
+            }
+            let Some(item) = self.catalog.get_by_id(*id) else { continue };
+            let Ok(Some(stmt)) = riffle_sql::parse(&item.create_sql).map(|mut s| s.pop()) else {
+                continue;
+            };
+            if let Ok((Plan::CreateModel { train: Some(t), .. }, _)) =
+                riffle_sql::plan(&self.catalog, &stmt, PlanContext::default(), &Params::default())
+            {
+                plans.push((*id, t.plan));
+            }
+        }
+        for (id, plan) in plans {
+            let mut rx = compute.subscribe(plan, ts, false);
+            let entry = self.retrain_change.get_mut(&id).expect("listed");
+            let counter = entry.1.clone();
+            entry.2 = Some(tokio::spawn(async move {
+                use std::sync::atomic::Ordering::Relaxed;
+                while let Some(Ok(batch)) = rx.recv().await {
+                    let mut per_time: std::collections::BTreeMap<Timestamp, (u64, u64)> = Default::default();
+                    for (t, d, _) in &batch.updates {
+                        let e = per_time.entry(*t).or_default();
+                        if *d > 0 {
+                            e.0 += d.unsigned_abs();
+                        } else {
+                            e.1 += d.unsigned_abs();
+                        }
+                    }
+                    counter.fetch_add(per_time.values().map(|(i, d)| (*i).max(*d)).sum(), Relaxed);
+                }
+            }));
+        }
     }
 
     /// The models whose last training run read their data at least their interval ago.
     fn retrain_due(&mut self) -> Vec<(String, String)> {
         let now = self.last_ts;
         let mut due = Vec::new();
+        self.retrain_change.retain(|id, (_, _, task)| {
+            let keep = self.catalog.get_by_id(*id).is_some();
+            if !keep {
+                if let Some(t) = task.take() {
+                    t.abort();
+                }
+            }
+            keep
+        });
+        for (id, (fraction, changed, _)) in &self.retrain_change {
+            let Some(item) = self.catalog.get_by_id(*id) else { continue };
+            let rows = self
+                .catalog
+                .model_versions(*id)
+                .iter()
+                .rev()
+                .find_map(|m| m.training.as_ref().map(|t| t.train_rows + t.validation_rows + t.skipped_rows))
+                .unwrap_or(0)
+                .max(1);
+            let n = changed.load(std::sync::atomic::Ordering::Relaxed);
+            if n as f64 >= fraction * rows as f64 {
+                info!(model = %item.name, changed = n, rows, "training data changed past its threshold");
+                changed.store(0, std::sync::atomic::Ordering::Relaxed);
+                due.push((item.name.clone(), item.create_sql.clone()));
+            }
+        }
         self.retrain_every.retain(|id, _| self.catalog.get_by_id(*id).is_some());
         for (id, (every, attempted)) in self.retrain_every.iter_mut() {
             let Some(item) = self.catalog.get_by_id(*id) else { continue };

@@ -133,11 +133,13 @@ pub(crate) fn describe(model: &Model, format: &str, version: u64, created_at: i6
     }
 }
 
-/// How a trained model is retrained (`WITH (RETRAIN EVERY '…')`).
+/// How a trained model is retrained (`WITH (RETRAIN EVERY '…')`, `RETRAIN AFTER CHANGE n%`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Retrain {
     /// Milliseconds between runs.
     pub every: Option<u64>,
+    /// Retrain once this fraction of the training query's rows has changed.
+    pub after_change: Option<f64>,
 }
 
 /// The training options of `CREATE MODEL … TRAIN … WITH (…)`.
@@ -175,9 +177,11 @@ pub(crate) fn train_params(options: &[(String, Option<String>)]) -> Result<(riff
                 retrain.every = Some(ms as u64);
             }
             "retrain after change" => {
-                return Err(AdapterError::Model(
-                    "RETRAIN AFTER CHANGE is not supported yet; use RETRAIN EVERY".into(),
-                ))
+                let pct: f64 = v.trim_end_matches('%').trim().parse().map_err(|_| bad(k, &v))?;
+                if !(pct > 0.0 && pct.is_finite()) {
+                    return Err(bad(k, &v));
+                }
+                retrain.after_change = Some(pct / 100.0);
             }
             other => return Err(AdapterError::Model(format!("unknown training option {other}"))),
         }
