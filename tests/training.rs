@@ -304,3 +304,60 @@ async fn retraining_after_the_data_changes() {
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(runs().await, 2, "the count starts again after a run");
 }
+
+/// A run in progress shows in `riffle_training_progress` (epoch, loss) and leaves it when done;
+/// other sessions keep working meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn training_progress_is_visible_while_it_runs() {
+    let server = TestServer::start();
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE big (a float8, b float8, y float8);
+         INSERT INTO big SELECT g % 17, g % 5, (g % 17) * 2 + (g % 5) FROM generate_series(1, 500) g;",
+    )
+    .await
+    .unwrap();
+    let trainer = server.connect().await;
+    let run = tokio::spawn(async move {
+        trainer
+            .batch_execute("CREATE MODEL slow TRAIN MLP ON (SELECT a, b, y FROM big) TARGET y WITH (hidden = '32,32', epochs = 3000)")
+            .await
+    });
+    let mut seen = None;
+    for _ in 0..200 {
+        let rows = c
+            .query(
+                "SELECT model, algorithm, rows, epoch, epochs, loss FROM riffle_training_progress",
+                &[],
+            )
+            .await
+            .unwrap();
+        if let Some(r) = rows.first() {
+            let epoch: i64 = r.get(3);
+            if epoch > 0 {
+                seen = Some((
+                    r.get::<_, String>(0),
+                    r.get::<_, String>(1),
+                    r.get::<_, i64>(2),
+                    epoch,
+                    r.get::<_, i64>(4),
+                ));
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (model, algorithm, rows, epoch, epochs) = seen.expect("the run showed progress");
+    assert_eq!((model.as_str(), algorithm.as_str(), rows, epochs), ("slow", "MLP", 500, 3000));
+    assert!(epoch > 0 && epoch <= 3000);
+    // Writes go on while it trains.
+    c.batch_execute("INSERT INTO big VALUES (1, 1, 3)").await.unwrap();
+    run.await.unwrap().unwrap();
+    assert!(c.query("SELECT * FROM riffle_training_progress", &[]).await.unwrap().is_empty());
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM riffle_model_versions WHERE name = 'slow'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+}

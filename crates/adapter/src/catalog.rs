@@ -25,6 +25,8 @@ pub struct Catalog {
     next_id: u64,
     /// Live progress of running sources (for `riffle_source_progress`).
     pub source_status: BTreeMap<GlobalId, Arc<Mutex<SourceStatus>>>,
+    /// Training runs in progress, by model name (`riffle_training_progress`).
+    pub(crate) training: BTreeMap<String, Arc<Mutex<crate::models::TrainingStatus>>>,
     /// Every stored version of each model (for `riffle_model_versions` and promotion).
     model_versions: BTreeMap<GlobalId, Vec<crate::models::VersionMeta>>,
 }
@@ -261,6 +263,34 @@ impl SessionCatalog for Catalog {
         }
         if name == "riffle_lineage" {
             return Some(self.lineage_rows());
+        }
+        if name == "riffle_training_progress" {
+            let desc = columns(&[
+                ("model", ScalarType::String),
+                ("algorithm", ScalarType::String),
+                ("rows", ScalarType::Int64),
+                ("epoch", ScalarType::Int64),
+                ("epochs", ScalarType::Int64),
+                ("loss", ScalarType::Float64),
+                ("started_at", ScalarType::TimestampTz),
+            ]);
+            let rows = self
+                .training
+                .iter()
+                .map(|(name, s)| {
+                    let s = s.lock().expect("training status").clone();
+                    Row::new(vec![
+                        Datum::String(name.clone()),
+                        Datum::String(s.algorithm),
+                        Datum::Int64(s.rows as i64),
+                        Datum::Int64(s.epoch as i64),
+                        Datum::Int64(s.epochs as i64),
+                        s.loss.map_or(Datum::Null, |l| Datum::Float64(riffle_repr::F64(l))),
+                        Datum::TimestampTz(s.started_at),
+                    ])
+                })
+                .collect();
+            return Some((desc, rows));
         }
         if name != "riffle_source_progress" {
             return None;

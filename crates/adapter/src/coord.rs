@@ -316,6 +316,7 @@ impl Adapter {
         name: &str,
         plan: &riffle_sql::TrainPlan,
         ts: Timestamp,
+        status: Arc<std::sync::Mutex<crate::models::TrainingStatus>>,
     ) -> Result<(Vec<u8>, crate::models::TrainingRun), AdapterError> {
         let (params, _) = crate::models::train_params(&plan.options)?;
         let algorithm = riffle_models::train::Algorithm::from_name(&plan.algorithm)
@@ -332,10 +333,21 @@ impl Adapter {
         );
         let started = std::time::Instant::now();
         let p = params.clone();
-        let trained = tokio::task::spawn_blocking(move || riffle_models::train::train(algorithm, &features, &targets, &p))
-            .await
-            .map_err(|e| AdapterError::Internal(format!("training panicked: {e}")))?
-            .map_err(|e| AdapterError::Model(e.to_string()))?;
+        {
+            let mut s = status.lock().expect("training status");
+            s.rows = features.len();
+            s.epochs = params.epochs;
+        }
+        let trained = tokio::task::spawn_blocking(move || {
+            riffle_models::train::train_with_progress(algorithm, &features, &targets, &p, &|epoch, loss| {
+                let mut s = status.lock().expect("training status");
+                s.epoch = epoch;
+                s.loss = Some(loss);
+            })
+        })
+        .await
+        .map_err(|e| AdapterError::Internal(format!("training panicked: {e}")))?
+        .map_err(|e| AdapterError::Model(e.to_string()))?;
         info!(model = name, seconds = started.elapsed().as_secs_f64(), metrics = ?trained.metrics, "trained");
         let run = crate::models::TrainingRun {
             algorithm: algorithm.name().to_string(),
@@ -586,9 +598,20 @@ impl Adapter {
                     Some(tp) => {
                         // Read and train without holding the coordinator: other sessions go on.
                         let ts = coord.last_ts;
+                        if coord.catalog.training.contains_key(&name) {
+                            return Err(AdapterError::Model(format!("model \"{name}\" is already training")));
+                        }
+                        let status = Arc::new(std::sync::Mutex::new(crate::models::TrainingStatus {
+                            algorithm: tp.algorithm.clone(),
+                            started_at: chrono::Utc::now().timestamp_micros(),
+                            ..Default::default()
+                        }));
+                        coord.catalog.training.insert(name.clone(), status.clone());
                         drop(coord);
-                        let (bytes, run) = self.train_model(&name, tp, ts).await?;
+                        let result = self.train_model(&name, tp, ts, status).await;
                         coord = self.coord.lock().await;
+                        coord.catalog.training.remove(&name);
+                        let (bytes, run) = result?;
                         (bytes, "safetensors".to_string(), Some(run))
                     }
                 };

@@ -236,6 +236,18 @@ pub(crate) fn training_data(
     Ok((features, targets, skipped))
 }
 
+/// A training run in progress (`riffle_training_progress`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TrainingStatus {
+    pub algorithm: String,
+    pub rows: usize,
+    pub epoch: usize,
+    pub epochs: usize,
+    pub loss: Option<f64>,
+    /// Microseconds since the epoch.
+    pub started_at: i64,
+}
+
 /// One training run, as stored with the version it made.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TrainingRun {

@@ -130,6 +130,17 @@ impl Rng {
 
 /// Fits `algorithm` to `features` (one row of numbers per example) and `targets`.
 pub fn train(algorithm: Algorithm, features: &[Vec<f64>], targets: &[Target], params: &Params) -> Result<Trained, ModelError> {
+    train_with_progress(algorithm, features, targets, params, &|_, _| {})
+}
+
+/// [`train`], calling `progress(epoch, training loss)` about a hundred times along the way.
+pub fn train_with_progress(
+    algorithm: Algorithm,
+    features: &[Vec<f64>],
+    targets: &[Target],
+    params: &Params,
+    progress: &dyn Fn(usize, f64),
+) -> Result<Trained, ModelError> {
     let n = features.len();
     if n < 2 {
         return Err(ModelError::Invalid(format!("training needs at least 2 rows, got {n}")));
@@ -312,8 +323,12 @@ pub fn train(algorithm: Algorithm, features: &[Vec<f64>], targets: &[Target], pa
         },
     )
     .map_err(err)?;
-    for _ in 0..params.epochs.max(1) {
+    let every = (params.epochs / 100).max(1);
+    for epoch in 0..params.epochs.max(1) {
         let mut loss = loss_of(&forward(&x).map_err(err)?, &t).map_err(err)?;
+        if epoch % every == 0 || epoch + 1 == params.epochs {
+            progress(epoch + 1, loss.to_scalar::<f64>().map_err(err)?);
+        }
         if params.l2 > 0.0 {
             for (w, _) in &vars {
                 loss = (loss
