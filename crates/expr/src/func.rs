@@ -158,6 +158,8 @@ pub enum Func {
     NullSafeKey,
     /// `ARRAY[a, b, …]` (not strict: elements may be NULL).
     ArrayConstruct,
+    /// `array || array` (`array_cat`): NULL on one side gives the other.
+    ArrayCat,
     /// `arr[i]`, 1-based; NULL outside the bounds.
     ArrayIndex,
     /// `array_length(arr, 1)`: NULL for an empty array, as in PostgreSQL.
@@ -218,6 +220,7 @@ impl Func {
                 | Func::Identity
                 | Func::NullSafeKey
                 | Func::ArrayConstruct
+                | Func::ArrayCat
                 | Func::JsonbBuildObject
                 | Func::JsonbBuildArray
         )
@@ -586,6 +589,12 @@ impl Func {
                 }
             }
             Func::ArrayConstruct => Array(a.to_vec()),
+            Func::ArrayCat => match (&a[0], &a[1]) {
+                (Null, Null) => Null,
+                (Null, x) | (x, Null) => x.clone(),
+                (Array(x), Array(y)) => Array(x.iter().chain(y).cloned().collect()),
+                _ => return Err(EvalError::InvalidArgument("|| needs arrays".into())),
+            },
             Func::JsonbPath { as_text } => {
                 let Array(path) = &a[1] else {
                     return Err(EvalError::InvalidArgument("jsonb path must be a text array".into()));

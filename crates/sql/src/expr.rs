@@ -196,6 +196,36 @@ impl Planner<'_> {
         Ok((model_name, desc.clone()))
     }
 
+    /// `array || array`, `array || element`, `element || array`, as PostgreSQL: the element type
+    /// is the left array's (numbers of different types meet as double precision).
+    fn plan_array_concat(&self, l: Typed, r: Typed) -> Result<Typed, PlanError> {
+        use ScalarType as T;
+        let elem = |t: &T| match t {
+            T::Array(e) => Some((**e).clone()),
+            _ => None,
+        };
+        let (le, re) = (elem(&l.typ), elem(&r.typ));
+        let target = match (&le, &re) {
+            (Some(a), Some(b)) if a != b && a.is_numeric() && b.is_numeric() => T::Float64,
+            (Some(a), _) => a.clone(),
+            (None, Some(b)) => b.clone(),
+            (None, None) => unreachable!("one side is an array"),
+        };
+        let array_of = |t: Typed, is_array: bool| -> Result<ScalarExpr, PlanError> {
+            if is_array {
+                Ok(self.cast(t, &T::Array(Box::new(target.clone())), false)?.expr)
+            } else {
+                let e = self.cast(t, &target, false)?;
+                Ok(ScalarExpr::call(Func::ArrayConstruct, vec![e.expr]))
+            }
+        };
+        let (lx, rx) = (array_of(l, le.is_some())?, array_of(r, re.is_some())?);
+        Ok(Typed::new(
+            ScalarExpr::call(Func::ArrayCat, vec![lx, rx]),
+            T::Array(Box::new(target)),
+        ))
+    }
+
     /// Plans an expression with no type expectation.
     pub fn plan_expr(&self, cx: ExprCx, e: &Expr) -> Result<Typed, PlanError> {
         self.plan_expr_hinted(cx, e, None)
@@ -726,6 +756,9 @@ impl Planner<'_> {
             }
             B::StringConcat => {
                 let (l, r) = self.plan_pair(cx, left, right)?;
+                if matches!(l.typ, ScalarType::Array(_)) || matches!(r.typ, ScalarType::Array(_)) {
+                    return self.plan_array_concat(l, r);
+                }
                 if l.typ == ScalarType::Jsonb || r.typ == ScalarType::Jsonb {
                     return Err(PlanError::unsupported("jsonb concatenation"));
                 }
