@@ -361,3 +361,45 @@ async fn training_progress_is_visible_while_it_runs() {
         .get(0);
     assert_eq!(n, 1);
 }
+
+/// examples/churn, as its README runs it.
+#[test]
+fn churn_example_runs_from_its_readme() {
+    let server = TestServer::start();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = server
+        .psql()
+        .args(["-v", "ON_ERROR_STOP=1", "-At", "-f"])
+        .arg(root.join("examples/churn/churn.sql"))
+        .output()
+        .expect("psql");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    for expected in [
+        "f|266\nt|34",
+        "1|LOGISTIC_REGRESSION|225|75|t",
+        "\n34\n",
+        "\nt\nINSERT 0 40\nf\n",
+        "churn_risk|materialized view|churned|table|3",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing from:\n{stdout}");
+    }
+    let mut versions = String::new();
+    for _ in 0..100 {
+        let out = server
+            .psql()
+            .args([
+                "-At",
+                "-c",
+                "SELECT version, current, promoted, train_rows FROM riffle_model_versions ORDER BY version",
+            ])
+            .output()
+            .unwrap();
+        versions = String::from_utf8_lossy(&out.stdout).to_string();
+        if versions.lines().count() == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(versions, "1|f|t|225\n2|t|t|285\n");
+}

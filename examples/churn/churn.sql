@@ -52,10 +52,10 @@ CREATE MATERIALIZED VIEW churn_risk AS
 
 SELECT count(*) AS at_risk FROM churn_risk WHERE risk > 0.5;
 
--- Customer 7 suddenly logs in a lot: its risk falls at once, no batch job involved.
-SELECT risk > 0.5 AS at_risk_before FROM churn_risk WHERE id = 7;
-INSERT INTO events SELECT 7, 'login', NULL::float8, TIMESTAMPTZ '2026-07-01 00:00:00+00' + g * INTERVAL '1 minute' FROM generate_series(1, 40) g;
-SELECT risk > 0.5 AS at_risk_after FROM churn_risk WHERE id = 7;
+-- Customer 8 (at risk) suddenly logs in a lot: its risk falls at once, no batch job involved.
+SELECT risk > 0.5 AS at_risk_before FROM churn_risk WHERE id = 8;
+INSERT INTO events SELECT 8, 'login', NULL::float8, TIMESTAMPTZ '2026-07-01 00:00:00+00' + g * INTERVAL '1 minute' FROM generate_series(1, 40) g;
+SELECT risk > 0.5 AS at_risk_after FROM churn_risk WHERE id = 8;
 
 -- A new cohort with labels: more than 20% new training rows, so the model retrains on the next
 -- server tick (see riffle_model_versions a second later).
