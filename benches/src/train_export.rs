@@ -109,12 +109,11 @@ async fn main() {
         mb(size, secs)
     );
     if let Ok(pg) = std::env::var("RIFFLE_TEST_PG") {
-        let setup = format!(
-            "DROP TABLE IF EXISTS bench_data; CREATE TABLE bench_data (x1 float8, x2 float8, x3 float8, x4 float8, x5 float8, x6 float8, x7 float8, x8 float8, y float8, c integer); \\copy bench_data FROM '{d}/data.csv' WITH (FORMAT csv)"
-        );
+        let setup = "DROP TABLE IF EXISTS bench_data; CREATE TABLE bench_data (x1 float8, x2 float8, x3 float8, x4 float8, x5 float8, x6 float8, x7 float8, x8 float8, y float8, c integer)";
+        let load = format!("\\copy bench_data FROM '{d}/data.csv' WITH (FORMAT csv)");
         let ok = Command::new("psql")
             .arg(format!("{pg} dbname=postgres"))
-            .args(["-q", "-c", &setup])
+            .args(["-q", "-c", setup, "-c", &load])
             .status()
             .unwrap();
         assert!(ok.success());

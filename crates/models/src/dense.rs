@@ -30,6 +30,19 @@ struct Config {
     classes: Option<Vec<serde_json::Value>>,
 }
 
+/// Class probabilities from a classifier's last layer: one logit (binary: the positive class)
+/// through the logistic function, or one per class through softmax.
+pub(crate) fn probabilities(logits: &[f64]) -> Vec<f64> {
+    if logits.len() == 1 {
+        let p = 1.0 / (1.0 + (-logits[0]).exp());
+        return vec![1.0 - p, p];
+    }
+    let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = logits.iter().map(|v| (v - max).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.into_iter().map(|v| v / s).collect()
+}
+
 /// A dense network: layers of `x · W + b`.
 pub struct Dense {
     layers: Vec<(Tensor, Tensor)>,
@@ -170,15 +183,7 @@ impl Dense {
             None => scores.values = out.into_iter().map(|r| r[0]).collect(),
             Some(labels) => {
                 for r in out {
-                    let probs = if r.len() == 1 {
-                        let p = 1.0 / (1.0 + (-r[0]).exp());
-                        vec![1.0 - p, p]
-                    } else {
-                        let max = r.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                        let e: Vec<f64> = r.iter().map(|v| (v - max).exp()).collect();
-                        let s: f64 = e.iter().sum();
-                        e.into_iter().map(|v| v / s).collect()
-                    };
+                    let probs = probabilities(&r);
                     let best = probs.iter().enumerate().fold(0, |b, (i, v)| if *v > probs[b] { i } else { b });
                     scores.labels.push(labels[best].clone());
                     scores.probabilities.push(probs);

@@ -353,20 +353,7 @@ pub fn train_with_progress(
     let mut metrics = BTreeMap::new();
     metrics.insert("loss".to_string(), valid_loss);
     let key_metric = if classify {
-        let probs: Vec<Vec<f64>> = out
-            .iter()
-            .map(|r| {
-                if r.len() == 1 {
-                    let p = 1.0 / (1.0 + (-r[0]).exp());
-                    vec![1.0 - p, p]
-                } else {
-                    let max = r.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                    let e: Vec<f64> = r.iter().map(|v| (v - max).exp()).collect();
-                    let s: f64 = e.iter().sum();
-                    e.into_iter().map(|v| v / s).collect()
-                }
-            })
-            .collect();
+        let probs: Vec<Vec<f64>> = out.iter().map(|r| crate::dense::probabilities(r)).collect();
         let truth: Vec<usize> = valid_idx.iter().map(|&i| y[i] as usize).collect();
         let correct = probs
             .iter()

@@ -1084,94 +1084,113 @@ impl<'a> Planner<'a> {
             .as_ref()
             .ok_or_else(|| PlanError::unsupported("INSERT without a source"))?;
         // VALUES lists are planned per column so that each value takes its column's type.
-        let (rel, src_types): (RelExpr, Vec<ScalarType>) =
-            match (source.body.as_ref(), source.order_by.is_none() && source.limit_clause.is_none()) {
-                (ast::SetExpr::Values(values), true) => {
-                    let empty = Scope::default();
-                    let mut rows = Vec::new();
-                    // Without a column list, a shorter VALUES row fills the leading columns.
-                    let width = values.rows.first().map_or(0, |r| r.content.len());
-                    let targets: Vec<usize> = if ins.columns.is_empty() {
-                        targets.iter().copied().take(width).collect()
-                    } else {
-                        targets.clone()
-                    };
-                    for row in &values.rows {
-                        if row.content.len() > targets.len() {
-                            return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));
-                        }
-                        if row.content.len() != width {
-                            return Err(PlanError::Syntax("VALUES lists must all be the same length".into()));
-                        }
-                        let mut datums = Vec::new();
-                        for (i, &col) in targets.iter().enumerate() {
-                            let typ = &table.desc.types[col].scalar_type;
-                            let cname = &table.desc.names[col];
-                            let t = match row.content.get(i) {
-                                Some(ast::Expr::Identifier(id)) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() => {
-                                    match &tdesc.defaults[col] {
-                                        Some(d) => Typed {
-                                            expr: d.clone(),
-                                            typ: typ.clone(),
-                                        },
-                                        None => Typed {
-                                            expr: ScalarExpr::null(),
-                                            typ: typ.clone(),
-                                        },
-                                    }
-                                }
-                                Some(e) => {
-                                    let t = self.plan_expr_hinted(ExprCx::new(&empty, "VALUES"), e, Some(typ))?;
-                                    self.assign_cast(t, typ, cname)?
-                                }
-                                None => return Err(PlanError::Syntax("INSERT has more target columns than expressions".into())),
-                            };
-                            datums.push(t.expr.eval(&[])?);
-                        }
-                        rows.push((Row::new(datums), 1));
-                    }
-                    let types = targets.iter().map(|c| table.desc.types[*c].scalar_type.clone()).collect();
-                    (
-                        RelExpr::Constant {
-                            rows,
-                            arity: targets.len(),
-                        },
-                        types,
-                    )
-                }
-                _ => {
-                    let (rel, scope) = self.plan_query(source)?.into_relation();
-                    if scope.len() > targets.len() {
+        let (rel, src_types): (RelExpr, Vec<ScalarType>) = match (
+            source.body.as_ref(),
+            source.order_by.is_none() && source.limit_clause.is_none(),
+        ) {
+            (ast::SetExpr::Values(values), true) => {
+                let empty = Scope::default();
+                let mut rows = Vec::new();
+                // Without a column list, a shorter VALUES row fills the leading columns.
+                let width = values.rows.first().map_or(0, |r| r.content.len());
+                let targets: Vec<usize> = if ins.columns.is_empty() {
+                    targets.iter().copied().take(width).collect()
+                } else {
+                    targets.clone()
+                };
+                for row in &values.rows {
+                    if row.content.len() > targets.len() {
                         return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));
                     }
-                    if scope.len() < targets.len() && ins.columns.is_empty() {
-                        // Fewer values than columns: the rest take defaults.
-                    } else if scope.len() < targets.len() {
-                        return Err(PlanError::Syntax("INSERT has more target columns than expressions".into()));
+                    if row.content.len() != width {
+                        return Err(PlanError::Syntax("VALUES lists must all be the same length".into()));
                     }
-                    let mut casts = Vec::new();
-                    for (i, item) in scope.items.iter().enumerate() {
-                        let col = targets[i];
-                        let t = Typed {
-                            expr: ScalarExpr::Column(i),
-                            typ: item.typ.scalar_type.clone(),
+                    let mut datums = Vec::new();
+                    for (i, &col) in targets.iter().enumerate() {
+                        let typ = &table.desc.types[col].scalar_type;
+                        let cname = &table.desc.names[col];
+                        let t = match row.content.get(i) {
+                            Some(ast::Expr::Identifier(id)) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() => {
+                                match &tdesc.defaults[col] {
+                                    Some(d) => Typed {
+                                        expr: d.clone(),
+                                        typ: typ.clone(),
+                                    },
+                                    None => Typed {
+                                        expr: ScalarExpr::null(),
+                                        typ: typ.clone(),
+                                    },
+                                }
+                            }
+                            Some(e) => {
+                                let t = self.plan_expr_hinted(ExprCx::new(&empty, "VALUES"), e, Some(typ))?;
+                                self.assign_cast(t, typ, cname)?
+                            }
+                            None => return Err(PlanError::Syntax("INSERT has more target columns than expressions".into())),
                         };
-                        casts.push(
-                            self.assign_cast(t, &table.desc.types[col].scalar_type, &table.desc.names[col])?
-                                .expr,
-                        );
+                        datums.push(t.expr.eval(&[])?);
                     }
-                    let n = scope.len();
-                    let rel = RelExpr::Project {
-                        input: Box::new(RelExpr::Map {
-                            input: Box::new(rel),
-                            scalars: casts,
-                        }),
-                        outputs: (n..2 * n).collect(),
-                    };
-                    (rel, targets[..n].iter().map(|c| table.desc.types[*c].scalar_type.clone()).collect())
+                    rows.push((Row::new(datums), 1));
                 }
-            };
+                let types = targets.iter().map(|c| table.desc.types[*c].scalar_type.clone()).collect();
+                (
+                    RelExpr::Constant {
+                        rows,
+                        arity: targets.len(),
+                    },
+                    types,
+                )
+            }
+            _ => {
+                let (rel, scope) = self.plan_query(source)?.into_relation();
+                if scope.len() > targets.len() {
+                    return Err(PlanError::Syntax("INSERT has more expressions than target columns".into()));
+                }
+                if scope.len() < targets.len() && ins.columns.is_empty() {
+                    // Fewer values than columns: the rest take defaults.
+                } else if scope.len() < targets.len() {
+                    return Err(PlanError::Syntax("INSERT has more target columns than expressions".into()));
+                }
+                // A bare NULL in the SELECT list takes the target column's type, as in
+                // PostgreSQL (it would otherwise be text, which no number accepts).
+                let bare_null: Vec<bool> = match source.body.as_ref() {
+                        ast::SetExpr::Select(select) => select
+                            .projection
+                            .iter()
+                            .map(|p| {
+                                matches!(p, ast::SelectItem::UnnamedExpr(ast::Expr::Value(v)) | ast::SelectItem::ExprWithAlias { expr: ast::Expr::Value(v), .. }
+                                    if matches!(v.value, ast::Value::Null))
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                let mut casts = Vec::new();
+                for (i, item) in scope.items.iter().enumerate() {
+                    let col = targets[i];
+                    if bare_null.get(i).copied().unwrap_or(false) {
+                        casts.push(ScalarExpr::null());
+                        continue;
+                    }
+                    let t = Typed {
+                        expr: ScalarExpr::Column(i),
+                        typ: item.typ.scalar_type.clone(),
+                    };
+                    casts.push(
+                        self.assign_cast(t, &table.desc.types[col].scalar_type, &table.desc.names[col])?
+                            .expr,
+                    );
+                }
+                let n = scope.len();
+                let rel = RelExpr::Project {
+                    input: Box::new(RelExpr::Map {
+                        input: Box::new(rel),
+                        scalars: casts,
+                    }),
+                    outputs: (n..2 * n).collect(),
+                };
+                (rel, targets[..n].iter().map(|c| table.desc.types[*c].scalar_type.clone()).collect())
+            }
+        };
         let provided = src_types.len();
         // Reorder into table column order, filling defaults for columns not given.
         let arity = rel.arity().unwrap_or(provided);
