@@ -241,7 +241,8 @@ pub fn train_with_progress(
         let v = train_idx.iter().map(|&i| (y[i] - m).powi(2)).sum::<f64>() / train_idx.len() as f64;
         (m, if v > 0.0 { v.sqrt() } else { 1.0 })
     };
-    let dev = Device::Cpu;
+    // The process's device: the CPU, or the GPU `--device cuda` chose in a `cuda` build.
+    let dev = crate::device();
     let matrix = |idx: &[usize]| -> Result<Tensor, ModelError> {
         let flat: Vec<f64> = idx
             .iter()
