@@ -87,7 +87,8 @@ impl riffle_expr::scoring::Scorer for Handle {
     }
 
     fn tokenize(&self, model: &str, text: &str) -> Result<Vec<u32>, String> {
-        self.tokenize_with(model, text)
+        let m = self.0.get(model, None).ok_or_else(|| not_loaded(model, None))?;
+        m.tokenize(text).map_err(|e| e.to_string())
     }
 
     fn embed(&self, model: &str, version: Option<u64>, texts: &[&str]) -> Result<Vec<Datum>, String> {
@@ -97,13 +98,6 @@ impl riffle_expr::scoring::Scorer for Handle {
             .into_iter()
             .map(|v| Datum::Array(v.into_iter().map(|x| Datum::Float32(F32(x))).collect()))
             .collect())
-    }
-}
-
-impl Handle {
-    fn tokenize_with(&self, model: &str, text: &str) -> Result<Vec<u32>, String> {
-        let m = self.0.get(model, None).ok_or_else(|| not_loaded(model, None))?;
-        m.tokenize(text).map_err(|e| e.to_string())
     }
 }
 
