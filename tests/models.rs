@@ -608,6 +608,10 @@ async fn refresh_every_scores_in_scheduled_batches() {
         .await
         .unwrap();
     let scored = |row: tokio_postgres::Row| (row.get::<_, i64>(0), row.get::<_, i64>(1));
+    // Reading the live view waits until it has caught up with every INSERT (the counters in
+    // riffle_models do not wait for the dataflow).
+    let live: i64 = c.query_one("SELECT count(*) FROM live", &[]).await.unwrap().get(0);
+    assert_eq!(live, 19);
     let before = scored(
         c.query_one("SELECT batches_scored, rows_scored FROM riffle_models WHERE name = 'lin'", &[])
             .await
