@@ -117,29 +117,29 @@ async fn main() {
             .status()
             .unwrap();
         assert!(ok.success());
-        let start = Instant::now();
-        let out = Command::new("psql")
-            .arg(format!("{pg} dbname=postgres"))
-            .args(["-c", "COPY (SELECT * FROM bench_data) TO STDOUT WITH (FORMAT csv)"])
-            .output()
-            .unwrap();
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "| PostgreSQL COPY TO STDOUT via psql (csv) | {:.1} | {secs:.2} | {:.1} |",
-            out.stdout.len() as f64 / 1e6,
-            mb(out.stdout.len(), secs)
+        // The same export through psql from each server.
+        let timed = |label: &str, mut cmd: Command, sql: &str| {
+            let start = Instant::now();
+            let out = cmd.args(["-c", sql]).output().unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            let n = out.stdout.len();
+            println!(
+                "| {label} via psql (csv) | {:.1} | {secs:.2} | {:.1} |",
+                n as f64 / 1e6,
+                mb(n, secs)
+            );
+        };
+        let mut postgres = Command::new("psql");
+        postgres.arg(format!("{pg} dbname=postgres"));
+        timed(
+            "PostgreSQL COPY TO STDOUT",
+            postgres,
+            "COPY (SELECT * FROM bench_data) TO STDOUT WITH (FORMAT csv)",
         );
-        let start = Instant::now();
-        let out = server
-            .psql()
-            .args(["-c", "COPY (SELECT * FROM data) TO STDOUT WITH (FORMAT csv)"])
-            .output()
-            .unwrap();
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "| Riffle COPY TO STDOUT via psql (csv) | {:.1} | {secs:.2} | {:.1} |",
-            out.stdout.len() as f64 / 1e6,
-            mb(out.stdout.len(), secs)
+        timed(
+            "Riffle COPY TO STDOUT",
+            server.psql(),
+            "COPY (SELECT * FROM data) TO STDOUT WITH (FORMAT csv)",
         );
     }
 }
