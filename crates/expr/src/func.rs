@@ -93,6 +93,9 @@ pub enum Func {
         model: String,
         proba: bool,
     },
+    /// A double precision function of PostgreSQL's (`sin`, `cos`, `atan2`, `cbrt`, `degrees`, …),
+    /// by name.
+    FloatMath(FloatFn),
     /// `width_bucket(x, low, high, count)`: the equi-width bucket of x (0 below, count + 1 above).
     WidthBucket,
     /// `width_bucket(x, thresholds[])`: how many of the sorted thresholds are ≤ x.
@@ -200,6 +203,50 @@ pub enum Func {
     /// `mz_now()`: the logical time a row is read at. Only allowed in temporal filters, which
     /// the planner turns into `RelExpr::TemporalFilter`; never evaluated per row.
     MzNow,
+}
+
+/// The double precision functions of [`Func::FloatMath`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum FloatFn {
+    Sin,
+    Cos,
+    Tan,
+    Cot,
+    Asin,
+    Acos,
+    Atan,
+    Atan2,
+    Sinh,
+    Cosh,
+    Tanh,
+    Cbrt,
+    Degrees,
+    Radians,
+}
+
+impl FloatFn {
+    /// The function a SQL name calls, with its argument count.
+    pub fn from_name(name: &str) -> Option<(FloatFn, usize)> {
+        use FloatFn::*;
+        Some(match name {
+            "sin" => (Sin, 1),
+            "cos" => (Cos, 1),
+            "tan" => (Tan, 1),
+            "cot" => (Cot, 1),
+            "asin" => (Asin, 1),
+            "acos" => (Acos, 1),
+            "atan" => (Atan, 1),
+            "atan2" => (Atan2, 2),
+            "sinh" => (Sinh, 1),
+            "cosh" => (Cosh, 1),
+            "tanh" => (Tanh, 1),
+            "cbrt" => (Cbrt, 1),
+            "degrees" => (Degrees, 1),
+            "radians" => (Radians, 1),
+            _ => return None,
+        })
+    }
 }
 
 impl Func {
@@ -339,6 +386,29 @@ impl Func {
                     .ok_or_else(|| EvalError::InvalidArgument("models are not available in this process".into()))?;
                 let mut out = scorer.score(model, None, &[row], *proba).map_err(EvalError::InvalidArgument)?;
                 out.pop().unwrap_or(Null)
+            }
+            Func::FloatMath(f) => {
+                let x = as_f64(&a[0]);
+                let v = match f {
+                    FloatFn::Sin => x.sin(),
+                    FloatFn::Cos => x.cos(),
+                    FloatFn::Tan => x.tan(),
+                    FloatFn::Cot => 1.0 / x.tan(),
+                    FloatFn::Asin | FloatFn::Acos if !(-1.0..=1.0).contains(&x) => {
+                        return Err(EvalError::OutOfRange("input is out of range".into()))
+                    }
+                    FloatFn::Asin => x.asin(),
+                    FloatFn::Acos => x.acos(),
+                    FloatFn::Atan => x.atan(),
+                    FloatFn::Atan2 => x.atan2(as_f64(&a[1])),
+                    FloatFn::Sinh => x.sinh(),
+                    FloatFn::Cosh => x.cosh(),
+                    FloatFn::Tanh => x.tanh(),
+                    FloatFn::Cbrt => x.cbrt(),
+                    FloatFn::Degrees => x.to_degrees(),
+                    FloatFn::Radians => x.to_radians(),
+                };
+                Datum::f64(v)
             }
             Func::WidthBucket => {
                 let (x, lo, hi) = (as_f64(&a[0]), as_f64(&a[1]), as_f64(&a[2]));

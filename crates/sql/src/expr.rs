@@ -1617,6 +1617,18 @@ impl Planner<'_> {
                 };
                 call(func, vec![a], typ)
             }
+            ("pi", 0) => Ok(Typed::lit(Datum::f64(std::f64::consts::PI), T::Float64)),
+            (_, n) if riffle_expr::FloatFn::from_name(name).is_some_and(|(_, arity)| arity == n) => {
+                let (f, _) = riffle_expr::FloatFn::from_name(name).expect("checked");
+                let args = planned
+                    .into_iter()
+                    .map(|p| {
+                        let p = self.numeric_arg(p, name)?;
+                        self.cast(p, &T::Float64, false)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                call(Func::FloatMath(f), args, T::Float64)
+            }
             ("power" | "pow", 2) => {
                 let items = planned
                     .into_iter()
