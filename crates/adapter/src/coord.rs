@@ -91,10 +91,17 @@ pub(crate) struct Coordinator {
     /// Trained models retrained on a schedule: milliseconds between runs, and when the last
     /// scheduled run started (so that a failing one waits its interval too).
     retrain_every: std::collections::BTreeMap<GlobalId, (u64, Timestamp)>,
-    /// Trained models retrained after their training query's rows change by a fraction: the
-    /// fraction, the rows changed since the last run (counted by a subscription to the query),
-    /// and the counting task.
-    retrain_change: std::collections::BTreeMap<GlobalId, (f64, Arc<std::sync::atomic::AtomicU64>, Option<tokio::task::JoinHandle<()>>)>,
+    /// Trained models retrained after their training query's rows change by a fraction.
+    retrain_change: std::collections::BTreeMap<GlobalId, ChangeWatch>,
+}
+
+/// `RETRAIN AFTER CHANGE`: the fraction, the training query, the rows changed since the last
+/// run (counted by a subscription to the query) and the counting task.
+pub(crate) struct ChangeWatch {
+    fraction: f64,
+    plan: RelExpr,
+    changed: Arc<std::sync::atomic::AtomicU64>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The shared entry point for sessions.
@@ -966,7 +973,7 @@ impl Coordinator {
     /// Notes a trained model's retraining schedule.
     fn note_retrain(&mut self, id: GlobalId, train: Option<&riffle_sql::TrainPlan>) -> Result<(), AdapterError> {
         self.retrain_every.remove(&id);
-        if let Some((_, _, Some(task))) = self.retrain_change.remove(&id) {
+        if let Some(task) = self.retrain_change.remove(&id).and_then(|w| w.task) {
             task.abort();
         }
         if let Some(t) = train {
@@ -975,7 +982,15 @@ impl Coordinator {
                 self.retrain_every.insert(id, (every, 0));
             }
             if let Some(fraction) = retrain.after_change {
-                self.retrain_change.insert(id, (fraction, Default::default(), None));
+                self.retrain_change.insert(
+                    id,
+                    ChangeWatch {
+                        fraction,
+                        plan: t.plan.clone(),
+                        changed: Default::default(),
+                        task: None,
+                    },
+                );
             }
         }
         Ok(())
@@ -986,26 +1001,10 @@ impl Coordinator {
     /// inserted and rows deleted, so an updated row counts once.
     fn watch_training_changes(&mut self, compute: &Arc<ComputeController>) {
         let ts = self.last_ts;
-        let mut plans = Vec::new();
-        for (id, (_, _, task)) in &self.retrain_change {
-            if task.is_some() {
-                continue;
-            }
-            let Some(item) = self.catalog.get_by_id(*id) else { continue };
-            let Ok(Some(stmt)) = riffle_sql::parse(&item.create_sql).map(|mut s| s.pop()) else {
-                continue;
-            };
-            if let Ok((Plan::CreateModel { train: Some(t), .. }, _)) =
-                riffle_sql::plan(&self.catalog, &stmt, PlanContext::default(), &Params::default())
-            {
-                plans.push((*id, t.plan));
-            }
-        }
-        for (id, plan) in plans {
-            let mut rx = compute.subscribe(plan, ts, false);
-            let entry = self.retrain_change.get_mut(&id).expect("listed");
-            let counter = entry.1.clone();
-            entry.2 = Some(tokio::spawn(async move {
+        for watch in self.retrain_change.values_mut().filter(|w| w.task.is_none()) {
+            let mut rx = compute.subscribe(watch.plan.clone(), ts, false);
+            let counter = watch.changed.clone();
+            watch.task = Some(tokio::spawn(async move {
                 use std::sync::atomic::Ordering::Relaxed;
                 while let Some(Ok(batch)) = rx.recv().await {
                     let mut per_time: std::collections::BTreeMap<Timestamp, (u64, u64)> = Default::default();
@@ -1027,16 +1026,16 @@ impl Coordinator {
     fn retrain_due(&mut self) -> Vec<(String, String)> {
         let now = self.last_ts;
         let mut due = Vec::new();
-        self.retrain_change.retain(|id, (_, _, task)| {
+        self.retrain_change.retain(|id, w| {
             let keep = self.catalog.get_by_id(*id).is_some();
             if !keep {
-                if let Some(t) = task.take() {
+                if let Some(t) = w.task.take() {
                     t.abort();
                 }
             }
             keep
         });
-        for (id, (fraction, changed, _)) in &self.retrain_change {
+        for (id, ChangeWatch { fraction, changed, .. }) in &self.retrain_change {
             let Some(item) = self.catalog.get_by_id(*id) else { continue };
             let rows = self
                 .catalog

@@ -7,8 +7,9 @@ use riffle_expr::{Func, ScalarExpr};
 use riffle_repr::zone::Zone;
 use riffle_repr::{Datum, RelationDesc, Row, ScalarType};
 
-/// Encodes rows in `options.format`, one chunk per row for the line formats and one for the
-/// columnar ones (`binary` is the wire codec's, not encoded here).
+/// Encodes rows in `options.format`, one chunk per row for the line formats (a CSV header
+/// rides with the first row, so chunks count rows) and 64 KiB chunks for the columnar ones
+/// (`binary` is the wire codec's, not encoded here).
 pub fn encode(desc: &RelationDesc, rows: &[Row], options: &Options, zone: &Zone) -> Result<Vec<Vec<u8>>, AdapterError> {
     let mut chunks = Vec::with_capacity(rows.len() + 1);
     match options.format {
@@ -20,16 +21,18 @@ pub fn encode(desc: &RelationDesc, rows: &[Row], options: &Options, zone: &Zone)
             }
         }
         Format::Csv => {
+            let mut header = Vec::new();
             if options.header {
-                let mut out = Vec::new();
                 let names: Vec<Option<String>> = desc.names.iter().cloned().map(Some).collect();
-                riffle_copy::write_csv_row(&mut out, &names, options);
-                chunks.push(out);
+                riffle_copy::write_csv_row(&mut header, &names, options);
             }
             for r in rows {
-                let mut out = Vec::new();
+                let mut out = std::mem::take(&mut header);
                 riffle_copy::write_csv_row(&mut out, &riffle_copy::csv_fields(r.datums(), zone), options);
                 chunks.push(out);
+            }
+            if !header.is_empty() {
+                chunks.push(header);
             }
         }
         Format::Jsonl => {

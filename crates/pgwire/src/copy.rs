@@ -47,8 +47,7 @@ pub(crate) fn is_copy_out(stmt: &Statement) -> bool {
     )
 }
 
-/// The COPY-out payload: one chunk per row (the CSV header rides with the first), or the
-/// binary format's header, rows and trailer.
+/// The COPY-out payload: the adapter's chunks, or the binary format's header, rows and trailer.
 pub(crate) fn copy_out_chunks(
     desc: &RelationDesc,
     rows: &[Row],
@@ -75,11 +74,7 @@ pub(crate) fn copy_out_chunks(
         chunks.push(trailer.freeze());
         return Ok(chunks);
     }
-    let mut chunks = riffle_adapter::copy::encode(desc, rows, options, zone)?;
-    if options.format == Format::Csv && options.header && chunks.len() > 1 {
-        let header = chunks.remove(0);
-        chunks[0].splice(0..0, header);
-    }
+    let chunks = riffle_adapter::copy::encode(desc, rows, options, zone)?;
     Ok(chunks.into_iter().map(Bytes::from).collect())
 }
 
