@@ -8,7 +8,8 @@
 //! that schedule to the row's arrival in its COPY stream. Acknowledgement latency (the INSERT's
 //! round trip: the synced RocksDB write plus the dataflow input) is reported alongside.
 //!
-//! `cargo build --release --bin riffle && cargo build --release -p riffle-benches && ./target/release/freshness [seconds]`
+//! `cargo build --release --bin riffle && cargo build --release -p riffle-benches && ./target/release/freshness [seconds] [CSV]`
+//! (with a CSV path, also `rate,achieved,p50_ms,p99_ms,p999_ms` per rate, for `benches/plot.py freshness`).
 
 use futures::StreamExt;
 use riffle_benches::{ms, percentile};
@@ -124,7 +125,17 @@ async fn main() {
     println!();
     println!("| target rows/s | achieved rows/s | freshness p50 | p99 | p99.9 | max | INSERT ack p50 | ack p99 |");
     println!("|---|---|---|---|---|---|---|---|");
+    let mut csv = String::from("rate,achieved,p50_ms,p99_ms,p999_ms\n");
     for mut r in runs {
+        let q = |f: &mut Vec<Duration>, p: f64| percentile(f, p).as_secs_f64() * 1e3;
+        csv.push_str(&format!(
+            "{},{:.0},{:.3},{:.3},{:.3}\n",
+            r.rate,
+            r.achieved,
+            q(&mut r.freshness, 0.5),
+            q(&mut r.freshness, 0.99),
+            q(&mut r.freshness, 0.999)
+        ));
         println!(
             "| {} | {:.0} | {} | {} | {} | {} | {} | {} |",
             r.rate,
@@ -136,5 +147,9 @@ async fn main() {
             ms(percentile(&mut r.acks, 0.5)),
             ms(percentile(&mut r.acks, 0.99)),
         );
+    }
+    if let Some(path) = std::env::args().nth(2) {
+        std::fs::write(&path, csv).expect("write the CSV");
+        eprintln!("wrote {path}");
     }
 }

@@ -22,7 +22,8 @@ pub fn riffle_bin() -> PathBuf {
     })
 }
 
-fn free_port() -> u16 {
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind ephemeral port")
         .local_addr()
@@ -110,6 +111,11 @@ impl TestServer {
             let _ = conn.await;
         });
         client
+    }
+
+    /// The server process's id (None once killed).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
     }
 
     /// Sends SIGKILL and waits for the process to die.

@@ -29,9 +29,20 @@ pub struct Catalog {
     pub(crate) training: BTreeMap<String, Arc<Mutex<crate::models::TrainingStatus>>>,
     /// Every stored version of each model (for `riffle_model_versions` and promotion).
     model_versions: BTreeMap<GlobalId, Vec<crate::models::VersionMeta>>,
+    /// The compute workers, whose published statistics answer `riffle_dataflows`,
+    /// `riffle_arrangement_sizes` and `riffle_frontiers`.
+    pub(crate) compute: Option<Arc<riffle_compute::ComputeController>>,
 }
 
 impl Catalog {
+    /// An empty catalog whose introspection relations read `compute`'s statistics.
+    pub(crate) fn with_compute(compute: Arc<riffle_compute::ComputeController>) -> Self {
+        Catalog {
+            compute: Some(compute),
+            ..Catalog::default()
+        }
+    }
+
     /// Records a stored version of a model.
     pub(crate) fn add_model_version(&mut self, id: GlobalId, meta: crate::models::VersionMeta) {
         let versions = self.model_versions.entry(id).or_default();
@@ -196,6 +207,117 @@ fn columns(cols: &[(&str, ScalarType)]) -> RelationDesc {
 }
 
 impl Catalog {
+    /// The name of a collection the workers report on, and its kind.
+    fn describe_object(&self, id: GlobalId) -> (Datum, Datum) {
+        match self.items.get(&id) {
+            Some(item) => (Datum::String(item.name.clone()), Datum::String(item.kind.noun().to_string())),
+            None => (Datum::String(id.to_string()), Datum::Null),
+        }
+    }
+
+    /// `riffle_dataflows`, `riffle_arrangement_sizes`, `riffle_frontiers`: what each compute
+    /// worker last published (at most `introspect::PUBLISH_EVERY` old; sizes are re-measured
+    /// less often, see `measured_at`).
+    fn introspection_rows(&self, name: &str) -> Option<(RelationDesc, Vec<Row>)> {
+        use ScalarType::{Int32, Int64, String as Text, TimestampTz};
+        let stats = || self.compute.as_ref().map(|c| c.introspection()).unwrap_or_default();
+        let time = |t: Option<u64>| t.map_or(Datum::Null, |t| Datum::Int64(t as i64));
+        match name {
+            "riffle_dataflows" => {
+                let desc = columns(&[
+                    ("id", Int64),
+                    ("worker", Int32),
+                    ("name", Text),
+                    ("object", Text),
+                    ("kind", Text),
+                    ("updates", Int64),
+                ]);
+                let mut rows = Vec::new();
+                for w in stats() {
+                    for d in &w.dataflows {
+                        let (object, kind) = match d.object {
+                            Some(id) => self.describe_object(id),
+                            None => (Datum::Null, Datum::String(d.name.split(' ').next().unwrap_or_default().to_string())),
+                        };
+                        rows.push(Row::new(vec![
+                            Datum::Int64(d.index as i64),
+                            Datum::Int32(w.worker as i32),
+                            Datum::String(d.name.clone()),
+                            object,
+                            kind,
+                            Datum::Int64(d.updates as i64),
+                        ]));
+                    }
+                }
+                Some((desc, rows))
+            }
+            "riffle_arrangement_sizes" => {
+                let desc = columns(&[
+                    ("object", Text),
+                    ("kind", Text),
+                    ("arrangement", Text),
+                    ("worker", Int32),
+                    ("records", Int64),
+                    ("batches", Int64),
+                    ("bytes", Int64),
+                    ("measured_at", TimestampTz),
+                ]);
+                let mut rows = Vec::new();
+                for w in stats() {
+                    let measured_at = w.measured_at.map_or(Datum::Null, |t| {
+                        let micros = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+                        Datum::TimestampTz(micros)
+                    });
+                    for a in &w.arrangements {
+                        let (object, kind) = self.describe_object(a.id);
+                        rows.push(Row::new(vec![
+                            object,
+                            kind,
+                            Datum::String(a.kind.name().to_string()),
+                            Datum::Int32(w.worker as i32),
+                            Datum::Int64(a.records as i64),
+                            Datum::Int64(a.batches as i64),
+                            Datum::Int64(a.bytes as i64),
+                            measured_at.clone(),
+                        ]));
+                    }
+                }
+                Some((desc, rows))
+            }
+            "riffle_frontiers" => {
+                let desc = columns(&[
+                    ("object", Text),
+                    ("kind", Text),
+                    ("worker", Int32),
+                    ("since", Int64),
+                    ("upper", Int64),
+                    ("input_time", Int64),
+                    ("lag_ms", Int64),
+                ]);
+                let mut rows = Vec::new();
+                for w in stats() {
+                    for a in w.arrangements.iter().filter(|a| a.kind != riffle_compute::introspect::ArrangementKind::Errors) {
+                        let (object, kind) = self.describe_object(a.id);
+                        // How far the collection trails its inputs: every input is at
+                        // `input_time`, the collection is complete up to `upper`.
+                        let lag = a.upper.map_or(0, |u| w.input_time.saturating_sub(u));
+                        rows.push(Row::new(vec![
+                            object,
+                            kind,
+                            Datum::Int32(w.worker as i32),
+                            time(a.since),
+                            time(a.upper),
+                            Datum::Int64(w.input_time as i64),
+                            Datum::Int64(lag as i64),
+                        ]));
+                    }
+                }
+                Some((desc, rows))
+            }
+            _ => None,
+        }
+    }
+
     /// `riffle_models`: every model's current version and interface.
     fn models_rows(&self) -> (RelationDesc, Vec<Row>) {
         let desc = columns(&[
@@ -255,6 +377,9 @@ impl SessionCatalog for Catalog {
     }
 
     fn system_rows(&self, name: &str) -> Option<(RelationDesc, Vec<Row>)> {
+        if let Some(found) = self.introspection_rows(name) {
+            return Some(found);
+        }
         if name == "riffle_models" {
             return Some(self.models_rows());
         }

@@ -139,9 +139,9 @@ impl Adapter {
     pub fn open(data_dir: &Path, config: Config) -> Result<Self, AdapterError> {
         std::fs::create_dir_all(data_dir).map_err(|e| AdapterError::Internal(format!("cannot create {}: {e}", data_dir.display())))?;
         let durable = Arc::new(Durable::open(&data_dir.join("db"))?);
-        let compute = ComputeController::start(config.workers).map_err(AdapterError::Internal)?;
+        let compute = Arc::new(ComputeController::start(config.workers).map_err(AdapterError::Internal)?);
         let mut coord = Coordinator {
-            catalog: Catalog::default(),
+            catalog: Catalog::with_compute(compute.clone()),
             durable,
             last_ts: 0,
             clock: config.clock,
@@ -227,7 +227,7 @@ impl Adapter {
         info!(rows, ts, "recovery complete");
         Ok(Adapter {
             coord: Arc::new(Mutex::new(coord)),
-            compute: Arc::new(compute),
+            compute,
         })
     }
 
@@ -388,6 +388,16 @@ impl Adapter {
 
     /// Runs one statement.
     pub async fn execute(&self, session: &mut Session, stmt: &Statement, params: &Params) -> Result<ExecuteResponse, AdapterError> {
+        let start = std::time::Instant::now();
+        let result = self.execute_inner(session, stmt, params).await;
+        crate::metrics::Metrics::get()
+            .statement_seconds
+            .with_label_values(&[crate::metrics::statement_kind(stmt)])
+            .observe(start.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn execute_inner(&self, session: &mut Session, stmt: &Statement, params: &Params) -> Result<ExecuteResponse, AdapterError> {
         let mut coord = self.coord.lock().await;
         let (plan, _) = riffle_sql::plan(&coord.catalog, stmt, context(session.zone()), params)?;
         let command = |tag: &str| Ok(ExecuteResponse::Command { tag: tag.to_string() });
@@ -1178,7 +1188,9 @@ impl Coordinator {
         offsets: &[(GlobalId, i32, i64)],
     ) -> Result<Timestamp, AdapterError> {
         let ts = (self.last_ts + 1).max(self.clock.now());
+        let start = std::time::Instant::now();
         self.durable.append_with_offsets(ts, &updates, offsets)?;
+        crate::metrics::Metrics::get().record_write(&self.catalog, &updates, start.elapsed().as_secs_f64());
         compute.write(ts, updates);
         self.last_ts = ts;
         Ok(ts)

@@ -11,6 +11,7 @@ mod catalog;
 mod coord;
 pub mod copy;
 mod error;
+pub mod metrics;
 mod models;
 mod session;
 mod sources;

@@ -105,6 +105,8 @@ pub struct ComputeController {
     guards: Mutex<Option<timely::communication::WorkerGuards<()>>>,
     /// Per worker: every input before this time has been processed by all its dataflows.
     processed: Arc<Vec<std::sync::atomic::AtomicU64>>,
+    /// What the workers publish about their dataflows (see `introspect`).
+    introspection: Arc<crate::introspect::Introspection>,
 }
 
 impl ComputeController {
@@ -123,13 +125,15 @@ impl ComputeController {
         let registered = threads.clone();
         let processed: Arc<Vec<std::sync::atomic::AtomicU64>> = Arc::new((0..workers).map(|_| Default::default()).collect());
         let report = processed.clone();
+        let introspection = Arc::new(crate::introspect::Introspection::new(workers));
+        let published = introspection.clone();
         let guards = timely::execute(timely::Config::process(workers), move |worker| {
             let rx = receivers.lock().expect("receivers lock")[worker.index()]
                 .take()
                 .expect("one receiver per worker");
             registered.lock().expect("threads lock")[worker.index()] = Some(std::thread::current());
             let index = worker.index();
-            ComputeWorker::new(worker, report.clone(), index).run(rx);
+            ComputeWorker::new(worker, report.clone(), index, published.clone()).run(rx);
         })?;
         Ok(ComputeController {
             senders: Mutex::new(senders),
@@ -137,7 +141,13 @@ impl ComputeController {
             workers,
             guards: Mutex::new(Some(guards)),
             processed,
+            introspection,
         })
+    }
+
+    /// What the workers last published about their dataflows, arrangements and frontiers.
+    pub fn introspection(&self) -> Vec<crate::introspect::WorkerStats> {
+        self.introspection.snapshot()
     }
 
     fn broadcast(&self, cmd: Command) {

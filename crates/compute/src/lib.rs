@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod controller;
+pub mod introspect;
 mod render;
 mod worker;
 

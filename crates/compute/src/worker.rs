@@ -1,13 +1,14 @@
 //! The loop each timely worker runs: apply commands, step dataflows, answer peeks.
 
 use crate::controller::{Command, PeekReply, PeekTarget, SubscribeSender};
+use crate::introspect::{self, ArrangementKind, ArrangementStats, DataflowStats, Introspection, Measured, WorkerStats};
 use crate::render::{Delay, ErrTrace, IndexTrace, RenderContext, RowTrace, Traces};
 use differential_dataflow::input::InputSession;
 use differential_dataflow::trace::cursor::{cursor_list, Cursor};
 use differential_dataflow::trace::TraceReader;
 use riffle_expr::{EvalError, RelExpr};
 use riffle_repr::{Diff, GlobalId, Row, Timestamp};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,11 +64,21 @@ pub struct ComputeWorker<'w> {
     /// Where this worker reports how far its dataflows have processed their inputs.
     processed: Arc<Vec<AtomicU64>>,
     index: usize,
+    /// Where this worker publishes its statistics, and when it next does.
+    introspection: Arc<Introspection>,
+    schedule: introspect::Schedule,
+    /// The last size walk's findings, per arrangement, and when it ran.
+    sizes: BTreeMap<(GlobalId, ArrangementKind), Measured>,
+    measured_at: Option<std::time::SystemTime>,
+    /// Updates each maintained collection's dataflow has fed its arrangement (tables: written).
+    updates: BTreeMap<GlobalId, Rc<Cell<u64>>>,
+    /// Names of installed dataflows, by timely's index.
+    dataflow_names: BTreeMap<usize, String>,
 }
 
 impl<'w> ComputeWorker<'w> {
     /// A worker with nothing installed.
-    pub fn new(worker: &'w mut Worker, processed: Arc<Vec<AtomicU64>>, index: usize) -> Self {
+    pub fn new(worker: &'w mut Worker, processed: Arc<Vec<AtomicU64>>, index: usize, introspection: Arc<Introspection>) -> Self {
         ComputeWorker {
             worker,
             inputs: BTreeMap::new(),
@@ -80,6 +91,12 @@ impl<'w> ComputeWorker<'w> {
             subscriptions: Vec::new(),
             processed,
             index,
+            introspection,
+            schedule: Default::default(),
+            sizes: BTreeMap::new(),
+            measured_at: None,
+            updates: BTreeMap::new(),
+            dataflow_names: BTreeMap::new(),
         }
     }
 
@@ -102,10 +119,15 @@ impl<'w> ComputeWorker<'w> {
             self.process_peeks();
             self.process_subscriptions();
             self.report_processed();
+            self.publish_stats();
         }
     }
 
     fn handle(&mut self, cmd: Command) {
+        if !matches!(cmd, Command::Write { .. } | Command::AdvanceTo { .. } | Command::Peek { .. }) {
+            // The set of dataflows changes: publish it at the end of this loop iteration.
+            self.schedule.next_publish = std::time::Instant::now();
+        }
         match cmd {
             Command::CreateTable { id, retain } => {
                 self.create_table(id);
@@ -116,9 +138,12 @@ impl<'w> ComputeWorker<'w> {
                 // starts, everything up to the latest complete time, which reads use).
                 let start = self.time.saturating_sub(1);
                 let delay = refresh.map(|r| std::rc::Rc::new(move |t: Timestamp| r.round_up(start, t)) as Delay);
-                let (index, rows, errs) = self.render_arranged(&format!("view {id}"), &plan, delay);
+                let name = format!("view {id}");
+                let (index, rows, errs, updates) = self.render_arranged(&name, &plan, delay);
                 self.traces.insert(id, (rows, errs));
                 self.dataflows.insert(id, index);
+                self.dataflow_names.insert(index, name);
+                self.updates.insert(id, updates);
                 self.retain.insert(id, retain);
             }
             Command::CreateIndex { id, on, keys } => {
@@ -126,15 +151,21 @@ impl<'w> ComputeWorker<'w> {
                 let Some((rows, _)) = self.traces.get_mut(&on) else {
                     return;
                 };
-                let trace = self.worker.dataflow_named::<Timestamp, _, _>(&format!("index {id}"), |scope| {
+                let name = format!("index {id}");
+                let updates = Rc::new(Cell::new(0));
+                let counter = updates.clone();
+                let trace = self.worker.dataflow_named::<Timestamp, _, _>(&name, |scope| {
                     rows.import(scope)
                         .as_collection(|k, _| k.clone())
                         .map(move |row: Row| (keys.iter().map(|k| row[*k].clone()).collect::<Row>(), row))
+                        .inspect(move |_| counter.set(counter.get() + 1))
                         .arrange_by_key()
                         .trace
                 });
                 self.indexes.insert(id, trace);
                 self.dataflows.insert(id, index);
+                self.dataflow_names.insert(index, name);
+                self.updates.insert(id, updates);
                 self.retain.insert(id, self.retain.get(&on).copied().unwrap_or(0));
             }
             Command::Drop { id } => {
@@ -142,17 +173,23 @@ impl<'w> ComputeWorker<'w> {
                 self.traces.remove(&id);
                 self.indexes.remove(&id);
                 self.retain.remove(&id);
+                self.updates.remove(&id);
+                self.sizes.retain(|(i, _), _| *i != id);
                 if let Some(index) = self.dataflows.remove(&id) {
+                    self.dataflow_names.remove(&index);
                     self.worker.drop_dataflow(index);
                 }
             }
             Command::Write { ts, updates } => {
                 let (me, peers) = (self.worker.index(), self.worker.peers());
-                for (i, (id, row, diff)) in updates.iter().cloned().enumerate() {
-                    if i % peers == me {
-                        if let Some((input, _)) = self.inputs.get_mut(&id) {
-                            input.advance_to(ts.max(*input.time()));
-                            input.update(row, diff);
+                // Each worker takes every `peers`-th update (differential exchanges them by key
+                // later), cloning only its own share.
+                for (id, row, diff) in updates.iter().skip(me).step_by(peers) {
+                    if let Some((input, _)) = self.inputs.get_mut(id) {
+                        input.advance_to(ts.max(*input.time()));
+                        input.update(row.clone(), *diff);
+                        if let Some(n) = self.updates.get(id) {
+                            n.set(n.get() + 1);
                         }
                     }
                 }
@@ -201,17 +238,104 @@ impl<'w> ComputeWorker<'w> {
 
     /// Renders a plan as its own dataflow with its rows and errors arranged; returns the
     /// dataflow's index (to drop it later) and the two traces.
-    fn render_arranged(&mut self, name: &str, plan: &RelExpr, delay: Option<Delay>) -> (usize, RowTrace, ErrTrace) {
+    /// Also returns a counter of the updates fed into the arrangements.
+    fn render_arranged(&mut self, name: &str, plan: &RelExpr, delay: Option<Delay>) -> (usize, RowTrace, ErrTrace, Rc<Cell<u64>>) {
         let index = self.worker.next_dataflow_index();
         let traces = &mut self.traces;
         let worker_index = self.worker.index();
+        let updates = Rc::new(Cell::new(0));
+        let (rows_counter, errs_counter) = (updates.clone(), updates.clone());
         let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
             let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
             cx.delay = delay;
             let (rows, errs) = cx.render(plan);
-            (rows.arrange_by_self().trace, errs.arrange_by_self().trace)
+            (
+                rows.inspect(move |_| rows_counter.set(rows_counter.get() + 1)).arrange_by_self().trace,
+                errs.inspect(move |_| errs_counter.set(errs_counter.get() + 1)).arrange_by_self().trace,
+            )
         });
-        (index, rows, errs)
+        (index, rows, errs, updates)
+    }
+
+    /// Publishes this worker's statistics every `PUBLISH_EVERY`, re-measuring arrangement
+    /// sizes when the last walk is old enough (see `introspect`).
+    fn publish_stats(&mut self) {
+        let now = std::time::Instant::now();
+        if now < self.schedule.next_publish {
+            return;
+        }
+        self.schedule.next_publish = now + introspect::PUBLISH_EVERY;
+        if now >= self.schedule.next_measure {
+            self.sizes.clear();
+            for (id, (rows, errs)) in self.traces.iter_mut() {
+                self.sizes.insert((*id, ArrangementKind::Rows), introspect::measure_keys(rows));
+                self.sizes.insert((*id, ArrangementKind::Errors), introspect::measure_keys(errs));
+            }
+            for (id, trace) in self.indexes.iter_mut() {
+                self.sizes.insert((*id, ArrangementKind::Index), introspect::measure_index(trace));
+            }
+            let took = now.elapsed();
+            self.schedule.next_measure = std::time::Instant::now() + (took * introspect::MEASURE_RATIO).max(introspect::PUBLISH_EVERY);
+            self.measured_at = Some(std::time::SystemTime::now());
+        }
+        let mut arrangements = Vec::new();
+        let mut upper = Antichain::new();
+        let sizes = &self.sizes;
+        let mut stats = |id: GlobalId, kind: ArrangementKind, since: Option<Timestamp>, upper: Option<Timestamp>| {
+            let m = sizes.get(&(id, kind)).copied().unwrap_or_default();
+            arrangements.push(ArrangementStats {
+                id,
+                kind,
+                records: m.records,
+                batches: m.batches,
+                bytes: m.bytes,
+                since,
+                upper,
+            });
+        };
+        for (id, (rows, errs)) in self.traces.iter_mut() {
+            rows.read_upper(&mut upper);
+            let since = rows.get_logical_compaction().first().copied();
+            stats(*id, ArrangementKind::Rows, since, introspect::first(&upper));
+            errs.read_upper(&mut upper);
+            let since = errs.get_logical_compaction().first().copied();
+            stats(*id, ArrangementKind::Errors, since, introspect::first(&upper));
+        }
+        for (id, trace) in self.indexes.iter_mut() {
+            trace.read_upper(&mut upper);
+            let since = trace.get_logical_compaction().first().copied();
+            stats(*id, ArrangementKind::Index, since, introspect::first(&upper));
+        }
+        let mut dataflows: Vec<DataflowStats> = self
+            .dataflows
+            .iter()
+            .map(|(id, index)| DataflowStats {
+                index: *index,
+                name: self.dataflow_names.get(index).cloned().unwrap_or_default(),
+                object: Some(*id),
+                updates: self.updates.get(id).map_or(0, |n| n.get()),
+            })
+            .collect();
+        dataflows.extend(self.subscriptions.iter().map(|s| DataflowStats {
+            index: s.dataflow,
+            name: format!("subscribe {}", s.id),
+            object: None,
+            updates: 0,
+        }));
+        dataflows.extend(self.peeks.iter().filter_map(|p| p.transient).map(|index| DataflowStats {
+            index,
+            name: "peek".to_string(),
+            object: None,
+            updates: 0,
+        }));
+        dataflows.sort_by_key(|d| d.index);
+        self.introspection.publish(WorkerStats {
+            worker: self.worker.index(),
+            input_time: self.time,
+            arrangements,
+            dataflows,
+            measured_at: self.measured_at,
+        });
     }
 
     /// Publishes the least upper frontier of every maintained arrangement.
@@ -257,9 +381,10 @@ impl<'w> ComputeWorker<'w> {
 
     fn create_table(&mut self, id: GlobalId) {
         let index = self.worker.next_dataflow_index();
+        let name = format!("table {id}");
         let mut rows_in = InputSession::new();
         let mut errs_in = InputSession::new();
-        let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(&format!("table {id}"), |scope| {
+        let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(&name, |scope| {
             (
                 rows_in.to_collection(scope).arrange_by_self().trace,
                 errs_in.to_collection(scope).arrange_by_self().trace,
@@ -272,6 +397,8 @@ impl<'w> ComputeWorker<'w> {
         self.inputs.insert(id, (rows_in, errs_in));
         self.traces.insert(id, (rows, errs));
         self.dataflows.insert(id, index);
+        self.dataflow_names.insert(index, name);
+        self.updates.insert(id, Rc::new(Cell::new(0)));
     }
 
     /// Moves every input to `ts` and lets arrangements forget history before it.
@@ -337,7 +464,7 @@ impl<'w> ComputeWorker<'w> {
                     let _ = reply.send(Err(format!("relation {missing} was dropped while the query ran")));
                     return;
                 }
-                let (index, rows, errs) = self.render_arranged("peek", &plan, None);
+                let (index, rows, errs, _) = self.render_arranged("peek", &plan, None);
                 self.peeks.push(PendingPeek {
                     ts,
                     rows,

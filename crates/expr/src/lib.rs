@@ -14,6 +14,7 @@ mod func;
 mod relation;
 mod scalar;
 pub mod scoring;
+pub mod transform;
 mod window;
 
 pub use agg::{AggregateExpr, AggregateFunc};

@@ -181,6 +181,24 @@ impl Row {
     pub fn into_datums(self) -> Vec<Datum> {
         self.0
     }
+
+    /// Bytes the row owns on the heap (its datums and what they point to), not counting the
+    /// row's own inline size. Used to report arrangement sizes.
+    pub fn heap_size(&self) -> usize {
+        self.0.capacity() * std::mem::size_of::<Datum>() + self.0.iter().map(Datum::heap_size).sum::<usize>()
+    }
+}
+
+impl Datum {
+    /// Bytes this datum owns on the heap.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Datum::String(s) | Datum::Jsonb(s) => s.capacity(),
+            Datum::Bytes(b) => b.capacity(),
+            Datum::Array(a) => a.capacity() * std::mem::size_of::<Datum>() + a.iter().map(Datum::heap_size).sum::<usize>(),
+            _ => 0,
+        }
+    }
 }
 
 impl std::ops::Index<usize> for Row {

@@ -32,6 +32,9 @@ struct Args {
     /// Where models run: `cpu`, or `cuda` / `cuda:N` in a build with the `cuda` feature.
     #[arg(long, default_value = "cpu", env = "RIFFLE_DEVICE")]
     device: String,
+    /// Serve Prometheus metrics at `http://ADDRESS/metrics` (for example `127.0.0.1:6876`).
+    #[arg(long, env = "RIFFLE_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// Testing only: time stands still until `SET riffle_test_clock = '<timestamp>'` moves it.
     #[arg(long)]
     test_clock: bool,
@@ -64,6 +67,11 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         adapter.start().await.context("starting sources and sinks")?;
+        if let Some(addr) = &args.metrics_listen {
+            let bound = riffle_adapter::metrics::serve_metrics(addr, adapter.clone(), tokio::runtime::Handle::current())
+                .map_err(anyhow::Error::msg)?;
+            info!(address = %bound, "serving Prometheus metrics at /metrics");
+        }
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;

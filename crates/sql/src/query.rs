@@ -104,7 +104,10 @@ impl Planner<'_> {
         }
         let result = self.plan_query_body(q);
         self.ctes.borrow_mut().truncate(saved);
-        result
+        result.map(|mut planned| {
+            planned.expr = riffle_expr::transform::optimize(planned.expr);
+            planned
+        })
     }
 
     /// `name AS (base UNION [ALL] step)` in WITH RECURSIVE: `step` sees `name` as the rows

@@ -1,0 +1,200 @@
+//! Recompute vs. incremental: as a table grows batch by batch, how long until each system
+//! answers two views with the new batch included. Riffle maintains them; PostgreSQL 15 either
+//! refreshes materialized views (`REFRESH MATERIALIZED VIEW`) or runs the queries; DuckDB
+//! (from pip, driven by `benches/recompute_duckdb.py`) runs the queries. All in one run, on
+//! the same rows.
+//!
+//! ```sh
+//! eval "$(dev/pg.sh)"; export RIFFLE_TEST_PG; pip install duckdb
+//! cargo build --release --bin riffle && cargo build --release -p riffle-benches
+//! ./target/release/recompute [--batch 100000] [--batches 10] [--csv docs/bench/recompute.csv]
+//! ```
+//!
+//! Views: `seg_revenue` (orders joined with 10,000 customers, grouped into 20 segments) and
+//! `user_totals` (count and sum per customer, 10,000 groups). Each batch is loaded with COPY
+//! (Riffle, PostgreSQL) or `INSERT … SELECT FROM range()` (DuckDB, in-process); "answer" is
+//! the time after the load until both views have been read with the batch counted.
+
+use futures::SinkExt;
+use riffle_tests::TestServer;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+use tokio_postgres::Client;
+
+const CUSTOMERS: usize = 10_000;
+const SEG_REVENUE: &str = "SELECT c.segment, count(*) AS orders, sum(o.amount) AS revenue FROM orders o JOIN customers c ON o.customer_id = c.id GROUP BY c.segment";
+const USER_TOTALS: &str = "SELECT customer_id, count(*) AS n, sum(amount) AS total FROM orders GROUP BY customer_id";
+
+fn copy_text(from: usize, to: usize) -> String {
+    let mut text = String::new();
+    for i in from..to {
+        let _ = writeln!(text, "{i}\t{}\t{}", i % CUSTOMERS, (i * 7) % 1000);
+    }
+    text
+}
+
+async fn copy(client: &Client, table: &str, text: String) {
+    let sink = client.copy_in(&format!("COPY {table} FROM STDIN")).await.unwrap();
+    let mut sink = Box::pin(sink);
+    sink.send(bytes::Bytes::from(text)).await.unwrap();
+    sink.as_mut().finish().await.unwrap();
+}
+
+async fn setup(client: &Client, materialized: bool) {
+    let customers: String = (0..CUSTOMERS).map(|i| format!("{i}\tseg{}\n", i % 20)).collect();
+    client
+        .batch_execute("CREATE TABLE customers (id bigint NOT NULL, segment text); CREATE TABLE orders (id bigint NOT NULL, customer_id bigint, amount bigint)")
+        .await
+        .unwrap();
+    copy(client, "customers", customers).await;
+    if materialized {
+        client
+            .batch_execute(&format!(
+                "CREATE MATERIALIZED VIEW seg_revenue AS {SEG_REVENUE}; CREATE MATERIALIZED VIEW user_totals AS {USER_TOTALS}"
+            ))
+            .await
+            .unwrap();
+    }
+}
+
+/// Total orders counted by both answers (each must equal the rows loaded).
+async fn read_counts(client: &Client, seg: &str, users: &str) -> (i64, i64) {
+    let a: i64 = client.query_one(&format!("SELECT sum(orders)::bigint FROM ({seg}) x"), &[]).await.unwrap().get(0);
+    let b: i64 = client.query_one(&format!("SELECT sum(n)::bigint FROM ({users}) y"), &[]).await.unwrap().get(0);
+    (a, b)
+}
+
+struct Step {
+    rows: usize,
+    load: Duration,
+    answer: Duration,
+}
+
+async fn riffle(batch: usize, batches: usize) -> Vec<Step> {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    setup(&client, true).await;
+    let mut steps = Vec::new();
+    for b in 0..batches {
+        let text = copy_text(b * batch, (b + 1) * batch);
+        let start = Instant::now();
+        copy(&client, "orders", text).await;
+        let loaded = Instant::now();
+        let counts = read_counts(&client, "SELECT * FROM seg_revenue", "SELECT * FROM user_totals").await;
+        assert_eq!(counts, (((b + 1) * batch) as i64, ((b + 1) * batch) as i64));
+        steps.push(Step {
+            rows: (b + 1) * batch,
+            load: loaded - start,
+            answer: loaded.elapsed(),
+        });
+    }
+    steps
+}
+
+async fn postgres(pg: &str, batch: usize, batches: usize, refresh: bool) -> Vec<Step> {
+    let (admin, conn) = tokio_postgres::connect(&format!("{pg} dbname=postgres"), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    admin.batch_execute("DROP DATABASE IF EXISTS riffle_recompute").await.unwrap();
+    admin.batch_execute("CREATE DATABASE riffle_recompute").await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&format!("{pg} dbname=riffle_recompute"), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    setup(&client, refresh).await;
+    let mut steps = Vec::new();
+    for b in 0..batches {
+        let text = copy_text(b * batch, (b + 1) * batch);
+        let start = Instant::now();
+        copy(&client, "orders", text).await;
+        let loaded = Instant::now();
+        let counts = if refresh {
+            client
+                .batch_execute("REFRESH MATERIALIZED VIEW seg_revenue; REFRESH MATERIALIZED VIEW user_totals")
+                .await
+                .unwrap();
+            read_counts(&client, "SELECT * FROM seg_revenue", "SELECT * FROM user_totals").await
+        } else {
+            read_counts(&client, SEG_REVENUE, USER_TOTALS).await
+        };
+        assert_eq!(counts, (((b + 1) * batch) as i64, ((b + 1) * batch) as i64));
+        steps.push(Step {
+            rows: (b + 1) * batch,
+            load: loaded - start,
+            answer: loaded.elapsed(),
+        });
+    }
+    drop(client);
+    let _ = admin.batch_execute("DROP DATABASE IF EXISTS riffle_recompute").await;
+    steps
+}
+
+/// DuckDB through `benches/recompute_duckdb.py`: one line `rows,load_s,answer_s` per batch.
+fn duckdb(batch: usize, batches: usize) -> Option<Vec<Step>> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/recompute_duckdb.py");
+    let out = std::process::Command::new("python3")
+        .args([script, &batch.to_string(), &batches.to_string()])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("duckdb: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                Some(Step {
+                    rows: f.first()?.parse().ok()?,
+                    load: Duration::from_secs_f64(f.get(1)?.parse().ok()?),
+                    answer: Duration::from_secs_f64(f.get(2)?.parse().ok()?),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
+}
+
+#[tokio::main]
+async fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    let arg = |name: &str| argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).cloned();
+    let batch: usize = arg("--batch").map_or(100_000, |v| v.parse().expect("--batch N"));
+    let batches: usize = arg("--batches").map_or(10, |v| v.parse().expect("--batches N"));
+    let csv_path = arg("--csv");
+    let mut systems: Vec<(&str, Vec<Step>)> = vec![("Riffle (maintained)", riffle(batch, batches).await)];
+    match std::env::var("RIFFLE_TEST_PG") {
+        Ok(pg) => {
+            systems.push(("PostgreSQL REFRESH MATERIALIZED VIEW", postgres(&pg, batch, batches, true).await));
+            systems.push(("PostgreSQL query", postgres(&pg, batch, batches, false).await));
+        }
+        Err(_) => eprintln!("RIFFLE_TEST_PG is not set (eval \"$(dev/pg.sh)\"); PostgreSQL left out"),
+    }
+    match duckdb(batch, batches) {
+        Some(steps) => systems.push(("DuckDB query", steps)),
+        None => eprintln!("DuckDB left out (pip install duckdb)"),
+    }
+    let header: Vec<&str> = systems.iter().map(|(n, _)| *n).collect();
+    println!("Time to a fresh answer of both views after each batch of {batch} rows (ms, load + answer):");
+    println!();
+    println!("| rows | {} |", header.join(" | "));
+    println!("|---|{}", "---|".repeat(header.len()));
+    let mut csv = String::from("system,rows,load_ms,answer_ms\n");
+    for i in 0..batches {
+        let cells: Vec<String> = systems
+            .iter()
+            .map(|(_, steps)| steps.get(i).map_or("-".into(), |s| format!("{} + {}", ms(s.load), ms(s.answer))))
+            .collect();
+        println!("| {} | {} |", (i + 1) * batch, cells.join(" | "));
+    }
+    for (name, steps) in &systems {
+        for s in steps {
+            let _ = writeln!(csv, "{name},{},{},{}", s.rows, ms(s.load), ms(s.answer));
+        }
+    }
+    if let Some(path) = csv_path {
+        std::fs::write(&path, csv).expect("write the CSV");
+        eprintln!("wrote {path}");
+    }
+}

@@ -1,0 +1,219 @@
+//! What each worker publishes about its dataflows, arrangements and frontiers, for the
+//! introspection relations (`riffle_dataflows`, `riffle_arrangement_sizes`, `riffle_frontiers`)
+//! and the Prometheus endpoint.
+//!
+//! Workers publish a fresh [`WorkerStats`] every [`PUBLISH_EVERY`]: counts, frontiers and update
+//! totals are cheap to read and always current to within that interval. Sizes in bytes need a
+//! walk over every arrangement, so a worker re-measures them only after a pause of
+//! [`MEASURE_RATIO`] times the last walk's duration (at least [`PUBLISH_EVERY`]), which keeps
+//! the walk under 2% of a worker's time however large its arrangements grow.
+
+use differential_dataflow::operators::arrange::TraceAgent;
+use differential_dataflow::trace::cursor::{cursor_list, Cursor};
+use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
+use differential_dataflow::trace::TraceReader;
+use riffle_expr::EvalError;
+use riffle_repr::{Diff, GlobalId, Row, Timestamp};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+use timely::progress::Antichain;
+
+/// How often a worker publishes its statistics.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// A size walk that took `d` is followed by at least `MEASURE_RATIO * d` without one.
+pub const MEASURE_RATIO: u32 = 50;
+
+/// Which of a collection's arrangements a statistic is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ArrangementKind {
+    /// The collection's rows, arranged by the whole row.
+    Rows,
+    /// The collection's evaluation errors.
+    Errors,
+    /// An index: rows arranged by the index's key columns.
+    Index,
+}
+
+impl ArrangementKind {
+    /// The name shown in introspection relations.
+    pub fn name(self) -> &'static str {
+        match self {
+            ArrangementKind::Rows => "rows",
+            ArrangementKind::Errors => "errors",
+            ArrangementKind::Index => "index",
+        }
+    }
+}
+
+/// One arrangement on one worker.
+#[derive(Clone, Debug)]
+pub struct ArrangementStats {
+    /// The table, view or index the arrangement maintains.
+    pub id: GlobalId,
+    /// Which arrangement of it.
+    pub kind: ArrangementKind,
+    /// Updates `(data, time, diff)` held, as of the last size walk.
+    pub records: u64,
+    /// Batches in the trace, as of the last size walk.
+    pub batches: u64,
+    /// Estimated bytes held (keys, values and their heap data, times and diffs), as of the
+    /// last size walk.
+    pub bytes: u64,
+    /// Reads are possible at this time or later (the logical compaction frontier).
+    pub since: Option<Timestamp>,
+    /// Every update before this time is in the arrangement; `None` once it is complete forever.
+    pub upper: Option<Timestamp>,
+}
+
+/// A dataflow on one worker.
+#[derive(Clone, Debug)]
+pub struct DataflowStats {
+    /// Timely's index of the dataflow.
+    pub index: usize,
+    /// Its name: `table u1`, `view u3`, `index u4`, `subscribe 7`, `peek`.
+    pub name: String,
+    /// The collection it maintains, if any.
+    pub object: Option<GlobalId>,
+    /// Updates it has fed into its output arrangements (for tables: updates written).
+    pub updates: u64,
+}
+
+/// Everything one worker published.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerStats {
+    /// The worker's index.
+    pub worker: usize,
+    /// Every input of this worker has advanced to this time.
+    pub input_time: Timestamp,
+    /// Arrangements of tables, views and indexes.
+    pub arrangements: Vec<ArrangementStats>,
+    /// Installed dataflows.
+    pub dataflows: Vec<DataflowStats>,
+    /// When the sizes were last measured.
+    pub measured_at: Option<SystemTime>,
+}
+
+/// The statistics of every worker, shared with the controller.
+pub struct Introspection {
+    workers: Vec<Mutex<WorkerStats>>,
+}
+
+impl Introspection {
+    pub(crate) fn new(workers: usize) -> Self {
+        Introspection {
+            workers: (0..workers).map(|_| Mutex::new(WorkerStats::default())).collect(),
+        }
+    }
+
+    pub(crate) fn publish(&self, stats: WorkerStats) {
+        let worker = stats.worker;
+        *self.workers[worker].lock().expect("introspection lock") = stats;
+    }
+
+    /// The latest statistics of every worker.
+    pub fn snapshot(&self) -> Vec<WorkerStats> {
+        self.workers
+            .iter()
+            .map(|w| w.lock().expect("introspection lock").clone())
+            .collect()
+    }
+}
+
+/// Heap bytes of an arranged value (see [`Row::heap_size`]).
+pub(crate) trait HeapSize {
+    fn heap_size(&self) -> usize;
+}
+
+impl HeapSize for Row {
+    fn heap_size(&self) -> usize {
+        Row::heap_size(self)
+    }
+}
+
+impl HeapSize for EvalError {
+    fn heap_size(&self) -> usize {
+        // Errors are rare and small; their message strings are not walked.
+        0
+    }
+}
+
+/// What a size walk found: updates, batches, bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Measured {
+    pub records: u64,
+    pub batches: u64,
+    pub bytes: u64,
+}
+
+/// The bytes each update costs besides its data: a time and a diff.
+const UPDATE_BYTES: usize = std::mem::size_of::<(Timestamp, Diff)>();
+
+/// Walks a keyed arrangement (`KeySpine`), summing its updates and their bytes.
+pub(crate) fn measure_keys<K>(trace: &mut TraceAgent<KeySpine<K, Timestamp, Diff>>) -> Measured
+where
+    K: HeapSize + differential_dataflow::ExchangeData,
+{
+    let Some(batches) = trace.batches_through(Antichain::new().borrow()) else {
+        return Measured::default();
+    };
+    let mut m = Measured {
+        batches: batches.len() as u64,
+        ..Measured::default()
+    };
+    let (mut cursor, storage) = cursor_list(batches);
+    while cursor.key_valid(&storage) {
+        let key = cursor.key(&storage);
+        m.bytes += (std::mem::size_of::<K>() + key.heap_size()) as u64;
+        while cursor.val_valid(&storage) {
+            cursor.map_times(&storage, |_, _| m.records += 1);
+            cursor.step_val(&storage);
+        }
+        cursor.step_key(&storage);
+    }
+    m.bytes += m.records * UPDATE_BYTES as u64;
+    m
+}
+
+/// Walks an index arrangement (`ValSpine` of key and row), summing its updates and bytes.
+pub(crate) fn measure_index(trace: &mut TraceAgent<ValSpine<Row, Row, Timestamp, Diff>>) -> Measured {
+    let Some(batches) = trace.batches_through(Antichain::new().borrow()) else {
+        return Measured::default();
+    };
+    let mut m = Measured {
+        batches: batches.len() as u64,
+        ..Measured::default()
+    };
+    let (mut cursor, storage) = cursor_list(batches);
+    while cursor.key_valid(&storage) {
+        m.bytes += (std::mem::size_of::<Row>() + cursor.key(&storage).heap_size()) as u64;
+        while cursor.val_valid(&storage) {
+            m.bytes += (std::mem::size_of::<Row>() + cursor.val(&storage).heap_size()) as u64;
+            cursor.map_times(&storage, |_, _| m.records += 1);
+            cursor.step_val(&storage);
+        }
+        cursor.step_key(&storage);
+    }
+    m.bytes += m.records * UPDATE_BYTES as u64;
+    m
+}
+
+/// The first element of a frontier (times are totally ordered), `None` for the empty one.
+pub(crate) fn first(frontier: &Antichain<Timestamp>) -> Option<Timestamp> {
+    frontier.elements().first().copied()
+}
+
+/// When a worker next publishes and next measures sizes.
+pub(crate) struct Schedule {
+    pub next_publish: Instant,
+    pub next_measure: Instant,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        let now = Instant::now();
+        Schedule {
+            next_publish: now,
+            next_measure: now,
+        }
+    }
+}
