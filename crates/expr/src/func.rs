@@ -1212,7 +1212,35 @@ fn substr(s: &str, start: i64, count: Option<i64>) -> Result<Datum, EvalError> {
     }))
 }
 
+/// Compiled patterns are kept per thread (a view evaluates the same pattern on every row):
+/// `kind` separates LIKE from regular expressions and case-insensitive from sensitive ones.
+/// A full cache is emptied rather than evicted piecemeal; patterns that vary per row are rare.
+fn cached_regex(kind: usize, pattern: &str, build: impl FnOnce() -> Result<regex::Regex, EvalError>) -> Result<regex::Regex, EvalError> {
+    const CAPACITY: usize = 256;
+    thread_local! {
+        static CACHE: std::cell::RefCell<[std::collections::HashMap<String, regex::Regex>; 4]> = Default::default();
+    }
+    if let Some(re) = CACHE.with(|c| c.borrow()[kind].get(pattern).cloned()) {
+        return Ok(re);
+    }
+    let re = build()?;
+    CACHE.with(|c| {
+        let map = &mut c.borrow_mut()[kind];
+        if map.len() >= CAPACITY {
+            map.clear();
+        }
+        map.insert(pattern.to_string(), re.clone());
+    });
+    Ok(re)
+}
+
 fn like(s: &str, pattern: &str, case_insensitive: bool) -> Result<bool, EvalError> {
+    let re = cached_regex(usize::from(case_insensitive), pattern, || like_regex(pattern, case_insensitive))?;
+    Ok(re.is_match(s))
+}
+
+/// A LIKE pattern as an anchored regular expression.
+fn like_regex(pattern: &str, case_insensitive: bool) -> Result<regex::Regex, EvalError> {
     let mut re = String::from("(?s)^");
     if case_insensitive {
         re.push_str("(?i)");
@@ -1230,16 +1258,16 @@ fn like(s: &str, pattern: &str, case_insensitive: bool) -> Result<bool, EvalErro
         }
     }
     re.push('$');
-    Ok(regex::Regex::new(&re)
-        .map_err(|e| EvalError::InvalidRegex(e.to_string()))?
-        .is_match(s))
+    regex::Regex::new(&re).map_err(|e| EvalError::InvalidRegex(e.to_string()))
 }
 
 fn build_regex(pattern: &str, case_insensitive: bool) -> Result<regex::Regex, EvalError> {
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(case_insensitive)
-        .build()
-        .map_err(|e| EvalError::InvalidRegex(e.to_string()))
+    cached_regex(2 + usize::from(case_insensitive), pattern, || {
+        regex::RegexBuilder::new(pattern)
+            .case_insensitive(case_insensitive)
+            .build()
+            .map_err(|e| EvalError::InvalidRegex(e.to_string()))
+    })
 }
 
 fn add_interval(micros: i64, iv: &Interval, sign: i32) -> Result<i64, EvalError> {

@@ -1394,8 +1394,17 @@ impl Planner<'_> {
                     }
                 }
                 SelectItem::QualifiedWildcard(kind, _) => {
-                    let t = kind.to_string();
-                    let t = t.rsplit('.').next().unwrap_or(&t).to_string();
+                    // `t.*` or `schema.t.*`: the columns of the FROM item named (or aliased) t.
+                    let t = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(name) => name
+                            .0
+                            .last()
+                            .map(|p| p.as_ident().map(|i| i.value.clone()).unwrap_or_else(|| p.to_string()))
+                            .unwrap_or_default(),
+                        ast::SelectItemQualifiedWildcardKind::Expr(_) => {
+                            return Err(PlanError::unsupported("expression.* in a select list"))
+                        }
+                    };
                     let cols: Vec<_> = scope
                         .items
                         .iter()
