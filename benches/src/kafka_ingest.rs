@@ -9,54 +9,19 @@
 //! Needs a broker: `eval "$(dev/kafka.sh)"` (sets RIFFLE_TEST_KAFKA), then
 //! `cargo build --release --bin riffle && cargo build --release -p riffle-benches && ./target/release/kafka_ingest [records]`
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use riffle_tests::TestServer;
 use std::time::{Duration, Instant};
 
 async fn produce(broker: &str, topic: &str, n: usize, keyed: bool) -> usize {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", broker).create().unwrap();
-    for r in admin
-        .create_topics(&[NewTopic::new(topic, 4, TopicReplication::Fixed(1))], &AdminOptions::new())
-        .await
-        .unwrap()
-    {
-        r.unwrap();
-    }
-    let p: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker)
-        .set("linger.ms", "20")
-        .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()
-        .unwrap();
-    let mut bytes = 0;
-    let mut pending = Vec::with_capacity(n);
-    for i in 0..n {
+    let records = (0..n).map(|i| {
         let payload = format!(
             r#"{{"id": {i}, "user_id": {}, "amount": {}, "kind": "purchase"}}"#,
             i % 10_000,
             i % 997
         );
-        bytes += payload.len();
-        let key = format!("k{}", i % 50_000);
-        let mut r: FutureRecord<'_, String, String> = FutureRecord::to(topic).partition((i % 4) as i32).payload(&payload);
-        if keyed {
-            r = r.key(&key);
-        }
-        pending.push(p.send_result(r).map_err(|(e, _)| e).unwrap());
-        if pending.len() >= 100_000 {
-            for d in pending.drain(..) {
-                d.await.unwrap().map_err(|(e, _)| e).unwrap();
-            }
-        }
-    }
-    for d in pending {
-        d.await.unwrap().map_err(|(e, _)| e).unwrap();
-    }
-    bytes
+        (keyed.then(|| format!("k{}", i % 50_000)), payload)
+    });
+    riffle_benches::produce(broker, topic, 4, records).await
 }
 
 async fn measure(

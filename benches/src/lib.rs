@@ -1,5 +1,9 @@
 //! Helpers shared by the benchmark binaries: loading rows and summarising latencies.
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::Duration;
 use tokio_postgres::Client;
 
@@ -23,4 +27,43 @@ pub async fn load(client: &Client, table: &str, rows: usize, row: impl Fn(usize)
             .await
             .unwrap();
     }
+}
+
+/// Creates `topic` with `partitions` partitions and produces `(key, payload)` records to it,
+/// round-robin over the partitions, waiting for every acknowledgement; returns the payload bytes.
+pub async fn produce(broker: &str, topic: &str, partitions: i32, records: impl Iterator<Item = (Option<String>, String)>) -> usize {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", broker).create().unwrap();
+    for r in admin
+        .create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .unwrap()
+    {
+        r.unwrap();
+    }
+    let p: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .unwrap();
+    let mut bytes = 0;
+    let mut pending = Vec::new();
+    for (i, (key, payload)) in records.enumerate() {
+        bytes += payload.len();
+        let mut r: FutureRecord<'_, String, String> = FutureRecord::to(topic).partition(i as i32 % partitions).payload(&payload);
+        if let Some(k) = &key {
+            r = r.key(k);
+        }
+        pending.push(p.send_result(r).map_err(|(e, _)| e).unwrap());
+        if pending.len() >= 100_000 {
+            for d in pending.drain(..) {
+                d.await.unwrap().map_err(|(e, _)| e).unwrap();
+            }
+        }
+    }
+    for d in pending {
+        d.await.unwrap().map_err(|(e, _)| e).unwrap();
+    }
+    bytes
 }

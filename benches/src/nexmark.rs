@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo build --release --bin riffle && cargo build --release -p riffle-benches
-//! ./target/release/nexmark [--events 200000] [--batch 10000] [--feed copy|insert] [--workers 1]
+//! ./target/release/nexmark [--events 200000] [--batch 10000] [--feed copy|insert|kafka] [--workers 1]
 //!                          [--queries q0,q1,…] [--verify] [--csv docs/bench/nexmark.csv]
 //! ```
 //!
@@ -14,6 +14,10 @@
 //! time from the first batch to that read; "catch-up" is the time from the last
 //! acknowledgement until the view had caught up (the read's own cost, measured again right
 //! after, is subtracted). The baseline in the same run, `ingest`, is the same feed with no view.
+//! With `--feed kafka` (needs `eval "$(dev/kafka.sh)"`) the events are produced once to three
+//! topics (`person`, `auction`, `bid`, JSON, 4 partitions each) before the runs; each run then
+//! creates the three tables as Kafka sources (`bid.p_time` is the record's Kafka timestamp) and
+//! the view, and is timed from there until every record is ingested and the view has caught up.
 //! `--verify` also runs each query from scratch as an ad-hoc SELECT and checks that the
 //! maintained view holds the same rows.
 
@@ -251,7 +255,7 @@ fn args() -> Args {
         }
         i += 2;
     }
-    assert!(a.feed == "copy" || a.feed == "insert", "--feed copy|insert");
+    assert!(matches!(a.feed.as_str(), "copy" | "insert" | "kafka"), "--feed copy|insert|kafka");
     a
 }
 
@@ -272,14 +276,45 @@ fn ts(ms: u64) -> String {
     t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
 }
 
-fn batches(events: usize, batch: usize) -> Vec<Batch> {
+fn events(n: usize) -> Vec<Event> {
     let config = NexmarkConfig {
         base_time: BASE_TIME_MS,
         ..NexmarkConfig::default()
     };
+    nexmark::EventGenerator::new(config).take(n).collect()
+}
+
+/// The events as JSON records per topic (times as epoch milliseconds).
+fn json_records(events: &[Event]) -> [Vec<String>; 3] {
+    let mut out: [Vec<String>; 3] = Default::default();
+    for event in events {
+        let (i, v) = match event {
+            Event::Person(p) => (
+                0,
+                serde_json::json!({"id": p.id, "name": p.name, "email_address": p.email_address, "credit_card": p.credit_card,
+                                   "city": p.city, "state": p.state, "date_time": p.date_time, "extra": p.extra}),
+            ),
+            Event::Auction(a) => (
+                1,
+                serde_json::json!({"id": a.id, "item_name": a.item_name, "description": a.description, "initial_bid": a.initial_bid,
+                                   "reserve": a.reserve, "date_time": a.date_time, "expires": a.expires, "seller": a.seller,
+                                   "category": a.category, "extra": a.extra}),
+            ),
+            Event::Bid(b) => (
+                2,
+                serde_json::json!({"auction": b.auction, "bidder": b.bidder, "price": b.price, "channel": b.channel,
+                                   "url": b.url, "date_time": b.date_time, "extra": b.extra}),
+            ),
+        };
+        out[i].push(v.to_string());
+    }
+    out
+}
+
+fn batches(events: &[Event], batch: usize) -> Vec<Batch> {
     let mut out = Vec::new();
     let mut current = Batch::default();
-    for (i, event) in nexmark::EventGenerator::new(config).take(events).enumerate() {
+    for (i, event) in events.iter().enumerate() {
         match event {
             Event::Person(p) => {
                 let _ = writeln!(
@@ -397,24 +432,75 @@ struct Outcome {
     verified: Option<bool>,
 }
 
-async fn run(name: &str, query: Option<&str>, data: &[Batch], args: &Args) -> Outcome {
+/// Where the events come from: batches to load, or Kafka topics (with each topic's record count).
+enum Input<'a> {
+    Tables(&'a [Batch]),
+    Kafka { broker: &'a str, topics: &'a [(String, usize); 3] },
+}
+
+/// The three tables as Kafka sources over `topics` (person, auction, bid).
+fn sources_sql(broker: &str, topics: &[(String, usize); 3]) -> String {
+    let tables: Vec<&str> = TABLES.lines().filter(|l| l.starts_with("CREATE TABLE")).collect();
+    let mut sql = format!("CREATE CONNECTION k TO KAFKA (BROKER '{broker}');\n");
+    for ((table, _), (topic, _)) in COLUMNS.iter().zip(topics) {
+        let create = tables.iter().find(|t| t.starts_with(&format!("CREATE TABLE {table} "))).expect("table");
+        let columns = create.trim_end_matches(';').replace(", p_time timestamptz DEFAULT now()", "");
+        let columns = columns.replacen("CREATE TABLE", "CREATE SOURCE", 1);
+        let include = if *table == "bid" { " INCLUDE TIMESTAMP AS p_time" } else { "" };
+        let _ = writeln!(sql, "{columns} FROM KAFKA CONNECTION k (TOPIC '{topic}') FORMAT JSON{include};");
+    }
+    sql
+}
+
+async fn run(name: &str, query: Option<&str>, input: &Input<'_>, args: &Args) -> Outcome {
     let workers = args.workers.to_string();
     let server = TestServer::start_with(&["--workers", &workers]);
     let client = server.connect().await;
-    client.batch_execute(TABLES).await.unwrap();
+    match input {
+        Input::Tables(_) => client.batch_execute(TABLES).await.unwrap(),
+        Input::Kafka { .. } => {
+            let side = TABLES.lines().find(|l| l.starts_with("CREATE TABLE side_input")).expect("side_input");
+            client.batch_execute(side).await.unwrap()
+        }
+    }
     let side: Vec<String> = (0..10_000).map(|k| format!("({k}, 'side{k}')")).collect();
     client
         .batch_execute(&format!("INSERT INTO side_input VALUES {}", side.join(",")))
         .await
         .unwrap();
     let view = query.map(|q| format!("CREATE MATERIALIZED VIEW {name} AS {q}"));
-    if let Some(sql) = &view {
-        client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    }
     let read = format!("SELECT count(*) FROM {}", if query.is_some() { name } else { "bid" });
-    let start = Instant::now();
-    for batch in data {
-        feed(&client, batch, &args.feed).await;
+    let start;
+    match input {
+        Input::Tables(data) => {
+            if let Some(sql) = &view {
+                client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            }
+            start = Instant::now();
+            for batch in *data {
+                feed(&client, batch, &args.feed).await;
+            }
+        }
+        Input::Kafka { broker, topics } => {
+            start = Instant::now();
+            client.batch_execute(&sources_sql(broker, topics)).await.unwrap();
+            if let Some(sql) = &view {
+                client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            }
+            // Every record is in once each source's offsets add up to its topic's records.
+            let want: i64 = topics.iter().map(|(_, n)| *n as i64).sum();
+            loop {
+                let have: i64 = client
+                    .query_one("SELECT coalesce(sum(\"offset\"), 0)::bigint FROM riffle_source_progress", &[])
+                    .await
+                    .unwrap()
+                    .get(0);
+                if have >= want {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
     }
     let fed = Instant::now();
     let rows: i64 = client.query_one(&read, &[]).await.unwrap().get(0);
@@ -462,7 +548,8 @@ async fn run(name: &str, query: Option<&str>, data: &[Batch], args: &Args) -> Ou
 async fn main() {
     let args = args();
     let generated = Instant::now();
-    let data = batches(args.events, args.batch);
+    let events = events(args.events);
+    let data = batches(&events, args.batch);
     eprintln!(
         "generated {} events in {} batches ({:.1} s); feeding by {}",
         args.events,
@@ -470,13 +557,34 @@ async fn main() {
         generated.elapsed().as_secs_f64(),
         args.feed
     );
-    let mut outcomes = vec![run("ingest", None, &data, &args).await];
+    let broker = std::env::var("RIFFLE_TEST_KAFKA").unwrap_or_default();
+    let mut topics: [(String, usize); 3] = Default::default();
+    if args.feed == "kafka" {
+        assert!(!broker.is_empty(), "--feed kafka needs RIFFLE_TEST_KAFKA (eval \"$(dev/kafka.sh)\")");
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        for (i, records) in json_records(&events).into_iter().enumerate() {
+            let topic = format!("nexmark_{stamp}_{}", COLUMNS[i].0);
+            let n = records.len();
+            riffle_benches::produce(&broker, &topic, 4, records.into_iter().map(|r| (None, r))).await;
+            topics[i] = (topic, n);
+        }
+        eprintln!("produced the events to {:?}", topics);
+    }
+    let input = if args.feed == "kafka" {
+        Input::Kafka {
+            broker: &broker,
+            topics: &topics,
+        }
+    } else {
+        Input::Tables(&data)
+    };
+    let mut outcomes = vec![run("ingest", None, &input, &args).await];
     eprintln!("ingest: {:.0} events/s", args.events as f64 / outcomes[0].seconds);
     for name in &args.queries {
         let Some((_, sql)) = QUERIES.iter().find(|(n, _)| n == name) else {
             panic!("unknown query {name}");
         };
-        let o = run(name, Some(sql), &data, &args).await;
+        let o = run(name, Some(sql), &input, &args).await;
         eprintln!("{name}: {:.0} events/s, {} rows", args.events as f64 / o.seconds, o.rows);
         outcomes.push(o);
     }
