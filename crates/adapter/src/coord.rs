@@ -73,6 +73,8 @@ pub struct Config {
 pub(crate) struct Coordinator {
     pub(crate) catalog: Catalog,
     pub(crate) durable: Arc<Durable>,
+    /// The log writer: table and source writes go through it (group commit).
+    committer: crate::commit::Committer,
     /// Timestamp of the latest write or tick; reads happen at this time.
     last_ts: Timestamp,
     clock: Clock,
@@ -140,9 +142,11 @@ impl Adapter {
         std::fs::create_dir_all(data_dir).map_err(|e| AdapterError::Internal(format!("cannot create {}: {e}", data_dir.display())))?;
         let durable = Arc::new(Durable::open(&data_dir.join("db"))?);
         let compute = Arc::new(ComputeController::start(config.workers).map_err(AdapterError::Internal)?);
+        let committer = crate::commit::Committer::start(durable.clone(), compute.clone())?;
         let mut coord = Coordinator {
             catalog: Catalog::with_compute(compute.clone()),
             durable,
+            committer,
             last_ts: 0,
             clock: config.clock,
             retain_default: config.retain_history,
@@ -382,7 +386,9 @@ impl Adapter {
     ) -> Result<u64, AdapterError> {
         let mut coord = self.coord.lock().await;
         coord.check_writable(table)?;
-        let n = coord.copy_rows_in(&self.compute, table, copy, data, &session.zone())?;
+        let (n, pending) = coord.copy_rows_in(table, copy, data, &session.zone())?;
+        drop(coord);
+        pending.wait().await?;
         Ok(n as u64)
     }
 
@@ -477,7 +483,9 @@ impl Adapter {
                     (riffle_sql::CopyTarget::Client, Some(inline)) => inline.into_bytes(),
                     (riffle_sql::CopyTarget::Client, None) => return Ok(ExecuteResponse::CopyIn { table, copy }),
                 };
-                let n = coord.copy_rows_in(&self.compute, table, &copy, data, &session.zone())?;
+                let (n, pending) = coord.copy_rows_in(table, &copy, data, &session.zone())?;
+                drop(coord);
+                pending.wait().await?;
                 command(&format!("COPY {n}"))
             }
             Plan::Subscribe {
@@ -697,7 +705,7 @@ impl Adapter {
                 coord.note_retrain(id, train.as_ref())?;
                 coord.watch_training_changes(&self.compute);
                 crate::models::registry().insert(&name, version, model);
-                coord.write(&self.compute, changes)?;
+                coord.write(changes).wait().await?;
                 info!(model = %name, version, "model created");
                 command("CREATE MODEL")
             }
@@ -728,7 +736,11 @@ impl Adapter {
                 };
                 let n: i64 = rows.iter().map(|(_, d)| *d).sum();
                 let updates = coord.check_rows(table, rows)?;
-                coord.write(&self.compute, updates)?;
+                if !updates.is_empty() {
+                    let pending = coord.write(updates);
+                    drop(coord);
+                    pending.wait().await?;
+                }
                 command(&format!("INSERT 0 {n}"))
             }
             Plan::ReadThenWrite {
@@ -750,8 +762,12 @@ impl Adapter {
                     }
                     updates.extend(coord.check_rows(table, new)?.into_iter().map(|(_, r, d)| (r, d)));
                 }
-                let updates = updates.into_iter().map(|(r, d)| (table, r, d)).collect();
-                coord.write(&self.compute, updates)?;
+                let updates: Vec<_> = updates.into_iter().map(|(r, d)| (table, r, d)).collect();
+                if !updates.is_empty() {
+                    let pending = coord.write(updates);
+                    drop(coord);
+                    pending.wait().await?;
+                }
                 command(&format!("{tag} {n}"))
             }
             Plan::SetVariable { name, value } if name == "riffle_test_clock" => {
@@ -963,21 +979,22 @@ impl Coordinator {
     }
 
     /// Writes COPY data into a table at one timestamp, all rows or none.
+    /// Decodes and checks COPY data and queues it as one write; returns the row count and the
+    /// write's acknowledgement.
     fn copy_rows_in(
         &mut self,
-        compute: &ComputeController,
         table: GlobalId,
         copy: &crate::copy::CopyIn,
         data: Vec<u8>,
         zone: &riffle_repr::zone::Zone,
-    ) -> Result<usize, AdapterError> {
+    ) -> Result<(usize, crate::commit::Pending), AdapterError> {
         let bytes = data.len();
         let rows = copy.rows(data, zone)?;
         let n = rows.len();
         let updates = self.check_rows(table, rows.into_iter().map(|r| (r, 1)).collect())?;
-        self.write(compute, updates)?;
+        let pending = self.write(updates);
         info!(%table, rows = n, bytes, "COPY FROM");
-        Ok(n)
+        Ok((n, pending))
     }
 
     /// Notes a trained model's retraining schedule.
@@ -1161,39 +1178,48 @@ impl Coordinator {
         Ok(ts)
     }
 
-    /// Advances every input to the clock's time, making it the read time.
-    fn advance(&mut self, compute: &ComputeController) {
+    /// Advances every input to the clock's time, making it the read time (after the writes
+    /// already queued for the log).
+    fn advance(&mut self, _compute: &ComputeController) {
         let now = self.clock.now();
         if now > self.last_ts {
-            compute.advance_to(now + 1);
+            self.committer.advance_to(now + 1);
             self.last_ts = now;
         }
     }
 
-    /// Assigns a timestamp, logs durably, then feeds the dataflows.
-    fn write(&mut self, compute: &ComputeController, updates: Vec<(GlobalId, Row, Diff)>) -> Result<(), AdapterError> {
-        if updates.is_empty() {
-            return Ok(());
-        }
-        self.write_with_offsets(compute, updates, &[])?;
-        Ok(())
+    /// Assigns a timestamp and queues the write for the log writer, which logs it durably
+    /// (grouped with concurrent writes) and then feeds the dataflows. The write is acknowledged
+    /// once the returned `Pending` resolves; release the coordinator before waiting on it so
+    /// other statements can join the group.
+    fn write(&mut self, updates: Vec<(GlobalId, Row, Diff)>) -> crate::commit::Pending {
+        self.write_with_offsets(updates, Vec::new()).1
     }
 
     /// Like `write`, storing sources' next offsets in the same durable batch; returns the
-    /// write's timestamp.
+    /// write's timestamp too.
     pub(crate) fn write_with_offsets(
         &mut self,
-        compute: &ComputeController,
         updates: Vec<(GlobalId, Row, Diff)>,
-        offsets: &[(GlobalId, i32, i64)],
-    ) -> Result<Timestamp, AdapterError> {
+        offsets: Vec<(GlobalId, i32, i64)>,
+    ) -> (Timestamp, crate::commit::Pending) {
         let ts = (self.last_ts + 1).max(self.clock.now());
-        let start = std::time::Instant::now();
-        self.durable.append_with_offsets(ts, &updates, offsets)?;
-        crate::metrics::Metrics::get().record_write(&self.catalog, &updates, start.elapsed().as_secs_f64());
-        compute.write(ts, updates);
+        let mut per: std::collections::BTreeMap<GlobalId, u64> = Default::default();
+        for (id, _, _) in &updates {
+            *per.entry(*id).or_default() += 1;
+        }
+        let rows_by_object = per
+            .into_iter()
+            .filter_map(|(id, n)| self.catalog.get_by_id(id).map(|item| (item.name.clone(), n)))
+            .collect();
+        let pending = self.committer.write(crate::commit::Write {
+            ts,
+            updates,
+            offsets,
+            rows_by_object,
+        });
         self.last_ts = ts;
-        Ok(ts)
+        (ts, pending)
     }
 
     /// Refuses writes to the system's own tables.
@@ -1331,7 +1357,9 @@ impl Coordinator {
             }
         }
         // Dropped models leave riffle_model_current (nothing reads them any more).
-        self.write(compute, dropped_versions)?;
+        if !dropped_versions.is_empty() {
+            self.write(dropped_versions).wait_blocking()?;
+        }
         Ok(())
     }
 }

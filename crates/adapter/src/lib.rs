@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod catalog;
+mod commit;
 mod coord;
 pub mod copy;
 mod error;

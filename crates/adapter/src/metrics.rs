@@ -24,6 +24,8 @@ pub struct Metrics {
     pub writes: IntCounter,
     /// Time of each durable write, seconds.
     pub write_seconds: prometheus::Histogram,
+    /// Statements' writes taken into each synced write (group commit).
+    pub writes_per_sync: prometheus::Histogram,
     /// Statement latency by kind (`select`, `insert`, `create`, …), seconds.
     pub statement_seconds: HistogramVec,
     view_updates: IntCounterVec,
@@ -65,6 +67,12 @@ impl Metrics {
         )
         .expect("valid metric");
         registry.register(Box::new(write_seconds.clone())).expect("unique metric");
+        let writes_per_sync = prometheus::Histogram::with_opts(
+            HistogramOpts::new("riffle_writes_per_sync", "Writes (statements, source batches) taken into each synced write: group commit")
+                .buckets(prometheus::exponential_buckets(1.0, 2.0, 9).expect("valid buckets")),
+        )
+        .expect("valid metric");
+        registry.register(Box::new(writes_per_sync.clone())).expect("unique metric");
         let statement_seconds = HistogramVec::new(
             HistogramOpts::new("riffle_statement_seconds", "Statement latency from planning to the complete answer, seconds")
                 .buckets(latency_buckets()),
@@ -80,6 +88,7 @@ impl Metrics {
             rows_ingested: counter_vec("riffle_rows_ingested_total", "Updates written to a table or source", &["object"]),
             writes,
             write_seconds,
+            writes_per_sync,
             statement_seconds,
             view_updates: counter_vec(
                 "riffle_dataflow_updates_total",
@@ -108,21 +117,6 @@ impl Metrics {
             ),
             source_records: counter_vec("riffle_source_records_total", "Records a source has ingested", &["source"]),
             registry,
-        }
-    }
-
-    /// Counts the rows of one durable write, by table or source.
-    pub(crate) fn record_write(&self, catalog: &crate::catalog::Catalog, updates: &[(GlobalId, riffle_repr::Row, riffle_repr::Diff)], seconds: f64) {
-        self.writes.inc();
-        self.write_seconds.observe(seconds);
-        let mut per: BTreeMap<GlobalId, u64> = BTreeMap::new();
-        for (id, _, _) in updates {
-            *per.entry(*id).or_default() += 1;
-        }
-        for (id, n) in per {
-            if let Some(item) = catalog.get_by_id(id) {
-                self.rows_ingested.with_label_values(&[item.name.as_str()]).inc_by(n);
-            }
         }
     }
 }

@@ -109,22 +109,31 @@ impl Durable {
         updates: &[(GlobalId, Row, Diff)],
         offsets: &[(GlobalId, i32, i64)],
     ) -> Result<(), DurableError> {
-        let mut by_id: HashMap<GlobalId, Vec<(&Row, Diff)>> = HashMap::new();
-        for (id, row, diff) in updates {
-            by_id.entry(*id).or_default().push((row, *diff));
-        }
+        self.append_group(&[(ts, updates, offsets)])
+    }
+
+    /// Durably appends several writes `(ts, updates, offsets)` in one atomic, synced batch
+    /// (group commit: one `fsync` for all of them).
+    #[allow(clippy::type_complexity)]
+    pub fn append_group(&self, writes: &[(Timestamp, &[(GlobalId, Row, Diff)], &[(GlobalId, i32, i64)])]) -> Result<(), DurableError> {
         let mut batch = WriteBatch::default();
-        for (id, rows) in by_id {
-            let mut key = log_prefix(id);
-            key.extend_from_slice(&ts.to_be_bytes());
-            key.extend_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-            let value = bincode::serialize(&rows).map_err(|e| DurableError::Corrupt(e.to_string()))?;
-            batch.put(key, value);
-        }
-        for (id, partition, offset) in offsets {
-            let mut key = offset_prefix(*id);
-            key.extend_from_slice(&partition.to_be_bytes());
-            batch.put(key, offset.to_be_bytes());
+        for (ts, updates, offsets) in writes {
+            let mut by_id: HashMap<GlobalId, Vec<(&Row, Diff)>> = HashMap::new();
+            for (id, row, diff) in *updates {
+                by_id.entry(*id).or_default().push((row, *diff));
+            }
+            for (id, rows) in by_id {
+                let mut key = log_prefix(id);
+                key.extend_from_slice(&ts.to_be_bytes());
+                key.extend_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+                let value = bincode::serialize(&rows).map_err(|e| DurableError::Corrupt(e.to_string()))?;
+                batch.put(key, value);
+            }
+            for (id, partition, offset) in *offsets {
+                let mut key = offset_prefix(*id);
+                key.extend_from_slice(&partition.to_be_bytes());
+                batch.put(key, offset.to_be_bytes());
+            }
         }
         self.db.write_opt(batch, &Self::sync_opts())?;
         Ok(())
