@@ -7,6 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tracing::info;
 
+/// mimalloc instead of glibc's malloc: rows are allocated and freed per update in the
+/// dataflows, and glibc's free-list consolidation was a third of a worker's time in Nexmark q0
+/// (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A streaming SQL database: PostgreSQL wire protocol, incrementally maintained views.
 #[derive(Parser, Debug)]
 #[command(name = "riffle", version)]
