@@ -156,6 +156,7 @@ impl RenderTime for Timestamp {
                 traces: None,
                 bound: bound.iter().map(|(k, v)| (*k, enter(v))).collect(),
                 locals: locals.iter().map(|(k, v)| (*k, enter(v))).collect(),
+                memo: Default::default(),
                 worker_index,
             };
             icx.locals.insert(local, (x.clone().flat_map(|r| r.ok()), x.flat_map(|r| r.err())));
@@ -207,6 +208,10 @@ pub struct RenderContext<'s, 't, T: RenderTime = Timestamp> {
     traces: Option<Traces<'t>>,
     bound: BTreeMap<GlobalId, (Rows<'s, T>, Errs<'s, T>)>,
     locals: BTreeMap<u64, (Rows<'s, T>, Errs<'s, T>)>,
+    /// Subplans already rendered in this dataflow, by their printed form: a subplan that
+    /// occurs twice (Nexmark q5's per-window counts feed both sides of its join) is rendered
+    /// once and its collection shared.
+    memo: std::collections::HashMap<String, (Rows<'s, T>, Errs<'s, T>)>,
     worker_index: usize,
 }
 
@@ -219,6 +224,7 @@ impl<'s, 't> RenderContext<'s, 't, Timestamp> {
             traces: Some(traces),
             bound: BTreeMap::new(),
             locals: BTreeMap::new(),
+            memo: Default::default(),
             worker_index,
         }
     }
@@ -255,8 +261,23 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
         self.constant(Vec::new())
     }
 
-    /// Renders a plan.
+    /// Renders a plan, reusing the collection of an identical subplan rendered before in this
+    /// dataflow. Subplans that read a WITH RECURSIVE binding are not shared: the binding means
+    /// different collections inside and outside its loop.
     pub fn render(&mut self, plan: &RelExpr) -> (Rows<'s, T>, Errs<'s, T>) {
+        let key = format!("{plan:?}");
+        if key.contains("LocalGet {") {
+            return self.render_node(plan);
+        }
+        if let Some(hit) = self.memo.get(&key) {
+            return hit.clone();
+        }
+        let rendered = self.render_node(plan);
+        self.memo.insert(key, rendered.clone());
+        rendered
+    }
+
+    fn render_node(&mut self, plan: &RelExpr) -> (Rows<'s, T>, Errs<'s, T>) {
         match plan {
             RelExpr::Get { id, .. } => self.get(*id),
             RelExpr::LocalGet { id, .. } => match self.locals.get(id) {
