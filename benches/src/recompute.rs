@@ -1,5 +1,5 @@
-//! Recompute vs. incremental: as a table grows batch by batch, how long until each system
-//! answers two views with the new batch included. Riffle maintains them; PostgreSQL 15 either
+//! Recompute vs. incremental: as a table grows step by step, how long until each system
+//! answers two views with a small new batch included. Riffle maintains them; PostgreSQL 15 either
 //! refreshes materialized views (`REFRESH MATERIALIZED VIEW`) or runs the queries; DuckDB
 //! (from pip, driven by `benches/recompute_duckdb.py`) runs the queries. All in one run, on
 //! the same rows.
@@ -7,13 +7,14 @@
 //! ```sh
 //! eval "$(dev/pg.sh)"; export RIFFLE_TEST_PG; pip install duckdb
 //! cargo build --release --bin riffle && cargo build --release -p riffle-benches
-//! ./target/release/recompute [--batch 100000] [--batches 10] [--csv docs/bench/recompute.csv]
+//! ./target/release/recompute [--batch 100000] [--batches 10] [--delta 1000] [--csv docs/bench/recompute.csv]
 //! ```
 //!
 //! Views: `seg_revenue` (orders joined with 10,000 customers, grouped into 20 segments) and
-//! `user_totals` (count and sum per customer, 10,000 groups). Each batch is loaded with COPY
-//! (Riffle, PostgreSQL) or `INSERT … SELECT FROM range()` (DuckDB, in-process); "answer" is
-//! the time after the load until both views have been read with the batch counted.
+//! `user_totals` (count and sum per customer, 10,000 groups). Each step first grows the table
+//! by `--batch` rows (not timed), then writes `--delta` more rows — the change a live system
+//! sees — and times that: the load (COPY for Riffle and PostgreSQL, `INSERT … SELECT FROM
+//! range()` in-process for DuckDB) and the answer (both views read with every row counted).
 
 use futures::SinkExt;
 use riffle_tests::TestServer;
@@ -57,10 +58,12 @@ async fn setup(client: &Client, materialized: bool) {
     }
 }
 
-/// Total orders counted by both answers (each must equal the rows loaded).
+/// Reads both answers whole, as a dashboard would, and totals the orders each counted (each
+/// must equal the rows loaded).
 async fn read_counts(client: &Client, seg: &str, users: &str) -> (i64, i64) {
-    let a: i64 = client.query_one(&format!("SELECT sum(orders)::bigint FROM ({seg}) x"), &[]).await.unwrap().get(0);
-    let b: i64 = client.query_one(&format!("SELECT sum(n)::bigint FROM ({users}) y"), &[]).await.unwrap().get(0);
+    let total = |rows: Vec<tokio_postgres::Row>, col: usize| rows.iter().map(|r| r.get::<_, i64>(col)).sum::<i64>();
+    let a = total(client.query(seg, &[]).await.unwrap(), 1);
+    let b = total(client.query(users, &[]).await.unwrap(), 1);
     (a, b)
 }
 
@@ -70,20 +73,28 @@ struct Step {
     answer: Duration,
 }
 
-async fn riffle(batch: usize, batches: usize) -> Vec<Step> {
+/// Row ids of step `b`: the growth `[from, mid)` (untimed) and the timed delta `[mid, to)`.
+fn step_ranges(b: usize, batch: usize, delta: usize) -> (usize, usize, usize) {
+    let from = b * (batch + delta);
+    (from, from + batch, from + batch + delta)
+}
+
+async fn riffle(batch: usize, batches: usize, delta: usize) -> Vec<Step> {
     let server = TestServer::start();
     let client = server.connect().await;
     setup(&client, true).await;
     let mut steps = Vec::new();
     for b in 0..batches {
-        let text = copy_text(b * batch, (b + 1) * batch);
+        let (from, mid, to) = step_ranges(b, batch, delta);
+        copy(&client, "orders", copy_text(from, mid)).await;
+        read_counts(&client, "SELECT * FROM seg_revenue", "SELECT * FROM user_totals").await;
         let start = Instant::now();
-        copy(&client, "orders", text).await;
+        copy(&client, "orders", copy_text(mid, to)).await;
         let loaded = Instant::now();
         let counts = read_counts(&client, "SELECT * FROM seg_revenue", "SELECT * FROM user_totals").await;
-        assert_eq!(counts, (((b + 1) * batch) as i64, ((b + 1) * batch) as i64));
+        assert_eq!(counts, (to as i64, to as i64));
         steps.push(Step {
-            rows: (b + 1) * batch,
+            rows: to,
             load: loaded - start,
             answer: loaded.elapsed(),
         });
@@ -91,7 +102,7 @@ async fn riffle(batch: usize, batches: usize) -> Vec<Step> {
     steps
 }
 
-async fn postgres(pg: &str, batch: usize, batches: usize, refresh: bool) -> Vec<Step> {
+async fn postgres(pg: &str, batch: usize, batches: usize, delta: usize, refresh: bool) -> Vec<Step> {
     let (admin, conn) = tokio_postgres::connect(&format!("{pg} dbname=postgres"), tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     admin.batch_execute("DROP DATABASE IF EXISTS riffle_recompute").await.unwrap();
@@ -101,9 +112,11 @@ async fn postgres(pg: &str, batch: usize, batches: usize, refresh: bool) -> Vec<
     setup(&client, refresh).await;
     let mut steps = Vec::new();
     for b in 0..batches {
-        let text = copy_text(b * batch, (b + 1) * batch);
+        let (from, mid, to) = step_ranges(b, batch, delta);
+        copy(&client, "orders", copy_text(from, mid)).await;
+        client.batch_execute("ANALYZE orders").await.unwrap();
         let start = Instant::now();
-        copy(&client, "orders", text).await;
+        copy(&client, "orders", copy_text(mid, to)).await;
         let loaded = Instant::now();
         let counts = if refresh {
             client
@@ -114,9 +127,9 @@ async fn postgres(pg: &str, batch: usize, batches: usize, refresh: bool) -> Vec<
         } else {
             read_counts(&client, SEG_REVENUE, USER_TOTALS).await
         };
-        assert_eq!(counts, (((b + 1) * batch) as i64, ((b + 1) * batch) as i64));
+        assert_eq!(counts, (to as i64, to as i64));
         steps.push(Step {
-            rows: (b + 1) * batch,
+            rows: to,
             load: loaded - start,
             answer: loaded.elapsed(),
         });
@@ -127,10 +140,10 @@ async fn postgres(pg: &str, batch: usize, batches: usize, refresh: bool) -> Vec<
 }
 
 /// DuckDB through `benches/recompute_duckdb.py`: one line `rows,load_s,answer_s` per batch.
-fn duckdb(batch: usize, batches: usize) -> Option<Vec<Step>> {
+fn duckdb(batch: usize, batches: usize, delta: usize) -> Option<Vec<Step>> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/recompute_duckdb.py");
     let out = std::process::Command::new("python3")
-        .args([script, &batch.to_string(), &batches.to_string()])
+        .args([script, &batch.to_string(), &batches.to_string(), &delta.to_string()])
         .output()
         .ok()?;
     if !out.status.success() {
@@ -162,21 +175,22 @@ async fn main() {
     let arg = |name: &str| argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).cloned();
     let batch: usize = arg("--batch").map_or(100_000, |v| v.parse().expect("--batch N"));
     let batches: usize = arg("--batches").map_or(10, |v| v.parse().expect("--batches N"));
+    let delta: usize = arg("--delta").map_or(1000, |v| v.parse().expect("--delta N"));
     let csv_path = arg("--csv");
-    let mut systems: Vec<(&str, Vec<Step>)> = vec![("Riffle (maintained)", riffle(batch, batches).await)];
+    let mut systems: Vec<(&str, Vec<Step>)> = vec![("Riffle (maintained)", riffle(batch, batches, delta).await)];
     match std::env::var("RIFFLE_TEST_PG") {
         Ok(pg) => {
-            systems.push(("PostgreSQL REFRESH MATERIALIZED VIEW", postgres(&pg, batch, batches, true).await));
-            systems.push(("PostgreSQL query", postgres(&pg, batch, batches, false).await));
+            systems.push(("PostgreSQL REFRESH MATERIALIZED VIEW", postgres(&pg, batch, batches, delta, true).await));
+            systems.push(("PostgreSQL query", postgres(&pg, batch, batches, delta, false).await));
         }
         Err(_) => eprintln!("RIFFLE_TEST_PG is not set (eval \"$(dev/pg.sh)\"); PostgreSQL left out"),
     }
-    match duckdb(batch, batches) {
+    match duckdb(batch, batches, delta) {
         Some(steps) => systems.push(("DuckDB query", steps)),
         None => eprintln!("DuckDB left out (pip install duckdb)"),
     }
     let header: Vec<&str> = systems.iter().map(|(n, _)| *n).collect();
-    println!("Time to a fresh answer of both views after each batch of {batch} rows (ms, load + answer):");
+    println!("Time to a fresh answer of both views after {delta} new rows, as the table grows by {batch} rows a step (ms, load + answer):");
     println!();
     println!("| rows | {} |", header.join(" | "));
     println!("|---|{}", "---|".repeat(header.len()));
@@ -186,7 +200,7 @@ async fn main() {
             .iter()
             .map(|(_, steps)| steps.get(i).map_or("-".into(), |s| format!("{} + {}", ms(s.load), ms(s.answer))))
             .collect();
-        println!("| {} | {} |", (i + 1) * batch, cells.join(" | "));
+        println!("| {} | {} |", step_ranges(i, batch, delta).2, cells.join(" | "));
     }
     for (name, steps) in &systems {
         for s in steps {

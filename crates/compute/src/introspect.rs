@@ -2,14 +2,15 @@
 //! introspection relations (`riffle_dataflows`, `riffle_arrangement_sizes`, `riffle_frontiers`)
 //! and the Prometheus endpoint.
 //!
-//! Workers publish a fresh [`WorkerStats`] every [`PUBLISH_EVERY`]: counts, frontiers and update
-//! totals are cheap to read and always current to within that interval. Sizes in bytes need a
-//! walk over every arrangement, so a worker re-measures them only after a pause of
-//! [`MEASURE_RATIO`] times the last walk's duration (at least [`PUBLISH_EVERY`]), which keeps
-//! the walk under 2% of a worker's time however large its arrangements grow.
+//! Workers publish a fresh [`WorkerStats`] every [`PUBLISH_EVERY`] (and at once when a dataflow
+//! is created or dropped). Update counts come from each batch's length; bytes are estimated from
+//! a sample of each batch, so measuring costs O(batches) however large an arrangement grows and
+//! never stalls the worker. As a guard, a measurement that took `d` is not repeated for
+//! [`MEASURE_RATIO`] times `d`.
 
 use differential_dataflow::operators::arrange::TraceAgent;
-use differential_dataflow::trace::cursor::{cursor_list, Cursor};
+use differential_dataflow::trace::cursor::{Cursor, Navigable};
+use differential_dataflow::trace::implementations::spine_fueled::SpineBatch;
 use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use differential_dataflow::trace::TraceReader;
 use riffle_expr::EvalError;
@@ -148,7 +149,33 @@ pub(crate) struct Measured {
 /// The bytes each update costs besides its data: a time and a diff.
 const UPDATE_BYTES: usize = std::mem::size_of::<(Timestamp, Diff)>();
 
-/// Walks a keyed arrangement (`KeySpine`), summing its updates and their bytes.
+/// Updates walked per batch to estimate its bytes per update.
+const SAMPLE: u64 = 256;
+
+/// Counts a trace's updates exactly (each batch knows its length) and estimates its bytes from
+/// the first `SAMPLE` updates of each batch, so a measurement costs O(batches), not O(updates),
+/// and never stalls the worker however large the arrangement is.
+fn measure<B, C>(batches: Vec<B>, mut sample: impl FnMut(&mut C, &B) -> (u64, u64)) -> Measured
+where
+    B: SpineBatch + Navigable<Cursor = C>,
+{
+    let mut m = Measured {
+        batches: batches.len() as u64,
+        ..Measured::default()
+    };
+    for batch in &batches {
+        let len = SpineBatch::len(batch) as u64;
+        let (records, bytes) = sample(&mut batch.cursor(), batch);
+        m.records += len;
+        if records > 0 {
+            m.bytes += len * bytes / records;
+        }
+    }
+    m.bytes += m.records * UPDATE_BYTES as u64;
+    m
+}
+
+/// Measures a keyed arrangement (`KeySpine`).
 pub(crate) fn measure_keys<K>(trace: &mut TraceAgent<KeySpine<K, Timestamp, Diff>>) -> Measured
 where
     K: HeapSize + differential_dataflow::ExchangeData,
@@ -156,45 +183,41 @@ where
     let Some(batches) = trace.batches_through(Antichain::new().borrow()) else {
         return Measured::default();
     };
-    let mut m = Measured {
-        batches: batches.len() as u64,
-        ..Measured::default()
-    };
-    let (mut cursor, storage) = cursor_list(batches);
-    while cursor.key_valid(&storage) {
-        let key = cursor.key(&storage);
-        m.bytes += (std::mem::size_of::<K>() + key.heap_size()) as u64;
-        while cursor.val_valid(&storage) {
-            cursor.map_times(&storage, |_, _| m.records += 1);
-            cursor.step_val(&storage);
+    measure(batches, |cursor, batch| {
+        let (mut records, mut bytes) = (0, 0);
+        while cursor.key_valid(batch) && records < SAMPLE {
+            let mut updates = 0;
+            while cursor.val_valid(batch) {
+                cursor.map_times(batch, |_, _| updates += 1);
+                cursor.step_val(batch);
+            }
+            // The key is stored once however many updates it has.
+            bytes += (std::mem::size_of::<K>() + cursor.key(batch).heap_size()) as u64;
+            records += updates;
+            cursor.step_key(batch);
         }
-        cursor.step_key(&storage);
-    }
-    m.bytes += m.records * UPDATE_BYTES as u64;
-    m
+        (records, bytes)
+    })
 }
 
-/// Walks an index arrangement (`ValSpine` of key and row), summing its updates and bytes.
+/// Measures an index arrangement (`ValSpine` of key and row).
 pub(crate) fn measure_index(trace: &mut TraceAgent<ValSpine<Row, Row, Timestamp, Diff>>) -> Measured {
     let Some(batches) = trace.batches_through(Antichain::new().borrow()) else {
         return Measured::default();
     };
-    let mut m = Measured {
-        batches: batches.len() as u64,
-        ..Measured::default()
-    };
-    let (mut cursor, storage) = cursor_list(batches);
-    while cursor.key_valid(&storage) {
-        m.bytes += (std::mem::size_of::<Row>() + cursor.key(&storage).heap_size()) as u64;
-        while cursor.val_valid(&storage) {
-            m.bytes += (std::mem::size_of::<Row>() + cursor.val(&storage).heap_size()) as u64;
-            cursor.map_times(&storage, |_, _| m.records += 1);
-            cursor.step_val(&storage);
+    measure(batches, |cursor, batch| {
+        let (mut records, mut bytes) = (0, 0);
+        while cursor.key_valid(batch) && records < SAMPLE {
+            bytes += (std::mem::size_of::<Row>() + cursor.key(batch).heap_size()) as u64;
+            while cursor.val_valid(batch) {
+                bytes += (std::mem::size_of::<Row>() + cursor.val(batch).heap_size()) as u64;
+                cursor.map_times(batch, |_, _| records += 1);
+                cursor.step_val(batch);
+            }
+            cursor.step_key(batch);
         }
-        cursor.step_key(&storage);
-    }
-    m.bytes += m.records * UPDATE_BYTES as u64;
-    m
+        (records, bytes)
+    })
 }
 
 /// The first element of a frontier (times are totally ordered), `None` for the empty one.
