@@ -67,3 +67,13 @@ pub async fn produce(broker: &str, topic: &str, partitions: i32, records: impl I
     }
     bytes
 }
+
+/// Peak resident memory of a process (its `VmHWM`), bytes; 0 where /proc does not say.
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}

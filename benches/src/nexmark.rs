@@ -24,6 +24,7 @@
 use futures::SinkExt;
 use nexmark::config::NexmarkConfig;
 use nexmark::event::Event;
+use riffle_benches::peak_rss;
 use riffle_tests::TestServer;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -411,15 +412,6 @@ async fn feed(client: &Client, batch: &Batch, how: &str) {
     }
 }
 
-/// Peak resident memory of a process (VmHWM), bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
 
 struct Outcome {
     name: String,

@@ -13,6 +13,7 @@
 //! answers. Peak RSS of the recovering process is reported too.
 
 use futures::SinkExt;
+use riffle_benches::peak_rss;
 use riffle_tests::TestServer;
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -20,14 +21,6 @@ use std::time::Instant;
 const CHUNK: usize = 100_000;
 const USERS: usize = 10_000;
 
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
 
 #[tokio::main]
 async fn main() {
