@@ -4,7 +4,7 @@
 //! ```sh
 //! cargo build --release --bin riffle && cargo build --release -p riffle-benches
 //! ./target/release/nexmark [--events 200000] [--batch 10000] [--feed copy|insert|kafka] [--workers 1]
-//!                          [--queries q0,q1,…] [--verify] [--csv docs/bench/nexmark.csv]
+//!                          [--queries q0,q1,…] [--extra name='SELECT …'] [--verify] [--csv docs/bench/nexmark.csv]
 //! ```
 //!
 //! For each query: a fresh server, the tables, the view; then the events in batches of
@@ -224,6 +224,9 @@ struct Args {
     queries: Vec<String>,
     verify: bool,
     csv: Option<String>,
+    /// Ad-hoc queries to run after the listed ones (`--extra name=SQL`, repeatable), e.g. a
+    /// variant of a query to compare plans.
+    extra: Vec<(String, String)>,
 }
 
 fn args() -> Args {
@@ -235,6 +238,7 @@ fn args() -> Args {
         queries: QUERIES.iter().map(|(n, _)| n.to_string()).collect(),
         verify: false,
         csv: None,
+        extra: Vec::new(),
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -247,6 +251,11 @@ fn args() -> Args {
             "--workers" => a.workers = value().parse().expect("--workers N"),
             "--queries" => a.queries = value().split(',').map(str::to_string).collect(),
             "--csv" => a.csv = Some(value()),
+            "--extra" => {
+                let v = value();
+                let (name, sql) = v.split_once('=').expect("--extra name=SQL");
+                a.extra.push((name.to_string(), sql.to_string()));
+            }
             "--verify" => {
                 a.verify = true;
                 i += 1;
@@ -572,10 +581,15 @@ async fn main() {
     };
     let mut outcomes = vec![run("ingest", None, &input, &args).await];
     eprintln!("ingest: {:.0} events/s", args.events as f64 / outcomes[0].seconds);
+    let mut queries: Vec<(String, String)> = Vec::new();
     for name in &args.queries {
         let Some((_, sql)) = QUERIES.iter().find(|(n, _)| n == name) else {
             panic!("unknown query {name}");
         };
+        queries.push((name.clone(), sql.to_string()));
+    }
+    queries.extend(args.extra.iter().cloned());
+    for (name, sql) in &queries {
         let o = run(name, Some(sql), &input, &args).await;
         eprintln!("{name}: {:.0} events/s, {} rows", args.events as f64 / o.seconds, o.rows);
         outcomes.push(o);
