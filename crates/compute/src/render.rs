@@ -397,7 +397,17 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
             RelExpr::Project { input, outputs } => {
                 let (rows, errs) = self.render(input);
                 let outputs = outputs.clone();
-                (rows.map(move |row| outputs.iter().map(|i| row[*i].clone()).collect()), errs)
+                // Datums move into the projected row unless a column is used twice.
+                let distinct = outputs.iter().collect::<std::collections::BTreeSet<_>>().len() == outputs.len();
+                let project = move |row: Row| -> Row {
+                    if distinct {
+                        let mut datums = row.into_datums();
+                        outputs.iter().map(|i| std::mem::replace(&mut datums[*i], Datum::Null)).collect()
+                    } else {
+                        outputs.iter().map(|i| row[*i].clone()).collect()
+                    }
+                };
+                (rows.map(project), errs)
             }
             RelExpr::Join {
                 left,
@@ -636,9 +646,14 @@ fn split<'s, T: RenderTime, D>(results: VecCollection<'s, T, Result<D, EvalError
 where
     D: differential_dataflow::Data + timely::ExchangeData,
 {
-    let ok = results.clone().flat_map(|r| r.ok());
-    let err = results.flat_map(|r| r.err());
-    (ok, err)
+    // One pass that moves each update to one of two outputs (timely's `ok_err`), rather than
+    // two `flat_map`s over a shared stream, which would clone every update for each of them.
+    use timely::dataflow::operators::core::OkErr;
+    let (ok, err) = results.inner.ok_err::<Vec<_>, _, Vec<_>, _, _>(|(r, t, d)| match r {
+        Ok(x) => Ok((x, t, d)),
+        Err(e) => Err((e, t, d)),
+    });
+    (ok.as_collection(), err.as_collection())
 }
 
 /// Keys rows by join key expressions; rows whose key has a NULL never match and are dropped.
