@@ -112,6 +112,9 @@ pub struct Adapter {
     pub(crate) compute: Arc<ComputeController>,
 }
 
+/// Updates per chunk when recovery streams a log into the dataflows.
+const RECOVERY_CHUNK: usize = 100_000;
+
 fn now_ms() -> Timestamp {
     chrono::Utc::now().timestamp_millis().max(0) as u64
 }
@@ -193,17 +196,46 @@ impl Adapter {
         let mut max_ts = 0;
         let mut snapshot = Vec::new();
         let mut tail: std::collections::BTreeMap<Timestamp, Vec<(GlobalId, Row, Diff)>> = Default::default();
+        // Without sinks every log is one snapshot at the largest logged time (or now): that
+        // time is known from each log's last key, so the logs stream into the dataflows in
+        // chunks instead of being consolidated in memory first.
+        let streaming = history_from == Timestamp::MAX;
+        let mut streamed = 0;
+        let snapshot_ts = if streaming {
+            let mut t = coord.clock.now();
+            for id in &logged {
+                t = t.max(coord.durable.log_max_ts(*id)?.unwrap_or(0));
+            }
+            t
+        } else {
+            0
+        };
         for id in logged {
             let name = coord.catalog.get_by_id(id).map(|i| i.name.clone()).unwrap_or_default();
+            let upsert = matches!(
+                coord.catalog.get_by_id(id).map(|i| &i.kind),
+                Some(ItemKind::Source(s)) if s.envelope == riffle_sql::source::Envelope::Upsert
+            );
+            if streaming && !upsert {
+                let mut updates = 0;
+                let records = coord.durable.replay_chunks(
+                    id,
+                    RECOVERY_CHUNK,
+                    |chunk| {
+                        updates += chunk.len();
+                        compute.load(snapshot_ts, chunk.into_iter().map(|(r, d)| (id, r, d)).collect());
+                    },
+                    |n| info!(relation = %name, records = n, "replaying log"),
+                )?;
+                info!(relation = %name, records, updates, "replayed log");
+                streamed += updates;
+                continue;
+            }
             let replayed = coord
                 .durable
                 .replay(id, history_from, |n| info!(relation = %name, records = n, "replaying log"))?;
             info!(relation = %name, records = replayed.records, rows = replayed.rows.len(), "replayed log");
             max_ts = max_ts.max(replayed.max_ts);
-            let upsert = matches!(
-                coord.catalog.get_by_id(id).map(|i| &i.kind),
-                Some(ItemKind::Source(s)) if s.envelope == riffle_sql::source::Envelope::Upsert
-            );
             if upsert {
                 let mut all: Vec<(Row, Diff)> = replayed.rows.clone();
                 all.extend(replayed.tail.iter().flat_map(|(_, u)| u.iter().cloned()));
@@ -214,16 +246,12 @@ impl Adapter {
                 tail.entry(ts).or_default().extend(updates.into_iter().map(|(r, d)| (id, r, d)));
             }
         }
-        let ts = if history_from == Timestamp::MAX {
-            max_ts.max(coord.clock.now())
-        } else {
-            history_from
-        };
+        let ts = if streaming { snapshot_ts.max(max_ts) } else { history_from };
         // History from before a restart is not kept (beyond what sinks need).
         for t in coord.readable_from.values_mut() {
             *t = ts;
         }
-        let rows = snapshot.len();
+        let rows = snapshot.len() + streamed;
         compute.write(ts, snapshot);
         coord.last_ts = ts;
         coord.pending_tail = tail.into_iter().collect();

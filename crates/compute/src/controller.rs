@@ -82,6 +82,12 @@ pub(crate) enum Command {
         ts: Timestamp,
         updates: Arc<Vec<(GlobalId, Row, Diff)>>,
     },
+    /// Like `Write` but leaves the inputs at `ts`, so that more updates can follow at the same
+    /// time (recovery loads a snapshot in chunks); an `AdvanceTo` completes it.
+    Load {
+        ts: Timestamp,
+        updates: Arc<Vec<(GlobalId, Row, Diff)>>,
+    },
     AdvanceTo {
         ts: Timestamp,
     },
@@ -186,6 +192,15 @@ impl ComputeController {
     /// Applies table updates at `ts` and closes that time.
     pub fn write(&self, ts: Timestamp, updates: Vec<(GlobalId, Row, Diff)>) {
         self.broadcast(Command::Write {
+            ts,
+            updates: Arc::new(updates),
+        });
+    }
+
+    /// Feeds updates at `ts` without advancing the inputs past it: call repeatedly to load a
+    /// large snapshot in chunks, then `advance_to(ts + 1)`.
+    pub fn load(&self, ts: Timestamp, updates: Vec<(GlobalId, Row, Diff)>) {
+        self.broadcast(Command::Load {
             ts,
             updates: Arc::new(updates),
         });

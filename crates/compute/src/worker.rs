@@ -124,7 +124,7 @@ impl<'w> ComputeWorker<'w> {
     }
 
     fn handle(&mut self, cmd: Command) {
-        if !matches!(cmd, Command::Write { .. } | Command::AdvanceTo { .. } | Command::Peek { .. }) {
+        if !matches!(cmd, Command::Write { .. } | Command::Load { .. } | Command::AdvanceTo { .. } | Command::Peek { .. }) {
             // The set of dataflows changes: publish it at the end of this loop iteration.
             self.schedule.next_publish = std::time::Instant::now();
         }
@@ -181,20 +181,10 @@ impl<'w> ComputeWorker<'w> {
                 }
             }
             Command::Write { ts, updates } => {
-                let (me, peers) = (self.worker.index(), self.worker.peers());
-                // Each worker takes every `peers`-th update (differential exchanges them by key
-                // later), cloning only its own share.
-                for (id, row, diff) in updates.iter().skip(me).step_by(peers) {
-                    if let Some((input, _)) = self.inputs.get_mut(id) {
-                        input.advance_to(ts.max(*input.time()));
-                        input.update(row.clone(), *diff);
-                        if let Some(n) = self.updates.get(id) {
-                            n.set(n.get() + 1);
-                        }
-                    }
-                }
+                self.feed(ts, &updates);
                 self.advance_to(ts + 1);
             }
+            Command::Load { ts, updates } => self.feed(ts, &updates),
             Command::AdvanceTo { ts } => self.advance_to(ts),
             Command::Peek { target, ts, reply } => self.start_peek(target, ts, reply),
             Command::Subscribe {
@@ -233,6 +223,22 @@ impl<'w> ComputeWorker<'w> {
                 }
             }
             Command::Shutdown => {}
+        }
+    }
+
+    /// Feeds this worker's share of `updates` to the table inputs at `ts`.
+    fn feed(&mut self, ts: Timestamp, updates: &[(GlobalId, Row, Diff)]) {
+        let (me, peers) = (self.worker.index(), self.worker.peers());
+        // Each worker takes every `peers`-th update (differential exchanges them by key
+        // later), cloning only its own share.
+        for (id, row, diff) in updates.iter().skip(me).step_by(peers) {
+            if let Some((input, _)) = self.inputs.get_mut(id) {
+                input.advance_to(ts.max(*input.time()));
+                input.update(row.clone(), *diff);
+                if let Some(n) = self.updates.get(id) {
+                    n.set(n.get() + 1);
+                }
+            }
         }
     }
 

@@ -282,6 +282,56 @@ impl Durable {
         })
     }
 
+    /// The largest timestamp in a collection's log (one seek to the log's last key).
+    pub fn log_max_ts(&self, id: GlobalId) -> Result<Option<Timestamp>, DurableError> {
+        let prefix = log_prefix(id);
+        let mut end = prefix.clone();
+        end.extend_from_slice(&[0xff; 13]);
+        for item in self.db.iterator(IteratorMode::From(&end, Direction::Reverse)) {
+            let (key, _) = item?;
+            if !key.starts_with(&prefix) {
+                return Ok(None);
+            }
+            let ts = u64::from_be_bytes(key[9..17].try_into().map_err(|_| DurableError::Corrupt("short log key".into()))?);
+            return Ok(Some(ts));
+        }
+        Ok(None)
+    }
+
+    /// Reads a collection's whole log in chunks of about `chunk` updates, unconsolidated and
+    /// without their times (the caller loads them as one snapshot): recovery memory stays at
+    /// a chunk instead of the whole log. Returns the number of log records read.
+    pub fn replay_chunks(
+        &self,
+        id: GlobalId,
+        chunk: usize,
+        mut load: impl FnMut(Vec<(Row, Diff)>),
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64, DurableError> {
+        let prefix = log_prefix(id);
+        let mut pending: Vec<(Row, Diff)> = Vec::new();
+        let mut records = 0;
+        for item in self.db.iterator(IteratorMode::From(&prefix, Direction::Forward)) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let rows: Vec<(Row, Diff)> = bincode::deserialize(&value).map_err(|e| DurableError::Corrupt(e.to_string()))?;
+            pending.extend(rows);
+            if pending.len() >= chunk {
+                load(std::mem::take(&mut pending));
+            }
+            records += 1;
+            if records % 10_000 == 0 {
+                progress(records);
+            }
+        }
+        if !pending.is_empty() {
+            load(pending);
+        }
+        Ok(records)
+    }
+
     /// Rewrites a collection's log as one snapshot record at `ts` (compaction).
     pub fn compact(&self, id: GlobalId, ts: Timestamp, rows: &[(Row, Diff)]) -> Result<(), DurableError> {
         let prefix = log_prefix(id);
