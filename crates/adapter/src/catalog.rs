@@ -216,8 +216,7 @@ impl Catalog {
     }
 
     /// `riffle_dataflows`, `riffle_arrangement_sizes`, `riffle_frontiers`: what each compute
-    /// worker last published (at most `introspect::PUBLISH_EVERY` old; sizes are re-measured
-    /// less often, see `measured_at`).
+    /// worker last published (at most `introspect::PUBLISH_EVERY` old, see `measured_at`).
     fn introspection_rows(&self, name: &str) -> Option<(RelationDesc, Vec<Row>)> {
         use ScalarType::{Int32, Int64, String as Text, TimestampTz};
         let stats = || self.compute.as_ref().map(|c| c.introspection()).unwrap_or_default();
@@ -296,11 +295,12 @@ impl Catalog {
                 ]);
                 let mut rows = Vec::new();
                 for w in stats() {
-                    for a in w.arrangements.iter().filter(|a| a.kind != riffle_compute::introspect::ArrangementKind::Errors) {
+                    for a in w
+                        .arrangements
+                        .iter()
+                        .filter(|a| a.kind != riffle_compute::introspect::ArrangementKind::Errors)
+                    {
                         let (object, kind) = self.describe_object(a.id);
-                        // How far the collection trails its inputs: every input is at
-                        // `input_time`, the collection is complete up to `upper`.
-                        let lag = a.upper.map_or(0, |u| w.input_time.saturating_sub(u));
                         rows.push(Row::new(vec![
                             object,
                             kind,
@@ -308,7 +308,7 @@ impl Catalog {
                             time(a.since),
                             time(a.upper),
                             Datum::Int64(w.input_time as i64),
-                            Datum::Int64(lag as i64),
+                            Datum::Int64(a.lag(w.input_time) as i64),
                         ]));
                     }
                 }

@@ -63,19 +63,26 @@ impl Metrics {
         let writes = IntCounter::new("riffle_writes_total", "Durable writes (synced RocksDB write batches)").expect("valid metric");
         registry.register(Box::new(writes.clone())).expect("unique metric");
         let write_seconds = prometheus::Histogram::with_opts(
-            HistogramOpts::new("riffle_write_seconds", "Time of each durable write (synced RocksDB batch), seconds").buckets(latency_buckets()),
+            HistogramOpts::new("riffle_write_seconds", "Time of each durable write (synced RocksDB batch), seconds")
+                .buckets(latency_buckets()),
         )
         .expect("valid metric");
         registry.register(Box::new(write_seconds.clone())).expect("unique metric");
         let writes_per_sync = prometheus::Histogram::with_opts(
-            HistogramOpts::new("riffle_writes_per_sync", "Writes (statements, source batches) taken into each synced write: group commit")
-                .buckets(prometheus::exponential_buckets(1.0, 2.0, 9).expect("valid buckets")),
+            HistogramOpts::new(
+                "riffle_writes_per_sync",
+                "Writes (statements, source batches) taken into each synced write: group commit",
+            )
+            .buckets(prometheus::exponential_buckets(1.0, 2.0, 9).expect("valid buckets")),
         )
         .expect("valid metric");
         registry.register(Box::new(writes_per_sync.clone())).expect("unique metric");
         let statement_seconds = HistogramVec::new(
-            HistogramOpts::new("riffle_statement_seconds", "Statement latency from planning to the complete answer, seconds")
-                .buckets(latency_buckets()),
+            HistogramOpts::new(
+                "riffle_statement_seconds",
+                "Statement latency from planning to the complete answer, seconds",
+            )
+            .buckets(latency_buckets()),
             &["statement"],
         )
         .expect("valid metric");
@@ -174,9 +181,8 @@ impl Adapter {
                 *records.entry(a.id).or_default() += a.records;
                 *bytes.entry(a.id).or_default() += a.bytes;
                 if a.kind != ArrangementKind::Errors {
-                    let l = a.upper.map_or(0, |u| w.input_time.saturating_sub(u));
                     let e = lag.entry(a.id).or_default();
-                    *e = (*e).max(l);
+                    *e = (*e).max(a.lag(w.input_time));
                 }
             }
         }
@@ -185,7 +191,11 @@ impl Adapter {
             let (name, kind) = label(id);
             m.view_updates.with_label_values(&[name.as_str(), kind.as_str()]).inc_by(n);
         }
-        for (family, values) in [(&m.frontier_lag, &lag), (&m.arrangement_records, &records), (&m.arrangement_bytes, &bytes)] {
+        for (family, values) in [
+            (&m.frontier_lag, &lag),
+            (&m.arrangement_records, &records),
+            (&m.arrangement_bytes, &bytes),
+        ] {
             family.reset();
             for (id, v) in values {
                 let (name, kind) = label(*id);
@@ -217,7 +227,11 @@ impl Adapter {
 
 /// Serves `GET /metrics` (Prometheus text format) on `addr` from a thread of its own; returns
 /// the address it bound (useful with port 0).
-pub fn serve_metrics(addr: &str, adapter: std::sync::Arc<Adapter>, runtime: tokio::runtime::Handle) -> Result<std::net::SocketAddr, String> {
+pub fn serve_metrics(
+    addr: &str,
+    adapter: std::sync::Arc<Adapter>,
+    runtime: tokio::runtime::Handle,
+) -> Result<std::net::SocketAddr, String> {
     let server = tiny_http::Server::http(addr).map_err(|e| format!("binding the metrics endpoint {addr}: {e}"))?;
     let bound = server
         .server_addr()
@@ -230,7 +244,8 @@ pub fn serve_metrics(addr: &str, adapter: std::sync::Arc<Adapter>, runtime: toki
                 let response = match (request.method(), request.url()) {
                     (tiny_http::Method::Get, "/metrics") => {
                         let body = runtime.block_on(adapter.metrics_text());
-                        let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/plain; version=0.0.4"[..]).expect("valid header");
+                        let header =
+                            tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/plain; version=0.0.4"[..]).expect("valid header");
                         tiny_http::Response::from_string(body).with_header(header)
                     }
                     _ => tiny_http::Response::from_string("not found; metrics are at /metrics\n").with_status_code(404),

@@ -3,10 +3,9 @@
 //! and the Prometheus endpoint.
 //!
 //! Workers publish a fresh [`WorkerStats`] every [`PUBLISH_EVERY`] (and at once when a dataflow
-//! is created or dropped). Update counts come from each batch's length; bytes are estimated from
-//! a sample of each batch, so measuring costs O(batches) however large an arrangement grows and
-//! never stalls the worker. As a guard, a measurement that took `d` is not repeated for
-//! [`MEASURE_RATIO`] times `d`.
+//! is created or dropped), measuring every arrangement as they do: update counts come from each
+//! batch's length and bytes are estimated from a sample of each batch, so a measurement costs
+//! O(batches) however large an arrangement grows and never stalls the worker.
 
 use differential_dataflow::operators::arrange::TraceAgent;
 use differential_dataflow::trace::cursor::{Cursor, Navigable};
@@ -16,13 +15,11 @@ use differential_dataflow::trace::TraceReader;
 use riffle_expr::EvalError;
 use riffle_repr::{Diff, GlobalId, Row, Timestamp};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 use timely::progress::Antichain;
 
 /// How often a worker publishes its statistics.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
-/// A size walk that took `d` is followed by at least `MEASURE_RATIO * d` without one.
-pub const MEASURE_RATIO: u32 = 50;
 
 /// Which of a collection's arrangements a statistic is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -53,17 +50,24 @@ pub struct ArrangementStats {
     pub id: GlobalId,
     /// Which arrangement of it.
     pub kind: ArrangementKind,
-    /// Updates `(data, time, diff)` held, as of the last size walk.
+    /// Updates `(data, time, diff)` held.
     pub records: u64,
-    /// Batches in the trace, as of the last size walk.
+    /// Batches in the trace.
     pub batches: u64,
-    /// Estimated bytes held (keys, values and their heap data, times and diffs), as of the
-    /// last size walk.
+    /// Estimated bytes held (keys, values and their heap data, times and diffs).
     pub bytes: u64,
     /// Reads are possible at this time or later (the logical compaction frontier).
     pub since: Option<Timestamp>,
     /// Every update before this time is in the arrangement; `None` once it is complete forever.
     pub upper: Option<Timestamp>,
+}
+
+impl ArrangementStats {
+    /// How far the arrangement trails its worker's inputs (which are all at `input_time`),
+    /// milliseconds; 0 once it is complete forever.
+    pub fn lag(&self, input_time: Timestamp) -> Timestamp {
+        self.upper.map_or(0, |u| input_time.saturating_sub(u))
+    }
 }
 
 /// A dataflow on one worker.
@@ -90,7 +94,7 @@ pub struct WorkerStats {
     pub arrangements: Vec<ArrangementStats>,
     /// Installed dataflows.
     pub dataflows: Vec<DataflowStats>,
-    /// When the sizes were last measured.
+    /// When these statistics were taken (`None` before the worker's first publication).
     pub measured_at: Option<SystemTime>,
 }
 
@@ -113,10 +117,7 @@ impl Introspection {
 
     /// The latest statistics of every worker.
     pub fn snapshot(&self) -> Vec<WorkerStats> {
-        self.workers
-            .iter()
-            .map(|w| w.lock().expect("introspection lock").clone())
-            .collect()
+        self.workers.iter().map(|w| w.lock().expect("introspection lock").clone()).collect()
     }
 }
 
@@ -138,7 +139,7 @@ impl HeapSize for EvalError {
     }
 }
 
-/// What a size walk found: updates, batches, bytes.
+/// What a measurement found: updates, batches, bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Measured {
     pub records: u64,
@@ -220,23 +221,11 @@ pub(crate) fn measure_index(trace: &mut TraceAgent<ValSpine<Row, Row, Timestamp,
     })
 }
 
-/// The first element of a frontier (times are totally ordered), `None` for the empty one.
-pub(crate) fn first(frontier: &Antichain<Timestamp>) -> Option<Timestamp> {
-    frontier.elements().first().copied()
-}
-
-/// When a worker next publishes and next measures sizes.
-pub(crate) struct Schedule {
-    pub next_publish: Instant,
-    pub next_measure: Instant,
-}
-
-impl Default for Schedule {
-    fn default() -> Self {
-        let now = Instant::now();
-        Schedule {
-            next_publish: now,
-            next_measure: now,
-        }
-    }
+/// A trace's logical compaction frontier (`since`) and upper frontier, as their first elements
+/// (times are totally ordered; `None` for the empty frontier).
+pub(crate) fn frontiers<Tr: TraceReader<Time = Timestamp>>(trace: &mut Tr) -> (Option<Timestamp>, Option<Timestamp>) {
+    let mut upper = Antichain::new();
+    trace.read_upper(&mut upper);
+    let since = trace.get_logical_compaction().first().copied();
+    (since, upper.elements().first().copied())
 }

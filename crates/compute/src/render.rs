@@ -159,7 +159,7 @@ impl RenderTime for Timestamp {
                 memo: Default::default(),
                 worker_index,
             };
-            icx.locals.insert(local, (x.clone().flat_map(|r| r.ok()), x.flat_map(|r| r.err())));
+            icx.locals.insert(local, split(x));
             let (s, se) = icx.render(&step);
             let all = seed_inner.enter(inner).concat(s.map(Ok)).concat(se.map(Err));
             if distinct {

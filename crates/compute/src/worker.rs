@@ -66,10 +66,7 @@ pub struct ComputeWorker<'w> {
     index: usize,
     /// Where this worker publishes its statistics, and when it next does.
     introspection: Arc<Introspection>,
-    schedule: introspect::Schedule,
-    /// The last size walk's findings, per arrangement, and when it ran.
-    sizes: BTreeMap<(GlobalId, ArrangementKind), Measured>,
-    measured_at: Option<std::time::SystemTime>,
+    next_publish: std::time::Instant,
     /// Updates each maintained collection's dataflow has fed its arrangement (tables: written).
     updates: BTreeMap<GlobalId, Rc<Cell<u64>>>,
     /// Names of installed dataflows, by timely's index.
@@ -92,9 +89,7 @@ impl<'w> ComputeWorker<'w> {
             processed,
             index,
             introspection,
-            schedule: Default::default(),
-            sizes: BTreeMap::new(),
-            measured_at: None,
+            next_publish: std::time::Instant::now(),
             updates: BTreeMap::new(),
             dataflow_names: BTreeMap::new(),
         }
@@ -124,9 +119,12 @@ impl<'w> ComputeWorker<'w> {
     }
 
     fn handle(&mut self, cmd: Command) {
-        if !matches!(cmd, Command::Write { .. } | Command::Load { .. } | Command::AdvanceTo { .. } | Command::Peek { .. }) {
+        if !matches!(
+            cmd,
+            Command::Write { .. } | Command::Load { .. } | Command::AdvanceTo { .. } | Command::Peek { .. }
+        ) {
             // The set of dataflows changes: publish it at the end of this loop iteration.
-            self.schedule.next_publish = std::time::Instant::now();
+            self.next_publish = std::time::Instant::now();
         }
         match cmd {
             Command::CreateTable { id, retain } => {
@@ -174,7 +172,6 @@ impl<'w> ComputeWorker<'w> {
                 self.indexes.remove(&id);
                 self.retain.remove(&id);
                 self.updates.remove(&id);
-                self.sizes.retain(|(i, _), _| *i != id);
                 if let Some(index) = self.dataflows.remove(&id) {
                     self.dataflow_names.remove(&index);
                     self.worker.drop_dataflow(index);
@@ -256,40 +253,27 @@ impl<'w> ComputeWorker<'w> {
             cx.delay = delay;
             let (rows, errs) = cx.render(plan);
             (
-                rows.inspect(move |_| rows_counter.set(rows_counter.get() + 1)).arrange_by_self().trace,
-                errs.inspect(move |_| errs_counter.set(errs_counter.get() + 1)).arrange_by_self().trace,
+                rows.inspect(move |_| rows_counter.set(rows_counter.get() + 1))
+                    .arrange_by_self()
+                    .trace,
+                errs.inspect(move |_| errs_counter.set(errs_counter.get() + 1))
+                    .arrange_by_self()
+                    .trace,
             )
         });
         (index, rows, errs, updates)
     }
 
-    /// Publishes this worker's statistics every `PUBLISH_EVERY`, re-measuring arrangement
-    /// sizes when the last walk is old enough (see `introspect`).
+    /// Publishes this worker's statistics every `PUBLISH_EVERY`, measuring every arrangement
+    /// (see `introspect`).
     fn publish_stats(&mut self) {
         let now = std::time::Instant::now();
-        if now < self.schedule.next_publish {
+        if now < self.next_publish {
             return;
         }
-        self.schedule.next_publish = now + introspect::PUBLISH_EVERY;
-        if now >= self.schedule.next_measure {
-            self.sizes.clear();
-            for (id, (rows, errs)) in self.traces.iter_mut() {
-                self.sizes.insert((*id, ArrangementKind::Rows), introspect::measure_keys(rows));
-                self.sizes.insert((*id, ArrangementKind::Errors), introspect::measure_keys(errs));
-            }
-            for (id, trace) in self.indexes.iter_mut() {
-                self.sizes.insert((*id, ArrangementKind::Index), introspect::measure_index(trace));
-            }
-            let took = now.elapsed();
-            self.schedule.next_measure = std::time::Instant::now() + (took * introspect::MEASURE_RATIO).max(introspect::PUBLISH_EVERY);
-            self.measured_at = Some(std::time::SystemTime::now());
-        }
-        let mut arrangements = Vec::new();
-        let mut upper = Antichain::new();
-        let sizes = &self.sizes;
-        let mut stats = |id: GlobalId, kind: ArrangementKind, since: Option<Timestamp>, upper: Option<Timestamp>| {
-            let m = sizes.get(&(id, kind)).copied().unwrap_or_default();
-            arrangements.push(ArrangementStats {
+        self.next_publish = now + introspect::PUBLISH_EVERY;
+        let stats =
+            |id: GlobalId, kind: ArrangementKind, m: Measured, (since, upper): (Option<Timestamp>, Option<Timestamp>)| ArrangementStats {
                 id,
                 kind,
                 records: m.records,
@@ -297,20 +281,29 @@ impl<'w> ComputeWorker<'w> {
                 bytes: m.bytes,
                 since,
                 upper,
-            });
-        };
+            };
+        let mut arrangements = Vec::new();
         for (id, (rows, errs)) in self.traces.iter_mut() {
-            rows.read_upper(&mut upper);
-            let since = rows.get_logical_compaction().first().copied();
-            stats(*id, ArrangementKind::Rows, since, introspect::first(&upper));
-            errs.read_upper(&mut upper);
-            let since = errs.get_logical_compaction().first().copied();
-            stats(*id, ArrangementKind::Errors, since, introspect::first(&upper));
+            arrangements.push(stats(
+                *id,
+                ArrangementKind::Rows,
+                introspect::measure_keys(rows),
+                introspect::frontiers(rows),
+            ));
+            arrangements.push(stats(
+                *id,
+                ArrangementKind::Errors,
+                introspect::measure_keys(errs),
+                introspect::frontiers(errs),
+            ));
         }
         for (id, trace) in self.indexes.iter_mut() {
-            trace.read_upper(&mut upper);
-            let since = trace.get_logical_compaction().first().copied();
-            stats(*id, ArrangementKind::Index, since, introspect::first(&upper));
+            arrangements.push(stats(
+                *id,
+                ArrangementKind::Index,
+                introspect::measure_index(trace),
+                introspect::frontiers(trace),
+            ));
         }
         let mut dataflows: Vec<DataflowStats> = self
             .dataflows
@@ -340,7 +333,7 @@ impl<'w> ComputeWorker<'w> {
             input_time: self.time,
             arrangements,
             dataflows,
-            measured_at: self.measured_at,
+            measured_at: Some(std::time::SystemTime::now()),
         });
     }
 

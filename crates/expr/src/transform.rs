@@ -19,12 +19,18 @@ fn map_inputs(expr: RelExpr, f: &mut impl FnMut(RelExpr) -> RelExpr) -> RelExpr 
             step: boxed(step),
             distinct,
         },
-        RelExpr::Map { input, scalars } => RelExpr::Map { input: boxed(input), scalars },
+        RelExpr::Map { input, scalars } => RelExpr::Map {
+            input: boxed(input),
+            scalars,
+        },
         RelExpr::Filter { input, predicates } => RelExpr::Filter {
             input: boxed(input),
             predicates,
         },
-        RelExpr::Project { input, outputs } => RelExpr::Project { input: boxed(input), outputs },
+        RelExpr::Project { input, outputs } => RelExpr::Project {
+            input: boxed(input),
+            outputs,
+        },
         RelExpr::Join {
             left,
             right,
@@ -52,7 +58,11 @@ fn map_inputs(expr: RelExpr, f: &mut impl FnMut(RelExpr) -> RelExpr) -> RelExpr 
             global,
         },
         RelExpr::Distinct { input } => RelExpr::Distinct { input: boxed(input) },
-        RelExpr::FlatMap { input, func, args } => RelExpr::FlatMap { input: boxed(input), func, args },
+        RelExpr::FlatMap { input, func, args } => RelExpr::FlatMap {
+            input: boxed(input),
+            func,
+            args,
+        },
         RelExpr::TemporalFilter { input, lower, upper } => RelExpr::TemporalFilter {
             input: boxed(input),
             lower,
@@ -158,9 +168,7 @@ fn is_row_number(expr: &RelExpr, column: usize) -> bool {
         RelExpr::Filter { input, .. } => is_row_number(input, column),
         RelExpr::Window { input, funcs, .. } => {
             let Some(arity) = input.arity() else { return false };
-            column >= arity
-                && funcs.get(column - arity).is_some()
-                && funcs.iter().all(|f| matches!(f.func, WindowFunc::RowNumber))
+            column >= arity && funcs.get(column - arity).is_some() && funcs.iter().all(|f| matches!(f.func, WindowFunc::RowNumber))
         }
         _ => false,
     }
