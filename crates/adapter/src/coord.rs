@@ -281,7 +281,7 @@ impl Adapter {
             self.compute.write(ts, updates);
             coord.last_ts = coord.last_ts.max(ts);
         }
-        coord.advance(&self.compute);
+        coord.advance();
         coord.watch_training_changes(&self.compute);
         let sources = coord.items_where(|k| matches!(k, ItemKind::Source(_)));
         for item in &sources {
@@ -295,7 +295,7 @@ impl Adapter {
     pub async fn tick(&self) {
         let due = {
             let mut coord = self.coord.lock().await;
-            coord.advance(&self.compute);
+            coord.advance();
             let mut due = coord.retrain_due();
             due.sort();
             due.dedup();
@@ -817,7 +817,7 @@ impl Adapter {
                     ));
                 }
                 coord.clock = Clock::Test(ms);
-                coord.advance(&self.compute);
+                coord.advance();
                 command("SET")
             }
             Plan::SetVariable { name, value } => {
@@ -1006,9 +1006,8 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Writes COPY data into a table at one timestamp, all rows or none.
     /// Decodes and checks COPY data and queues it as one write; returns the row count and the
-    /// write's acknowledgement.
+    /// write's acknowledgement (all rows at one timestamp, or none).
     fn copy_rows_in(
         &mut self,
         table: GlobalId,
@@ -1208,7 +1207,7 @@ impl Coordinator {
 
     /// Advances every input to the clock's time, making it the read time (after the writes
     /// already queued for the log).
-    fn advance(&mut self, _compute: &ComputeController) {
+    fn advance(&mut self) {
         let now = self.clock.now();
         if now > self.last_ts {
             self.committer.advance_to(now + 1);

@@ -46,6 +46,14 @@ fn log_prefix(id: GlobalId) -> Vec<u8> {
     keyed(b'l', id)
 }
 
+/// The timestamp in a log key (`l` + id + ts + seq).
+fn log_key_ts(key: &[u8]) -> Result<Timestamp, DurableError> {
+    key.get(9..17)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| DurableError::Corrupt("short log key".into()))
+}
+
 fn catalog_key(id: GlobalId) -> Vec<u8> {
     keyed(b'c', id)
 }
@@ -247,20 +255,12 @@ impl Durable {
 
     /// Reads a collection's log: its contents at `history_from` consolidated, and every
     /// later update at its own time (for sinks that resume from `history_from`).
-    pub fn replay(&self, id: GlobalId, history_from: Timestamp, mut progress: impl FnMut(u64)) -> Result<Replayed, DurableError> {
-        let prefix = log_prefix(id);
+    pub fn replay(&self, id: GlobalId, history_from: Timestamp, progress: impl FnMut(u64)) -> Result<Replayed, DurableError> {
         let mut tail: std::collections::BTreeMap<Timestamp, Vec<(Row, Diff)>> = Default::default();
         let mut acc: HashMap<Row, Diff> = HashMap::new();
         let mut max_ts = 0;
-        let mut records = 0;
-        for item in self.db.iterator(IteratorMode::From(&prefix, Direction::Forward)) {
-            let (key, value) = item?;
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            let ts = u64::from_be_bytes(key[9..17].try_into().map_err(|_| DurableError::Corrupt("short log key".into()))?);
+        let records = self.scan_log(id, progress, |ts, rows| {
             max_ts = max_ts.max(ts);
-            let rows: Vec<(Row, Diff)> = bincode::deserialize(&value).map_err(|e| DurableError::Corrupt(e.to_string()))?;
             if ts > history_from {
                 tail.entry(ts).or_default().extend(rows);
             } else {
@@ -268,11 +268,7 @@ impl Durable {
                     *acc.entry(row).or_insert(0) += diff;
                 }
             }
-            records += 1;
-            if records % 10_000 == 0 {
-                progress(records);
-            }
-        }
+        })?;
         let rows = acc.into_iter().filter(|(_, d)| *d != 0).collect();
         Ok(Replayed {
             rows,
@@ -287,15 +283,17 @@ impl Durable {
         let prefix = log_prefix(id);
         let mut end = prefix.clone();
         end.extend_from_slice(&[0xff; 13]);
-        for item in self.db.iterator(IteratorMode::From(&end, Direction::Reverse)) {
-            let (key, _) = item?;
-            if !key.starts_with(&prefix) {
-                return Ok(None);
+        match self.db.iterator(IteratorMode::From(&end, Direction::Reverse)).next() {
+            Some(item) => {
+                let (key, _) = item?;
+                if key.starts_with(&prefix) {
+                    Ok(Some(log_key_ts(&key)?))
+                } else {
+                    Ok(None)
+                }
             }
-            let ts = u64::from_be_bytes(key[9..17].try_into().map_err(|_| DurableError::Corrupt("short log key".into()))?);
-            return Ok(Some(ts));
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     /// Reads a collection's whole log in chunks of about `chunk` updates, unconsolidated and
@@ -306,10 +304,30 @@ impl Durable {
         id: GlobalId,
         chunk: usize,
         mut load: impl FnMut(Vec<(Row, Diff)>),
+        progress: impl FnMut(u64),
+    ) -> Result<u64, DurableError> {
+        let mut pending: Vec<(Row, Diff)> = Vec::new();
+        let records = self.scan_log(id, progress, |_, rows| {
+            pending.extend(rows);
+            if pending.len() >= chunk {
+                load(std::mem::take(&mut pending));
+            }
+        })?;
+        if !pending.is_empty() {
+            load(pending);
+        }
+        Ok(records)
+    }
+
+    /// Calls `f` with each record of a collection's log in key (time) order, reporting
+    /// progress every 10,000 records; returns the number of records.
+    fn scan_log(
+        &self,
+        id: GlobalId,
         mut progress: impl FnMut(u64),
+        mut f: impl FnMut(Timestamp, Vec<(Row, Diff)>),
     ) -> Result<u64, DurableError> {
         let prefix = log_prefix(id);
-        let mut pending: Vec<(Row, Diff)> = Vec::new();
         let mut records = 0;
         for item in self.db.iterator(IteratorMode::From(&prefix, Direction::Forward)) {
             let (key, value) = item?;
@@ -317,17 +335,11 @@ impl Durable {
                 break;
             }
             let rows: Vec<(Row, Diff)> = bincode::deserialize(&value).map_err(|e| DurableError::Corrupt(e.to_string()))?;
-            pending.extend(rows);
-            if pending.len() >= chunk {
-                load(std::mem::take(&mut pending));
-            }
+            f(log_key_ts(&key)?, rows);
             records += 1;
             if records % 10_000 == 0 {
                 progress(records);
             }
-        }
-        if !pending.is_empty() {
-            load(pending);
         }
         Ok(records)
     }
