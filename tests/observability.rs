@@ -53,7 +53,9 @@ async fn introspection_relations_and_metrics_endpoint() {
     .await
     .unwrap();
     let values: Vec<String> = (0..1000).map(|k| format!("({k}, 'value {k}')")).collect();
-    c.batch_execute(&format!("INSERT INTO obs VALUES {}", values.join(","))).await.unwrap();
+    c.batch_execute(&format!("INSERT INTO obs VALUES {}", values.join(",")))
+        .await
+        .unwrap();
     c.batch_execute("DELETE FROM obs WHERE k < 100").await.unwrap();
     // The view has caught up once this read returns.
     let n: i64 = c.query_one("SELECT sum(n)::bigint FROM obs_counts", &[]).await.unwrap().get(0);
@@ -139,7 +141,10 @@ async fn introspection_relations_and_metrics_endpoint() {
     assert!(sample(&body, "process_resident_memory_bytes").unwrap_or(0.0) > 1e6, "{body}");
     eventually("metrics from the workers", || async {
         let (_, body) = http_get(metrics_port, "/metrics");
-        let records = sample(&body, "riffle_arrangement_records{kind=\"materialized view\",object=\"obs_counts\"}");
+        let records = sample(
+            &body,
+            "riffle_arrangement_records{kind=\"materialized view\",object=\"obs_counts\"}",
+        );
         let updates = sample(&body, "riffle_dataflow_updates_total{kind=\"table\",object=\"obs\"}");
         let lag = sample(&body, "riffle_frontier_lag_ms{kind=\"materialized view\",object=\"obs_counts\"}");
         match (records, updates, lag) {

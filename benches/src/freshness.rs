@@ -174,7 +174,11 @@ async fn run(server: &TestServer, run_no: usize, rate: usize, rows_per_stmt: usi
             let mut in_view = 0;
             while Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                in_view = admin.query_one(&format!("SELECT count(*) FROM {view}"), &[]).await.unwrap().get::<_, i64>(0) as usize;
+                in_view = admin
+                    .query_one(&format!("SELECT count(*) FROM {view}"), &[])
+                    .await
+                    .unwrap()
+                    .get::<_, i64>(0) as usize;
                 if freshness.lock().unwrap().len() >= in_view {
                     break;
                 }
@@ -201,13 +205,17 @@ async fn main() {
     let seconds: u64 = arg("--seconds").map_or(10, |s| s.parse().expect("--seconds N"));
     let feed = match arg("--feed").as_deref() {
         None | Some("insert") => Feed::Insert,
-        Some("kafka") => Feed::Kafka(std::env::var("RIFFLE_TEST_KAFKA").expect("--feed kafka needs RIFFLE_TEST_KAFKA (eval \"$(dev/kafka.sh)\")")),
+        Some("kafka") => {
+            Feed::Kafka(std::env::var("RIFFLE_TEST_KAFKA").expect("--feed kafka needs RIFFLE_TEST_KAFKA (eval \"$(dev/kafka.sh)\")"))
+        }
         Some(other) => panic!("--feed insert|kafka, not {other}"),
     };
     let server = TestServer::start();
     if let Feed::Kafka(broker) = &feed {
         let c = server.connect().await;
-        c.batch_execute(&format!("CREATE CONNECTION k TO KAFKA (BROKER '{broker}')")).await.unwrap();
+        c.batch_execute(&format!("CREATE CONNECTION k TO KAFKA (BROKER '{broker}')"))
+            .await
+            .unwrap();
     }
     let (rows_per_stmt, senders) = (10, 4);
     let mut runs = Vec::new();
@@ -220,7 +228,9 @@ async fn main() {
     };
     println!("{rows_per_stmt} {how}, {senders} senders, {seconds} s per rate, SUBSCRIBE on a materialized view");
     println!();
-    println!("| target rows/s | achieved rows/s | freshness p50 | p99 | p99.9 | max | ack p50 | ack p99 | rows not delivered by the broker |");
+    println!(
+        "| target rows/s | achieved rows/s | freshness p50 | p99 | p99.9 | max | ack p50 | ack p99 | rows not delivered by the broker |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut csv = String::from("rate,achieved,p50_ms,p99_ms,p999_ms\n");
     for mut r in runs {

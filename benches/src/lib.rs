@@ -18,6 +18,15 @@ pub fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1e3)
 }
 
+/// Runs `sql` (a `COPY … FROM STDIN`) with `data` as its input; returns the rows copied.
+pub async fn copy_in(client: &Client, sql: &str, data: String) -> u64 {
+    use futures::SinkExt;
+    let sink = client.copy_in(sql).await.expect("COPY");
+    let mut sink = Box::pin(sink);
+    sink.send(bytes::Bytes::from(data)).await.expect("COPY data");
+    sink.as_mut().finish().await.expect("COPY acknowledged")
+}
+
 /// Inserts `rows` rows into `table`, 10,000 per statement; `row(i)` renders row `i` as `(…)`.
 pub async fn load(client: &Client, table: &str, rows: usize, row: impl Fn(usize) -> String) {
     for chunk in (0..rows).collect::<Vec<_>>().chunks(10_000) {
@@ -34,7 +43,10 @@ pub async fn load(client: &Client, table: &str, rows: usize, row: impl Fn(usize)
 pub async fn produce(broker: &str, topic: &str, partitions: i32, records: impl Iterator<Item = (Option<String>, String)>) -> usize {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", broker).create().unwrap();
     for r in admin
-        .create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .create_topics(
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
         .await
         .unwrap()
     {

@@ -21,7 +21,6 @@
 //! `--verify` also runs each query from scratch as an ad-hoc SELECT and checks that the
 //! maintained view holds the same rows.
 
-use futures::SinkExt;
 use nexmark::config::NexmarkConfig;
 use nexmark::event::Event;
 use riffle_benches::peak_rss;
@@ -288,7 +287,10 @@ struct Batch {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r")
+    s.replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
 }
 
 fn ts(ms: u64) -> String {
@@ -392,7 +394,10 @@ fn batches(events: &[Event], batch: usize) -> Vec<Batch> {
 
 const COLUMNS: [(&str, &str); 3] = [
     ("person", "id, name, email_address, credit_card, city, state, date_time, extra"),
-    ("auction", "id, item_name, description, initial_bid, reserve, date_time, expires, seller, category, extra"),
+    (
+        "auction",
+        "id, item_name, description, initial_bid, reserve, date_time, expires, seller, category, extra",
+    ),
     ("bid", "auction, bidder, price, channel, url, date_time, extra"),
 ];
 
@@ -418,19 +423,12 @@ async fn feed(client: &Client, batch: &Batch, how: &str) {
             continue;
         }
         if how == "copy" {
-            let sink = client
-                .copy_in(&format!("COPY {table} ({columns}) FROM STDIN"))
-                .await
-                .expect("COPY");
-            let mut sink = Box::pin(sink);
-            sink.send(bytes::Bytes::from(text.clone())).await.expect("COPY data");
-            sink.as_mut().finish().await.expect("COPY acknowledged");
+            riffle_benches::copy_in(client, &format!("COPY {table} ({columns}) FROM STDIN"), text.clone()).await;
         } else {
             client.batch_execute(&insert_sql(table, columns, text)).await.expect("INSERT");
         }
     }
 }
-
 
 struct Outcome {
     name: String,
@@ -454,7 +452,10 @@ fn sources_sql(broker: &str, topics: &[(String, usize); 3]) -> String {
     let tables: Vec<&str> = TABLES.lines().filter(|l| l.starts_with("CREATE TABLE")).collect();
     let mut sql = format!("CREATE CONNECTION k TO KAFKA (BROKER '{broker}');\n");
     for ((table, _), (topic, _)) in COLUMNS.iter().zip(topics) {
-        let create = tables.iter().find(|t| t.starts_with(&format!("CREATE TABLE {table} "))).expect("table");
+        let create = tables
+            .iter()
+            .find(|t| t.starts_with(&format!("CREATE TABLE {table} ")))
+            .expect("table");
         let columns = create.trim_end_matches(';').replace(", p_time timestamptz DEFAULT now()", "");
         let columns = columns.replacen("CREATE TABLE", "CREATE SOURCE", 1);
         let include = if *table == "bid" { " INCLUDE TIMESTAMP AS p_time" } else { "" };
@@ -470,7 +471,10 @@ async fn run(name: &str, query: Option<&str>, input: &Input<'_>, args: &Args) ->
     match input {
         Input::Tables(_) => client.batch_execute(TABLES).await.unwrap(),
         Input::Kafka { .. } => {
-            let side = TABLES.lines().find(|l| l.starts_with("CREATE TABLE side_input")).expect("side_input");
+            let side = TABLES
+                .lines()
+                .find(|l| l.starts_with("CREATE TABLE side_input"))
+                .expect("side_input");
             client.batch_execute(side).await.unwrap()
         }
     }
@@ -537,7 +541,11 @@ async fn run(name: &str, query: Option<&str>, input: &Input<'_>, args: &Args) ->
             let maintained = riffle_tests::sorted_rows(&client, &format!("SELECT * FROM {name}")).await.unwrap();
             let scratch = riffle_tests::sorted_rows(&client, q).await.unwrap();
             if maintained != scratch {
-                eprintln!("{name}: the view ({} rows) differs from the query run from scratch ({} rows)", maintained.len(), scratch.len());
+                eprintln!(
+                    "{name}: the view ({} rows) differs from the query run from scratch ({} rows)",
+                    maintained.len(),
+                    scratch.len()
+                );
             }
             Some(maintained == scratch)
         }
@@ -571,8 +579,14 @@ async fn main() {
     let broker = std::env::var("RIFFLE_TEST_KAFKA").unwrap_or_default();
     let mut topics: [(String, usize); 3] = Default::default();
     if args.feed == "kafka" {
-        assert!(!broker.is_empty(), "--feed kafka needs RIFFLE_TEST_KAFKA (eval \"$(dev/kafka.sh)\")");
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        assert!(
+            !broker.is_empty(),
+            "--feed kafka needs RIFFLE_TEST_KAFKA (eval \"$(dev/kafka.sh)\")"
+        );
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
         for (i, records) in json_records(&events).into_iter().enumerate() {
             let topic = format!("nexmark_{stamp}_{}", COLUMNS[i].0);
             let n = records.len();
@@ -615,7 +629,11 @@ async fn main() {
     let mut csv = String::from("query,events_per_s,ratio_to_ingest,catch_up_ms,rows,records,bytes,peak_rss\n");
     for o in &outcomes {
         let rate = args.events as f64 / o.seconds;
-        let per_record = if o.records > 0 { format!("{}", o.bytes / o.records) } else { "-".into() };
+        let per_record = if o.records > 0 {
+            format!("{}", o.bytes / o.records)
+        } else {
+            "-".into()
+        };
         println!(
             "| {} | {:.0} | {:.2} | {:.0} ms | {} | {} | {} | {} MB | {} |",
             o.name,

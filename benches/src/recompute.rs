@@ -16,7 +16,6 @@
 //! sees — and times that: the load (COPY for Riffle and PostgreSQL, `INSERT … SELECT FROM
 //! range()` in-process for DuckDB) and the answer (both views read with every row counted).
 
-use futures::SinkExt;
 use riffle_tests::TestServer;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -35,10 +34,7 @@ fn copy_text(from: usize, to: usize) -> String {
 }
 
 async fn copy(client: &Client, table: &str, text: String) {
-    let sink = client.copy_in(&format!("COPY {table} FROM STDIN")).await.unwrap();
-    let mut sink = Box::pin(sink);
-    sink.send(bytes::Bytes::from(text)).await.unwrap();
-    sink.as_mut().finish().await.unwrap();
+    riffle_benches::copy_in(client, &format!("COPY {table} FROM STDIN"), text).await;
 }
 
 async fn setup(client: &Client, materialized: bool) {
@@ -103,11 +99,15 @@ async fn riffle(batch: usize, batches: usize, delta: usize) -> Vec<Step> {
 }
 
 async fn postgres(pg: &str, batch: usize, batches: usize, delta: usize, refresh: bool) -> Vec<Step> {
-    let (admin, conn) = tokio_postgres::connect(&format!("{pg} dbname=postgres"), tokio_postgres::NoTls).await.unwrap();
+    let (admin, conn) = tokio_postgres::connect(&format!("{pg} dbname=postgres"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
     admin.batch_execute("DROP DATABASE IF EXISTS riffle_recompute").await.unwrap();
     admin.batch_execute("CREATE DATABASE riffle_recompute").await.unwrap();
-    let (client, conn) = tokio_postgres::connect(&format!("{pg} dbname=riffle_recompute"), tokio_postgres::NoTls).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&format!("{pg} dbname=riffle_recompute"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
     setup(&client, refresh).await;
     let mut steps = Vec::new();
@@ -180,7 +180,10 @@ async fn main() {
     let mut systems: Vec<(&str, Vec<Step>)> = vec![("Riffle (maintained)", riffle(batch, batches, delta).await)];
     match std::env::var("RIFFLE_TEST_PG") {
         Ok(pg) => {
-            systems.push(("PostgreSQL REFRESH MATERIALIZED VIEW", postgres(&pg, batch, batches, delta, true).await));
+            systems.push((
+                "PostgreSQL REFRESH MATERIALIZED VIEW",
+                postgres(&pg, batch, batches, delta, true).await,
+            ));
             systems.push(("PostgreSQL query", postgres(&pg, batch, batches, delta, false).await));
         }
         Err(_) => eprintln!("RIFFLE_TEST_PG is not set (eval \"$(dev/pg.sh)\"); PostgreSQL left out"),

@@ -12,7 +12,6 @@
 //! timed until it accepts connections (log replayed, dataflows installed) and until the view
 //! answers. Peak RSS of the recovering process is reported too.
 
-use futures::SinkExt;
 use riffle_benches::peak_rss;
 use riffle_tests::TestServer;
 use std::fmt::Write as _;
@@ -20,7 +19,6 @@ use std::time::Instant;
 
 const CHUNK: usize = 100_000;
 const USERS: usize = 10_000;
-
 
 #[tokio::main]
 async fn main() {
@@ -46,10 +44,7 @@ async fn main() {
             for i in id..(id + CHUNK).min(n) {
                 let _ = writeln!(text, "{i}\t{}\t{}", i % USERS, i % 1000);
             }
-            let sink = client.copy_in("COPY events FROM STDIN").await.unwrap();
-            let mut sink = Box::pin(sink);
-            sink.send(bytes::Bytes::from(text)).await.unwrap();
-            sink.as_mut().finish().await.unwrap();
+            riffle_benches::copy_in(&client, "COPY events FROM STDIN", text).await;
             id += CHUNK;
         }
         let loaded = load.elapsed();
@@ -59,11 +54,7 @@ async fn main() {
         let server = TestServer::start_in(dir.path(), &[]);
         let accepting = start.elapsed();
         let client = server.connect().await;
-        let count: i64 = client
-            .query_one("SELECT sum(n)::bigint FROM per_user", &[])
-            .await
-            .unwrap()
-            .get(0);
+        let count: i64 = client.query_one("SELECT sum(n)::bigint FROM per_user", &[]).await.unwrap().get(0);
         let answered = start.elapsed();
         assert_eq!(count as usize, n, "every acknowledged row is back");
         println!(
