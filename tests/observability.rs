@@ -175,3 +175,74 @@ async fn introspection_relations_and_metrics_endpoint() {
     })
     .await;
 }
+
+/// A join on an indexed collection's key reads the index's arrangement (riffle_dataflows
+/// names it), keeps answering after the index is dropped, and the index's dataflow lives on
+/// only while a view still reads it.
+#[tokio::test(flavor = "multi_thread")]
+async fn joins_read_index_arrangements() {
+    let server = TestServer::start_with(&["--workers", "2"]);
+    let c = server.connect().await;
+    c.batch_execute(
+        "CREATE TABLE cust (id bigint, name text);
+         CREATE TABLE ord (cust_id bigint, amount bigint);
+         CREATE INDEX cust_id ON cust (id);
+         CREATE MATERIALIZED VIEW totals AS SELECT c.name, sum(o.amount) AS total FROM ord o JOIN cust c ON o.cust_id = c.id GROUP BY c.name;
+         CREATE MATERIALIZED VIEW by_amount AS SELECT o.amount, c.name FROM ord o JOIN cust c ON o.amount = c.id;
+         INSERT INTO cust VALUES (1, 'ann'), (2, 'bob'), (NULL, 'nobody');
+         INSERT INTO ord VALUES (1, 10), (1, 5), (2, 7), (NULL, 1);",
+    )
+    .await
+    .unwrap();
+    let reads = |view: &'static str| {
+        let c = &c;
+        async move {
+            riffle_tests::sorted_rows(
+                c,
+                &format!("SELECT DISTINCT coalesce(reads_indexes, '-') FROM riffle_dataflows WHERE object = '{view}'"),
+            )
+            .await
+        }
+    };
+    // Both views join on cust.id, the index's key: both read its arrangement.
+    eventually("views read the index", || async {
+        let (a, b) = (reads("totals").await?, reads("by_amount").await?);
+        if a == ["cust_id"] && b == ["cust_id"] {
+            Ok(())
+        } else {
+            Err(format!("{a:?} {b:?}"))
+        }
+    })
+    .await;
+    let rows = riffle_tests::sorted_rows(&c, "SELECT * FROM totals").await.unwrap();
+    assert_eq!(rows, ["ann|15", "bob|7"]);
+    let rows = riffle_tests::sorted_rows(&c, "SELECT * FROM by_amount").await.unwrap();
+    assert_eq!(rows, ["1|ann"]);
+
+    // Dropping the index leaves the views maintained from its (retired) arrangement.
+    c.batch_execute("DROP INDEX cust_id; INSERT INTO cust VALUES (7, 'cy'); INSERT INTO ord VALUES (7, 2);")
+        .await
+        .unwrap();
+    let rows = riffle_tests::sorted_rows(&c, "SELECT * FROM totals").await.unwrap();
+    assert_eq!(rows, ["ann|15", "bob|7", "cy|2"]);
+    let rows = riffle_tests::sorted_rows(&c, "SELECT * FROM by_amount").await.unwrap();
+    assert_eq!(rows, ["1|ann", "2|bob", "7|cy"]);
+    // A view created now builds its own arrangement.
+    c.batch_execute("CREATE MATERIALIZED VIEW later AS SELECT c.name FROM ord o JOIN cust c ON o.cust_id = c.id")
+        .await
+        .unwrap();
+    eventually("a new view reads no index", || async {
+        let r = reads("later").await?;
+        if r == ["-"] {
+            Ok(())
+        } else {
+            Err(format!("{r:?}"))
+        }
+    })
+    .await;
+    c.batch_execute("DROP MATERIALIZED VIEW totals; DROP MATERIALIZED VIEW by_amount")
+        .await
+        .unwrap();
+    let rows = riffle_tests::sorted_rows(&c, "SELECT * FROM later").await.unwrap();
+    assert_eq!(rows, ["ann", "ann", "bob", "cy"]);
+}

@@ -88,7 +88,16 @@ async fn run(server: &TestServer, run_no: usize, rate: usize, rows_per_stmt: usi
             // FRESHNESS_TRACE=ms logs every row later than that (default 50).
             let trace_ms: Option<i64> = std::env::var("FRESHNESS_TRACE").ok().map(|v| v.parse().unwrap_or(50));
             if trace_ms.is_some_and(|t| (arrived - sent) > t * 1000) {
-                eprintln!("late row at {} ms: {} ms", (arrived / 1000) % 100_000, (arrived - sent) / 1000);
+                // The row's logical time (its write's timestamp, ms) splits the delay into
+                // before the write was timestamped and after.
+                let logical_ms: i64 = line.split('\t').next().and_then(|t| t.parse().ok()).unwrap_or(0);
+                eprintln!(
+                    "late row at {} ms: {} ms ({} ms to its write's timestamp, {} ms after)",
+                    (arrived / 1000) % 100_000,
+                    (arrived - sent) / 1000,
+                    logical_ms - sent / 1000,
+                    arrived / 1000 - logical_ms
+                );
             }
             seen.push(Duration::from_micros((arrived - sent).max(0) as u64));
             if seen.len() >= expected {
@@ -219,7 +228,10 @@ async fn main() {
     }
     let (rows_per_stmt, senders) = (10, 4);
     let mut runs = Vec::new();
-    for (i, rate) in [1_000usize, 5_000, 10_000, 20_000].into_iter().enumerate() {
+    let rates: Vec<usize> = arg("--rates").map_or(vec![1_000, 5_000, 10_000, 20_000], |r| {
+        r.split(',').map(|x| x.trim().parse().expect("--rates N,N,…")).collect()
+    });
+    for (i, rate) in rates.into_iter().enumerate() {
         runs.push(run(&server, i, rate, rows_per_stmt, senders, seconds, &feed).await);
     }
     let how = match feed {

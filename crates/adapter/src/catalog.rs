@@ -230,10 +230,16 @@ impl Catalog {
                     ("object", Text),
                     ("kind", Text),
                     ("updates", Int64),
+                    ("reads_indexes", Text),
                 ]);
                 let mut rows = Vec::new();
                 for w in stats() {
                     for d in &w.dataflows {
+                        let reads = d
+                            .reads_indexes
+                            .iter()
+                            .map(|id| self.get_by_id(*id).map_or_else(|| id.to_string(), |i| i.name.clone()))
+                            .collect::<Vec<_>>();
                         let (object, kind) = match d.object {
                             Some(id) => self.describe_object(id),
                             None => (Datum::Null, Datum::String(d.name.split(' ').next().unwrap_or_default().to_string())),
@@ -245,6 +251,11 @@ impl Catalog {
                             object,
                             kind,
                             Datum::Int64(d.updates as i64),
+                            if reads.is_empty() {
+                                Datum::Null
+                            } else {
+                                Datum::String(reads.join(", "))
+                            },
                         ]));
                     }
                 }

@@ -81,6 +81,9 @@ pub struct DataflowStats {
     pub object: Option<GlobalId>,
     /// Updates it has fed into its output arrangements (for tables: updates written).
     pub updates: u64,
+    /// The indexes whose arrangements it reads instead of building its own (joins on an
+    /// indexed collection's key columns).
+    pub reads_indexes: Vec<GlobalId>,
 }
 
 /// Everything one worker published.

@@ -9,7 +9,7 @@
 //! the outer scope can do (import arrangements, start an iteration).
 
 use differential_dataflow::lattice::Lattice;
-use differential_dataflow::operators::arrange::TraceAgent;
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::operators::iterate::Iterate;
 use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use differential_dataflow::{AsCollection, VecCollection};
@@ -30,6 +30,9 @@ pub type ErrTrace = TraceAgent<KeySpine<EvalError, Timestamp, Diff>>;
 /// An arrangement of rows by key columns (an index).
 pub type IndexTrace = TraceAgent<ValSpine<Row, Row, Timestamp, Diff>>;
 
+/// Rows arranged by a key row, as a join reads them.
+pub type Keyed<'s, T> = Arranged<'s, TraceAgent<ValSpine<Row, Row, T, Diff>>>;
+
 /// Rows of a rendered plan.
 pub type Rows<'s, T = Timestamp> = VecCollection<'s, T, Row, Diff>;
 /// Errors of a rendered plan.
@@ -38,16 +41,32 @@ pub type Errs<'s, T = Timestamp> = VecCollection<'s, T, EvalError, Diff>;
 /// A monotonic function moving times forward.
 pub type Delay = std::rc::Rc<dyn Fn(Timestamp) -> Timestamp>;
 
+/// An installed index: a collection's rows arranged by some of its columns.
+pub struct Index {
+    /// The indexed collection.
+    pub on: GlobalId,
+    /// The key columns, in key order.
+    pub keys: Vec<usize>,
+    /// The arrangement: key row → full row.
+    pub trace: IndexTrace,
+}
+
 /// The traces a dataflow may import.
 pub struct Traces<'t> {
     /// Row traces by collection.
     pub rows: &'t mut BTreeMap<GlobalId, (RowTrace, ErrTrace)>,
+    /// Indexes by id; a join whose input is an indexed collection, keyed by exactly the
+    /// index's columns, reads the index's arrangement instead of building its own.
+    pub indexes: &'t mut BTreeMap<GlobalId, Index>,
 }
 
 /// The timestamps rendering works in: the dataflow's own, and one level of iteration.
 pub trait RenderTime: timely::progress::Timestamp + Lattice + Ord + Clone + Sized + 'static {
     /// Imports a stored collection's arrangements (only the outer scope can).
     fn import<'s>(cx: &mut RenderContext<'s, '_, Self>, id: GlobalId) -> Option<(Rows<'s, Self>, Errs<'s, Self>)>;
+    /// Imports the arrangement of an index on `id` keyed by exactly the columns `keys`, if one
+    /// is installed (only the outer scope can, and not under a refresh delay).
+    fn import_index<'s>(cx: &mut RenderContext<'s, '_, Self>, id: GlobalId, keys: &[usize]) -> Option<Keyed<'s, Self>>;
     /// Renders a temporal filter (only in the dataflow's own timestamps).
     fn temporal<'s>(
         cx: &RenderContext<'s, '_, Self>,
@@ -130,6 +149,23 @@ impl RenderTime for Timestamp {
         })
     }
 
+    fn import_index<'s>(cx: &mut RenderContext<'s, '_, Self>, id: GlobalId, keys: &[usize]) -> Option<Keyed<'s, Self>> {
+        if cx.delay.is_some() {
+            return None;
+        }
+        let (index_id, index) = cx
+            .traces
+            .as_mut()?
+            .indexes
+            .iter_mut()
+            .find(|(_, ix)| ix.on == id && ix.keys == keys)?;
+        let arranged = index.trace.import_named(cx.scope, "IndexSource");
+        if !cx.imported_indexes.contains(index_id) {
+            cx.imported_indexes.push(*index_id);
+        }
+        Some(arranged)
+    }
+
     fn recurse<'s>(
         cx: &mut RenderContext<'s, '_, Self>,
         local: u64,
@@ -157,6 +193,7 @@ impl RenderTime for Timestamp {
                 bound: bound.iter().map(|(k, v)| (*k, enter(v))).collect(),
                 locals: locals.iter().map(|(k, v)| (*k, enter(v))).collect(),
                 memo: Default::default(),
+                imported_indexes: Vec::new(),
                 worker_index,
             };
             icx.locals.insert(local, split(x));
@@ -187,6 +224,10 @@ impl RenderTime for Product<Timestamp, u64> {
         None
     }
 
+    fn import_index<'s>(_cx: &mut RenderContext<'s, '_, Self>, _id: GlobalId, _keys: &[usize]) -> Option<Keyed<'s, Self>> {
+        None
+    }
+
     fn recurse<'s>(
         cx: &mut RenderContext<'s, '_, Self>,
         _local: u64,
@@ -212,6 +253,8 @@ pub struct RenderContext<'s, 't, T: RenderTime = Timestamp> {
     /// occurs twice (Nexmark q5's per-window counts feed both sides of its join) is rendered
     /// once and its collection shared.
     memo: std::collections::HashMap<String, (Rows<'s, T>, Errs<'s, T>)>,
+    /// The indexes whose arrangements this dataflow reads (see [`Traces::indexes`]).
+    pub imported_indexes: Vec<GlobalId>,
     worker_index: usize,
 }
 
@@ -225,6 +268,7 @@ impl<'s, 't> RenderContext<'s, 't, Timestamp> {
             bound: BTreeMap::new(),
             locals: BTreeMap::new(),
             memo: Default::default(),
+            imported_indexes: Vec::new(),
             worker_index,
         }
     }
@@ -275,6 +319,26 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
         let rendered = self.render_node(plan);
         self.memo.insert(key, rendered.clone());
         rendered
+    }
+
+    /// One input of a join arranged by its join keys: an installed index's arrangement when
+    /// the input is a stored collection and the keys are exactly the index's columns (shared,
+    /// nothing new is built), else `rows` keyed and arranged here.
+    fn keyed_side(&mut self, plan: &RelExpr, rows: &Rows<'s, T>, keys: Vec<ScalarExpr>) -> (Keyed<'s, T>, Errs<'s, T>) {
+        if let RelExpr::Get { id, .. } = plan {
+            let columns: Option<Vec<usize>> = keys
+                .iter()
+                .map(|k| match k {
+                    ScalarExpr::Column(i) => Some(*i),
+                    _ => None,
+                })
+                .collect();
+            if let Some(arranged) = columns.and_then(|c| T::import_index(self, *id, &c)) {
+                return (arranged, self.empty_errs());
+            }
+        }
+        let (keyed, errs) = keyed(rows.clone(), keys);
+        (keyed.arrange_by_key(), errs)
     }
 
     fn render_node(&mut self, plan: &RelExpr) -> (Rows<'s, T>, Errs<'s, T>) {
@@ -420,12 +484,16 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 let (l, le) = self.render(left);
                 let (r, re) = self.render(right);
                 let (lk, rk): (Vec<ScalarExpr>, Vec<ScalarExpr>) = keys.iter().cloned().unzip();
-                let (lkeyed, lerr) = keyed(l.clone(), lk);
-                let (rkeyed, rerr) = keyed(r.clone(), rk);
-                let matched = lkeyed.join(rkeyed).map(|(_k, (lrow, rrow))| {
+                let (larr, lerr) = self.keyed_side(left, &l, lk);
+                let (rarr, rerr) = self.keyed_side(right, &r, rk);
+                let matched = larr.join_core(rarr, |key: &Row, lrow: &Row, rrow: &Row| {
+                    // An index holds rows with NULL keys, which equal nothing.
+                    if key.datums().iter().any(Datum::is_null) {
+                        return None;
+                    }
                     let mut datums = lrow.datums().to_vec();
                     datums.extend_from_slice(rrow.datums());
-                    ((lrow, rrow), Row::new(datums))
+                    Some(((lrow.clone(), rrow.clone()), Row::new(datums)))
                 });
                 let (matched, resid_err) = match residual.clone() {
                     None => (matched, self.empty_errs()),

@@ -2,7 +2,7 @@
 
 use crate::controller::{Command, PeekReply, PeekTarget, SubscribeSender};
 use crate::introspect::{self, ArrangementKind, ArrangementStats, DataflowStats, Introspection, Measured, WorkerStats};
-use crate::render::{Delay, ErrTrace, IndexTrace, RenderContext, RowTrace, Traces};
+use crate::render::{Delay, ErrTrace, Index, IndexTrace, RenderContext, RowTrace, Traces};
 use differential_dataflow::input::InputSession;
 use differential_dataflow::trace::cursor::{cursor_list, Cursor};
 use differential_dataflow::trace::TraceReader;
@@ -54,7 +54,12 @@ pub struct ComputeWorker<'w> {
     worker: &'w mut Worker,
     inputs: BTreeMap<GlobalId, (InputSession<Timestamp, Row, Diff>, InputSession<Timestamp, EvalError, Diff>)>,
     traces: BTreeMap<GlobalId, (RowTrace, ErrTrace)>,
-    indexes: BTreeMap<GlobalId, IndexTrace>,
+    indexes: BTreeMap<GlobalId, Index>,
+    /// The dataflows (by timely index) reading each index's arrangement. A dropped index
+    /// whose arrangement is still read keeps its dataflow, in `retired`, until the last
+    /// reader is dropped.
+    index_readers: BTreeMap<GlobalId, Vec<usize>>,
+    retired: BTreeMap<GlobalId, usize>,
     dataflows: BTreeMap<GlobalId, usize>,
     /// How much history (milliseconds before the read time) each collection keeps readable.
     retain: BTreeMap<GlobalId, Timestamp>,
@@ -81,6 +86,8 @@ impl<'w> ComputeWorker<'w> {
             inputs: BTreeMap::new(),
             traces: BTreeMap::new(),
             indexes: BTreeMap::new(),
+            index_readers: BTreeMap::new(),
+            retired: BTreeMap::new(),
             dataflows: BTreeMap::new(),
             retain: BTreeMap::new(),
             time: 0,
@@ -150,6 +157,7 @@ impl<'w> ComputeWorker<'w> {
                     return;
                 };
                 let name = format!("index {id}");
+                let index_keys = keys.clone();
                 let updates = Rc::new(Cell::new(0));
                 let counter = updates.clone();
                 let trace = self.worker.dataflow_named::<Timestamp, _, _>(&name, |scope| {
@@ -160,7 +168,14 @@ impl<'w> ComputeWorker<'w> {
                         .arrange_by_key()
                         .trace
                 });
-                self.indexes.insert(id, trace);
+                self.indexes.insert(
+                    id,
+                    Index {
+                        on,
+                        keys: index_keys,
+                        trace,
+                    },
+                );
                 self.dataflows.insert(id, index);
                 self.dataflow_names.insert(index, name);
                 self.updates.insert(id, updates);
@@ -173,8 +188,12 @@ impl<'w> ComputeWorker<'w> {
                 self.retain.remove(&id);
                 self.updates.remove(&id);
                 if let Some(index) = self.dataflows.remove(&id) {
-                    self.dataflow_names.remove(&index);
-                    self.worker.drop_dataflow(index);
+                    if self.index_readers.get(&id).is_some_and(|r| !r.is_empty()) {
+                        self.retired.insert(id, index);
+                    } else {
+                        self.dataflow_names.remove(&index);
+                        self.drop_dataflow(index);
+                    }
                 }
             }
             Command::Write { ts, updates } => {
@@ -216,7 +235,7 @@ impl<'w> ComputeWorker<'w> {
                     let sub = self.subscriptions.swap_remove(pos);
                     let dataflow = sub.dataflow;
                     drop(sub);
-                    self.worker.drop_dataflow(dataflow);
+                    self.drop_dataflow(dataflow);
                 }
             }
             Command::Shutdown => {}
@@ -248,8 +267,9 @@ impl<'w> ComputeWorker<'w> {
         let worker_index = self.worker.index();
         let updates = Rc::new(Cell::new(0));
         let (rows_counter, errs_counter) = (updates.clone(), updates.clone());
-        let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
-            let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
+        let indexes = &mut self.indexes;
+        let (rows, errs, read) = self.worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
+            let mut cx = RenderContext::new(scope, Traces { rows: traces, indexes }, worker_index);
             cx.delay = delay;
             let (rows, errs) = cx.render(plan);
             (
@@ -259,8 +279,10 @@ impl<'w> ComputeWorker<'w> {
                 errs.inspect(move |_| errs_counter.set(errs_counter.get() + 1))
                     .arrange_by_self()
                     .trace,
+                cx.imported_indexes,
             )
         });
+        self.add_index_readers(index, read);
         (index, rows, errs, updates)
     }
 
@@ -297,7 +319,7 @@ impl<'w> ComputeWorker<'w> {
                 introspect::frontiers(errs),
             ));
         }
-        for (id, trace) in self.indexes.iter_mut() {
+        for (id, Index { trace, .. }) in self.indexes.iter_mut() {
             arrangements.push(stats(
                 *id,
                 ArrangementKind::Index,
@@ -313,6 +335,7 @@ impl<'w> ComputeWorker<'w> {
                 name: self.dataflow_names.get(index).cloned().unwrap_or_default(),
                 object: Some(*id),
                 updates: self.updates.get(id).map_or(0, |n| n.get()),
+                reads_indexes: Vec::new(),
             })
             .collect();
         dataflows.extend(self.subscriptions.iter().map(|s| DataflowStats {
@@ -320,13 +343,23 @@ impl<'w> ComputeWorker<'w> {
             name: format!("subscribe {}", s.id),
             object: None,
             updates: 0,
+            reads_indexes: Vec::new(),
         }));
         dataflows.extend(self.peeks.iter().filter_map(|p| p.transient).map(|index| DataflowStats {
             index,
             name: "peek".to_string(),
             object: None,
             updates: 0,
+            reads_indexes: Vec::new(),
         }));
+        for d in dataflows.iter_mut() {
+            d.reads_indexes = self
+                .index_readers
+                .iter()
+                .filter(|(_, r)| r.contains(&d.index))
+                .map(|(id, _)| *id)
+                .collect();
+        }
         dataflows.sort_by_key(|d| d.index);
         self.introspection.publish(WorkerStats {
             worker: self.worker.index(),
@@ -347,7 +380,7 @@ impl<'w> ComputeWorker<'w> {
             errs.read_upper(&mut upper);
             least = least.min(upper.elements().first().copied().unwrap_or(Timestamp::MAX));
         }
-        for trace in self.indexes.values_mut() {
+        for Index { trace, .. } in self.indexes.values_mut() {
             trace.read_upper(&mut upper);
             least = least.min(upper.elements().first().copied().unwrap_or(Timestamp::MAX));
         }
@@ -364,12 +397,15 @@ impl<'w> ComputeWorker<'w> {
         let errs: Pending<EvalError> = Default::default();
         let probe = ProbeHandle::new();
         let (r, e) = (rows.clone(), errs.clone());
-        self.worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
-            let mut cx = RenderContext::new(scope, Traces { rows: traces }, worker_index);
+        let indexes = &mut self.indexes;
+        let read = self.worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
+            let mut cx = RenderContext::new(scope, Traces { rows: traces, indexes }, worker_index);
             let (rows, errs) = cx.render(plan);
             rows.inspect(move |u| r.borrow_mut().push(u.clone())).probe_with(&probe);
             errs.inspect(move |u| e.borrow_mut().push(u.clone())).probe_with(&probe);
+            cx.imported_indexes
         });
+        self.add_index_readers(index, read);
         (index, rows, errs, probe)
     }
 
@@ -413,19 +449,24 @@ impl<'w> ComputeWorker<'w> {
             errs.flush();
         }
         // Reads happen at the latest complete time, ts - 1, or up to a collection's retention
-        // before it (`AS OF`); older history is folded together.
+        // before it (`AS OF`); older history is folded together (logical compaction). Reads
+        // take every batch and filter by time, so batches may always merge up to ts - 1
+        // (physical compaction): held back with the history, every time step's batch would
+        // wait unmerged, one more per write, and each frontier read walks them all.
+        let merge_to = [ts - 1];
+        let merge_to = AntichainRef::new(&merge_to);
         let since = |id: &GlobalId| [(ts - 1).saturating_sub(self.retain.get(id).copied().unwrap_or(0))];
         for (id, (rows, errs)) in self.traces.iter_mut() {
             let since = since(id);
             rows.set_logical_compaction(AntichainRef::new(&since));
-            rows.set_physical_compaction(AntichainRef::new(&since));
+            rows.set_physical_compaction(merge_to);
             errs.set_logical_compaction(AntichainRef::new(&since));
-            errs.set_physical_compaction(AntichainRef::new(&since));
+            errs.set_physical_compaction(merge_to);
         }
-        for (id, trace) in self.indexes.iter_mut() {
+        for (id, Index { trace, .. }) in self.indexes.iter_mut() {
             let since = since(id);
             trace.set_logical_compaction(AntichainRef::new(&since));
-            trace.set_physical_compaction(AntichainRef::new(&since));
+            trace.set_physical_compaction(merge_to);
         }
     }
 
@@ -445,7 +486,7 @@ impl<'w> ComputeWorker<'w> {
                 }
             },
             PeekTarget::Index { index, collection, key } => match (self.indexes.get(&index), self.traces.get(&collection)) {
-                (Some(trace), Some((rows, errs))) => self.peeks.push(PendingPeek {
+                (Some(Index { trace, .. }), Some((rows, errs))) => self.peeks.push(PendingPeek {
                     ts,
                     rows: rows.clone(),
                     errs: errs.clone(),
@@ -497,7 +538,7 @@ impl<'w> ComputeWorker<'w> {
                 if let Some(index) = peek.transient {
                     drop(peek.rows);
                     drop(peek.errs);
-                    self.worker.drop_dataflow(index);
+                    self.drop_dataflow(index);
                 }
             } else {
                 i += 1;
@@ -546,7 +587,35 @@ impl ComputeWorker<'_> {
             let sub = self.subscriptions.swap_remove(i);
             let dataflow = sub.dataflow;
             drop(sub);
-            self.worker.drop_dataflow(dataflow);
+            self.drop_dataflow(dataflow);
+        }
+    }
+
+    /// Drops a dataflow, and with it every retired index that only it still read.
+    fn drop_dataflow(&mut self, dataflow: usize) {
+        self.worker.drop_dataflow(dataflow);
+        for readers in self.index_readers.values_mut() {
+            readers.retain(|d| *d != dataflow);
+        }
+        self.index_readers.retain(|_, readers| !readers.is_empty());
+        let unread: Vec<GlobalId> = self
+            .retired
+            .keys()
+            .filter(|id| !self.index_readers.contains_key(id))
+            .copied()
+            .collect();
+        for id in unread {
+            if let Some(index) = self.retired.remove(&id) {
+                self.dataflow_names.remove(&index);
+                self.drop_dataflow(index);
+            }
+        }
+    }
+
+    /// Notes that `dataflow` reads the arrangements of `indexes`.
+    fn add_index_readers(&mut self, dataflow: usize, indexes: Vec<GlobalId>) {
+        for id in indexes {
+            self.index_readers.entry(id).or_default().push(dataflow);
         }
     }
 }
