@@ -67,19 +67,28 @@ async fn main() {
             .await
             .unwrap();
             c.query_one(&format!("SELECT count(*) FROM v{i}"), &[]).await.unwrap();
-            println!("| {label} | v{i} | {:.0} ms | {} |", start.elapsed().as_secs_f64() * 1e3, mb(rss(pid)));
+            println!(
+                "| {label} | v{i} | {:.0} ms | {} |",
+                start.elapsed().as_secs_f64() * 1e3,
+                mb(rss(pid))
+            );
         }
         let created = start_all.elapsed();
         let start = Instant::now();
-        c.batch_execute(&format!("INSERT INTO fact SELECT g % {dim_rows}, g FROM generate_series(1, 10000) AS g"))
-            .await
-            .unwrap();
+        c.batch_execute(&format!(
+            "INSERT INTO fact SELECT g % {dim_rows}, g FROM generate_series(1, 10000) AS g"
+        ))
+        .await
+        .unwrap();
         c.query_one(&format!("SELECT count(*) FROM v{views}"), &[]).await.unwrap();
         let facts = start.elapsed();
         let start = Instant::now();
-        c.batch_execute(&format!("UPDATE dim SET segment = segment + 1 WHERE id % {} = 0", (dim_rows / 10_000).max(1)))
-            .await
-            .unwrap();
+        c.batch_execute(&format!(
+            "UPDATE dim SET segment = segment + 1 WHERE id % {} = 0",
+            (dim_rows / 10_000).max(1)
+        ))
+        .await
+        .unwrap();
         c.query_one(&format!("SELECT count(*) FROM v{views}"), &[]).await.unwrap();
         let dims = start.elapsed();
         let reads: i64 = c

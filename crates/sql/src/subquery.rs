@@ -238,9 +238,12 @@ impl Planner<'_> {
     /// `x [NOT] IN (SELECT y …)` with SQL's three-valued result: true if some `y = x`, NULL if
     /// none does but some comparison is NULL, false otherwise (also for an empty subquery).
     pub fn plan_in_subquery(&self, cx: ExprCx, x: &Expr, q: &ast::Query, negated: bool) -> Result<Typed, PlanError> {
-        let (rel, scope, _) = self.plan_subquery_relation(cx, q, true)?;
+        let (rel, scope, prefixed) = self.plan_subquery_relation(cx, q, false)?;
         if scope.len() != 1 {
             return Err(PlanError::Syntax("subquery has too many columns".into()));
+        }
+        if !prefixed {
+            return self.plan_uncorrelated_in(cx, x, rel, scope.items[0].typ.scalar_type.clone(), negated);
         }
         let n = cx.scope.len();
         // `x` is an expression over the outer row, which is also the subquery rows' prefix.
@@ -266,6 +269,91 @@ impl Planner<'_> {
                 cond: Box::new(positive(col + 1)),
                 then: Box::new(ScalarExpr::null()),
                 els: Box::new(ScalarExpr::Literal(Datum::Bool(false))),
+            }),
+        };
+        Ok(Typed {
+            expr: not_if(negated, result),
+            typ: ScalarType::Bool,
+        })
+    }
+
+    /// `x [NOT] IN (SELECT y …)` where the subquery does not reference the outer query: an
+    /// equi-join of the outer rows with the subquery's distinct non-NULL values on `x = y`,
+    /// and the subquery's row and NULL counts (one row, cross-joined) for SQL's three values:
+    /// true if some `y = x`; else false for an empty subquery; else NULL if `x` is NULL or
+    /// some `y` is NULL; else false. (Comparing every outer row with every subquery row, as
+    /// the correlated plan must, is quadratic.)
+    fn plan_uncorrelated_in(&self, cx: ExprCx, x: &Expr, rel: RelExpr, y_type: ScalarType, negated: bool) -> Result<Typed, PlanError> {
+        let tx = self.plan_expr(ExprCx { subq: None, ..cx }, x)?;
+        let common = match crate::types::common_type(&tx.typ, &y_type) {
+            Some(ScalarType::Unknown) => ScalarType::String,
+            Some(t) => t,
+            None => {
+                return Err(PlanError::UnknownFunction(format!(
+                    "operator does not exist: {} = {}",
+                    tx.typ, y_type
+                )))
+            }
+        };
+        let outer_key = self.cast(tx, &common, false)?.expr;
+        let y = self
+            .cast(
+                Typed {
+                    expr: ScalarExpr::Column(0),
+                    typ: y_type,
+                },
+                &common,
+                false,
+            )?
+            .expr;
+        let not_null = |e: ScalarExpr| ScalarExpr::call(Func::Not, vec![ScalarExpr::call(Func::IsNull, vec![e])]);
+        // (y, true) for each distinct non-NULL value.
+        let hits = RelExpr::Map {
+            input: Box::new(RelExpr::Distinct {
+                input: Box::new(RelExpr::Project {
+                    input: Box::new(RelExpr::Map {
+                        input: Box::new(RelExpr::Filter {
+                            input: Box::new(rel.clone()),
+                            predicates: vec![not_null(y.clone())],
+                        }),
+                        scalars: vec![y],
+                    }),
+                    outputs: vec![1],
+                }),
+            }),
+            scalars: vec![ScalarExpr::Literal(Datum::Bool(true))],
+        };
+        let counts = RelExpr::Reduce {
+            input: Box::new(rel),
+            group_key: vec![],
+            aggregates: vec![
+                AggregateExpr {
+                    func: AggregateFunc::CountAll,
+                    expr: ScalarExpr::Literal(Datum::Bool(true)),
+                    distinct: false,
+                },
+                count_if(ScalarExpr::call(Func::IsNull, vec![ScalarExpr::Column(0)])),
+            ],
+            global: true,
+        };
+        let sub = cx.subq.expect("checked by plan_subquery_relation");
+        let hit = sub.register(hits, vec![(outer_key.clone(), ScalarExpr::Column(0))], vec![1]);
+        let total = sub.register(counts, vec![], vec![0, 1]);
+        let bool_lit = |b: bool| ScalarExpr::Literal(Datum::Bool(b));
+        let result = ScalarExpr::If {
+            cond: Box::new(not_null(ScalarExpr::Column(hit))),
+            then: Box::new(bool_lit(true)),
+            els: Box::new(ScalarExpr::If {
+                cond: Box::new(positive(total)),
+                then: Box::new(ScalarExpr::If {
+                    cond: Box::new(ScalarExpr::Or(vec![
+                        ScalarExpr::call(Func::IsNull, vec![outer_key]),
+                        positive(total + 1),
+                    ])),
+                    then: Box::new(ScalarExpr::null()),
+                    els: Box::new(bool_lit(false)),
+                }),
+                els: Box::new(bool_lit(false)),
             }),
         };
         Ok(Typed {
