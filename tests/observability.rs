@@ -177,8 +177,8 @@ async fn introspection_relations_and_metrics_endpoint() {
 }
 
 /// A join on an indexed collection's key reads the index's arrangement (riffle_dataflows
-/// names it), keeps answering after the index is dropped, and the index's dataflow lives on
-/// only while a view still reads it.
+/// names it); the views keep being maintained after the index is dropped, and a view created
+/// after the drop builds its own arrangement.
 #[tokio::test(flavor = "multi_thread")]
 async fn joins_read_index_arrangements() {
     let server = TestServer::start_with(&["--workers", "2"]);

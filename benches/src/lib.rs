@@ -82,10 +82,20 @@ pub async fn produce(broker: &str, topic: &str, partitions: i32, records: impl I
 
 /// Peak resident memory of a process (its `VmHWM`), bytes; 0 where /proc does not say.
 pub fn peak_rss(pid: u32) -> u64 {
+    proc_status_kb(pid, "VmHWM:") * 1024
+}
+
+/// Current resident memory of a process (its `VmRSS`), bytes; 0 where /proc does not say.
+pub fn rss(pid: u32) -> u64 {
+    proc_status_kb(pid, "VmRSS:") * 1024
+}
+
+/// A `… kB` field of /proc/PID/status.
+fn proc_status_kb(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+        .unwrap_or(0)
 }

@@ -13,17 +13,16 @@
 //! the server's resident memory after each; then 10,000 new fact rows and 10,000 updated dim
 //! rows, timed until the last view reflects them.
 
+use riffle_benches::rss;
 use riffle_tests::TestServer;
 use std::time::Instant;
 
-/// The process's resident set size in bytes.
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+/// Runs `sql`, then reads `view`: the time until the view reflects the statement.
+async fn timed(c: &tokio_postgres::Client, sql: &str, view: &str) -> std::time::Duration {
+    let start = Instant::now();
+    c.batch_execute(sql).await.unwrap();
+    c.query_one(&format!("SELECT count(*) FROM {view}"), &[]).await.unwrap();
+    start.elapsed()
 }
 
 fn mb(bytes: u64) -> String {
@@ -60,37 +59,22 @@ async fn main() {
         println!("| {label} | (tables loaded) | | {} |", mb(rss(pid)));
         let start_all = Instant::now();
         for i in 1..=views {
-            let start = Instant::now();
-            c.batch_execute(&format!(
+            let sql = format!(
                 "CREATE MATERIALIZED VIEW v{i} AS SELECT d.segment, sum(f.amount + {i}) AS s FROM fact f JOIN dim d ON f.dim_id = d.id GROUP BY d.segment"
-            ))
-            .await
-            .unwrap();
-            c.query_one(&format!("SELECT count(*) FROM v{i}"), &[]).await.unwrap();
-            println!(
-                "| {label} | v{i} | {:.0} ms | {} |",
-                start.elapsed().as_secs_f64() * 1e3,
-                mb(rss(pid))
             );
+            let took = timed(&c, &sql, &format!("v{i}")).await;
+            println!("| {label} | v{i} | {:.0} ms | {} |", took.as_secs_f64() * 1e3, mb(rss(pid)));
         }
         let created = start_all.elapsed();
-        let start = Instant::now();
-        c.batch_execute(&format!(
-            "INSERT INTO fact SELECT g % {dim_rows}, g FROM generate_series(1, 10000) AS g"
-        ))
-        .await
-        .unwrap();
-        c.query_one(&format!("SELECT count(*) FROM v{views}"), &[]).await.unwrap();
-        let facts = start.elapsed();
-        let start = Instant::now();
-        c.batch_execute(&format!(
-            "UPDATE dim SET segment = segment + 1 WHERE id % {} = 0",
-            (dim_rows / 10_000).max(1)
-        ))
-        .await
-        .unwrap();
-        c.query_one(&format!("SELECT count(*) FROM v{views}"), &[]).await.unwrap();
-        let dims = start.elapsed();
+        let last = format!("v{views}");
+        let facts = timed(
+            &c,
+            &format!("INSERT INTO fact SELECT g % {dim_rows}, g FROM generate_series(1, 10000) AS g"),
+            &last,
+        )
+        .await;
+        let every = (dim_rows / 10_000).max(1);
+        let dims = timed(&c, &format!("UPDATE dim SET segment = segment + 1 WHERE id % {every} = 0"), &last).await;
         let reads: i64 = c
             .query_one("SELECT count(*) FROM riffle_dataflows WHERE reads_indexes = 'dim_id'", &[])
             .await
