@@ -177,8 +177,9 @@ async fn introspection_relations_and_metrics_endpoint() {
 }
 
 /// A join on an indexed collection's key reads the index's arrangement (riffle_dataflows
-/// names it); the views keep being maintained after the index is dropped, and a view created
-/// after the drop builds its own arrangement.
+/// names it); the views keep being maintained after the index is dropped (its dataflow runs on
+/// until the last of them is dropped), and a view created after the drop builds its own
+/// arrangement.
 #[tokio::test(flavor = "multi_thread")]
 async fn joins_read_index_arrangements() {
     let server = TestServer::start_with(&["--workers", "2"]);
@@ -240,9 +241,34 @@ async fn joins_read_index_arrangements() {
         }
     })
     .await;
+    let retired = || async {
+        c.query_one(
+            "SELECT count(*) FROM riffle_dataflows WHERE name LIKE 'index % (dropped, still read)'",
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())
+        .map(|r| r.get::<_, i64>(0))
+    };
+    // The dropped index's dataflow runs on (once per worker) while the two views read it …
+    eventually("the retired index is listed", || async {
+        match retired().await? {
+            2 => Ok(()),
+            n => Err(format!("{n} retired index dataflows")),
+        }
+    })
+    .await;
     c.batch_execute("DROP MATERIALIZED VIEW totals; DROP MATERIALIZED VIEW by_amount")
         .await
         .unwrap();
+    // … and is dropped with the last of them.
+    eventually("the retired index is gone", || async {
+        match retired().await? {
+            0 => Ok(()),
+            n => Err(format!("{n} retired index dataflows")),
+        }
+    })
+    .await;
     let rows = riffle_tests::sorted_rows(&c, "SELECT * FROM later").await.unwrap();
     assert_eq!(rows, ["ann", "ann", "bob", "cy"]);
 }

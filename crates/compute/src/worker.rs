@@ -352,6 +352,14 @@ impl<'w> ComputeWorker<'w> {
             updates: 0,
             reads_indexes: Vec::new(),
         }));
+        // A dropped index still read by some view: listed until its last reader goes.
+        dataflows.extend(self.retired.iter().map(|(id, index)| DataflowStats {
+            index: *index,
+            name: format!("index {id} (dropped, still read)"),
+            object: None,
+            updates: 0,
+            reads_indexes: Vec::new(),
+        }));
         for d in dataflows.iter_mut() {
             d.reads_indexes = self
                 .index_readers
