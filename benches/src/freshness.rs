@@ -6,7 +6,9 @@
 //! (not when it actually went out, so a stalled sender shows up as latency instead of hiding it),
 //! and a subscriber on a materialized view over the table measures, for every row, the time from
 //! that schedule to the row's arrival in its COPY stream. Acknowledgement latency (the INSERT's
-//! round trip: the synced RocksDB write plus the dataflow input) is reported alongside.
+//! round trip: the synced RocksDB write plus the dataflow input) is reported alongside, and so
+//! is each row's latency from its statement's acknowledgement to its arrival ("after ack", the
+//! issue's definition of freshness; 0 when the row arrived before the client saw the ack).
 //!
 //! With `--feed kafka` the rows are produced instead to a Kafka topic (groups of 10 records on
 //! the same schedule, each acknowledged by the broker) read by a JSON source under the view, so
@@ -14,7 +16,8 @@
 //!
 //! `cargo build --release --bin riffle && cargo build --release -p riffle-benches && ./target/release/freshness [--seconds 10] [--feed insert|kafka] [--csv FILE]`
 //! (`FRESHNESS_TRACE=ms` logs every row later than `ms`, with its arrival time, to find stalls.)
-//! (`--csv` also writes `rate,achieved,p50_ms,p99_ms,p999_ms` per rate, for `benches/plot.py freshness`).
+//! (`--csv` also writes `rate,achieved,p50_ms,p99_ms,p999_ms,after_ack_p50_ms,after_ack_p99_ms,after_ack_p999_ms`
+//! per rate, for `benches/plot.py freshness`; `--rates 1000,10000` picks the rates.)
 
 use futures::StreamExt;
 use rdkafka::config::ClientConfig;
@@ -32,6 +35,8 @@ struct Run {
     rate: usize,
     achieved: f64,
     freshness: Vec<Duration>,
+    /// From each row's statement's acknowledgement to the row's arrival.
+    after_ack: Vec<Duration>,
     acks: Vec<Duration>,
     /// Rows the broker never delivered (Kafka feed only).
     lost: usize,
@@ -99,7 +104,8 @@ async fn run(server: &TestServer, run_no: usize, rate: usize, rows_per_stmt: usi
                     arrived / 1000 - logical_ms
                 );
             }
-            seen.push(Duration::from_micros((arrived - sent).max(0) as u64));
+            let id: usize = line.split('\t').nth(2).unwrap().parse().unwrap();
+            seen.push((id, arrived, Duration::from_micros((arrived - sent).max(0) as u64)));
             if seen.len() >= expected {
                 break;
             }
@@ -130,12 +136,23 @@ async fn run(server: &TestServer, run_no: usize, rate: usize, rows_per_stmt: usi
         tasks.push(tokio::spawn(async move {
             let offset = period.mul_f64(s as f64 / senders as f64);
             let mut acks = Vec::with_capacity(per_sender);
+            let mut acked_at = Vec::with_capacity(per_sender);
+            // When this sender's previous statement was acknowledged (µs), for FRESHNESS_TRACE.
+            let mut last_ack_us = 0i64;
             for k in 0..per_sender {
                 let due = offset + period * k as u32;
                 tokio::time::sleep_until((start + due).into()).await;
                 let scheduled_us = start_us + due.as_micros() as i64;
                 let ids = (0..rows_per_stmt).map(|r| ((s * per_sender + k) * rows_per_stmt + r, r));
                 let sent = Instant::now();
+                let send_late_ms = (now_us() - scheduled_us) / 1000;
+                if std::env::var("FRESHNESS_TRACE").is_ok_and(|t| send_late_ms > t.parse().unwrap_or(50)) {
+                    eprintln!(
+                        "late send at {} ms: {send_late_ms} ms after its schedule (sender {s}; its previous ack came {} ms after this schedule)",
+                        (now_us() / 1000) % 100_000,
+                        (last_ack_us - scheduled_us) / 1000
+                    );
+                }
                 match &producer {
                     None => {
                         let values: Vec<String> = ids.map(|(id, r)| format!("({id}, {scheduled_us}, {r})")).collect();
@@ -159,14 +176,29 @@ async fn run(server: &TestServer, run_no: usize, rate: usize, rows_per_stmt: usi
                         }
                     }
                 }
-                acks.push(sent.elapsed());
+                let ack = sent.elapsed();
+                last_ack_us = now_us();
+                acked_at.push(last_ack_us);
+                if std::env::var("FRESHNESS_TRACE").is_ok_and(|t| ack.as_millis() as i64 > t.parse().unwrap_or(50)) {
+                    eprintln!(
+                        "slow ack at {} ms: {} ms (sent {} ms after its schedule)",
+                        (now_us() / 1000) % 100_000,
+                        ack.as_millis(),
+                        (now_us() - ack.as_micros() as i64 - scheduled_us) / 1000
+                    );
+                }
+                acks.push(ack);
             }
-            acks
+            (acks, acked_at)
         }));
     }
     let mut acks = Vec::new();
+    // When each statement was acknowledged, by statement number (`s * per_sender + k`).
+    let mut acked_at = Vec::new();
     for t in tasks {
-        acks.extend(t.await.unwrap());
+        let (a, at) = t.await.unwrap();
+        acks.extend(a);
+        acked_at.extend(at);
     }
     let elapsed = start.elapsed().as_secs_f64();
     let sent_rows = acks.len() * rows_per_stmt;
@@ -196,12 +228,17 @@ async fn run(server: &TestServer, run_no: usize, rate: usize, rows_per_stmt: usi
             sent_rows - in_view
         }
     };
-    let freshness = std::mem::take(&mut *freshness.lock().unwrap());
-    assert_eq!(freshness.len() + lost, sent_rows, "every row in the view reaches the subscriber");
+    let seen = std::mem::take(&mut *freshness.lock().unwrap());
+    assert_eq!(seen.len() + lost, sent_rows, "every row in the view reaches the subscriber");
+    let after_ack = seen
+        .iter()
+        .map(|(id, arrived, _)| Duration::from_micros((arrived - acked_at[id / rows_per_stmt]).max(0) as u64))
+        .collect();
     Run {
         rate,
         achieved: sent_rows as f64 / elapsed,
-        freshness,
+        freshness: seen.into_iter().map(|(_, _, d)| d).collect(),
+        after_ack,
         acks,
         lost,
     }
@@ -241,28 +278,34 @@ async fn main() {
     println!("{rows_per_stmt} {how}, {senders} senders, {seconds} s per rate, SUBSCRIBE on a materialized view");
     println!();
     println!(
-        "| target rows/s | achieved rows/s | freshness p50 | p99 | p99.9 | max | ack p50 | ack p99 | rows not delivered by the broker |"
+        "| target rows/s | achieved rows/s | freshness p50 | p99 | p99.9 | max | after ack p50 | after ack p99 | after ack p99.9 | ack p50 | ack p99 | rows not delivered by the broker |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    let mut csv = String::from("rate,achieved,p50_ms,p99_ms,p999_ms\n");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut csv = String::from("rate,achieved,p50_ms,p99_ms,p999_ms,after_ack_p50_ms,after_ack_p99_ms,after_ack_p999_ms\n");
     for mut r in runs {
         let q = |f: &mut Vec<Duration>, p: f64| percentile(f, p).as_secs_f64() * 1e3;
         csv.push_str(&format!(
-            "{},{:.0},{:.3},{:.3},{:.3}\n",
+            "{},{:.0},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3}\n",
             r.rate,
             r.achieved,
             q(&mut r.freshness, 0.5),
             q(&mut r.freshness, 0.99),
-            q(&mut r.freshness, 0.999)
+            q(&mut r.freshness, 0.999),
+            q(&mut r.after_ack, 0.5),
+            q(&mut r.after_ack, 0.99),
+            q(&mut r.after_ack, 0.999)
         ));
         println!(
-            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.rate,
             r.achieved,
             ms(percentile(&mut r.freshness, 0.5)),
             ms(percentile(&mut r.freshness, 0.99)),
             ms(percentile(&mut r.freshness, 0.999)),
             ms(percentile(&mut r.freshness, 1.0)),
+            ms(percentile(&mut r.after_ack, 0.5)),
+            ms(percentile(&mut r.after_ack, 0.99)),
+            ms(percentile(&mut r.after_ack, 0.999)),
             ms(percentile(&mut r.acks, 0.5)),
             ms(percentile(&mut r.acks, 0.99)),
             r.lost,

@@ -118,9 +118,13 @@ fn run(rx: mpsc::Receiver<Request>, durable: &Durable, compute: &ComputeControll
         } else {
             let start = Instant::now();
             let r = durable.append_group(&writes).map_err(|e| e.to_string());
+            let took = start.elapsed();
+            if took > std::time::Duration::from_millis(5) {
+                tracing::debug!(writes = writes.len(), ms = took.as_secs_f64() * 1e3, "slow durable write");
+            }
             let m = Metrics::get();
             m.writes.inc();
-            m.write_seconds.observe(start.elapsed().as_secs_f64());
+            m.write_seconds.observe(took.as_secs_f64());
             m.writes_per_sync.observe(writes.len() as f64);
             r
         };

@@ -19,6 +19,9 @@ use timely::progress::frontier::AntichainRef;
 use timely::progress::Antichain;
 use timely::worker::Worker;
 
+/// A worker loop iteration longer than this (beyond its park) is logged at debug level.
+const SLOW_STEP: Duration = Duration::from_millis(5);
+
 /// The updates a subscription's dataflow has produced and not yet reported.
 type Pending<D> = Rc<RefCell<Vec<(D, Timestamp, Diff)>>>;
 
@@ -117,11 +120,23 @@ impl<'w> ComputeWorker<'w> {
             } else {
                 Duration::ZERO
             };
+            let started = std::time::Instant::now();
             self.worker.step_or_park(Some(park));
+            let stepped = started.elapsed();
             self.process_peeks();
             self.process_subscriptions();
             self.report_processed();
             self.publish_stats();
+            let took = started.elapsed();
+            // A long step delays every dataflow on this worker (and so freshness): say which part.
+            if took > SLOW_STEP && stepped > park {
+                tracing::debug!(
+                    worker = self.index,
+                    step_ms = stepped.as_secs_f64() * 1e3,
+                    rest_ms = (took - stepped).as_secs_f64() * 1e3,
+                    "slow worker step"
+                );
+            }
         }
     }
 
