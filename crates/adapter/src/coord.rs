@@ -139,13 +139,22 @@ impl Clock {
 }
 
 impl Adapter {
+    /// Takes the coordinator, with its latest time caught up with the log writer's (which may
+    /// have moved writes to later timestamps than proposed), so that reads at it include
+    /// every acknowledged write.
+    async fn lock(&self) -> tokio::sync::MutexGuard<'_, Coordinator> {
+        let mut coord = self.coord.lock().await;
+        coord.catch_up();
+        coord
+    }
+
     /// Opens the data directory, restores the catalog and replays every table's log into
     /// freshly installed dataflows. Returns once recovery is complete.
     pub fn open(data_dir: &Path, config: Config) -> Result<Self, AdapterError> {
         std::fs::create_dir_all(data_dir).map_err(|e| AdapterError::Internal(format!("cannot create {}: {e}", data_dir.display())))?;
         let durable = Arc::new(Durable::open(&data_dir.join("db"))?);
         let compute = Arc::new(ComputeController::start(config.workers).map_err(AdapterError::Internal)?);
-        let committer = crate::commit::Committer::start(durable.clone(), compute.clone())?;
+        let committer = crate::commit::Committer::start(durable.clone(), compute.clone(), matches!(config.clock, Clock::Wall))?;
         let mut coord = Coordinator {
             catalog: Catalog::with_compute(compute.clone()),
             durable,
@@ -267,7 +276,7 @@ impl Adapter {
     /// recovered history after that point, then sources. Call once, inside the runtime,
     /// before serving.
     pub async fn start(&self) -> Result<(), AdapterError> {
-        let mut coord = self.coord.lock().await;
+        let mut coord = self.lock().await;
         let sinks = coord.items_where(|k| matches!(k, ItemKind::Sink(_)));
         for item in &sinks {
             let resume = coord.durable.sink_progress(item.id)?;
@@ -281,6 +290,10 @@ impl Adapter {
             self.compute.write(ts, updates);
             coord.last_ts = coord.last_ts.max(ts);
         }
+        // Recovery closed every time up to here directly; from now on writes (through the log
+        // writer) come after it.
+        let recovered = coord.last_ts + 1;
+        coord.committer.advance_to(recovered);
         coord.advance();
         coord.watch_training_changes(&self.compute);
         let sources = coord.items_where(|k| matches!(k, ItemKind::Source(_)));
@@ -294,7 +307,7 @@ impl Adapter {
     /// rows as time passes even with no new input. Called every tick by the server.
     pub async fn tick(&self) {
         let due = {
-            let mut coord = self.coord.lock().await;
+            let mut coord = self.lock().await;
             coord.advance();
             let mut due = coord.retrain_due();
             due.sort();
@@ -412,7 +425,7 @@ impl Adapter {
         copy: &crate::copy::CopyIn,
         data: Vec<u8>,
     ) -> Result<u64, AdapterError> {
-        let mut coord = self.coord.lock().await;
+        let mut coord = self.lock().await;
         coord.check_writable(table)?;
         let (n, pending) = coord.copy_rows_in(table, copy, data, &session.zone())?;
         drop(coord);
@@ -432,7 +445,7 @@ impl Adapter {
     }
 
     async fn execute_inner(&self, session: &mut Session, stmt: &Statement, params: &Params) -> Result<ExecuteResponse, AdapterError> {
-        let mut coord = self.coord.lock().await;
+        let mut coord = self.lock().await;
         let (plan, _) = riffle_sql::plan(&coord.catalog, stmt, context(session.zone()), params)?;
         let command = |tag: &str| Ok(ExecuteResponse::Command { tag: tag.to_string() });
         match plan {
@@ -662,7 +675,7 @@ impl Adapter {
                         coord.catalog.training.insert(name.clone(), status.clone());
                         drop(coord);
                         let result = self.train_model(&name, tp, ts, status).await;
-                        coord = self.coord.lock().await;
+                        coord = self.lock().await;
                         coord.catalog.training.remove(&name);
                         let (bytes, run) = result?;
                         (bytes, "safetensors".to_string(), Some(run))
@@ -1220,17 +1233,23 @@ impl Coordinator {
     /// once the returned `Pending` resolves; release the coordinator before waiting on it so
     /// other statements can join the group.
     fn write(&mut self, updates: Vec<(GlobalId, Row, Diff)>) -> crate::commit::Pending {
-        self.write_with_offsets(updates, Vec::new()).1
+        self.write_with_offsets(updates, Vec::new())
     }
 
-    /// Like `write`, storing sources' next offsets in the same durable batch; returns the
-    /// write's timestamp too.
+    /// The latest time, caught up with the timestamps the log writer gave writes.
+    fn catch_up(&mut self) {
+        self.last_ts = self.last_ts.max(self.committer.last_assigned());
+    }
+
+    /// Like `write`, storing sources' next offsets in the same durable batch.
     pub(crate) fn write_with_offsets(
         &mut self,
         updates: Vec<(GlobalId, Row, Diff)>,
         offsets: Vec<(GlobalId, i32, i64)>,
-    ) -> (Timestamp, crate::commit::Pending) {
-        let ts = (self.last_ts + 1).max(self.clock.now());
+    ) -> crate::commit::Pending {
+        // Writes in the same millisecond share its timestamp (the log writer may move a write
+        // to a later one, see `commit`); the final one comes with the acknowledgement.
+        let ts = self.last_ts.max(self.clock.now());
         let mut per: std::collections::BTreeMap<GlobalId, u64> = Default::default();
         for (id, _, _) in &updates {
             *per.entry(*id).or_default() += 1;
@@ -1246,7 +1265,7 @@ impl Coordinator {
             rows_by_object,
         });
         self.last_ts = ts;
-        (ts, pending)
+        pending
     }
 
     /// Refuses writes to the system's own tables.

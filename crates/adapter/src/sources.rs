@@ -40,10 +40,9 @@ impl SourceWriter for Writer {
         let mut updates: Vec<(GlobalId, Row, riffle_repr::Diff)> = batch.updates.into_iter().map(|(r, d)| (source, r, d)).collect();
         updates.extend(batch.errors.into_iter().map(|r| (ERRORS_TABLE_ID, r, 1)));
         let offsets: Vec<(GlobalId, i32, i64)> = batch.offsets.iter().map(|(p, o)| (source, *p, *o)).collect();
-        let (ts, pending) = coord.write_with_offsets(updates, offsets);
+        let pending = coord.write_with_offsets(updates, offsets);
         drop(coord);
-        pending.wait_blocking().map_err(|e| e.to_string())?;
-        Ok(ts)
+        pending.wait_blocking().map_err(|e| e.to_string())
     }
 
     fn wait_processed(&self, ts: Timestamp, stop: &AtomicBool) {
