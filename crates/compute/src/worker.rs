@@ -19,6 +19,9 @@ use timely::progress::frontier::AntichainRef;
 use timely::progress::Antichain;
 use timely::worker::Worker;
 
+/// The longest a worker parks with nothing to do (statistics are published every 200 ms).
+const IDLE_PARK: Duration = Duration::from_millis(20);
+
 /// A worker loop iteration longer than this (beyond its park) is logged at debug level.
 const SLOW_STEP: Duration = Duration::from_millis(5);
 
@@ -115,10 +118,15 @@ impl<'w> ComputeWorker<'w> {
                     Err(crossbeam_channel::TryRecvError::Empty) => break,
                 }
             }
+            // A peek of data already there is answered before parking.
+            self.process_peeks();
+            // Commands unpark the worker (`ComputeController::broadcast`), and so do messages
+            // from other workers, and a step with work to do does not park: parking only
+            // bounds how late the periodic work runs.
             let park = if self.peeks.is_empty() {
-                Duration::from_millis(1)
+                IDLE_PARK
             } else {
-                Duration::ZERO
+                Duration::from_micros(100)
             };
             let started = std::time::Instant::now();
             self.worker.step_or_park(Some(park));
