@@ -325,15 +325,8 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
     /// the input is a stored collection and the keys are exactly the index's columns (shared,
     /// nothing new is built), else `rows` keyed and arranged here.
     fn keyed_side(&mut self, plan: &RelExpr, rows: &Rows<'s, T>, keys: Vec<ScalarExpr>) -> (Keyed<'s, T>, Errs<'s, T>) {
-        if let RelExpr::Get { id, .. } = plan {
-            let columns: Option<Vec<usize>> = keys
-                .iter()
-                .map(|k| match k {
-                    ScalarExpr::Column(i) => Some(*i),
-                    _ => None,
-                })
-                .collect();
-            if let Some(arranged) = columns.and_then(|c| T::import_index(self, *id, &c)) {
+        if let Some((id, columns)) = RelExpr::join_input_index_key(plan, &keys) {
+            if let Some(arranged) = T::import_index(self, id, &columns) {
                 return (arranged, self.empty_errs());
             }
         }

@@ -62,15 +62,31 @@ fn agg_name(a: &AggregateFunc) -> String {
     format!("{a:?}").split(['(', ' ', '{']).next().unwrap_or("").to_ascii_lowercase()
 }
 
+/// Names an installed index on a collection keyed by exactly the given columns, if any.
+pub type IndexFor<'a> = &'a dyn Fn(riffle_repr::GlobalId, &[usize]) -> Option<String>;
+
 impl RelExpr {
     /// The plan as indented lines, with `name_of` naming stored collections.
     pub fn explain(&self, name_of: &dyn Fn(riffle_repr::GlobalId) -> String) -> Vec<String> {
+        self.explain_with_indexes(name_of, &|_, _| None)
+    }
+
+    /// Like [`RelExpr::explain`], also saying which join inputs will read an installed index's
+    /// arrangement (`index_for`) instead of arranging their own (see
+    /// [`RelExpr::join_input_index_key`]).
+    pub fn explain_with_indexes(&self, name_of: &dyn Fn(riffle_repr::GlobalId) -> String, index_for: IndexFor<'_>) -> Vec<String> {
         let mut out = Vec::new();
-        self.explain_into(0, name_of, &mut out);
+        self.explain_into(0, name_of, index_for, &mut out);
         out
     }
 
-    fn explain_into(&self, depth: usize, name_of: &dyn Fn(riffle_repr::GlobalId) -> String, out: &mut Vec<String>) {
+    fn explain_into(
+        &self,
+        depth: usize,
+        name_of: &dyn Fn(riffle_repr::GlobalId) -> String,
+        index_for: IndexFor<'_>,
+        out: &mut Vec<String>,
+    ) {
         let mut line = "  ".repeat(depth);
         let inputs: Vec<&RelExpr> = match self {
             RelExpr::Get { id, .. } => {
@@ -136,12 +152,27 @@ impl RelExpr {
                     JoinKind::LeftOuter => "LeftJoin",
                     JoinKind::FullOuter => "FullJoin",
                 };
+                let keys_exprs = keys;
                 let keys = keys.iter().map(|(l, r)| format!("{l} = {r}")).collect::<Vec<_>>().join(", ");
                 let _ = write!(line, "{kind} on ({keys})");
                 if let Some(r) = residual {
                     let _ = write!(line, " residual ({r})");
                 }
-                line.push_str("  -- arrange both inputs by key, join");
+                let (lk, rk): (Vec<ScalarExpr>, Vec<ScalarExpr>) = keys_exprs.iter().cloned().unzip();
+                let side =
+                    |input: &RelExpr, k: &[ScalarExpr]| RelExpr::join_input_index_key(input, k).and_then(|(id, cols)| index_for(id, &cols));
+                match (side(left, &lk), side(right, &rk)) {
+                    (None, None) => line.push_str("  -- arrange both inputs by key, join"),
+                    (Some(l), None) => {
+                        let _ = write!(line, "  -- left input read from index {l}, right arranged by key, join");
+                    }
+                    (None, Some(r)) => {
+                        let _ = write!(line, "  -- left input arranged by key, right read from index {r}, join");
+                    }
+                    (Some(l), Some(r)) => {
+                        let _ = write!(line, "  -- both inputs read from indexes ({l}, {r}), join");
+                    }
+                }
                 vec![left, right]
             }
             RelExpr::Reduce {
@@ -224,7 +255,7 @@ impl RelExpr {
         };
         out.push(line);
         for input in inputs {
-            input.explain_into(depth + 1, name_of, out);
+            input.explain_into(depth + 1, name_of, index_for, out);
         }
     }
 }

@@ -358,6 +358,24 @@ impl RelExpr {
         }
     }
 
+    /// The stored collection and key columns by which a join input, keyed by `keys`, could
+    /// be read from an index instead of being arranged: the input is a plain read of a
+    /// collection and every key is one of its columns. Compute uses an index on exactly those
+    /// columns, in that order, if one is installed; EXPLAIN says so.
+    pub fn join_input_index_key(input: &RelExpr, keys: &[ScalarExpr]) -> Option<(GlobalId, Vec<usize>)> {
+        let RelExpr::Get { id, .. } = input else {
+            return None;
+        };
+        let columns = keys
+            .iter()
+            .map(|k| match k {
+                ScalarExpr::Column(i) => Some(*i),
+                _ => None,
+            })
+            .collect::<Option<Vec<usize>>>()?;
+        Some((*id, columns))
+    }
+
     /// Every row of `left` paired with every row of `right` (`right_arity` columns).
     pub fn cross_join(left: RelExpr, right: RelExpr, right_arity: usize) -> RelExpr {
         RelExpr::Join {

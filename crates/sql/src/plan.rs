@@ -601,6 +601,13 @@ impl<'a> Planner<'a> {
             Statement::Explain { statement, .. } => {
                 let inner = self.plan_statement(statement)?;
                 let name_of = |id: GlobalId| self.catalog.get_by_id(id).map_or_else(|| id.to_string(), |i| i.name.clone());
+                // The index a join input will read (compute's rule: `RelExpr::join_input_index_key`).
+                let index_for = |on: GlobalId, columns: &[usize]| {
+                    self.catalog.items().into_iter().find_map(|i| match &i.kind {
+                        crate::ItemKind::Index { on: o, keys } if *o == on && keys.as_slice() == columns => Some(i.name.clone()),
+                        _ => None,
+                    })
+                };
                 let lines = match inner {
                     Plan::Select { plan, finishing, .. } => {
                         let read = match plan.as_simple_read() {
@@ -616,17 +623,17 @@ impl<'a> Planner<'a> {
                                 finishing.offset
                             ));
                         }
-                        lines.extend(plan.explain(&name_of));
+                        lines.extend(plan.explain_with_indexes(&name_of, &index_for));
                         lines
                     }
                     Plan::CreateView {
                         plan, materialized: true, ..
                     } => {
                         let mut lines = vec!["-- maintained dataflow; result arranged by row".to_string()];
-                        lines.extend(plan.explain(&name_of));
+                        lines.extend(plan.explain_with_indexes(&name_of, &index_for));
                         lines
                     }
-                    Plan::CreateView { plan, .. } => plan.explain(&name_of),
+                    Plan::CreateView { plan, .. } => plan.explain_with_indexes(&name_of, &index_for),
                     other => vec![format!("{other:?}")],
                 };
                 Ok(Plan::Explain { lines })
