@@ -627,10 +627,17 @@ impl<'a> Planner<'a> {
                         lines
                     }
                     Plan::CreateView {
-                        plan, materialized: true, ..
+                        plan,
+                        materialized: true,
+                        refresh,
+                        ..
                     } => {
                         let mut lines = vec!["-- maintained dataflow; result arranged by row".to_string()];
-                        lines.extend(plan.explain_with_indexes(&name_of, &index_for));
+                        // A scheduled view delays its inputs, so its joins arrange their own.
+                        match refresh {
+                            Some(_) => lines.extend(plan.explain(&name_of)),
+                            None => lines.extend(plan.explain_with_indexes(&name_of, &index_for)),
+                        }
                         lines
                     }
                     Plan::CreateView { plan, .. } => plan.explain_with_indexes(&name_of, &index_for),
