@@ -189,9 +189,23 @@ async fn views_match_postgres_under_random_writes() {
             )
             .await;
         }
+        // Indexes on join and filter columns: views whose joins match one read its arrangement.
+        let mut indexes = Vec::new();
+        for (t, c) in [("t1", "a"), ("t1", "b"), ("t2", "a"), ("t2", "b")] {
+            if rng.below(2) == 0 {
+                let name = format!("{t}_{c}_idx");
+                run_both(format!("CREATE INDEX {name} ON {t} ({c})"), &mut log).await;
+                indexes.push(name);
+            }
+        }
         let mut next_id = 0;
         let mut views: Vec<(String, String)> = Vec::new();
         for batch in 0..12 {
+            // Halfway, an index some views read may go: they must go on being maintained.
+            if batch == 6 && !indexes.is_empty() && rng.below(2) == 0 {
+                let name = indexes.swap_remove(rng.below(indexes.len() as u64) as usize);
+                run_both(format!("DROP INDEX {name}"), &mut log).await;
+            }
             if batch % 3 == 0 {
                 for _ in 0..3 {
                     let q = query(&mut rng);
