@@ -19,6 +19,7 @@
 //! at most until that millisecond is over. With the test clock (which stands still) every group
 //! closes its timestamp at once.
 
+use crate::coord::now_ms;
 use crate::error::AdapterError;
 use crate::metrics::Metrics;
 use riffle_compute::ComputeController;
@@ -95,7 +96,7 @@ impl Committer {
             assigned: assigned.clone(),
             wall_clock,
             first_open: 0,
-            open: None,
+            open: false,
         };
         std::thread::Builder::new()
             .name("log-writer".into())
@@ -133,8 +134,8 @@ struct LogWriter {
     wall_clock: bool,
     /// Writes get this timestamp or later: every earlier one is closed.
     first_open: Timestamp,
-    /// The timestamp writes were last fed at, not yet closed.
-    open: Option<Timestamp>,
+    /// Writes were fed at `first_open` and it is not closed yet.
+    open: bool,
 }
 
 impl LogWriter {
@@ -142,21 +143,20 @@ impl LogWriter {
         let max_group = max_group();
         loop {
             // With a timestamp open, wait only until the clock passes it, then close it.
-            let first = match self.open {
-                None => match rx.recv() {
+            let first = if self.open {
+                let wait = Duration::from_millis((self.first_open + 1).saturating_sub(now_ms())).max(Duration::from_micros(100));
+                match rx.recv_timeout(wait) {
+                    Ok(r) => r,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.close_if_past();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            } else {
+                match rx.recv() {
                     Ok(r) => r,
                     Err(_) => return,
-                },
-                Some(t) => {
-                    let wait = Duration::from_millis((t + 1).saturating_sub(wall_now_ms())).max(Duration::from_micros(100));
-                    match rx.recv_timeout(wait) {
-                        Ok(r) => r,
-                        Err(mpsc::RecvTimeoutError::Timeout) => {
-                            self.close_if_past();
-                            continue;
-                        }
-                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                    }
                 }
             };
             let mut group = vec![first];
@@ -245,34 +245,27 @@ impl LogWriter {
     /// Feeds a write at `ts` (not below `first_open`), closing the open timestamp if `ts` is
     /// later.
     fn feed(&mut self, ts: Timestamp, updates: Vec<(GlobalId, Row, Diff)>) {
-        if self.open.is_some_and(|t| t < ts) {
+        if self.open && self.first_open < ts {
             self.compute.advance_to(ts);
         }
         self.compute.load(ts, updates);
-        self.open = Some(ts);
+        self.open = true;
         self.first_open = ts;
     }
 
-    /// Closes every timestamp before `t`.
+    /// Closes every timestamp before `t` (the open one, `first_open`, too if `t` is later).
     fn advance(&mut self, t: Timestamp) {
-        // While a timestamp is open it is `first_open`, so this closes it too.
         if t > self.first_open {
             self.compute.advance_to(t);
             self.first_open = t;
-            self.open = None;
+            self.open = false;
         }
     }
 
     /// Closes the open timestamp once the clock has passed it (at once with the test clock).
     fn close_if_past(&mut self) {
-        if let Some(t) = self.open {
-            if !self.wall_clock || wall_now_ms() > t {
-                self.advance(t + 1);
-            }
+        if self.open && (!self.wall_clock || now_ms() > self.first_open) {
+            self.advance(self.first_open + 1);
         }
     }
-}
-
-fn wall_now_ms() -> Timestamp {
-    chrono::Utc::now().timestamp_millis().max(0) as u64
 }

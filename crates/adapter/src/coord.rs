@@ -115,7 +115,8 @@ pub struct Adapter {
 /// Updates per chunk when recovery streams a log into the dataflows.
 const RECOVERY_CHUNK: usize = 100_000;
 
-fn now_ms() -> Timestamp {
+/// The wall clock, milliseconds since the epoch (logical time's unit).
+pub(crate) fn now_ms() -> Timestamp {
     chrono::Utc::now().timestamp_millis().max(0) as u64
 }
 
