@@ -662,6 +662,13 @@ impl Planner<'_> {
 
     /// Builds a comparison of two typed expressions, coercing both to a common type.
     pub fn compare_typed(&self, ta: Typed, tb: Typed, func: Func) -> Result<Typed, PlanError> {
+        let (a, b) = self.comparable(ta, tb, &func)?;
+        Ok(Typed::new(ScalarExpr::call(func, vec![a, b]), ScalarType::Bool))
+    }
+
+    /// Both operands of the comparison `func` cast to their common type (an unknown-typed
+    /// pair compares as text).
+    pub fn comparable(&self, ta: Typed, tb: Typed, func: &Func) -> Result<(ScalarExpr, ScalarExpr), PlanError> {
         let op = match func {
             Func::Eq => "=",
             Func::NotEq => "<>",
@@ -680,7 +687,7 @@ impl Planner<'_> {
         };
         let a = self.cast(ta, &common, false)?;
         let b = self.cast(tb, &common, false)?;
-        Ok(Typed::new(ScalarExpr::call(func, vec![a.expr, b.expr]), ScalarType::Bool))
+        Ok((a.expr, b.expr))
     }
 
     fn plan_nonstrict(&self, cx: ExprCx, func: Func, x: &Expr, negate: bool) -> Result<Typed, PlanError> {

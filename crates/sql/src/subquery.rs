@@ -285,27 +285,11 @@ impl Planner<'_> {
     /// the correlated plan must, is quadratic.)
     fn plan_uncorrelated_in(&self, cx: ExprCx, x: &Expr, rel: RelExpr, y_type: ScalarType, negated: bool) -> Result<Typed, PlanError> {
         let tx = self.plan_expr(ExprCx { subq: None, ..cx }, x)?;
-        let common = match crate::types::common_type(&tx.typ, &y_type) {
-            Some(ScalarType::Unknown) => ScalarType::String,
-            Some(t) => t,
-            None => {
-                return Err(PlanError::UnknownFunction(format!(
-                    "operator does not exist: {} = {}",
-                    tx.typ, y_type
-                )))
-            }
+        let ty = Typed {
+            expr: ScalarExpr::Column(0),
+            typ: y_type,
         };
-        let outer_key = self.cast(tx, &common, false)?.expr;
-        let y = self
-            .cast(
-                Typed {
-                    expr: ScalarExpr::Column(0),
-                    typ: y_type,
-                },
-                &common,
-                false,
-            )?
-            .expr;
+        let (outer_key, y) = self.comparable(tx, ty, &Func::Eq)?;
         let not_null = |e: ScalarExpr| ScalarExpr::call(Func::Not, vec![ScalarExpr::call(Func::IsNull, vec![e])]);
         // (y, true) for each distinct non-NULL value.
         let hits = RelExpr::Map {
