@@ -350,6 +350,14 @@ impl<'w> ComputeWorker<'w> {
                 introspect::frontiers(trace),
             ));
         }
+        // The indexes whose arrangements a dataflow reads.
+        let reads = |dataflow: usize| -> Vec<GlobalId> {
+            self.index_readers
+                .iter()
+                .filter(|(_, r)| r.contains(&dataflow))
+                .map(|(id, _)| *id)
+                .collect()
+        };
         let mut dataflows: Vec<DataflowStats> = self
             .dataflows
             .iter()
@@ -358,7 +366,7 @@ impl<'w> ComputeWorker<'w> {
                 name: self.dataflow_names.get(index).cloned().unwrap_or_default(),
                 object: Some(*id),
                 updates: self.updates.get(id).map_or(0, |n| n.get()),
-                reads_indexes: Vec::new(),
+                reads_indexes: reads(*index),
             })
             .collect();
         dataflows.extend(self.subscriptions.iter().map(|s| DataflowStats {
@@ -366,14 +374,14 @@ impl<'w> ComputeWorker<'w> {
             name: format!("subscribe {}", s.id),
             object: None,
             updates: 0,
-            reads_indexes: Vec::new(),
+            reads_indexes: reads(s.dataflow),
         }));
         dataflows.extend(self.peeks.iter().filter_map(|p| p.transient).map(|index| DataflowStats {
             index,
             name: "peek".to_string(),
             object: None,
             updates: 0,
-            reads_indexes: Vec::new(),
+            reads_indexes: reads(index),
         }));
         // A dropped index still read by some view: listed until its last reader goes.
         dataflows.extend(self.retired.iter().map(|(id, index)| DataflowStats {
@@ -383,14 +391,6 @@ impl<'w> ComputeWorker<'w> {
             updates: 0,
             reads_indexes: Vec::new(),
         }));
-        for d in dataflows.iter_mut() {
-            d.reads_indexes = self
-                .index_readers
-                .iter()
-                .filter(|(_, r)| r.contains(&d.index))
-                .map(|(id, _)| *id)
-                .collect();
-        }
         dataflows.sort_by_key(|d| d.index);
         self.introspection.publish(WorkerStats {
             worker: self.worker.index(),

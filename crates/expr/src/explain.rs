@@ -152,13 +152,12 @@ impl RelExpr {
                     JoinKind::LeftOuter => "LeftJoin",
                     JoinKind::FullOuter => "FullJoin",
                 };
-                let keys_exprs = keys;
-                let keys = keys.iter().map(|(l, r)| format!("{l} = {r}")).collect::<Vec<_>>().join(", ");
-                let _ = write!(line, "{kind} on ({keys})");
+                let on = keys.iter().map(|(l, r)| format!("{l} = {r}")).collect::<Vec<_>>().join(", ");
+                let _ = write!(line, "{kind} on ({on})");
                 if let Some(r) = residual {
                     let _ = write!(line, " residual ({r})");
                 }
-                let (lk, rk): (Vec<ScalarExpr>, Vec<ScalarExpr>) = keys_exprs.iter().cloned().unzip();
+                let (lk, rk): (Vec<ScalarExpr>, Vec<ScalarExpr>) = keys.iter().cloned().unzip();
                 let side =
                     |input: &RelExpr, k: &[ScalarExpr]| RelExpr::join_input_index_key(input, k).and_then(|(id, cols)| index_for(id, &cols));
                 match (side(left, &lk), side(right, &rk)) {
