@@ -15,7 +15,7 @@
 //! freshness is from the scheduled produce to the subscriber; "ack" is then the broker's.
 //!
 //! `cargo build --release --bin riffle && cargo build --release -p riffle-benches && ./target/release/freshness [--seconds 10] [--feed insert|kafka] [--csv FILE]`
-//! (`FRESHNESS_TRACE=ms` logs every row later than `ms`, with its arrival time, to find stalls.)
+//! (`FRESHNESS_TRACE=ms` logs every row, send and acknowledgement later than `ms`, to find stalls.)
 //! (`--csv` also writes `rate,achieved,p50_ms,p99_ms,p999_ms,after_ack_p50_ms,after_ack_p99_ms,after_ack_p999_ms`
 //! per rate, for `benches/plot.py freshness`; `--rates 1000,10000` picks the rates.)
 
@@ -83,6 +83,8 @@ async fn run(server: &TestServer, run_no: usize, rate: usize, rows_per_stmt: usi
     let freshness = Arc::new(Mutex::new(Vec::new()));
     let expected = rate * seconds as usize;
     let seen = freshness.clone();
+    // FRESHNESS_TRACE=ms logs every row, send and acknowledgement later than that (default 50).
+    let trace_ms: Option<i64> = std::env::var("FRESHNESS_TRACE").ok().map(|v| v.parse().unwrap_or(50));
     let subscriber = tokio::spawn(async move {
         let mut stream = Box::pin(stream);
         while let Ok(Some(Ok(bytes))) = tokio::time::timeout(Duration::from_secs(30), stream.next()).await {
@@ -90,8 +92,6 @@ async fn run(server: &TestServer, run_no: usize, rate: usize, rows_per_stmt: usi
             let line = std::str::from_utf8(&bytes).unwrap();
             let sent: i64 = line.split('\t').nth(3).unwrap().parse().unwrap();
             let mut seen = seen.lock().unwrap();
-            // FRESHNESS_TRACE=ms logs every row later than that (default 50).
-            let trace_ms: Option<i64> = std::env::var("FRESHNESS_TRACE").ok().map(|v| v.parse().unwrap_or(50));
             if trace_ms.is_some_and(|t| (arrived - sent) > t * 1000) {
                 // The row's logical time (its write's timestamp, ms) splits the delay into
                 // before the write was timestamped and after.
@@ -146,7 +146,7 @@ async fn run(server: &TestServer, run_no: usize, rate: usize, rows_per_stmt: usi
                 let ids = (0..rows_per_stmt).map(|r| ((s * per_sender + k) * rows_per_stmt + r, r));
                 let sent = Instant::now();
                 let send_late_ms = (now_us() - scheduled_us) / 1000;
-                if std::env::var("FRESHNESS_TRACE").is_ok_and(|t| send_late_ms > t.parse().unwrap_or(50)) {
+                if trace_ms.is_some_and(|t| send_late_ms > t) {
                     eprintln!(
                         "late send at {} ms: {send_late_ms} ms after its schedule (sender {s}; its previous ack came {} ms after this schedule)",
                         (now_us() / 1000) % 100_000,
@@ -179,7 +179,7 @@ async fn run(server: &TestServer, run_no: usize, rate: usize, rows_per_stmt: usi
                 let ack = sent.elapsed();
                 last_ack_us = now_us();
                 acked_at.push(last_ack_us);
-                if std::env::var("FRESHNESS_TRACE").is_ok_and(|t| ack.as_millis() as i64 > t.parse().unwrap_or(50)) {
+                if trace_ms.is_some_and(|t| ack.as_millis() as i64 > t) {
                     eprintln!(
                         "slow ack at {} ms: {} ms (sent {} ms after its schedule)",
                         (now_us() / 1000) % 100_000,
