@@ -799,7 +799,7 @@ impl Adapter {
                 if let Some(assign) = &assignments {
                     let mut new = Vec::with_capacity(old.len());
                     for (row, d) in &old {
-                        let datums = assign.iter().map(|e| e.eval(row.datums())).collect::<Result<Vec<_>, _>>()?;
+                        let datums = assign.iter().map(|e| e.eval_on(row)).collect::<Result<Vec<_>, _>>()?;
                         new.push((Row::new(datums), *d));
                     }
                     updates.extend(coord.check_rows(table, new)?.into_iter().map(|(_, r, d)| (r, d)));
@@ -1146,7 +1146,7 @@ impl Coordinator {
             .get_by_id(table)
             .ok_or_else(|| AdapterError::Internal(format!("table {table} vanished")))?;
         for (row, _) in &rows {
-            for (i, d) in row.datums().iter().enumerate() {
+            for (i, d) in row.iter().enumerate() {
                 if d.is_null() && !item.desc.types[i].nullable {
                     return Err(EvalError::NotNullViolation {
                         column: item.desc.names[i].clone(),
@@ -1537,7 +1537,7 @@ fn apply_row_ops(plan: &RelExpr, rows: Vec<(Row, Diff)>) -> Result<Vec<(Row, Dif
             let rows = apply_row_ops(input, rows)?;
             rows.into_iter()
                 .map(|(row, d)| {
-                    let mut datums = row.into_datums();
+                    let mut datums = row.unpack();
                     for s in scalars {
                         let v = s.eval(&datums)?;
                         datums.push(v);
@@ -1552,7 +1552,7 @@ fn apply_row_ops(plan: &RelExpr, rows: Vec<(Row, Diff)>) -> Result<Vec<(Row, Dif
             for (row, d) in rows {
                 if predicates
                     .iter()
-                    .map(|p: &ScalarExpr| p.holds(row.datums()))
+                    .map(|p: &ScalarExpr| p.holds(&row))
                     .collect::<Result<Vec<_>, _>>()?
                     .into_iter()
                     .all(|b| b)
@@ -1564,10 +1564,7 @@ fn apply_row_ops(plan: &RelExpr, rows: Vec<(Row, Diff)>) -> Result<Vec<(Row, Dif
         }
         RelExpr::Project { input, outputs } => {
             let rows = apply_row_ops(input, rows)?;
-            Ok(rows
-                .into_iter()
-                .map(|(row, d)| (outputs.iter().map(|i| row[*i].clone()).collect(), d))
-                .collect())
+            Ok(rows.into_iter().map(|(row, d)| (row.project(outputs), d)).collect())
         }
         other => {
             warn!(?other, "unexpected operator in a direct read");

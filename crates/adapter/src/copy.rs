@@ -16,7 +16,7 @@ pub fn encode(desc: &RelationDesc, rows: &[Row], options: &Options, zone: &Zone)
         Format::Text => {
             for r in rows {
                 let mut out = Vec::new();
-                riffle_copy::write_text_row(&mut out, r.datums(), options, zone);
+                riffle_copy::write_text_row(&mut out, &r.unpack(), options, zone);
                 chunks.push(out);
             }
         }
@@ -28,7 +28,7 @@ pub fn encode(desc: &RelationDesc, rows: &[Row], options: &Options, zone: &Zone)
             }
             for r in rows {
                 let mut out = std::mem::take(&mut header);
-                riffle_copy::write_csv_row(&mut out, &riffle_copy::csv_fields(r.datums(), zone), options);
+                riffle_copy::write_csv_row(&mut out, &riffle_copy::csv_fields(&r.unpack(), zone), options);
                 chunks.push(out);
             }
             if !header.is_empty() {
@@ -38,19 +38,19 @@ pub fn encode(desc: &RelationDesc, rows: &[Row], options: &Options, zone: &Zone)
         Format::Jsonl => {
             for r in rows {
                 let mut out = Vec::new();
-                riffle_copy::write_jsonl_row(&mut out, &desc.names, r.datums(), zone);
+                riffle_copy::write_jsonl_row(&mut out, &desc.names, &r.unpack(), zone);
                 chunks.push(out);
             }
         }
         Format::Libsvm => {
             for r in rows {
                 let mut out = Vec::new();
-                riffle_copy::write_libsvm_row(&mut out, r.datums())?;
+                riffle_copy::write_libsvm_row(&mut out, &r.unpack())?;
                 chunks.push(out);
             }
         }
         Format::Parquet | Format::Arrow => {
-            let rows: Vec<Vec<Datum>> = rows.iter().map(|r| r.datums().to_vec()).collect();
+            let rows: Vec<Vec<Datum>> = rows.iter().map(Row::unpack).collect();
             let mut out = Vec::new();
             if options.format == Format::Parquet {
                 riffle_copy::write_parquet(&mut out, desc, &rows, zone)?;

@@ -194,7 +194,7 @@ pub(crate) fn training_data(
     let mut targets = Vec::with_capacity(rows.len());
     let mut skipped = 0;
     'rows: for row in rows {
-        let datums = row.datums();
+        let datums = row.unpack();
         if datums.iter().any(|d| d.is_null()) {
             skipped += 1;
             continue;

@@ -66,7 +66,7 @@ pub(crate) fn start_source(coord: &mut Coordinator, adapter: &Adapter, item: &Ca
         }
         for (row, d) in counts {
             if d > 0 {
-                upsert.insert(row[0].clone(), row);
+                upsert.insert(row.get(0).to_datum(), row);
             }
         }
     }

@@ -13,7 +13,7 @@ use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::operators::iterate::Iterate;
 use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use differential_dataflow::{AsCollection, VecCollection};
-use riffle_expr::{ColumnOrder, EvalError, JoinKind, RelExpr, ScalarExpr};
+use riffle_expr::{ColumnOrder, EvalError, Extended, JoinKind, RelExpr, ScalarExpr};
 use riffle_repr::{Datum, Diff, GlobalId, Row, Timestamp};
 use std::collections::BTreeMap;
 use timely::dataflow::operators::ToStream;
@@ -90,7 +90,7 @@ impl RenderTime for Timestamp {
         let (lower, upper) = (lower.to_vec(), upper.to_vec());
         // Bounds are timestamptz (microseconds); logical times are milliseconds.
         let bound = |e: &ScalarExpr, row: &Row| -> Result<Option<u64>, EvalError> {
-            match e.eval(row.datums())? {
+            match e.eval_on(row)? {
                 Datum::TimestampTz(us) | Datum::Timestamp(us) => Ok(Some(us.div_euclid(1000).max(0) as u64)),
                 Datum::Null => Ok(None),
                 other => Err(EvalError::InvalidArgument(format!(
@@ -363,11 +363,14 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                     Some((versions, _)) => {
                         for model in &models {
                             let name = Datum::String(model.clone());
-                            let current = versions.clone().flat_map(move |r: Row| (r[0] == name).then(|| ((), r[1].clone())));
+                            let current = versions
+                                .clone()
+                                .flat_map(move |r: Row| (r.get(0) == name).then(|| ((), r.get(1).to_datum())));
                             rows = rows.map(|r| ((), r)).join(current).map(|((), (r, v)): ((), (Row, Datum))| {
-                                let mut d = r.into_datums();
-                                d.push(v);
-                                Row::new(d)
+                                Row::build(|p| {
+                                    p.extend_by_row(&r);
+                                    p.push_datum(&v);
+                                })
                             });
                         }
                         true
@@ -426,13 +429,22 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
             RelExpr::Map { input, scalars } => {
                 let (rows, errs) = self.render(input);
                 let scalars = scalars.clone();
+                let input_arity = input.arity();
                 let (ok, err) = split(rows.map(move |row| {
-                    let mut datums = row.into_datums();
+                    let arity = input_arity.unwrap_or_else(|| row.arity());
+                    let mut extra = Vec::with_capacity(scalars.len());
                     for s in &scalars {
-                        let v = s.eval(&datums)?;
-                        datums.push(v);
+                        let v = s.eval_on(&Extended {
+                            row: &row,
+                            arity,
+                            extra: &extra,
+                        })?;
+                        extra.push(v);
                     }
-                    Ok(Row::new(datums))
+                    Ok(Row::build(|p| {
+                        p.extend_by_row(&row);
+                        extra.iter().for_each(|d| p.push_datum(d));
+                    }))
                 }));
                 (ok, errs.concat(err))
             }
@@ -441,7 +453,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 let predicates = predicates.clone();
                 let (ok, err) = split(rows.flat_map(move |row| {
                     for p in &predicates {
-                        match p.holds(row.datums()) {
+                        match p.holds(&row) {
                             Ok(true) => {}
                             Ok(false) => return None,
                             Err(e) => return Some(Err(e)),
@@ -454,17 +466,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
             RelExpr::Project { input, outputs } => {
                 let (rows, errs) = self.render(input);
                 let outputs = outputs.clone();
-                // Datums move into the projected row unless a column is used twice.
-                let distinct = outputs.iter().collect::<std::collections::BTreeSet<_>>().len() == outputs.len();
-                let project = move |row: Row| -> Row {
-                    if distinct {
-                        let mut datums = row.into_datums();
-                        outputs.iter().map(|i| std::mem::replace(&mut datums[*i], Datum::Null)).collect()
-                    } else {
-                        outputs.iter().map(|i| row[*i].clone()).collect()
-                    }
-                };
-                (rows.map(project), errs)
+                (rows.map(move |row: Row| row.project(&outputs)), errs)
             }
             RelExpr::Join {
                 left,
@@ -481,16 +483,18 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 let (rarr, rerr) = self.keyed_side(right, &r, rk);
                 let matched = larr.join_core(rarr, |key: &Row, lrow: &Row, rrow: &Row| {
                     // An index holds rows with NULL keys, which equal nothing.
-                    if key.datums().iter().any(Datum::is_null) {
+                    if key.iter().any(|d| d.is_null()) {
                         return None;
                     }
-                    let mut datums = lrow.datums().to_vec();
-                    datums.extend_from_slice(rrow.datums());
-                    Some(((lrow.clone(), rrow.clone()), Row::new(datums)))
+                    let joined = Row::build(|p| {
+                        p.extend_by_row(lrow);
+                        p.extend_by_row(rrow);
+                    });
+                    Some(((lrow.clone(), rrow.clone()), joined))
                 });
                 let (matched, resid_err) = match residual.clone() {
                     None => (matched, self.empty_errs()),
-                    Some(pred) => split(matched.flat_map(move |(sides, row)| match pred.holds(row.datums()) {
+                    Some(pred) => split(matched.flat_map(move |(sides, row)| match pred.holds(&row) {
                         Ok(true) => Some(Ok((sides, row))),
                         Ok(false) => None,
                         Err(e) => Some(Err(e)),
@@ -519,30 +523,36 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 let group_key = group_key.clone();
                 let aggs = aggregates.clone();
                 let (pairs, perr) = split(rows.map(move |row| {
-                    let key: Row = group_key.iter().map(|i| row[*i].clone()).collect();
+                    let key = row.project(&group_key);
                     let mut vals = Vec::with_capacity(aggs.len());
                     for a in &aggs {
-                        vals.push(a.expr.eval(row.datums())?);
+                        vals.push(a.expr.eval_on(&row)?);
                     }
                     Ok((key, Row::new(vals)))
                 }));
                 let aggs = aggregates.clone();
                 let reduced = pairs.reduce(
                     move |key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                        let mut datums = key.datums().to_vec();
+                        let mut results = Vec::with_capacity(aggs.len());
+                        let mut values = Vec::with_capacity(input.len());
                         for (j, a) in aggs.iter().enumerate() {
-                            match a
-                                .func
-                                .eval(input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (&r[j], *n)), a.distinct)
-                            {
-                                Ok(d) => datums.push(d),
+                            values.clear();
+                            values.extend(input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (r.get(j).to_datum(), *n)));
+                            match a.func.eval(values.iter().map(|(d, n)| (d, *n)), a.distinct) {
+                                Ok(d) => results.push(d),
                                 Err(e) => {
                                     output.push((Err(e), 1));
                                     return;
                                 }
                             }
                         }
-                        output.push((Ok(Row::new(datums)), 1));
+                        output.push((
+                            Ok(Row::build(|p| {
+                                p.extend_by_row(key);
+                                results.iter().for_each(|d| p.push_datum(d));
+                            })),
+                            1,
+                        ));
                     },
                 );
                 let (ok, rerr) = split(reduced.map(|(_key, result)| result));
@@ -563,15 +573,16 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 let (rows, errs) = self.render(input);
                 let (func, args) = (func.clone(), args.clone());
                 let (ok, ferr) = split(rows.flat_map(move |row| {
-                    let values: Result<Vec<Datum>, EvalError> = args.iter().map(|a| a.eval(row.datums())).collect();
+                    let values: Result<Vec<Datum>, EvalError> = args.iter().map(|a| a.eval_on(&row)).collect();
                     let produced = values.and_then(|v| func.eval(&v));
                     match produced {
                         Ok(items) => items
                             .into_iter()
                             .map(|d| {
-                                let mut datums = row.datums().to_vec();
-                                datums.push(d);
-                                Ok(Row::new(datums))
+                                Ok(Row::build(|p| {
+                                    p.extend_by_row(&row);
+                                    p.push_datum(&d);
+                                }))
                             })
                             .collect::<Vec<_>>(),
                         Err(e) => vec![Err(e)],
@@ -661,9 +672,11 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                             }
                         }
                         for (i, row) in partition.into_iter().enumerate() {
-                            let mut datums = row.into_datums();
-                            datums.extend(columns.iter().map(|c| c[i].clone()));
-                            output.push((Ok(Row::new(datums)), 1));
+                            let windowed = Row::build(|p| {
+                                p.extend_by_row(&row);
+                                columns.iter().for_each(|c| p.push_datum(&c[i]));
+                            });
+                            output.push((Ok(windowed), 1));
                         }
                     },
                 );
@@ -676,14 +689,14 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
 
 /// Keys rows by the given columns (the group of a top-k or the partition of a window).
 fn by_key<'s, T: RenderTime>(rows: Rows<'s, T>, key: Vec<usize>) -> VecCollection<'s, T, (Row, Row), Diff> {
-    rows.map(move |row| (key.iter().map(|i| row[*i].clone()).collect::<Row>(), row))
+    rows.map(move |row| (row.project(&key), row))
 }
 
 /// A group's rows with positive multiplicity, in the given order (ties broken by the whole row,
 /// so that results are deterministic).
 fn sorted<'a>(input: &[(&'a Row, Diff)], order: &[ColumnOrder]) -> Vec<(&'a Row, Diff)> {
     let mut all: Vec<(&Row, Diff)> = input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (*r, *n)).collect();
-    all.sort_by(|a, b| ColumnOrder::compare_rows(order, a.0.datums(), b.0.datums()).then_with(|| a.0.cmp(b.0)));
+    all.sort_by(|a, b| ColumnOrder::compare_rows(order, a.0, b.0).then_with(|| a.0.cmp(b.0)));
     all
 }
 
@@ -694,11 +707,11 @@ fn unmatched<'s, T: RenderTime>(side: Rows<'s, T>, matched: Rows<'s, T>, pad_bef
     let with_match = matched.distinct_core::<Diff>();
     let matched_rows = side.clone().map(|row| (row, ())).semijoin(with_match).map(|(row, ())| row);
     side.concat(matched_rows.negate()).map(move |row| {
-        let mut datums = Vec::with_capacity(pad_before + row.arity() + pad_after);
-        datums.extend(std::iter::repeat_n(Datum::Null, pad_before));
-        datums.extend(row.into_datums());
-        datums.extend(std::iter::repeat_n(Datum::Null, pad_after));
-        Row::new(datums)
+        Row::build(|p| {
+            p.push_nulls(pad_before);
+            p.extend_by_row(&row);
+            p.push_nulls(pad_after);
+        })
     })
 }
 
@@ -719,10 +732,24 @@ where
 
 /// Keys rows by join key expressions; rows whose key has a NULL never match and are dropped.
 fn keyed<'s, T: RenderTime>(rows: Rows<'s, T>, keys: Vec<ScalarExpr>) -> (VecCollection<'s, T, (Row, Row), Diff>, Errs<'s, T>) {
+    // Keys that are plain columns are cut from the row's bytes.
+    let columns: Option<Vec<usize>> = keys
+        .iter()
+        .map(|k| match k {
+            ScalarExpr::Column(i) => Some(*i),
+            _ => None,
+        })
+        .collect();
+    if let Some(columns) = columns {
+        return split(rows.flat_map(move |row| {
+            let key = row.project(&columns);
+            (!key.iter().any(|d| d.is_null())).then_some(Ok((key, row)))
+        }));
+    }
     split(rows.flat_map(move |row| {
         let mut key = Vec::with_capacity(keys.len());
         for k in &keys {
-            match k.eval(row.datums()) {
+            match k.eval_on(&row) {
                 Ok(Datum::Null) => return None,
                 Ok(d) => key.push(d),
                 Err(e) => return Some(Err(e)),

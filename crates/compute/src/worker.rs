@@ -186,7 +186,7 @@ impl<'w> ComputeWorker<'w> {
                 let trace = self.worker.dataflow_named::<Timestamp, _, _>(&name, |scope| {
                     rows.import(scope)
                         .as_collection(|k, _| k.clone())
-                        .map(move |row: Row| (keys.iter().map(|k| row[*k].clone()).collect::<Row>(), row))
+                        .map(move |row: Row| (row.project(&keys), row))
                         .inspect(move |_| counter.set(counter.get() + 1))
                         .arrange_by_key()
                         .trace

@@ -173,7 +173,7 @@ pub fn eval_map_batch_versioned(scalars: &[ScalarExpr], models: &[String], rows:
     let mut groups: std::collections::BTreeMap<Vec<Option<u64>>, Vec<(usize, Row)>> = Default::default();
     let n = rows.len();
     for (i, row) in rows.into_iter().enumerate() {
-        let mut datums = row.into_datums();
+        let mut datums = row.unpack();
         let versions: Vec<Option<u64>> = datums
             .split_off(datums.len().saturating_sub(k))
             .iter()
@@ -202,7 +202,7 @@ pub fn eval_map_batch(scalars: &[ScalarExpr], rows: Vec<Row>) -> Vec<Result<Row,
 }
 
 fn eval_batch(scalars: &[ScalarExpr], rows: Vec<Row>, pinned: &[(String, Option<u64>)]) -> Vec<Result<Row, EvalError>> {
-    let mut rows: Vec<Result<Vec<Datum>, EvalError>> = rows.into_iter().map(|r| Ok(r.into_datums())).collect();
+    let mut rows: Vec<Result<Vec<Datum>, EvalError>> = rows.into_iter().map(|r| Ok(r.unpack())).collect();
     for s in scalars {
         let width = match rows.iter().find_map(|r| r.as_ref().ok()) {
             Some(r) => r.len(),
@@ -311,13 +311,13 @@ mod tests {
         };
         let rows: Vec<Row> = [1.0, -1.0, 3.0].iter().map(|v| Row::new(vec![Datum::Float64(F64(*v))])).collect();
         let out = eval_map_batch(std::slice::from_ref(&predict), rows);
-        assert_eq!(out[0].as_ref().unwrap()[1], Datum::Float64(F64(2.0)));
+        assert_eq!(out[0].as_ref().unwrap().get(1), Datum::Float64(F64(2.0)));
         assert!(
             matches!(&out[1], Err(EvalError::InvalidArgument(m)) if m == "negative feature"),
             "{:?}",
             out[1]
         );
-        assert_eq!(out[2].as_ref().unwrap()[1], Datum::Float64(F64(6.0)));
+        assert_eq!(out[2].as_ref().unwrap().get(1), Datum::Float64(F64(6.0)));
         // Texts: each distinct one once.
         let embed = ScalarExpr::Call {
             func: Func::Embed { model: "e".into() },
@@ -327,7 +327,10 @@ mod tests {
             .iter()
             .map(|t| Row::new(vec![Datum::String(t.to_string())]))
             .collect();
-        let out: Vec<Datum> = eval_map_batch(&[embed], rows).into_iter().map(|r| r.unwrap()[1].clone()).collect();
+        let out: Vec<Datum> = eval_map_batch(&[embed], rows)
+            .into_iter()
+            .map(|r| r.unwrap().get(1).to_datum())
+            .collect();
         assert_eq!(out, vec![Datum::Int64(2), Datum::Int64(3), Datum::Int64(2), Datum::Int64(0)]);
     }
 }

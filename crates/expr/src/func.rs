@@ -6,7 +6,7 @@
 use crate::EvalError;
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime, Timelike};
 use riffle_repr::strconv::{self, date_from_days, datetime_from_micros, days_from_date, micros_from_datetime};
-use riffle_repr::{Datum, Interval, ScalarType, F32, F64};
+use riffle_repr::{Datum, DatumRef, Interval, ScalarType, F32, F64};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
@@ -906,6 +906,16 @@ pub(crate) fn compare(a: &Datum, b: &Datum) -> Ordering {
         (Date(d), Timestamp(t)) => (*d as i64 * riffle_repr::Interval::MICROS_PER_DAY).cmp(t),
         (Timestamp(t), Date(d)) => t.cmp(&(*d as i64 * riffle_repr::Interval::MICROS_PER_DAY)),
         _ => a.cmp(b),
+    }
+}
+
+/// SQL comparison of two non-NULL borrowed datums: as [`compare`], without copying values of
+/// the same kind.
+pub(crate) fn compare_refs(a: DatumRef<'_>, b: DatumRef<'_>) -> Ordering {
+    if std::mem::discriminant(&a) == std::mem::discriminant(&b) {
+        a.cmp(&b)
+    } else {
+        compare(&a.to_datum(), &b.to_datum())
     }
 }
 

@@ -22,5 +22,5 @@ pub use batch::{calls_model, eval_map_batch, eval_map_batch_versioned, models_ca
 pub use error::EvalError;
 pub use func::{as_f64, date_bin, numeric_div, FloatFn, Func};
 pub use relation::{ColumnOrder, JoinKind, RelExpr, RowSetFinishing, TableFunc};
-pub use scalar::ScalarExpr;
+pub use scalar::{Columns, Extended, ScalarExpr};
 pub use window::{FrameBound, WindowExpr, WindowFrame, WindowFunc};

@@ -141,9 +141,9 @@ pub struct ColumnOrder {
 
 impl ColumnOrder {
     /// Compares two rows by a list of sort keys, with SQL's NULL placement.
-    pub fn compare_rows(order: &[ColumnOrder], a: &[Datum], b: &[Datum]) -> Ordering {
+    pub fn compare_rows(order: &[ColumnOrder], a: &Row, b: &Row) -> Ordering {
         for o in order {
-            let (x, y) = (&a[o.column], &b[o.column]);
+            let (x, y) = (a.get(o.column), b.get(o.column));
             let ord = match (x.is_null(), y.is_null()) {
                 (true, true) => Ordering::Equal,
                 (true, false) => {
@@ -161,7 +161,7 @@ impl ColumnOrder {
                     }
                 }
                 (false, false) => {
-                    let c = crate::func::compare(x, y);
+                    let c = crate::func::compare_refs(x, y);
                     if o.desc {
                         c.reverse()
                     } else {
@@ -450,13 +450,13 @@ impl RowSetFinishing {
     /// Sorts, slices and projects rows (multiplicities already expanded).
     pub fn finish(&self, mut rows: Vec<Row>) -> Vec<Row> {
         if !self.order_by.is_empty() {
-            rows.sort_by(|a, b| ColumnOrder::compare_rows(&self.order_by, a.datums(), b.datums()));
+            rows.sort_by(|a, b| ColumnOrder::compare_rows(&self.order_by, a, b));
         }
         let limit = self.limit.unwrap_or(usize::MAX);
         rows.into_iter()
             .skip(self.offset)
             .take(limit)
-            .map(|r| self.project.iter().map(|i| r[*i].clone()).collect())
+            .map(|r| r.project(&self.project))
             .collect()
     }
 }

@@ -1,8 +1,52 @@
 //! Scalar expressions.
 
 use crate::{EvalError, Func};
-use riffle_repr::Datum;
+use riffle_repr::{Datum, DatumRef, Row};
 use serde::{Deserialize, Serialize};
+
+/// The columns an expression reads from: owned datums, borrowed ones, or a packed row.
+pub trait Columns {
+    /// The value of column `i`, owned.
+    fn column(&self, i: usize) -> Datum;
+}
+
+impl Columns for [Datum] {
+    fn column(&self, i: usize) -> Datum {
+        self[i].clone()
+    }
+}
+
+impl Columns for [DatumRef<'_>] {
+    fn column(&self, i: usize) -> Datum {
+        self[i].to_datum()
+    }
+}
+
+impl Columns for Row {
+    fn column(&self, i: usize) -> Datum {
+        self.get(i).to_datum()
+    }
+}
+
+/// A packed row followed by values computed from it (a `Map` under way): column `i` past the
+/// row's `arity` is `extra[i - arity]`.
+pub struct Extended<'a> {
+    /// The input row.
+    pub row: &'a Row,
+    /// Its number of columns.
+    pub arity: usize,
+    /// The values appended so far.
+    pub extra: &'a [Datum],
+}
+
+impl Columns for Extended<'_> {
+    fn column(&self, i: usize) -> Datum {
+        match i.checked_sub(self.arity) {
+            Some(j) => self.extra[j].clone(),
+            None => self.row.get(i).to_datum(),
+        }
+    }
+}
 
 /// An expression computing one datum from the columns of a row.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -37,10 +81,10 @@ pub enum ScalarExpr {
 
 /// Three-valued AND (`decisive = false`) or OR (`decisive = true`): the decisive value wins
 /// outright, otherwise any NULL makes the result NULL.
-fn junction(exprs: &[ScalarExpr], row: &[Datum], decisive: bool) -> Result<Datum, EvalError> {
+fn junction<C: Columns + ?Sized>(exprs: &[ScalarExpr], row: &C, decisive: bool) -> Result<Datum, EvalError> {
     let mut saw_null = false;
     for e in exprs {
-        match e.eval(row)? {
+        match e.eval_on(row)? {
             Datum::Bool(b) if b == decisive => return Ok(Datum::Bool(decisive)),
             Datum::Null => saw_null = true,
             _ => {}
@@ -60,15 +104,20 @@ impl ScalarExpr {
         ScalarExpr::Literal(Datum::Null)
     }
 
-    /// Evaluates the expression on a row.
+    /// Evaluates the expression on a row of owned datums.
     pub fn eval(&self, row: &[Datum]) -> Result<Datum, EvalError> {
+        self.eval_on(row)
+    }
+
+    /// Evaluates the expression on any kind of row ([`Columns`]).
+    pub fn eval_on<C: Columns + ?Sized>(&self, row: &C) -> Result<Datum, EvalError> {
         match self {
-            ScalarExpr::Column(i) => Ok(row[*i].clone()),
+            ScalarExpr::Column(i) => Ok(row.column(*i)),
             ScalarExpr::Literal(d) => Ok(d.clone()),
             ScalarExpr::Call { func, args } => {
                 let mut values = Vec::with_capacity(args.len());
                 for arg in args {
-                    let v = arg.eval(row)?;
+                    let v = arg.eval_on(row)?;
                     if v.is_null() && func.is_strict() {
                         return Ok(Datum::Null);
                     }
@@ -76,15 +125,15 @@ impl ScalarExpr {
                 }
                 func.eval(&values)
             }
-            ScalarExpr::If { cond, then, els } => match cond.eval(row)? {
-                Datum::Bool(true) => then.eval(row),
-                _ => els.eval(row),
+            ScalarExpr::If { cond, then, els } => match cond.eval_on(row)? {
+                Datum::Bool(true) => then.eval_on(row),
+                _ => els.eval_on(row),
             },
             ScalarExpr::And(exprs) => junction(exprs, row, false),
             ScalarExpr::Or(exprs) => junction(exprs, row, true),
             ScalarExpr::Coalesce(exprs) => {
                 for e in exprs {
-                    let v = e.eval(row)?;
+                    let v = e.eval_on(row)?;
                     if !v.is_null() {
                         return Ok(v);
                     }
@@ -95,8 +144,8 @@ impl ScalarExpr {
     }
 
     /// Whether a predicate holds on a row: NULL and false both reject it.
-    pub fn holds(&self, row: &[Datum]) -> Result<bool, EvalError> {
-        Ok(matches!(self.eval(row)?, Datum::Bool(true)))
+    pub fn holds<C: Columns + ?Sized>(&self, row: &C) -> Result<bool, EvalError> {
+        Ok(matches!(self.eval_on(row)?, Datum::Bool(true)))
     }
 
     /// True when the expression reads no columns (and so can be folded at plan time).

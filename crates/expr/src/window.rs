@@ -82,7 +82,7 @@ impl WindowExpr {
     /// Computes the function for every row of a partition already sorted by `order`.
     pub fn compute(&self, rows: &[Row], order: &[ColumnOrder]) -> Result<Vec<Datum>, EvalError> {
         let n = rows.len();
-        let peer = |a: usize, b: usize| ColumnOrder::compare_rows(order, rows[a].datums(), rows[b].datums()) == Ordering::Equal;
+        let peer = |a: usize, b: usize| ColumnOrder::compare_rows(order, &rows[a], &rows[b]) == Ordering::Equal;
         // First and last index of each row's peer group.
         let mut group_start = vec![0; n];
         let mut group_end = vec![0; n];
@@ -92,7 +92,7 @@ impl WindowExpr {
         for i in (0..n).rev() {
             group_end[i] = if i + 1 < n && peer(i, i + 1) { group_end[i + 1] } else { i };
         }
-        let arg = |i: usize, k: usize| rows[i][self.args[k]].clone();
+        let arg = |i: usize, k: usize| rows[i].get(self.args[k]).to_datum();
         let frame = |i: usize| -> (usize, usize) {
             let lo = match self.frame.start {
                 FrameBound::UnboundedPreceding => 0,

@@ -63,8 +63,9 @@ pub(crate) fn copy_out_chunks(
         first.put_i32(0);
         for (i, row) in rows.iter().enumerate() {
             let mut buf = if i == 0 { std::mem::take(&mut first) } else { BytesMut::new() };
-            buf.put_i16(row.arity() as i16);
-            for (d, t) in row.datums().iter().zip(&types) {
+            let datums = row.unpack();
+            buf.put_i16(datums.len() as i16);
+            for (d, t) in datums.iter().zip(&types) {
                 encode_field(&mut buf, d, t, true, zone);
             }
             chunks.push(buf.freeze());

@@ -94,10 +94,11 @@ fn to_response(resp: ExecuteResponse, format: &Format, zone: &Zone) -> Response 
                 .into_iter()
                 .map(|row| {
                     let mut buf = BytesMut::new();
-                    for (i, d) in row.datums().iter().enumerate() {
+                    let datums = row.unpack();
+                    for (i, d) in datums.iter().enumerate() {
                         encode_field(&mut buf, d, &types[i], binary[i], &zone);
                     }
-                    Ok(DataRow::new(buf, row.arity() as i16))
+                    Ok(DataRow::new(buf, datums.len() as i16))
                 })
                 .collect();
             let mut qr = QueryResponse::new(schema, stream::iter(data));
@@ -196,9 +197,9 @@ impl Handler {
             let batch = batch.map_err(|e| user_error(&AdapterError::Eval(e)))?;
             for (t, d, row) in batch.updates {
                 let mut text = if progress { format!("{t}\tf\t{d}") } else { format!("{t}\t{d}") };
-                for datum in row.datums() {
+                for datum in row.unpack() {
                     text.push('\t');
-                    match riffle_repr::strconv::format_datum_in(datum, &zone) {
+                    match riffle_repr::strconv::format_datum_in(&datum, &zone) {
                         None => text.push_str("\\N"),
                         Some(v) => text.push_str(&v.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n")),
                     }

@@ -117,8 +117,9 @@ pub enum Datum {
     Float32(F32),
     /// `double precision`
     Float64(F64),
-    /// `numeric`
-    Numeric(Decimal),
+    /// `numeric`, serialized as its text (bincode cannot read rust_decimal's default form,
+    /// which accepts either a string or a number).
+    Numeric(#[serde(with = "rust_decimal::serde::str")] Decimal),
     /// `text` / `varchar`
     String(String),
     /// `bytea`
@@ -157,38 +158,6 @@ impl Datum {
     }
 }
 
-/// A tuple of datums: one record of a relation.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Row(pub Vec<Datum>);
-
-impl Row {
-    /// A row of the given datums.
-    pub fn new(datums: Vec<Datum>) -> Self {
-        Row(datums)
-    }
-
-    /// The datums of the row.
-    pub fn datums(&self) -> &[Datum] {
-        &self.0
-    }
-
-    /// Number of columns.
-    pub fn arity(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Consumes the row, returning its datums.
-    pub fn into_datums(self) -> Vec<Datum> {
-        self.0
-    }
-
-    /// Bytes the row owns on the heap (its datums and what they point to), not counting the
-    /// row's own inline size. Used to report arrangement sizes.
-    pub fn heap_size(&self) -> usize {
-        self.0.capacity() * std::mem::size_of::<Datum>() + self.0.iter().map(Datum::heap_size).sum::<usize>()
-    }
-}
-
 impl Datum {
     /// Bytes this datum owns on the heap.
     pub fn heap_size(&self) -> usize {
@@ -198,18 +167,5 @@ impl Datum {
             Datum::Array(a) => a.capacity() * std::mem::size_of::<Datum>() + a.iter().map(Datum::heap_size).sum::<usize>(),
             _ => 0,
         }
-    }
-}
-
-impl std::ops::Index<usize> for Row {
-    type Output = Datum;
-    fn index(&self, i: usize) -> &Datum {
-        &self.0[i]
-    }
-}
-
-impl FromIterator<Datum> for Row {
-    fn from_iter<I: IntoIterator<Item = Datum>>(iter: I) -> Self {
-        Row(iter.into_iter().collect())
     }
 }

@@ -41,7 +41,7 @@ pub fn datum_to_json(d: &Datum) -> serde_json::Value {
 
 /// A row as a JSON object keyed by column name.
 pub fn row_to_json(desc: &RelationDesc, row: &Row) -> serde_json::Value {
-    serde_json::Value::Object(desc.names.iter().cloned().zip(row.datums().iter().map(datum_to_json)).collect())
+    serde_json::Value::Object(desc.names.iter().cloned().zip(row.unpack().iter().map(datum_to_json)).collect())
 }
 
 /// The Kafka records (key, value) for one time's changes.
@@ -53,7 +53,7 @@ pub fn encode(desc: &SinkDesc, updates: &[(Timestamp, Diff, Row)]) -> Vec<(Optio
         Some(serde_json::Value::Object(
             desc.key
                 .iter()
-                .map(|k| (desc.desc.names[*k].clone(), datum_to_json(&row[*k])))
+                .map(|k| (desc.desc.names[*k].clone(), datum_to_json(&row.get(*k).to_datum())))
                 .collect(),
         ))
     };

@@ -1,0 +1,850 @@
+//! Rows packed into one byte buffer, and the borrowed datums read out of them.
+//!
+//! A [`Row`] holds its datums back to back in a [`CompactBytes`] (24 bytes, up to 23 bytes of
+//! datums inline, one exact-size heap allocation beyond that): per datum a tag byte and the
+//! value's bytes, strings and byte strings inline after their length. Reading a row yields
+//! [`DatumRef`]s that borrow strings from the buffer, so keys, projections and joins copy bytes
+//! instead of cloning values, and an arrangement holds one allocation per row instead of one per
+//! row and one per string.
+//!
+//! Equality, order and hashing are those of the decoded values, not of the bytes: `numeric`
+//! 1.0 and 1.00, `-0.0` and `0.0`, and intervals of equal length are equal, as in PostgreSQL,
+//! although each keeps its own bytes (and so its own text form). Identical bytes are always
+//! equal values, which gives comparisons a fast path. The order is the one `Vec<Datum>`
+//! derived before rows were packed (datum kinds in declaration order, then values), so
+//! arrangements, DISTINCT and everything else that sorts rows behave as before.
+//!
+//! The serialized form (bincode in the durable log, JSON in the catalog) is the one of a
+//! `Vec<Datum>`, so logs written before rows were packed still read.
+
+use crate::datum::{Datum, Interval, F32, F64};
+use compact_bytes::CompactBytes;
+use rust_decimal::Decimal;
+use serde::ser::{SerializeSeq, Serializer};
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+/// A datum borrowed from a packed [`Row`]: scalars by value, strings and bytes by reference.
+///
+/// Variants are declared in [`Datum`]'s order, so the derived order is `Datum`'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum DatumRef<'a> {
+    /// SQL NULL.
+    Null,
+    /// `boolean`
+    Bool(bool),
+    /// `smallint`
+    Int16(i16),
+    /// `integer`
+    Int32(i32),
+    /// `bigint`
+    Int64(i64),
+    /// `real`
+    Float32(F32),
+    /// `double precision`
+    Float64(F64),
+    /// `numeric`
+    Numeric(#[serde(with = "rust_decimal::serde::str")] Decimal),
+    /// `text` / `varchar`
+    String(&'a str),
+    /// `bytea`
+    Bytes(&'a [u8]),
+    /// `date`
+    Date(i32),
+    /// `timestamp`
+    Timestamp(i64),
+    /// `timestamptz`
+    TimestampTz(i64),
+    /// `interval`
+    Interval(Interval),
+    /// `jsonb`
+    Jsonb(&'a str),
+    /// An array's packed elements.
+    Array(ArrayRef<'a>),
+}
+
+impl<'a> DatumRef<'a> {
+    /// True for SQL NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, DatumRef::Null)
+    }
+
+    /// The owned datum.
+    pub fn to_datum(self) -> Datum {
+        match self {
+            DatumRef::Null => Datum::Null,
+            DatumRef::Bool(b) => Datum::Bool(b),
+            DatumRef::Int16(v) => Datum::Int16(v),
+            DatumRef::Int32(v) => Datum::Int32(v),
+            DatumRef::Int64(v) => Datum::Int64(v),
+            DatumRef::Float32(v) => Datum::Float32(v),
+            DatumRef::Float64(v) => Datum::Float64(v),
+            DatumRef::Numeric(v) => Datum::Numeric(v),
+            DatumRef::String(s) => Datum::String(s.to_owned()),
+            DatumRef::Bytes(b) => Datum::Bytes(b.to_vec()),
+            DatumRef::Date(v) => Datum::Date(v),
+            DatumRef::Timestamp(v) => Datum::Timestamp(v),
+            DatumRef::TimestampTz(v) => Datum::TimestampTz(v),
+            DatumRef::Interval(v) => Datum::Interval(v),
+            DatumRef::Jsonb(s) => Datum::Jsonb(s.to_owned()),
+            DatumRef::Array(a) => Datum::Array(a.iter().map(DatumRef::to_datum).collect()),
+        }
+    }
+}
+
+impl PartialEq<Datum> for DatumRef<'_> {
+    fn eq(&self, other: &Datum) -> bool {
+        match (self, other) {
+            (DatumRef::Null, Datum::Null) => true,
+            (DatumRef::Bool(a), Datum::Bool(b)) => a == b,
+            (DatumRef::Int16(a), Datum::Int16(b)) => a == b,
+            (DatumRef::Int32(a), Datum::Int32(b)) => a == b,
+            (DatumRef::Int64(a), Datum::Int64(b)) => a == b,
+            (DatumRef::Float32(a), Datum::Float32(b)) => a == b,
+            (DatumRef::Float64(a), Datum::Float64(b)) => a == b,
+            (DatumRef::Numeric(a), Datum::Numeric(b)) => a == b,
+            (DatumRef::String(a), Datum::String(b)) => *a == b.as_str(),
+            (DatumRef::Bytes(a), Datum::Bytes(b)) => *a == b.as_slice(),
+            (DatumRef::Date(a), Datum::Date(b)) => a == b,
+            (DatumRef::Timestamp(a), Datum::Timestamp(b)) => a == b,
+            (DatumRef::TimestampTz(a), Datum::TimestampTz(b)) => a == b,
+            (DatumRef::Interval(a), Datum::Interval(b)) => a == b,
+            (DatumRef::Jsonb(a), Datum::Jsonb(b)) => *a == b.as_str(),
+            (DatumRef::Array(a), Datum::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == *y),
+            _ => false,
+        }
+    }
+}
+
+/// The elements of an array inside a packed row.
+#[derive(Clone, Copy)]
+pub struct ArrayRef<'a> {
+    elements: &'a [u8],
+}
+
+impl<'a> ArrayRef<'a> {
+    /// The elements, in order.
+    pub fn iter(&self) -> DatumIter<'a> {
+        DatumIter { bytes: self.elements }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// True for an empty array.
+    pub fn is_empty(&self) -> bool {
+        self.elements.is_empty()
+    }
+}
+
+impl PartialEq for ArrayRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.elements == other.elements || self.iter().eq(other.iter())
+    }
+}
+impl Eq for ArrayRef<'_> {}
+impl PartialOrd for ArrayRef<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ArrayRef<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if self.elements == other.elements {
+            return Ordering::Equal;
+        }
+        self.iter().cmp(other.iter())
+    }
+}
+impl Hash for ArrayRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `Vec<Datum>` hashes: the length, then the elements.
+        state.write_usize(self.len());
+        self.iter().for_each(|d| d.hash(state));
+    }
+}
+impl fmt::Debug for ArrayRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+impl Serialize for ArrayRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for d in self.iter() {
+            seq.serialize_element(&d)?;
+        }
+        seq.end()
+    }
+}
+
+/// Tags: one byte before each datum's value.
+mod tag {
+    pub const NULL: u8 = 0;
+    pub const FALSE: u8 = 1;
+    pub const TRUE: u8 = 2;
+    pub const INT16: u8 = 3;
+    pub const INT32: u8 = 4;
+    pub const INT64: u8 = 5;
+    /// A `bigint` that fits in one byte.
+    pub const INT64_1: u8 = 6;
+    /// A `bigint` that fits in two bytes.
+    pub const INT64_2: u8 = 7;
+    /// A `bigint` that fits in four bytes.
+    pub const INT64_4: u8 = 8;
+    pub const FLOAT32: u8 = 9;
+    pub const FLOAT64: u8 = 10;
+    pub const NUMERIC: u8 = 11;
+    /// A string of under 256 bytes: a one-byte length.
+    pub const STRING_SHORT: u8 = 12;
+    /// A longer string: a four-byte length.
+    pub const STRING_LONG: u8 = 13;
+    pub const BYTES_SHORT: u8 = 14;
+    pub const BYTES_LONG: u8 = 15;
+    pub const DATE: u8 = 16;
+    pub const TIMESTAMP: u8 = 17;
+    pub const TIMESTAMPTZ: u8 = 18;
+    pub const INTERVAL: u8 = 19;
+    pub const JSONB_SHORT: u8 = 20;
+    pub const JSONB_LONG: u8 = 21;
+    /// An array: the elements' byte length (four bytes), then the elements packed as a row.
+    pub const ARRAY: u8 = 22;
+}
+
+fn push_len_prefixed(buf: &mut Vec<u8>, short: u8, long: u8, bytes: &[u8]) {
+    match u8::try_from(bytes.len()) {
+        Ok(n) => buf.extend_from_slice(&[short, n]),
+        Err(_) => {
+            buf.push(long);
+            buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        }
+    }
+    buf.extend_from_slice(bytes);
+}
+
+fn push_int64(buf: &mut Vec<u8>, v: i64) {
+    if let Ok(v) = i8::try_from(v) {
+        buf.extend_from_slice(&[tag::INT64_1, v as u8]);
+    } else if let Ok(v) = i16::try_from(v) {
+        buf.push(tag::INT64_2);
+        buf.extend_from_slice(&v.to_le_bytes());
+    } else if let Ok(v) = i32::try_from(v) {
+        buf.push(tag::INT64_4);
+        buf.extend_from_slice(&v.to_le_bytes());
+    } else {
+        buf.push(tag::INT64);
+        buf.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+fn push_tagged(buf: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    buf.push(tag);
+    buf.extend_from_slice(bytes);
+}
+
+fn push_interval(buf: &mut Vec<u8>, i: &Interval) {
+    buf.push(tag::INTERVAL);
+    buf.extend_from_slice(&i.months.to_le_bytes());
+    buf.extend_from_slice(&i.days.to_le_bytes());
+    buf.extend_from_slice(&i.micros.to_le_bytes());
+}
+
+/// Appends an array header, the elements written by `elements`, then fills in their length.
+fn push_array(buf: &mut Vec<u8>, elements: impl FnOnce(&mut Vec<u8>)) {
+    buf.push(tag::ARRAY);
+    let at = buf.len();
+    buf.extend_from_slice(&[0; 4]);
+    elements(buf);
+    let len = (buf.len() - at - 4) as u32;
+    buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Appends one borrowed datum's encoding.
+fn push_ref(buf: &mut Vec<u8>, d: DatumRef<'_>) {
+    match d {
+        DatumRef::Null => buf.push(tag::NULL),
+        DatumRef::Bool(b) => buf.push(if b { tag::TRUE } else { tag::FALSE }),
+        DatumRef::Int16(v) => push_tagged(buf, tag::INT16, &v.to_le_bytes()),
+        DatumRef::Int32(v) => push_tagged(buf, tag::INT32, &v.to_le_bytes()),
+        DatumRef::Int64(v) => push_int64(buf, v),
+        DatumRef::Float32(v) => push_tagged(buf, tag::FLOAT32, &v.0.to_le_bytes()),
+        DatumRef::Float64(v) => push_tagged(buf, tag::FLOAT64, &v.0.to_le_bytes()),
+        DatumRef::Numeric(v) => push_tagged(buf, tag::NUMERIC, &v.serialize()),
+        DatumRef::String(s) => push_len_prefixed(buf, tag::STRING_SHORT, tag::STRING_LONG, s.as_bytes()),
+        DatumRef::Bytes(b) => push_len_prefixed(buf, tag::BYTES_SHORT, tag::BYTES_LONG, b),
+        DatumRef::Date(v) => push_tagged(buf, tag::DATE, &v.to_le_bytes()),
+        DatumRef::Timestamp(v) => push_tagged(buf, tag::TIMESTAMP, &v.to_le_bytes()),
+        DatumRef::TimestampTz(v) => push_tagged(buf, tag::TIMESTAMPTZ, &v.to_le_bytes()),
+        DatumRef::Interval(i) => push_interval(buf, &i),
+        DatumRef::Jsonb(s) => push_len_prefixed(buf, tag::JSONB_SHORT, tag::JSONB_LONG, s.as_bytes()),
+        DatumRef::Array(a) => push_array(buf, |buf| buf.extend_from_slice(a.elements)),
+    }
+}
+
+/// Appends one owned datum's encoding (the same bytes as its [`DatumRef`]).
+fn push_datum(buf: &mut Vec<u8>, d: &Datum) {
+    match d {
+        Datum::Null => buf.push(tag::NULL),
+        Datum::Bool(b) => buf.push(if *b { tag::TRUE } else { tag::FALSE }),
+        Datum::Int16(v) => push_tagged(buf, tag::INT16, &v.to_le_bytes()),
+        Datum::Int32(v) => push_tagged(buf, tag::INT32, &v.to_le_bytes()),
+        Datum::Int64(v) => push_int64(buf, *v),
+        Datum::Float32(v) => push_tagged(buf, tag::FLOAT32, &v.0.to_le_bytes()),
+        Datum::Float64(v) => push_tagged(buf, tag::FLOAT64, &v.0.to_le_bytes()),
+        Datum::Numeric(v) => push_tagged(buf, tag::NUMERIC, &v.serialize()),
+        Datum::String(s) => push_len_prefixed(buf, tag::STRING_SHORT, tag::STRING_LONG, s.as_bytes()),
+        Datum::Bytes(b) => push_len_prefixed(buf, tag::BYTES_SHORT, tag::BYTES_LONG, b),
+        Datum::Date(v) => push_tagged(buf, tag::DATE, &v.to_le_bytes()),
+        Datum::Timestamp(v) => push_tagged(buf, tag::TIMESTAMP, &v.to_le_bytes()),
+        Datum::TimestampTz(v) => push_tagged(buf, tag::TIMESTAMPTZ, &v.to_le_bytes()),
+        Datum::Interval(i) => push_interval(buf, i),
+        Datum::Jsonb(s) => push_len_prefixed(buf, tag::JSONB_SHORT, tag::JSONB_LONG, s.as_bytes()),
+        Datum::Array(elems) => push_array(buf, |buf| elems.iter().for_each(|e| push_datum(buf, e))),
+    }
+}
+
+/// Splits `n` bytes off the front of `bytes`.
+#[inline]
+fn take<const N: usize>(bytes: &mut &[u8]) -> [u8; N] {
+    let (head, rest) = bytes.split_at(N);
+    *bytes = rest;
+    head.try_into().expect("split_at gave N bytes")
+}
+
+#[inline]
+fn take_slice<'a>(bytes: &mut &'a [u8], n: usize) -> &'a [u8] {
+    let (head, rest) = bytes.split_at(n);
+    *bytes = rest;
+    head
+}
+
+/// Reads a string that `push_ref` / `push_datum` wrote.
+#[inline]
+fn as_str(bytes: &[u8]) -> &str {
+    // SAFETY: a row's bytes are written only by `push_ref` and `push_datum`, which copy string
+    // bytes from a `&str` (valid UTF-8) under a string or jsonb tag, and a row's buffer is never
+    // handed out mutably; the bytes read here are exactly those.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
+/// Decodes the datum at the front of `bytes` and advances past it.
+#[inline]
+fn read_datum<'a>(bytes: &mut &'a [u8]) -> DatumRef<'a> {
+    let t = take::<1>(bytes)[0];
+    match t {
+        tag::NULL => DatumRef::Null,
+        tag::FALSE => DatumRef::Bool(false),
+        tag::TRUE => DatumRef::Bool(true),
+        tag::INT16 => DatumRef::Int16(i16::from_le_bytes(take(bytes))),
+        tag::INT32 => DatumRef::Int32(i32::from_le_bytes(take(bytes))),
+        tag::INT64 => DatumRef::Int64(i64::from_le_bytes(take(bytes))),
+        tag::INT64_1 => DatumRef::Int64(i8::from_le_bytes(take(bytes)) as i64),
+        tag::INT64_2 => DatumRef::Int64(i16::from_le_bytes(take(bytes)) as i64),
+        tag::INT64_4 => DatumRef::Int64(i32::from_le_bytes(take(bytes)) as i64),
+        tag::FLOAT32 => DatumRef::Float32(F32(f32::from_le_bytes(take(bytes)))),
+        tag::FLOAT64 => DatumRef::Float64(F64(f64::from_le_bytes(take(bytes)))),
+        tag::NUMERIC => DatumRef::Numeric(Decimal::deserialize(take(bytes))),
+        tag::STRING_SHORT | tag::BYTES_SHORT | tag::JSONB_SHORT => {
+            let n = take::<1>(bytes)[0] as usize;
+            variable(t, take_slice(bytes, n))
+        }
+        tag::STRING_LONG | tag::BYTES_LONG | tag::JSONB_LONG => {
+            let n = u32::from_le_bytes(take(bytes)) as usize;
+            variable(t, take_slice(bytes, n))
+        }
+        tag::DATE => DatumRef::Date(i32::from_le_bytes(take(bytes))),
+        tag::TIMESTAMP => DatumRef::Timestamp(i64::from_le_bytes(take(bytes))),
+        tag::TIMESTAMPTZ => DatumRef::TimestampTz(i64::from_le_bytes(take(bytes))),
+        tag::INTERVAL => DatumRef::Interval(Interval {
+            months: i32::from_le_bytes(take(bytes)),
+            days: i32::from_le_bytes(take(bytes)),
+            micros: i64::from_le_bytes(take(bytes)),
+        }),
+        tag::ARRAY => {
+            let n = u32::from_le_bytes(take(bytes)) as usize;
+            DatumRef::Array(ArrayRef {
+                elements: take_slice(bytes, n),
+            })
+        }
+        other => unreachable!("a packed row holds tag {other}, which no writer produces"),
+    }
+}
+
+fn variable(t: u8, value: &[u8]) -> DatumRef<'_> {
+    match t {
+        tag::STRING_SHORT | tag::STRING_LONG => DatumRef::String(as_str(value)),
+        tag::JSONB_SHORT | tag::JSONB_LONG => DatumRef::Jsonb(as_str(value)),
+        _ => DatumRef::Bytes(value),
+    }
+}
+
+/// Bytes the datum at the front of `bytes` takes, tag included.
+#[inline]
+fn datum_len(bytes: &[u8]) -> usize {
+    1 + match bytes[0] {
+        tag::NULL | tag::FALSE | tag::TRUE => 0,
+        tag::INT64_1 => 1,
+        tag::INT16 | tag::INT64_2 => 2,
+        tag::INT32 | tag::INT64_4 | tag::FLOAT32 | tag::DATE => 4,
+        tag::INT64 | tag::FLOAT64 | tag::TIMESTAMP | tag::TIMESTAMPTZ => 8,
+        tag::NUMERIC | tag::INTERVAL => 16,
+        tag::STRING_SHORT | tag::BYTES_SHORT | tag::JSONB_SHORT => 1 + bytes[1] as usize,
+        tag::STRING_LONG | tag::BYTES_LONG | tag::JSONB_LONG | tag::ARRAY => {
+            4 + u32::from_le_bytes(bytes[1..5].try_into().expect("four length bytes")) as usize
+        }
+        other => unreachable!("a packed row holds tag {other}, which no writer produces"),
+    }
+}
+
+/// The datums of a packed row (or array), in order.
+#[derive(Clone)]
+pub struct DatumIter<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Iterator for DatumIter<'a> {
+    type Item = DatumRef<'a>;
+    #[inline]
+    fn next(&mut self) -> Option<DatumRef<'a>> {
+        if self.bytes.is_empty() {
+            None
+        } else {
+            Some(read_datum(&mut self.bytes))
+        }
+    }
+
+    fn nth(&mut self, n: usize) -> Option<DatumRef<'a>> {
+        for _ in 0..n {
+            if self.bytes.is_empty() {
+                return None;
+            }
+            self.bytes = &self.bytes[datum_len(self.bytes)..];
+        }
+        self.next()
+    }
+}
+
+/// One record of a relation: its datums packed into one buffer (see the module docs).
+#[derive(Clone, Default)]
+pub struct Row {
+    data: CompactBytes,
+}
+
+thread_local! {
+    /// Scratch space rows are encoded into before being copied out at their exact size.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Row {
+    /// A row of the given datums.
+    pub fn new(datums: Vec<Datum>) -> Self {
+        Self::pack_slice(&datums)
+    }
+
+    /// A row of the given datums.
+    pub fn pack_slice(datums: &[Datum]) -> Self {
+        Self::build(|p| datums.iter().for_each(|d| p.push_datum(d)))
+    }
+
+    /// A row of the given borrowed datums.
+    pub fn pack<'a>(datums: impl IntoIterator<Item = DatumRef<'a>>) -> Self {
+        Self::build(|p| datums.into_iter().for_each(|d| p.push(d)))
+    }
+
+    /// A row written by `f` into a [`RowPacker`].
+    pub fn build(f: impl FnOnce(&mut RowPacker)) -> Self {
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                let mut packer = RowPacker {
+                    buf: std::mem::take(&mut *buf),
+                };
+                f(&mut packer);
+                let row = Row {
+                    data: CompactBytes::new(&packer.buf),
+                };
+                *buf = packer.buf;
+                row
+            }
+            // `f` built another row while building this one: give it its own buffer.
+            Err(_) => {
+                let mut packer = RowPacker { buf: Vec::new() };
+                f(&mut packer);
+                Row {
+                    data: CompactBytes::new(&packer.buf),
+                }
+            }
+        })
+    }
+
+    /// The datums of the row, in order.
+    #[inline]
+    pub fn iter(&self) -> DatumIter<'_> {
+        DatumIter {
+            bytes: self.data.as_slice(),
+        }
+    }
+
+    /// The datum in column `i`. Panics when the row has fewer columns.
+    #[inline]
+    pub fn get(&self, i: usize) -> DatumRef<'_> {
+        self.iter()
+            .nth(i)
+            .unwrap_or_else(|| panic!("column {i} of a row with {} columns", self.arity()))
+    }
+
+    /// The datums of the row, owned.
+    pub fn unpack(&self) -> Vec<Datum> {
+        self.iter().map(DatumRef::to_datum).collect()
+    }
+
+    /// Number of columns.
+    pub fn arity(&self) -> usize {
+        let mut bytes = self.data.as_slice();
+        let mut n = 0;
+        while !bytes.is_empty() {
+            bytes = &bytes[datum_len(bytes)..];
+            n += 1;
+        }
+        n
+    }
+
+    /// The row's columns `cols`, in that order (a byte copy of each; a column may repeat).
+    pub fn project(&self, cols: &[usize]) -> Row {
+        Row::build(|p| p.extend_columns(self, cols))
+    }
+
+    /// Each datum's bytes, in order.
+    fn datum_slices(&self) -> SmallVec<[&[u8]; 16]> {
+        let mut bytes = self.data.as_slice();
+        let mut out = SmallVec::new();
+        while !bytes.is_empty() {
+            let (d, rest) = bytes.split_at(datum_len(bytes));
+            out.push(d);
+            bytes = rest;
+        }
+        out
+    }
+
+    /// The row's encoding.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.data.as_slice()
+    }
+
+    /// Bytes the row owns on the heap, not counting its own inline size (none when its datums
+    /// fit in the 23 inline bytes). Used to report arrangement sizes.
+    pub fn heap_size(&self) -> usize {
+        if self.data.spilled() {
+            self.data.capacity()
+        } else {
+            0
+        }
+    }
+}
+
+/// Writes datums into a row being built (see [`Row::build`]).
+pub struct RowPacker {
+    buf: Vec<u8>,
+}
+
+impl RowPacker {
+    /// Appends a borrowed datum.
+    #[inline]
+    pub fn push(&mut self, d: DatumRef<'_>) {
+        push_ref(&mut self.buf, d)
+    }
+
+    /// Appends an owned datum.
+    #[inline]
+    pub fn push_datum(&mut self, d: &Datum) {
+        push_datum(&mut self.buf, d)
+    }
+
+    /// Appends all of `row`'s datums (a byte copy).
+    #[inline]
+    pub fn extend_by_row(&mut self, row: &Row) {
+        self.buf.extend_from_slice(row.as_bytes())
+    }
+
+    /// Appends `row`'s columns `cols`, in that order (byte copies).
+    pub fn extend_columns(&mut self, row: &Row, cols: &[usize]) {
+        match cols {
+            [] => {}
+            [i] => self.push(row.get(*i)),
+            _ => {
+                let slices = row.datum_slices();
+                for i in cols {
+                    self.buf.extend_from_slice(slices[*i]);
+                }
+            }
+        }
+    }
+
+    /// Appends borrowed datums.
+    pub fn extend<'a>(&mut self, datums: impl IntoIterator<Item = DatumRef<'a>>) {
+        datums.into_iter().for_each(|d| self.push(d))
+    }
+
+    /// Appends `n` NULLs.
+    pub fn push_nulls(&mut self, n: usize) {
+        self.buf.extend(std::iter::repeat_n(tag::NULL, n))
+    }
+}
+
+impl PartialEq for Row {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        self.data.as_slice() == other.data.as_slice() || self.iter().eq(other.iter())
+    }
+}
+impl Eq for Row {}
+
+impl PartialOrd for Row {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Row {
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        if self.data.as_slice() == other.data.as_slice() {
+            return Ordering::Equal;
+        }
+        self.iter().cmp(other.iter())
+    }
+}
+
+impl Hash for Row {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for d in self.iter() {
+            d.hash(state)
+        }
+    }
+}
+
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Row").field(&RowDatums(self)).finish()
+    }
+}
+
+struct RowDatums<'a>(&'a Row);
+impl fmt::Debug for RowDatums<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.iter()).finish()
+    }
+}
+impl Serialize for RowDatums<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.arity()))?;
+        for d in self.0.iter() {
+            seq.serialize_element(&d)?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for Row {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // As the `Row(Vec<Datum>)` newtype did.
+        serializer.serialize_newtype_struct("Row", &RowDatums(self))
+    }
+}
+
+impl<'de> Deserialize<'de> for Row {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "Row")]
+        struct Unpacked(Vec<Datum>);
+        Ok(Row::new(Unpacked::deserialize(deserializer)?.0))
+    }
+}
+
+impl FromIterator<Datum> for Row {
+    fn from_iter<I: IntoIterator<Item = Datum>>(iter: I) -> Self {
+        Row::build(|p| iter.into_iter().for_each(|d| p.push_datum(&d)))
+    }
+}
+
+impl<'a> FromIterator<&'a Datum> for Row {
+    fn from_iter<I: IntoIterator<Item = &'a Datum>>(iter: I) -> Self {
+        Row::build(|p| iter.into_iter().for_each(|d| p.push_datum(d)))
+    }
+}
+
+impl<'a> FromIterator<DatumRef<'a>> for Row {
+    fn from_iter<I: IntoIterator<Item = DatumRef<'a>>>(iter: I) -> Self {
+        Row::pack(iter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::hash_map::DefaultHasher;
+
+    fn sample() -> Vec<Datum> {
+        vec![
+            Datum::Null,
+            Datum::Bool(true),
+            Datum::Bool(false),
+            Datum::Int16(-7),
+            Datum::Int32(i32::MIN),
+            Datum::Int64(0),
+            Datum::Int64(-128),
+            Datum::Int64(300),
+            Datum::Int64(-70_000),
+            Datum::Int64(i64::MAX),
+            Datum::Float32(F32(-0.5)),
+            Datum::f64(f64::NAN),
+            Datum::Numeric(Decimal::new(-12345, 3)),
+            Datum::String(String::new()),
+            Datum::String("é".repeat(300)),
+            Datum::Bytes(vec![0, 255, 7]),
+            Datum::Date(-1),
+            Datum::Timestamp(1_700_000_000_000_000),
+            Datum::TimestampTz(-5),
+            Datum::Interval(Interval {
+                months: 1,
+                days: -2,
+                micros: 3,
+            }),
+            Datum::Jsonb("{\"a\": 1}".into()),
+            Datum::Array(vec![Datum::Int32(1), Datum::Null, Datum::Array(vec![Datum::String("x".into())])]),
+            Datum::Array(vec![]),
+        ]
+    }
+
+    fn hash(r: &Row) -> u64 {
+        let mut h = DefaultHasher::new();
+        r.hash(&mut h);
+        h.finish()
+    }
+
+    #[test]
+    fn round_trips() {
+        let datums = sample();
+        let row = Row::pack_slice(&datums);
+        assert_eq!(row.unpack(), datums);
+        assert_eq!(row.arity(), datums.len());
+        for (i, d) in datums.iter().enumerate() {
+            assert_eq!(row.get(i), *d, "column {i}");
+            assert_eq!(row.get(i).to_datum(), *d);
+        }
+        let repacked = Row::pack(row.iter());
+        assert_eq!(repacked.as_bytes(), row.as_bytes());
+    }
+
+    #[test]
+    fn serialized_form_is_that_of_a_datum_vector() {
+        #[derive(Serialize)]
+        struct Old(Vec<Datum>);
+        let datums = sample();
+        let row = Row::pack_slice(&datums);
+        let old = bincode::serialize(&Old(datums.clone())).unwrap();
+        assert_eq!(bincode::serialize(&row).unwrap(), old);
+        assert_eq!(bincode::deserialize::<Row>(&old).unwrap(), row);
+        // JSON has no NaN (serde_json writes null), so the JSON check leaves it out.
+        let datums: Vec<Datum> = datums
+            .into_iter()
+            .filter(|d| !matches!(d, Datum::Float64(f) if f.0.is_nan()))
+            .collect();
+        let row = Row::pack_slice(&datums);
+        let json = serde_json::to_string(&Old(datums)).unwrap();
+        assert_eq!(serde_json::to_string(&row).unwrap(), json);
+        assert_eq!(serde_json::from_str::<Row>(&json).unwrap(), row);
+    }
+
+    #[test]
+    fn equal_values_with_different_bytes_are_equal() {
+        let pairs = [
+            (Datum::Numeric(Decimal::new(10, 1)), Datum::Numeric(Decimal::new(100, 2))),
+            (Datum::f64(-0.0), Datum::f64(0.0)),
+            (Datum::Float32(F32(f32::NAN)), Datum::Float32(F32(-f32::NAN))),
+            (
+                Datum::Interval(Interval {
+                    months: 1,
+                    days: 0,
+                    micros: 0,
+                }),
+                Datum::Interval(Interval {
+                    months: 0,
+                    days: 30,
+                    micros: 0,
+                }),
+            ),
+        ];
+        for (a, b) in pairs {
+            let (ra, rb) = (
+                Row::new(vec![Datum::Int32(1), a.clone()]),
+                Row::new(vec![Datum::Int32(1), b.clone()]),
+            );
+            assert_ne!(ra.as_bytes(), rb.as_bytes());
+            assert_eq!(ra, rb, "{a:?} = {b:?}");
+            assert_eq!(ra.cmp(&rb), Ordering::Equal);
+            assert_eq!(hash(&ra), hash(&rb), "{a:?} and {b:?} hash alike");
+        }
+    }
+
+    #[test]
+    fn order_is_that_of_datum_vectors() {
+        let mut values = sample();
+        values.extend([
+            Datum::Int64(-1),
+            Datum::Int64(1),
+            Datum::Int64(i64::MIN),
+            Datum::String("a".into()),
+            Datum::String("ab".into()),
+            Datum::f64(1.5),
+            Datum::f64(f64::NEG_INFINITY),
+            Datum::Array(vec![Datum::Int32(1)]),
+        ]);
+        let rows: Vec<Vec<Datum>> = values
+            .iter()
+            .flat_map(|a| values.iter().map(move |b| vec![a.clone(), b.clone()]))
+            .chain(values.iter().map(|a| vec![a.clone()]))
+            .collect();
+        for a in &rows {
+            for b in &rows {
+                let (ra, rb) = (Row::pack_slice(a), Row::pack_slice(b));
+                assert_eq!(ra.cmp(&rb), a.cmp(b), "{a:?} vs {b:?}");
+                assert_eq!(ra == rb, a == b);
+            }
+        }
+    }
+
+    #[test]
+    fn projections_copy_columns() {
+        let datums = sample();
+        let row = Row::pack_slice(&datums);
+        let cols = [14, 0, 21, 14, 5];
+        let want: Vec<Datum> = cols.iter().map(|i| datums[*i].clone()).collect();
+        assert_eq!(row.project(&cols).unpack(), want);
+        assert_eq!(row.project(&[3]).unpack(), vec![datums[3].clone()]);
+        assert_eq!(row.project(&[]).arity(), 0);
+    }
+
+    #[test]
+    fn small_rows_stay_inline() {
+        let key = Row::new(vec![Datum::Int64(123_456), Datum::Int64(9)]);
+        assert_eq!(key.heap_size(), 0);
+        assert_eq!(key.as_bytes().len(), 7);
+        assert_eq!(std::mem::size_of::<Row>(), 24);
+    }
+
+    #[test]
+    fn nested_builds_do_not_share_the_scratch_buffer() {
+        let row = Row::build(|p| {
+            let inner = Row::new(vec![Datum::String("inner".into())]);
+            p.push_datum(&Datum::Int32(1));
+            p.extend_by_row(&inner);
+        });
+        assert_eq!(row.unpack(), vec![Datum::Int32(1), Datum::String("inner".into())]);
+    }
+}
