@@ -533,11 +533,15 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 let aggs = aggregates.clone();
                 let reduced = pairs.reduce(
                     move |key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                        // Each aggregate's input column, decoded in one pass over the rows.
+                        let mut columns: Vec<Vec<(Datum, Diff)>> = aggs.iter().map(|_| Vec::with_capacity(input.len())).collect();
+                        for (row, n) in input.iter().filter(|(_, n)| *n > 0) {
+                            for (column, d) in columns.iter_mut().zip(row.iter()) {
+                                column.push((d.to_datum(), *n));
+                            }
+                        }
                         let mut results = Vec::with_capacity(aggs.len());
-                        let mut values = Vec::with_capacity(input.len());
-                        for (j, a) in aggs.iter().enumerate() {
-                            values.clear();
-                            values.extend(input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (r.get(j).to_datum(), *n)));
+                        for (a, values) in aggs.iter().zip(&columns) {
                             match a.func.eval(values.iter().map(|(d, n)| (d, *n)), a.distinct) {
                                 Ok(d) => results.push(d),
                                 Err(e) => {

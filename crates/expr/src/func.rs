@@ -1225,15 +1225,21 @@ fn substr(s: &str, start: i64, count: Option<i64>) -> Result<Datum, EvalError> {
 /// Compiled patterns are kept per thread (a view evaluates the same pattern on every row):
 /// `kind` separates LIKE from regular expressions and case-insensitive from sensitive ones.
 /// A full cache is emptied rather than evicted piecemeal; patterns that vary per row are rare.
-fn cached_regex(kind: usize, pattern: &str, build: impl FnOnce() -> Result<regex::Regex, EvalError>) -> Result<regex::Regex, EvalError> {
+/// The cache hands out shared references, not clones: a cloned `Regex` starts with an empty
+/// matching cache, which it would then build again for every row.
+fn cached_regex(
+    kind: usize,
+    pattern: &str,
+    build: impl FnOnce() -> Result<regex::Regex, EvalError>,
+) -> Result<std::rc::Rc<regex::Regex>, EvalError> {
     const CAPACITY: usize = 256;
     thread_local! {
-        static CACHE: std::cell::RefCell<[std::collections::HashMap<String, regex::Regex>; 4]> = Default::default();
+        static CACHE: std::cell::RefCell<[std::collections::HashMap<String, std::rc::Rc<regex::Regex>>; 4]> = Default::default();
     }
     if let Some(re) = CACHE.with(|c| c.borrow()[kind].get(pattern).cloned()) {
         return Ok(re);
     }
-    let re = build()?;
+    let re = std::rc::Rc::new(build()?);
     CACHE.with(|c| {
         let map = &mut c.borrow_mut()[kind];
         if map.len() >= CAPACITY {
@@ -1271,7 +1277,7 @@ fn like_regex(pattern: &str, case_insensitive: bool) -> Result<regex::Regex, Eva
     regex::Regex::new(&re).map_err(|e| EvalError::InvalidRegex(e.to_string()))
 }
 
-fn build_regex(pattern: &str, case_insensitive: bool) -> Result<regex::Regex, EvalError> {
+fn build_regex(pattern: &str, case_insensitive: bool) -> Result<std::rc::Rc<regex::Regex>, EvalError> {
     cached_regex(2 + usize::from(case_insensitive), pattern, || {
         regex::RegexBuilder::new(pattern)
             .case_insensitive(case_insensitive)

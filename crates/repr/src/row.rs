@@ -145,7 +145,7 @@ impl<'a> ArrayRef<'a> {
 
 impl PartialEq for ArrayRef<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.elements == other.elements || self.iter().eq(other.iter())
+        self.elements == other.elements || cmp_packed(self.elements, other.elements) == Ordering::Equal
     }
 }
 impl Eq for ArrayRef<'_> {}
@@ -156,10 +156,7 @@ impl PartialOrd for ArrayRef<'_> {
 }
 impl Ord for ArrayRef<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
-        if self.elements == other.elements {
-            return Ordering::Equal;
-        }
-        self.iter().cmp(other.iter())
+        cmp_packed(self.elements, other.elements)
     }
 }
 impl Hash for ArrayRef<'_> {
@@ -597,10 +594,34 @@ impl RowPacker {
     }
 }
 
+/// Compares two packed sequences of datums by value, datum by datum; datums with identical
+/// bytes are equal values and are not decoded.
+#[inline]
+fn cmp_packed(mut a: &[u8], mut b: &[u8]) -> Ordering {
+    loop {
+        match (a.is_empty(), b.is_empty()) {
+            (true, true) => return Ordering::Equal,
+            (true, false) => return Ordering::Less,
+            (false, true) => return Ordering::Greater,
+            (false, false) => {}
+        }
+        let (x, rest_a) = a.split_at(datum_len(a));
+        let (y, rest_b) = b.split_at(datum_len(b));
+        if x != y {
+            let ord = read_datum(&mut { x }).cmp(&read_datum(&mut { y }));
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        (a, b) = (rest_a, rest_b);
+    }
+}
+
 impl PartialEq for Row {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.data.as_slice() == other.data.as_slice() || self.iter().eq(other.iter())
+        let (a, b) = (self.data.as_slice(), other.data.as_slice());
+        a == b || cmp_packed(a, b) == Ordering::Equal
     }
 }
 impl Eq for Row {}
@@ -613,10 +634,7 @@ impl PartialOrd for Row {
 impl Ord for Row {
     #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        if self.data.as_slice() == other.data.as_slice() {
-            return Ordering::Equal;
-        }
-        self.iter().cmp(other.iter())
+        cmp_packed(self.data.as_slice(), other.data.as_slice())
     }
 }
 
