@@ -85,6 +85,18 @@ pub fn peak_rss(pid: u32) -> u64 {
     proc_status_kb(pid, "VmHWM:") * 1024
 }
 
+/// CPU time a process has used so far (user + system), seconds; 0 where /proc does not say.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces): utime and
+    // stime are the 12th and 13th, in clock ticks.
+    let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // Clock ticks are USER_HZ, which Linux fixes at 100 for user space.
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
 /// Current resident memory of a process (its `VmRSS`), bytes; 0 where /proc does not say.
 pub fn rss(pid: u32) -> u64 {
     proc_status_kb(pid, "VmRSS:") * 1024

@@ -23,7 +23,7 @@
 
 use nexmark::config::NexmarkConfig;
 use nexmark::event::Event;
-use riffle_benches::peak_rss;
+use riffle_benches::{cpu_seconds, peak_rss};
 use riffle_tests::TestServer;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -438,6 +438,8 @@ struct Outcome {
     records: i64,
     bytes: i64,
     peak_rss: u64,
+    /// Server CPU time (all threads) from the first event to the caught-up read, seconds.
+    cpu: f64,
     verified: Option<bool>,
 }
 
@@ -486,6 +488,8 @@ async fn run(name: &str, query: Option<&str>, input: &Input<'_>, args: &Args) ->
     let view = query.map(|q| format!("CREATE MATERIALIZED VIEW {name} AS {q}"));
     let read = format!("SELECT count(*) FROM {}", if query.is_some() { name } else { "bid" });
     let start;
+    let cpu_at = || server.pid().map_or(0.0, cpu_seconds);
+    let cpu_before = cpu_at();
     match input {
         Input::Tables(data) => {
             if let Some(sql) = &view {
@@ -520,6 +524,7 @@ async fn run(name: &str, query: Option<&str>, input: &Input<'_>, args: &Args) ->
     let fed = Instant::now();
     let rows: i64 = client.query_one(&read, &[]).await.unwrap().get(0);
     let caught_up = Instant::now();
+    let cpu = cpu_at() - cpu_before;
     // The read itself, now that nothing is pending, to subtract from the catch-up time.
     let again = Instant::now();
     client.query_one(&read, &[]).await.unwrap();
@@ -559,6 +564,7 @@ async fn run(name: &str, query: Option<&str>, input: &Input<'_>, args: &Args) ->
         records: size.get(0),
         bytes: size.get(1),
         peak_rss: server.pid().map_or(0, peak_rss),
+        cpu,
         verified,
     }
 }
@@ -624,9 +630,9 @@ async fn main() {
         args.events, args.batch, args.feed, args.workers
     );
     println!();
-    println!("| query | events/s | vs. ingest alone | catch-up after last ack | view rows | arrangement records | bytes/record | peak RSS | matches from-scratch |");
-    println!("|---|---|---|---|---|---|---|---|---|");
-    let mut csv = String::from("query,events_per_s,ratio_to_ingest,catch_up_ms,rows,records,bytes,peak_rss\n");
+    println!("| query | events/s | vs. ingest alone | server CPU µs/event | catch-up after last ack | view rows | arrangement records | bytes/record | peak RSS | matches from-scratch |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut csv = String::from("query,events_per_s,ratio_to_ingest,cpu_us_per_event,catch_up_ms,rows,records,bytes,peak_rss\n");
     for o in &outcomes {
         let rate = args.events as f64 / o.seconds;
         let per_record = if o.records > 0 {
@@ -635,10 +641,11 @@ async fn main() {
             "-".into()
         };
         println!(
-            "| {} | {:.0} | {:.2} | {:.0} ms | {} | {} | {} | {} MB | {} |",
+            "| {} | {:.0} | {:.2} | {:.1} | {:.0} ms | {} | {} | {} | {} MB | {} |",
             o.name,
             rate,
             rate / base,
+            o.cpu * 1e6 / args.events as f64,
             o.catch_up.as_secs_f64() * 1e3,
             o.rows,
             o.records,
@@ -648,10 +655,11 @@ async fn main() {
         );
         let _ = writeln!(
             csv,
-            "{},{:.0},{:.3},{:.1},{},{},{},{}",
+            "{},{:.0},{:.3},{:.2},{:.1},{},{},{},{}",
             o.name,
             rate,
             rate / base,
+            o.cpu * 1e6 / args.events as f64,
             o.catch_up.as_secs_f64() * 1e3,
             o.rows,
             o.records,

@@ -306,12 +306,12 @@ fn push_datum(buf: &mut Vec<u8>, d: &Datum) {
     }
 }
 
-/// Splits `n` bytes off the front of `bytes`.
-#[inline]
+/// Splits `N` bytes off the front of `bytes`.
+#[inline(always)]
 fn take<const N: usize>(bytes: &mut &[u8]) -> [u8; N] {
-    let (head, rest) = bytes.split_at(N);
+    let (head, rest) = bytes.split_first_chunk::<N>().expect("a packed datum is whole");
     *bytes = rest;
-    head.try_into().expect("split_at gave N bytes")
+    *head
 }
 
 #[inline]
@@ -331,7 +331,7 @@ fn as_str(bytes: &[u8]) -> &str {
 }
 
 /// Decodes the datum at the front of `bytes` and advances past it.
-#[inline]
+#[inline(always)]
 fn read_datum<'a>(bytes: &mut &'a [u8]) -> DatumRef<'a> {
     let t = take::<1>(bytes)[0];
     match t {
@@ -594,8 +594,8 @@ impl RowPacker {
     }
 }
 
-/// Compares two packed sequences of datums by value, datum by datum; datums with identical
-/// bytes are equal values and are not decoded.
+/// Compares two packed sequences of datums by value, datum by datum (decoding is cheaper than
+/// comparing each datum's bytes first: most datums are a few bytes).
 #[inline]
 fn cmp_packed(mut a: &[u8], mut b: &[u8]) -> Ordering {
     loop {
@@ -605,15 +605,10 @@ fn cmp_packed(mut a: &[u8], mut b: &[u8]) -> Ordering {
             (false, true) => return Ordering::Greater,
             (false, false) => {}
         }
-        let (x, rest_a) = a.split_at(datum_len(a));
-        let (y, rest_b) = b.split_at(datum_len(b));
-        if x != y {
-            let ord = read_datum(&mut { x }).cmp(&read_datum(&mut { y }));
-            if ord != Ordering::Equal {
-                return ord;
-            }
+        let ord = read_datum(&mut a).cmp(&read_datum(&mut b));
+        if ord != Ordering::Equal {
+            return ord;
         }
-        (a, b) = (rest_a, rest_b);
     }
 }
 
