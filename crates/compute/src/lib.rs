@@ -7,6 +7,7 @@
 //! read directly, so a maintained view is never recomputed to be read.
 #![warn(missing_docs)]
 
+mod accumulate;
 mod controller;
 pub mod introspect;
 mod render;

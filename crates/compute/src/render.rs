@@ -8,12 +8,13 @@
 //! inside an iterative scope (`Product<Timestamp, u64>`); [`RenderTime`] supplies what only
 //! the outer scope can do (import arrangements, start an iteration).
 
+use crate::accumulate::Accumulable;
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::operators::iterate::Iterate;
 use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use differential_dataflow::{AsCollection, VecCollection};
-use riffle_expr::{ColumnOrder, EvalError, Extended, JoinKind, RelExpr, ScalarExpr};
+use riffle_expr::{AggregateExpr, ColumnOrder, EvalError, Extended, JoinKind, RelExpr, ScalarExpr};
 use riffle_repr::{Datum, Diff, GlobalId, Row, Timestamp};
 use std::collections::BTreeMap;
 use timely::dataflow::operators::ToStream;
@@ -520,6 +521,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 global,
             } => {
                 let (rows, errs) = self.render(input);
+                let group_key_arity = group_key.len();
                 let group_key = group_key.clone();
                 let aggs = aggregates.clone();
                 let (pairs, perr) = split(rows.map(move |row| {
@@ -530,36 +532,10 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                     }
                     Ok((key, Row::new(vals)))
                 }));
-                let aggs = aggregates.clone();
-                let reduced = pairs.reduce(
-                    move |key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                        // Each aggregate's input column, decoded in one pass over the rows.
-                        let mut columns: Vec<Vec<(Datum, Diff)>> = aggs.iter().map(|_| Vec::with_capacity(input.len())).collect();
-                        for (row, n) in input.iter().filter(|(_, n)| *n > 0) {
-                            for (column, d) in columns.iter_mut().zip(row.iter()) {
-                                column.push((d.to_datum(), *n));
-                            }
-                        }
-                        let mut results = Vec::with_capacity(aggs.len());
-                        for (a, values) in aggs.iter().zip(&columns) {
-                            match a.func.eval(values.iter().map(|(d, n)| (d, *n)), a.distinct) {
-                                Ok(d) => results.push(d),
-                                Err(e) => {
-                                    output.push((Err(e), 1));
-                                    return;
-                                }
-                            }
-                        }
-                        output.push((
-                            Ok(Row::build(|p| {
-                                p.extend_by_row(key);
-                                results.iter().for_each(|d| p.push_datum(d));
-                            })),
-                            1,
-                        ));
-                    },
-                );
-                let (ok, rerr) = split(reduced.map(|(_key, result)| result));
+                let (ok, rerr) = match Accumulable::plan(aggregates) {
+                    Some(totals) => split(totals.render(pairs, group_key_arity)),
+                    None => split(reduce_groups(pairs, aggregates.clone())),
+                };
                 let errs = errs.concat(perr).concat(rerr);
                 if *global {
                     // A global aggregate has one row even over no input: add the default row
@@ -689,6 +665,44 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
             }
         }
     }
+}
+
+/// The general reduction: each group's aggregates computed from all of its rows whenever it
+/// changes.
+fn reduce_groups<'s, T: RenderTime>(
+    pairs: VecCollection<'s, T, (Row, Row), Diff>,
+    aggs: Vec<AggregateExpr>,
+) -> VecCollection<'s, T, Result<Row, EvalError>, Diff> {
+    pairs
+        .reduce(
+            move |key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                // Each aggregate's input column, decoded in one pass over the rows.
+                let mut columns: Vec<Vec<(Datum, Diff)>> = aggs.iter().map(|_| Vec::with_capacity(input.len())).collect();
+                for (row, n) in input.iter().filter(|(_, n)| *n > 0) {
+                    for (column, d) in columns.iter_mut().zip(row.iter()) {
+                        column.push((d.to_datum(), *n));
+                    }
+                }
+                let mut results = Vec::with_capacity(aggs.len());
+                for (a, values) in aggs.iter().zip(&columns) {
+                    match a.func.eval(values.iter().map(|(d, n)| (d, *n)), a.distinct) {
+                        Ok(d) => results.push(d),
+                        Err(e) => {
+                            output.push((Err(e), 1));
+                            return;
+                        }
+                    }
+                }
+                output.push((
+                    Ok(Row::build(|p| {
+                        p.extend_by_row(key);
+                        results.iter().for_each(|d| p.push_datum(d));
+                    })),
+                    1,
+                ));
+            },
+        )
+        .map(|(_key, result)| result)
 }
 
 /// Keys rows by the given columns (the group of a top-k or the partition of a window).

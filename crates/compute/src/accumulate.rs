@@ -1,0 +1,177 @@
+//! Accumulable aggregates: `count(*)`, `count(x)` and `sum(x)` of `smallint`/`integer`
+//! (each optionally `DISTINCT`), maintained as running totals instead of recomputed.
+//!
+//! A general reduction hands its logic every row of a group whenever the group changes, so
+//! one change costs the group's size (a `GROUP BY day` over every bid recounts every bid of
+//! the day on each write). These aggregates are sums, so each input row becomes a vector of
+//! numbers — `Totals`, differential's difference type for the grouped collection — and
+//! differential adds them up as it consolidates: a change to a group costs one addition, and
+//! the reduction sees one total per group. `DISTINCT` arguments first pass through a `distinct`
+//! of (group key, value), whose output is then totalled the same way.
+//!
+//! Slot 0 of every total counts the group's rows, so a group's total is zero exactly when the
+//! group is empty, and the group disappears.
+
+use differential_dataflow::difference::{IsZero, Multiply, Semigroup};
+use differential_dataflow::VecCollection;
+use riffle_expr::{AggregateExpr, AggregateFunc, EvalError};
+use riffle_repr::{Datum, DatumRef, Diff, Row, ScalarType};
+use serde::{Deserialize, Serialize};
+
+use crate::render::RenderTime;
+
+/// Running totals of one group: the row count, then each aggregate's slots.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Totals(Vec<i128>);
+
+impl IsZero for Totals {
+    fn is_zero(&self) -> bool {
+        self.0.iter().all(|v| *v == 0)
+    }
+}
+
+impl Semigroup for Totals {
+    fn plus_equals(&mut self, rhs: &Self) {
+        if self.0.len() < rhs.0.len() {
+            self.0.resize(rhs.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&rhs.0) {
+            *a += *b;
+        }
+    }
+}
+
+impl Multiply<Diff> for Totals {
+    type Output = Totals;
+    fn multiply(self, rhs: &Diff) -> Totals {
+        Totals(self.0.into_iter().map(|v| v * *rhs as i128).collect())
+    }
+}
+
+/// How one aggregate is totalled.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// `count(*)`: one slot, the rows.
+    CountAll,
+    /// `count(x)`: one slot, the non-NULL values.
+    Count,
+    /// `sum(x)` of integers: two slots, the sum and the non-NULL values (none: NULL).
+    Sum,
+}
+
+impl Kind {
+    fn width(self) -> usize {
+        match self {
+            Kind::CountAll | Kind::Count => 1,
+            Kind::Sum => 2,
+        }
+    }
+
+    /// Adds one value's contribution at `slot`.
+    fn add(self, totals: &mut [i128], slot: usize, value: DatumRef<'_>) {
+        match (self, value) {
+            (Kind::CountAll, _) => totals[slot] = 1,
+            (_, DatumRef::Null) => {}
+            (Kind::Count, _) => totals[slot] = 1,
+            (Kind::Sum, DatumRef::Int16(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
+            (Kind::Sum, DatumRef::Int32(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
+            (Kind::Sum, DatumRef::Int64(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
+            // The planner gives sum(x) an integer argument only when its output is bigint.
+            (Kind::Sum, _) => {}
+        }
+    }
+
+    fn finish(self, totals: &[i128], slot: usize) -> Result<Datum, EvalError> {
+        let bigint = |v: i128| {
+            i64::try_from(v)
+                .map(Datum::Int64)
+                .map_err(|_| EvalError::OutOfRange("bigint".into()))
+        };
+        match self {
+            Kind::CountAll | Kind::Count => bigint(totals[slot]),
+            Kind::Sum if totals[slot + 1] == 0 => Ok(Datum::Null),
+            Kind::Sum => bigint(totals[slot]),
+        }
+    }
+}
+
+/// The plan for a reduction whose aggregates are all accumulable; None otherwise.
+pub struct Accumulable {
+    /// Per aggregate: how it is totalled, whether DISTINCT, its first slot.
+    aggs: Vec<(Kind, bool, usize)>,
+    width: usize,
+}
+
+impl Accumulable {
+    /// Plans `aggregates`, or None when one of them is not a sum of integers or a count.
+    pub fn plan(aggregates: &[AggregateExpr]) -> Option<Self> {
+        let mut aggs = Vec::with_capacity(aggregates.len());
+        let mut width = 1;
+        for a in aggregates {
+            let kind = match &a.func {
+                AggregateFunc::CountAll => Kind::CountAll,
+                AggregateFunc::Count => Kind::Count,
+                // sum(smallint | integer) is bigint; sum(bigint | numeric) is numeric, which
+                // cannot tell the two inputs apart, so only the first is totalled here.
+                AggregateFunc::Sum(ScalarType::Int64) => Kind::Sum,
+                _ => return None,
+            };
+            aggs.push((kind, a.distinct, width));
+            width += kind.width();
+        }
+        Some(Accumulable { aggs, width })
+    }
+
+    /// Renders the reduction over `(key, values)` pairs (`values` holds each aggregate's
+    /// argument): rows of the key followed by the aggregates, one per non-empty group.
+    pub fn render<'s, T: RenderTime>(
+        &self,
+        pairs: VecCollection<'s, T, (Row, Row), Diff>,
+        key_arity: usize,
+    ) -> VecCollection<'s, T, Result<Row, EvalError>, Diff> {
+        let (aggs, width) = (self.aggs.clone(), self.width);
+        let plain = aggs.clone();
+        let mut totals = pairs.clone().explode(move |(key, values): (Row, Row)| {
+            let mut t = vec![0i128; width];
+            t[0] = 1;
+            for ((kind, distinct, slot), v) in plain.iter().zip(values.iter()) {
+                if !distinct {
+                    kind.add(&mut t, *slot, v);
+                }
+            }
+            Some((key, Totals(t)))
+        });
+        for (j, (kind, distinct, slot)) in aggs.iter().copied().enumerate() {
+            if !distinct {
+                continue;
+            }
+            // Each group's distinct non-NULL values, then totalled like the others.
+            let values = pairs.clone().flat_map(move |(key, values): (Row, Row)| {
+                let v = values.iter().nth(j).expect("one value per aggregate");
+                (!v.is_null()).then(|| {
+                    Row::build(|p| {
+                        p.extend_by_row(&key);
+                        p.push(v);
+                    })
+                })
+            });
+            let key_cols: Vec<usize> = (0..key_arity).collect();
+            let distinct_totals = values.distinct_core::<Diff>().explode(move |kv: Row| {
+                let mut t = vec![0i128; width];
+                kind.add(&mut t, slot, kv.get(key_arity));
+                Some((kv.project(&key_cols), Totals(t)))
+            });
+            totals = totals.concat(distinct_totals);
+        }
+        totals.count_core::<Diff>().map(move |(key, Totals(t))| {
+            let mut results = Vec::with_capacity(aggs.len());
+            for (kind, _, slot) in &aggs {
+                results.push(kind.finish(&t, *slot)?);
+            }
+            Ok(Row::build(|p| {
+                p.extend_by_row(&key);
+                results.iter().for_each(|d| p.push_datum(d));
+            }))
+        })
+    }
+}
