@@ -1,5 +1,5 @@
-//! Accumulable aggregates: `count(*)`, `count(x)` and `sum(x)` of `smallint`/`integer`
-//! (each optionally `DISTINCT`), maintained as running totals instead of recomputed.
+//! Accumulable aggregates: `count(*)`, `count(x)` and `sum(x)` of `smallint`, `integer` or
+//! `bigint` (each optionally `DISTINCT`), maintained as running totals instead of recomputed.
 //!
 //! A general reduction hands its logic every row of a group whenever the group changes, so
 //! one change costs the group's size (a `GROUP BY day` over every bid recounts every bid of
@@ -14,7 +14,7 @@
 
 use differential_dataflow::difference::{IsZero, Multiply, Semigroup};
 use differential_dataflow::VecCollection;
-use riffle_expr::{AggregateExpr, AggregateFunc, EvalError};
+use riffle_expr::{integer_sum, AggregateExpr, AggregateFunc, EvalError};
 use riffle_repr::{Datum, DatumRef, Diff, Row, ScalarType};
 use serde::{Deserialize, Serialize};
 
@@ -55,15 +55,16 @@ enum Kind {
     CountAll,
     /// `count(x)`: one slot, the non-NULL values.
     Count,
-    /// `sum(x)` of integers: two slots, the sum and the non-NULL values (none: NULL).
-    Sum,
+    /// `sum(x)` of integers: two slots, the sum and the non-NULL values (none: NULL); the
+    /// result is `numeric` (for `bigint` arguments) or `bigint`.
+    Sum { numeric: bool },
 }
 
 impl Kind {
     fn width(self) -> usize {
         match self {
             Kind::CountAll | Kind::Count => 1,
-            Kind::Sum => 2,
+            Kind::Sum { .. } => 2,
         }
     }
 
@@ -73,24 +74,20 @@ impl Kind {
             (Kind::CountAll, _) => totals[slot] = 1,
             (_, DatumRef::Null) => {}
             (Kind::Count, _) => totals[slot] = 1,
-            (Kind::Sum, DatumRef::Int16(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
-            (Kind::Sum, DatumRef::Int32(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
-            (Kind::Sum, DatumRef::Int64(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
-            // The planner gives sum(x) an integer argument only when its output is bigint.
-            (Kind::Sum, _) => {}
+            (Kind::Sum { .. }, DatumRef::Int16(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
+            (Kind::Sum { .. }, DatumRef::Int32(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
+            (Kind::Sum { .. }, DatumRef::Int64(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
+            // The planner chooses `SumIntegers` only for integer arguments.
+            (Kind::Sum { .. }, _) => {}
         }
     }
 
     fn finish(self, totals: &[i128], slot: usize) -> Result<Datum, EvalError> {
-        let bigint = |v: i128| {
-            i64::try_from(v)
-                .map(Datum::Int64)
-                .map_err(|_| EvalError::OutOfRange("bigint".into()))
-        };
         match self {
-            Kind::CountAll | Kind::Count => bigint(totals[slot]),
-            Kind::Sum if totals[slot + 1] == 0 => Ok(Datum::Null),
-            Kind::Sum => bigint(totals[slot]),
+            Kind::CountAll | Kind::Count => integer_sum(totals[slot], &ScalarType::Int64),
+            Kind::Sum { .. } if totals[slot + 1] == 0 => Ok(Datum::Null),
+            Kind::Sum { numeric: false } => integer_sum(totals[slot], &ScalarType::Int64),
+            Kind::Sum { numeric: true } => integer_sum(totals[slot], &ScalarType::NUMERIC),
         }
     }
 }
@@ -103,7 +100,7 @@ pub struct Accumulable {
 }
 
 impl Accumulable {
-    /// Plans `aggregates`, or None when one of them is not a sum of integers or a count.
+    /// Plans `aggregates`, or None when one of them is not a count or a sum of integers.
     pub fn plan(aggregates: &[AggregateExpr]) -> Option<Self> {
         let mut aggs = Vec::with_capacity(aggregates.len());
         let mut width = 1;
@@ -111,9 +108,9 @@ impl Accumulable {
             let kind = match &a.func {
                 AggregateFunc::CountAll => Kind::CountAll,
                 AggregateFunc::Count => Kind::Count,
-                // sum(smallint | integer) is bigint; sum(bigint | numeric) is numeric, which
-                // cannot tell the two inputs apart, so only the first is totalled here.
-                AggregateFunc::Sum(ScalarType::Int64) => Kind::Sum,
+                AggregateFunc::SumIntegers(out) => Kind::Sum {
+                    numeric: *out != ScalarType::Int64,
+                },
                 _ => return None,
             };
             aggs.push((kind, a.distinct, width));

@@ -15,6 +15,9 @@ pub enum AggregateFunc {
     Count,
     /// `sum(x)` with the given output type.
     Sum(ScalarType),
+    /// `sum(x)` of `smallint`, `integer` or `bigint` arguments, with its output type (`bigint`,
+    /// or `numeric` for `bigint`): an exact integer total, which views keep as a running sum.
+    SumIntegers(ScalarType),
     /// `avg(x)` with the given output type.
     Avg(ScalarType),
     /// `min(x)`.
@@ -186,7 +189,7 @@ impl AggregateFunc {
                 let var = sxx / denom;
                 Datum::f64(if *sqrt { var.sqrt() } else { var })
             }
-            AggregateFunc::Sum(out) => match sum(non_null())? {
+            AggregateFunc::Sum(out) | AggregateFunc::SumIntegers(out) => match sum(non_null())? {
                 None => Datum::Null,
                 Some((total, _)) => total.into_datum(out)?,
             },
@@ -320,6 +323,11 @@ where
         total = Some(next);
     }
     Ok(total.map(|t| (t, count)))
+}
+
+/// The value `sum` returns for an exact integer total, in its output type `out`.
+pub fn integer_sum(total: i128, out: &ScalarType) -> Result<Datum, EvalError> {
+    Total::Int(total).into_datum(out)
 }
 
 impl Total {

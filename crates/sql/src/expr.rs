@@ -1274,7 +1274,11 @@ impl Planner<'_> {
                     ScalarType::Interval => ScalarType::Interval,
                     other => return Err(bad(other)),
                 };
-                (AggregateFunc::Sum(out.clone()), out)
+                let func = match &t.typ {
+                    ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64 => AggregateFunc::SumIntegers(out.clone()),
+                    _ => AggregateFunc::Sum(out.clone()),
+                };
+                (func, out)
             }
             "avg" => {
                 let out = match &t.typ {
