@@ -1397,39 +1397,50 @@ fn to_char(dt: NaiveDateTime, fmt: &str) -> std::string::String {
     };
     let month = MONTHS[date.month0() as usize];
     let day = DAYS[date.weekday().num_days_from_sunday() as usize];
-    // Longest patterns first, so that "MONTH" wins over "MON" and "HH24" over "HH".
-    let patterns: Vec<(&str, std::string::String, usize)> = vec![
-        ("YYYY", format!("{:04}", date.year()), 4),
-        ("MONTH", format!("{:<9}", month.to_uppercase()), 9),
-        ("Month", format!("{:<9}", month), 9),
-        ("month", format!("{:<9}", month.to_lowercase()), 9),
-        ("HH24", format!("{:02}", dt.hour()), 2),
-        ("HH12", format!("{:02}", hour12), 2),
-        ("DDD", format!("{:03}", date.ordinal()), 3),
-        ("DAY", format!("{:<9}", day.to_uppercase()), 9),
-        ("Day", format!("{:<9}", day), 9),
-        ("day", format!("{:<9}", day.to_lowercase()), 9),
-        ("MON", month[..3].to_uppercase(), 3),
-        ("Mon", month[..3].to_string(), 3),
-        ("mon", month[..3].to_lowercase(), 3),
-        ("DY", day[..3].to_uppercase(), 3),
-        ("Dy", day[..3].to_string(), 3),
-        ("dy", day[..3].to_lowercase(), 3),
-        ("YY", format!("{:02}", date.year().rem_euclid(100)), 2),
-        ("MM", format!("{:02}", date.month()), 2),
-        ("DD", format!("{:02}", date.day()), 2),
-        ("HH", format!("{:02}", hour12), 2),
-        ("MI", format!("{:02}", dt.minute()), 2),
-        ("SS", format!("{:02}", dt.second()), 2),
-        ("MS", format!("{:03}", dt.nanosecond() / 1_000_000), 3),
-        ("US", format!("{:06}", dt.nanosecond() / 1000), 6),
-        ("AM", if dt.hour() < 12 { "AM" } else { "PM" }.to_string(), 2),
-        ("PM", if dt.hour() < 12 { "AM" } else { "PM" }.to_string(), 2),
-        ("am", if dt.hour() < 12 { "am" } else { "pm" }.to_string(), 2),
-        ("pm", if dt.hour() < 12 { "am" } else { "pm" }.to_string(), 2),
-        ("Q", ((date.month() - 1) / 3 + 1).to_string(), 1),
-        ("D", (date.weekday().num_days_from_sunday() + 1).to_string(), 1),
+    // Longest patterns first, so that "MONTH" wins over "MON" and "HH24" over "HH". Each value
+    // is formatted only where the pattern occurs.
+    const PATTERNS: [&str; 30] = [
+        "YYYY", "MONTH", "Month", "month", "HH24", "HH12", "DDD", "DAY", "Day", "day", "MON", "Mon", "mon", "DY", "Dy", "dy", "YY", "MM",
+        "DD", "HH", "MI", "SS", "MS", "US", "AM", "PM", "am", "pm", "Q", "D",
     ];
+    let meridiem = |upper: bool| match (dt.hour() < 12, upper) {
+        (true, true) => "AM",
+        (false, true) => "PM",
+        (true, false) => "am",
+        (false, false) => "pm",
+    };
+    let value = |pattern: &str| -> std::string::String {
+        match pattern {
+            "YYYY" => format!("{:04}", date.year()),
+            "MONTH" => format!("{:<9}", month.to_uppercase()),
+            "Month" => format!("{:<9}", month),
+            "month" => format!("{:<9}", month.to_lowercase()),
+            "HH24" => format!("{:02}", dt.hour()),
+            "HH12" | "HH" => format!("{:02}", hour12),
+            "DDD" => format!("{:03}", date.ordinal()),
+            "DAY" => format!("{:<9}", day.to_uppercase()),
+            "Day" => format!("{:<9}", day),
+            "day" => format!("{:<9}", day.to_lowercase()),
+            "MON" => month[..3].to_uppercase(),
+            "Mon" => month[..3].to_string(),
+            "mon" => month[..3].to_lowercase(),
+            "DY" => day[..3].to_uppercase(),
+            "Dy" => day[..3].to_string(),
+            "dy" => day[..3].to_lowercase(),
+            "YY" => format!("{:02}", date.year().rem_euclid(100)),
+            "MM" => format!("{:02}", date.month()),
+            "DD" => format!("{:02}", date.day()),
+            "MI" => format!("{:02}", dt.minute()),
+            "SS" => format!("{:02}", dt.second()),
+            "MS" => format!("{:03}", dt.nanosecond() / 1_000_000),
+            "US" => format!("{:06}", dt.nanosecond() / 1000),
+            "AM" | "PM" => meridiem(true).to_string(),
+            "am" | "pm" => meridiem(false).to_string(),
+            "Q" => ((date.month() - 1) / 3 + 1).to_string(),
+            "D" => (date.weekday().num_days_from_sunday() + 1).to_string(),
+            other => unreachable!("{other} is not in PATTERNS"),
+        }
+    };
     let mut out = std::string::String::new();
     let mut rest = fmt;
     while !rest.is_empty() {
@@ -1443,8 +1454,9 @@ fn to_char(dt: NaiveDateTime, fmt: &str) -> std::string::String {
             Some(b) => (true, b),
             None => (false, rest),
         };
-        match patterns.iter().find(|(p, _, _)| body.starts_with(p)) {
-            Some((p, value, _)) => {
+        match PATTERNS.iter().find(|p| body.starts_with(*p)) {
+            Some(p) => {
+                let value = value(p);
                 let v = if fill_mode {
                     let trimmed = value.trim_end();
                     let stripped = trimmed.trim_start_matches('0');
@@ -1455,7 +1467,7 @@ fn to_char(dt: NaiveDateTime, fmt: &str) -> std::string::String {
                     }
                     .to_string()
                 } else {
-                    value.clone()
+                    value
                 };
                 out.push_str(&v);
                 rest = &body[p.len()..];
