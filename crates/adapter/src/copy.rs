@@ -117,6 +117,8 @@ impl CopyIn {
                             Datum::Null => Datum::Null,
                             // Text is read as the column's input function would, in the session's time zone.
                             Datum::String(s) if text => match typ {
+                                // Text columns take the field as it is (parse_datum would copy it).
+                                ScalarType::String => Datum::String(s),
                                 ScalarType::TimestampTz => Datum::TimestampTz(
                                     riffle_repr::strconv::parse_timestamptz_in(&s, zone).map_err(riffle_expr::EvalError::from)?,
                                 ),
