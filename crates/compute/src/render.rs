@@ -15,7 +15,7 @@ use differential_dataflow::operators::iterate::Iterate;
 use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
 use differential_dataflow::{AsCollection, VecCollection};
 use riffle_expr::{AggregateExpr, ColumnOrder, EvalError, Extended, JoinKind, RelExpr, ScalarExpr};
-use riffle_repr::{Datum, Diff, GlobalId, Row, Timestamp};
+use riffle_repr::{Datum, DatumRef, Diff, GlobalId, Row, Timestamp};
 use std::collections::BTreeMap;
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
@@ -676,16 +676,16 @@ fn reduce_groups<'s, T: RenderTime>(
     pairs
         .reduce(
             move |key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                // Each aggregate's input column, decoded in one pass over the rows.
-                let mut columns: Vec<Vec<(Datum, Diff)>> = aggs.iter().map(|_| Vec::with_capacity(input.len())).collect();
+                // Each aggregate's input column, read from the rows in one pass.
+                let mut columns: Vec<Vec<(DatumRef, Diff)>> = aggs.iter().map(|_| Vec::with_capacity(input.len())).collect();
                 for (row, n) in input.iter().filter(|(_, n)| *n > 0) {
                     for (column, d) in columns.iter_mut().zip(row.iter()) {
-                        column.push((d.to_datum(), *n));
+                        column.push((d, *n));
                     }
                 }
                 let mut results = Vec::with_capacity(aggs.len());
                 for (a, values) in aggs.iter().zip(&columns) {
-                    match a.func.eval(values.iter().map(|(d, n)| (d, *n)), a.distinct) {
+                    match a.func.eval_refs(values, a.distinct) {
                         Ok(d) => results.push(d),
                         Err(e) => {
                             output.push((Err(e), 1));

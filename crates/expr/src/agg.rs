@@ -1,8 +1,8 @@
 //! Aggregate functions.
 
-use crate::func::compare;
+use crate::func::{compare, compare_refs};
 use crate::{numeric_div, EvalError, ScalarExpr};
-use riffle_repr::{Datum, Diff, Interval, ScalarType, F32, F64};
+use riffle_repr::{Datum, DatumRef, Diff, Interval, ScalarType, F32, F64};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +67,31 @@ impl AggregateFunc {
         match self {
             AggregateFunc::CountAll | AggregateFunc::Count => Datum::Int64(0),
             _ => Datum::Null,
+        }
+    }
+
+    /// As [`AggregateFunc::eval`], over datums borrowed from rows: counts, `min` and `max` are
+    /// computed without copying values (only the winner of `min`/`max` is copied); the other
+    /// functions get owned copies.
+    pub fn eval_refs(&self, values: &[(DatumRef<'_>, Diff)], distinct: bool) -> Result<Datum, EvalError> {
+        let non_null = || values.iter().filter(|(d, _)| !d.is_null());
+        match self {
+            AggregateFunc::CountAll if !distinct => Ok(Datum::Int64(values.iter().map(|(_, n)| *n).sum())),
+            AggregateFunc::Count if !distinct => Ok(Datum::Int64(non_null().map(|(_, n)| *n).sum())),
+            // DISTINCT does not change a minimum or maximum; `min_by` keeps the first of equal
+            // values and `max_by` the last, as `eval` does.
+            AggregateFunc::Min => Ok(non_null()
+                .map(|(d, _)| *d)
+                .min_by(|a, b| compare_refs(*a, *b))
+                .map_or(Datum::Null, DatumRef::to_datum)),
+            AggregateFunc::Max => Ok(non_null()
+                .map(|(d, _)| *d)
+                .max_by(|a, b| compare_refs(*a, *b))
+                .map_or(Datum::Null, DatumRef::to_datum)),
+            _ => {
+                let owned: Vec<(Datum, Diff)> = values.iter().map(|(d, n)| (d.to_datum(), *n)).collect();
+                self.eval(owned.iter().map(|(d, n)| (d, *n)), distinct)
+            }
         }
     }
 
