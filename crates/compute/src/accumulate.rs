@@ -144,7 +144,7 @@ impl Accumulable {
             }
             // Each group's distinct non-NULL values, then totalled like the others.
             let values = pairs.clone().flat_map(move |(key, values): (Row, Row)| {
-                let v = values.iter().nth(j).expect("one value per aggregate");
+                let v = values.get(j);
                 (!v.is_null()).then(|| {
                     Row::build(|p| {
                         p.extend_by_row(&key);
@@ -165,10 +165,7 @@ impl Accumulable {
             for (kind, _, slot) in &aggs {
                 results.push(kind.finish(&t, *slot)?);
             }
-            Ok(Row::build(|p| {
-                p.extend_by_row(&key);
-                results.iter().for_each(|d| p.push_datum(d));
-            }))
+            Ok(key.with_datums(&results))
         })
     }
 }

@@ -367,12 +367,10 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                             let current = versions
                                 .clone()
                                 .flat_map(move |r: Row| (r.get(0) == name).then(|| ((), r.get(1).to_datum())));
-                            rows = rows.map(|r| ((), r)).join(current).map(|((), (r, v)): ((), (Row, Datum))| {
-                                Row::build(|p| {
-                                    p.extend_by_row(&r);
-                                    p.push_datum(&v);
-                                })
-                            });
+                            rows = rows
+                                .map(|r| ((), r))
+                                .join(current)
+                                .map(|((), (r, v)): ((), (Row, Datum))| r.with_datums([&v]));
                         }
                         true
                     }
@@ -442,10 +440,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                         })?;
                         extra.push(v);
                     }
-                    Ok(Row::build(|p| {
-                        p.extend_by_row(&row);
-                        extra.iter().for_each(|d| p.push_datum(d));
-                    }))
+                    Ok(row.with_datums(&extra))
                 }));
                 (ok, errs.concat(err))
             }
@@ -556,15 +551,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                     let values: Result<Vec<Datum>, EvalError> = args.iter().map(|a| a.eval_on(&row)).collect();
                     let produced = values.and_then(|v| func.eval(&v));
                     match produced {
-                        Ok(items) => items
-                            .into_iter()
-                            .map(|d| {
-                                Ok(Row::build(|p| {
-                                    p.extend_by_row(&row);
-                                    p.push_datum(&d);
-                                }))
-                            })
-                            .collect::<Vec<_>>(),
+                        Ok(items) => items.into_iter().map(|d| Ok(row.with_datums([&d]))).collect::<Vec<_>>(),
                         Err(e) => vec![Err(e)],
                     }
                 }));
@@ -652,11 +639,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                             }
                         }
                         for (i, row) in partition.into_iter().enumerate() {
-                            let windowed = Row::build(|p| {
-                                p.extend_by_row(&row);
-                                columns.iter().for_each(|c| p.push_datum(&c[i]));
-                            });
-                            output.push((Ok(windowed), 1));
+                            output.push((Ok(row.with_datums(columns.iter().map(|c| &c[i]))), 1));
                         }
                     },
                 );
@@ -693,13 +676,7 @@ fn reduce_groups<'s, T: RenderTime>(
                         }
                     }
                 }
-                output.push((
-                    Ok(Row::build(|p| {
-                        p.extend_by_row(key);
-                        results.iter().for_each(|d| p.push_datum(d));
-                    })),
-                    1,
-                ));
+                output.push((Ok(key.with_datums(&results)), 1));
             },
         )
         .map(|(_key, result)| result)
@@ -751,14 +728,7 @@ where
 /// Keys rows by join key expressions; rows whose key has a NULL never match and are dropped.
 fn keyed<'s, T: RenderTime>(rows: Rows<'s, T>, keys: Vec<ScalarExpr>) -> (VecCollection<'s, T, (Row, Row), Diff>, Errs<'s, T>) {
     // Keys that are plain columns are cut from the row's bytes.
-    let columns: Option<Vec<usize>> = keys
-        .iter()
-        .map(|k| match k {
-            ScalarExpr::Column(i) => Some(*i),
-            _ => None,
-        })
-        .collect();
-    if let Some(columns) = columns {
+    if let Some(columns) = ScalarExpr::columns(&keys) {
         return split(rows.flat_map(move |row| {
             let key = row.project(&columns);
             (!key.iter().any(|d| d.is_null())).then_some(Ok((key, row)))

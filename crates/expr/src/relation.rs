@@ -366,14 +366,7 @@ impl RelExpr {
         let RelExpr::Get { id, .. } = input else {
             return None;
         };
-        let columns = keys
-            .iter()
-            .map(|k| match k {
-                ScalarExpr::Column(i) => Some(*i),
-                _ => None,
-            })
-            .collect::<Option<Vec<usize>>>()?;
-        Some((*id, columns))
+        Some((*id, ScalarExpr::columns(keys)?))
     }
 
     /// Every row of `left` paired with every row of `right` (`right_arity` columns).

@@ -99,6 +99,17 @@ impl ScalarExpr {
         ScalarExpr::Call { func, args }
     }
 
+    /// The column each expression reads, when every one is a plain column reference.
+    pub fn columns(exprs: &[ScalarExpr]) -> Option<Vec<usize>> {
+        exprs
+            .iter()
+            .map(|e| match e {
+                ScalarExpr::Column(i) => Some(*i),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The literal NULL.
     pub fn null() -> Self {
         ScalarExpr::Literal(Datum::Null)

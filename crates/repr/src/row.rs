@@ -415,15 +415,23 @@ impl<'a> Iterator for DatumIter<'a> {
             Some(read_datum(&mut self.bytes))
         }
     }
+}
 
-    fn nth(&mut self, n: usize) -> Option<DatumRef<'a>> {
-        for _ in 0..n {
-            if self.bytes.is_empty() {
-                return None;
-            }
-            self.bytes = &self.bytes[datum_len(self.bytes)..];
+/// Each datum's bytes, tag included, in order: walking a row without decoding it.
+struct DatumSlices<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Iterator for DatumSlices<'a> {
+    type Item = &'a [u8];
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.bytes.is_empty() {
+            return None;
         }
-        self.next()
+        let (d, rest) = self.bytes.split_at(datum_len(self.bytes));
+        self.bytes = rest;
+        Some(d)
     }
 }
 
@@ -491,9 +499,21 @@ impl Row {
     /// The datum in column `i`. Panics when the row has fewer columns.
     #[inline]
     pub fn get(&self, i: usize) -> DatumRef<'_> {
-        self.iter()
+        read_datum(&mut self.datum_bytes(i))
+    }
+
+    /// The bytes of the datum in column `i`. Panics when the row has fewer columns.
+    fn datum_bytes(&self, i: usize) -> &[u8] {
+        self.slices()
             .nth(i)
             .unwrap_or_else(|| panic!("column {i} of a row with {} columns", self.arity()))
+    }
+
+    /// Each datum's bytes, in order.
+    fn slices(&self) -> DatumSlices<'_> {
+        DatumSlices {
+            bytes: self.data.as_slice(),
+        }
     }
 
     /// The datums of the row, owned.
@@ -503,13 +523,7 @@ impl Row {
 
     /// Number of columns.
     pub fn arity(&self) -> usize {
-        let mut bytes = self.data.as_slice();
-        let mut n = 0;
-        while !bytes.is_empty() {
-            bytes = &bytes[datum_len(bytes)..];
-            n += 1;
-        }
-        n
+        self.slices().count()
     }
 
     /// The row's columns `cols`, in that order (a byte copy of each; a column may repeat).
@@ -517,16 +531,12 @@ impl Row {
         Row::build(|p| p.extend_columns(self, cols))
     }
 
-    /// Each datum's bytes, in order.
-    fn datum_slices(&self) -> SmallVec<[&[u8]; 16]> {
-        let mut bytes = self.data.as_slice();
-        let mut out = SmallVec::new();
-        while !bytes.is_empty() {
-            let (d, rest) = bytes.split_at(datum_len(bytes));
-            out.push(d);
-            bytes = rest;
-        }
-        out
+    /// A row of this row's datums followed by `datums`.
+    pub fn with_datums<'a>(&self, datums: impl IntoIterator<Item = &'a Datum>) -> Row {
+        Row::build(|p| {
+            p.extend_by_row(self);
+            datums.into_iter().for_each(|d| p.push_datum(d));
+        })
     }
 
     /// The row's encoding.
@@ -573,19 +583,14 @@ impl RowPacker {
     pub fn extend_columns(&mut self, row: &Row, cols: &[usize]) {
         match cols {
             [] => {}
-            [i] => self.push(row.get(*i)),
+            [i] => self.buf.extend_from_slice(row.datum_bytes(*i)),
             _ => {
-                let slices = row.datum_slices();
+                let slices: SmallVec<[&[u8]; 16]> = row.slices().collect();
                 for i in cols {
                     self.buf.extend_from_slice(slices[*i]);
                 }
             }
         }
-    }
-
-    /// Appends borrowed datums.
-    pub fn extend<'a>(&mut self, datums: impl IntoIterator<Item = DatumRef<'a>>) {
-        datums.into_iter().for_each(|d| self.push(d))
     }
 
     /// Appends `n` NULLs.
