@@ -156,6 +156,56 @@ async fn copy_in_from_clients() {
     drop(c);
 }
 
+/// COPY FROM STDIN is read as its messages arrive: a large input in messages that cut lines
+/// (and multi-byte characters) anywhere loads whole; a bad line deep inside one fails all of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_in_reads_messages_as_they_come() {
+    let server = TestServer::start();
+    let c = server.connect().await;
+    c.batch_execute("CREATE TABLE t (id bigint NOT NULL, name text, at timestamp)")
+        .await
+        .unwrap();
+    let lines: String = (0..50_000)
+        .map(|i| format!("{i}\tnäme\\t{i}\t2026-01-01 00:00:{:02}\n", i % 60))
+        .collect();
+    let sink = c.copy_in("COPY t FROM STDIN").await.unwrap();
+    let mut sink = Box::pin(sink);
+    for piece in lines.as_bytes().chunks(997) {
+        sink.send(bytes::Bytes::copy_from_slice(piece)).await.unwrap();
+    }
+    assert_eq!(sink.as_mut().finish().await.unwrap(), 50_000);
+    let row = c
+        .query_one("SELECT count(*), sum(id)::text, count(DISTINCT name), min(name) FROM t", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 50_000);
+    assert_eq!(row.get::<_, String>(1), "1249975000");
+    assert_eq!(row.get::<_, i64>(2), 50_000);
+    assert_eq!(row.get::<_, String>(3), "näme\t0");
+    // Line 30,001 is bad: nothing of this COPY is written, and the error names the line.
+    let bad: String = (0..40_000)
+        .map(|i| {
+            if i == 30_000 {
+                "x\ty\tz\n".to_string()
+            } else {
+                format!("{i}\ta\t\\N\n")
+            }
+        })
+        .collect();
+    let sink = c.copy_in("COPY t FROM STDIN").await.unwrap();
+    let mut sink = Box::pin(sink);
+    for piece in bad.as_bytes().chunks(4096) {
+        sink.send(bytes::Bytes::copy_from_slice(piece)).await.unwrap();
+    }
+    let err = sink.as_mut().finish().await.unwrap_err();
+    let db = err.as_db_error().expect("a database error");
+    assert_eq!(db.code().code(), "22P02", "{db}");
+    let count: i64 = c.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get(0);
+    assert_eq!(count, 50_000);
+    // The connection is usable after the failed COPY.
+    assert_eq!(copy_in(&c, "COPY t FROM STDIN", b"-1\tlast\t\\N").await.unwrap(), 1);
+}
+
 const READ_BACK: &str = r#"
 import json, sys
 import pyarrow.parquet as pq, pyarrow.ipc as ipc, pandas as pd

@@ -258,7 +258,7 @@ fn args() -> Args {
             "--batch" => a.batch = value().parse().expect("--batch N"),
             "--feed" => a.feed = value(),
             "--workers" => a.workers = value().parse().expect("--workers N"),
-            "--queries" => a.queries = value().split(',').map(str::to_string).collect(),
+            "--queries" => a.queries = value().split(',').filter(|q| !q.is_empty()).map(str::to_string).collect(),
             "--csv" => a.csv = Some(value()),
             "--extra" => {
                 let v = value();

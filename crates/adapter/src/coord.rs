@@ -418,17 +418,13 @@ impl Adapter {
         Ok((trained.bytes, run))
     }
 
-    /// Finishes a `COPY table FROM STDIN` with the data the client sent.
-    pub async fn copy_in(
-        &self,
-        session: &Session,
-        table: GlobalId,
-        copy: &crate::copy::CopyIn,
-        data: Vec<u8>,
-    ) -> Result<u64, AdapterError> {
+    /// Finishes a `COPY table FROM STDIN` with the data the client sent, read by a
+    /// [`crate::copy::CopyReader`] as it arrived.
+    pub async fn copy_in(&self, table: GlobalId, data: crate::copy::CopyReader) -> Result<u64, AdapterError> {
+        let rows = data.finish()?;
         let mut coord = self.lock().await;
         coord.check_writable(table)?;
-        let (n, pending) = coord.copy_rows_in(table, copy, data, &session.zone())?;
+        let (n, pending) = coord.copy_rows_in(table, rows)?;
         drop(coord);
         pending.wait().await?;
         Ok(n as u64)
@@ -518,6 +514,8 @@ impl Adapter {
                     defaults,
                     options,
                 };
+                // Read the input without the coordinator's lock (other statements go on meanwhile).
+                drop(coord);
                 let data = match (source, payload) {
                     (riffle_sql::CopyTarget::File(path), _) => {
                         std::fs::read(&path).map_err(|e| AdapterError::File(format!("could not open file \"{path}\" for reading: {e}")))?
@@ -525,7 +523,10 @@ impl Adapter {
                     (riffle_sql::CopyTarget::Client, Some(inline)) => inline.into_bytes(),
                     (riffle_sql::CopyTarget::Client, None) => return Ok(ExecuteResponse::CopyIn { table, copy }),
                 };
-                let (n, pending) = coord.copy_rows_in(table, &copy, data, &session.zone())?;
+                let rows = copy.rows(&data, &session.zone())?;
+                let mut coord = self.lock().await;
+                coord.check_writable(table)?;
+                let (n, pending) = coord.copy_rows_in(table, rows)?;
                 drop(coord);
                 pending.wait().await?;
                 command(&format!("COPY {n}"))
@@ -1020,21 +1021,13 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Decodes and checks COPY data and queues it as one write; returns the row count and the
+    /// Checks a COPY's rows and queues them as one write; returns the row count and the
     /// write's acknowledgement (all rows at one timestamp, or none).
-    fn copy_rows_in(
-        &mut self,
-        table: GlobalId,
-        copy: &crate::copy::CopyIn,
-        data: Vec<u8>,
-        zone: &riffle_repr::zone::Zone,
-    ) -> Result<(usize, crate::commit::Pending), AdapterError> {
-        let bytes = data.len();
-        let rows = copy.rows(data, zone)?;
+    fn copy_rows_in(&mut self, table: GlobalId, rows: Vec<Row>) -> Result<(usize, crate::commit::Pending), AdapterError> {
         let n = rows.len();
         let updates = self.check_rows(table, rows.into_iter().map(|r| (r, 1)).collect())?;
         let pending = self.write(updates);
-        info!(%table, rows = n, bytes, "COPY FROM");
+        info!(%table, rows = n, "COPY FROM");
         Ok((n, pending))
     }
 
@@ -1145,15 +1138,21 @@ impl Coordinator {
             .catalog
             .get_by_id(table)
             .ok_or_else(|| AdapterError::Internal(format!("table {table} vanished")))?;
+        let types = &item.desc.types;
         for (row, _) in &rows {
+            let mut arity = 0;
             for (i, d) in row.iter().enumerate() {
-                if d.is_null() && !item.desc.types[i].nullable {
+                arity += 1;
+                if types.get(i).is_some_and(|t| d.is_null() && !t.nullable) {
                     return Err(EvalError::NotNullViolation {
                         column: item.desc.names[i].clone(),
                         relation: item.name.clone(),
                     }
                     .into());
                 }
+            }
+            if arity != types.len() {
+                return Err(AdapterError::Internal(format!("a row of {arity} columns for table {}", item.name)));
             }
         }
         Ok(rows.into_iter().map(|(r, d)| (table, r, d)).collect())

@@ -78,15 +78,16 @@ pub(crate) enum Command {
     Drop {
         id: GlobalId,
     },
+    /// Each worker gets its own share of the updates (see [`ComputeController::deal`]).
     Write {
         ts: Timestamp,
-        updates: Arc<Vec<(GlobalId, Row, Diff)>>,
+        updates: Vec<(GlobalId, Row, Diff)>,
     },
     /// Like `Write` but leaves the inputs at `ts`, so that more updates can follow at the same
     /// time (recovery loads a snapshot in chunks); an `AdvanceTo` completes it.
     Load {
         ts: Timestamp,
-        updates: Arc<Vec<(GlobalId, Row, Diff)>>,
+        updates: Vec<(GlobalId, Row, Diff)>,
     },
     AdvanceTo {
         ts: Timestamp,
@@ -168,6 +169,28 @@ impl ComputeController {
         }
     }
 
+    /// Sends each worker its own share of `updates` (the i-th update to worker i mod n;
+    /// differential exchanges them by key later), moved rather than cloned.
+    fn deal(&self, updates: Vec<(GlobalId, Row, Diff)>, command: impl Fn(Vec<(GlobalId, Row, Diff)>) -> Command) {
+        let senders = self.senders.lock().expect("senders lock");
+        let n = senders.len().max(1);
+        let shares = if n == 1 {
+            vec![updates]
+        } else {
+            let mut shares: Vec<Vec<_>> = (0..n).map(|_| Vec::with_capacity(updates.len() / n + 1)).collect();
+            for (i, u) in updates.into_iter().enumerate() {
+                shares[i % n].push(u);
+            }
+            shares
+        };
+        for (tx, share) in senders.iter().zip(shares) {
+            let _ = tx.send(command(share));
+        }
+        for thread in self.threads.lock().expect("threads lock").iter().flatten() {
+            thread.unpark();
+        }
+    }
+
     /// Installs a table's input and arrangement, keeping `retain` milliseconds of history
     /// readable (`AS OF`).
     pub fn create_table(&self, id: GlobalId, retain: Timestamp) {
@@ -191,19 +214,13 @@ impl ComputeController {
 
     /// Applies table updates at `ts` and closes that time.
     pub fn write(&self, ts: Timestamp, updates: Vec<(GlobalId, Row, Diff)>) {
-        self.broadcast(Command::Write {
-            ts,
-            updates: Arc::new(updates),
-        });
+        self.deal(updates, |updates| Command::Write { ts, updates });
     }
 
     /// Feeds updates at `ts` without advancing the inputs past it: call repeatedly to load a
     /// large snapshot in chunks, then `advance_to(ts + 1)`.
     pub fn load(&self, ts: Timestamp, updates: Vec<(GlobalId, Row, Diff)>) {
-        self.broadcast(Command::Load {
-            ts,
-            updates: Arc::new(updates),
-        });
+        self.deal(updates, |updates| Command::Load { ts, updates });
     }
 
     /// Moves every input to `ts` without data.

@@ -220,10 +220,10 @@ impl<'w> ComputeWorker<'w> {
                 }
             }
             Command::Write { ts, updates } => {
-                self.feed(ts, &updates);
+                self.feed(ts, updates);
                 self.advance_to(ts + 1);
             }
-            Command::Load { ts, updates } => self.feed(ts, &updates),
+            Command::Load { ts, updates } => self.feed(ts, updates),
             Command::AdvanceTo { ts } => self.advance_to(ts),
             Command::Peek { target, ts, reply } => self.start_peek(target, ts, reply),
             Command::Subscribe {
@@ -265,16 +265,13 @@ impl<'w> ComputeWorker<'w> {
         }
     }
 
-    /// Feeds this worker's share of `updates` to the table inputs at `ts`.
-    fn feed(&mut self, ts: Timestamp, updates: &[(GlobalId, Row, Diff)]) {
-        let (me, peers) = (self.worker.index(), self.worker.peers());
-        // Each worker takes every `peers`-th update (differential exchanges them by key
-        // later), cloning only its own share.
-        for (id, row, diff) in updates.iter().skip(me).step_by(peers) {
-            if let Some((input, _)) = self.inputs.get_mut(id) {
+    /// Feeds this worker's share of a write's updates (the controller deals them out).
+    fn feed(&mut self, ts: Timestamp, updates: Vec<(GlobalId, Row, Diff)>) {
+        for (id, row, diff) in updates {
+            if let Some((input, _)) = self.inputs.get_mut(&id) {
                 input.advance_to(ts.max(*input.time()));
-                input.update(row.clone(), *diff);
-                if let Some(n) = self.updates.get(id) {
+                input.update(row, diff);
+                if let Some(n) = self.updates.get(&id) {
                     n.set(n.get() + 1);
                 }
             }

@@ -18,7 +18,9 @@ mod columnar;
 mod text;
 
 pub use columnar::{arrow_type, read_parquet, write_arrow, write_parquet};
-pub use text::{csv_fields, read_csv, read_text, write_csv_row, write_jsonl_row, write_libsvm_row, write_text_row};
+pub use text::{
+    csv_fields, read_csv, read_text, text_fields, text_lines, write_csv_row, write_jsonl_row, write_libsvm_row, write_text_row,
+};
 
 /// A COPY format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

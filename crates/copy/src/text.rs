@@ -4,6 +4,7 @@ use crate::{CopyError, Options};
 use riffle_repr::strconv::format_datum_in;
 use riffle_repr::zone::Zone;
 use riffle_repr::Datum;
+use std::borrow::Cow;
 
 fn display(d: &Datum, zone: &Zone) -> String {
     match d {
@@ -169,96 +170,107 @@ fn number(d: &Datum) -> Option<f64> {
 pub fn read_text(data: &[u8], opts: &Options) -> Result<Vec<Vec<Option<String>>>, CopyError> {
     let text = std::str::from_utf8(data).map_err(|e| CopyError::BadInput(format!("invalid UTF-8 in COPY data: {e}")))?;
     let mut rows = Vec::new();
-    for (n, line) in text.split('\n').enumerate() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line == "\\." {
-            break;
-        }
-        if line.is_empty() && n == text.split('\n').count() - 1 {
-            break;
-        }
-        // Most lines have no escapes: their fields are the slices between delimiters.
-        if !line.contains('\\') {
-            let fields = line
-                .split(opts.delimiter)
-                .map(|f| (f != opts.null).then(|| f.to_string()))
-                .collect();
-            rows.push(fields);
-            continue;
-        }
-        let mut fields = Vec::new();
-        let mut field = String::new();
-        let mut raw = String::new();
-        let mut chars = line.chars().peekable();
-        let finish = |field: &mut String, raw: &mut String, fields: &mut Vec<Option<String>>| {
-            if *raw == opts.null {
-                fields.push(None);
-            } else {
-                fields.push(Some(std::mem::take(field)));
-            }
-            field.clear();
-            raw.clear();
-        };
-        while let Some(c) = chars.next() {
-            if c == opts.delimiter {
-                finish(&mut field, &mut raw, &mut fields);
-                continue;
-            }
-            raw.push(c);
-            if c != '\\' {
-                field.push(c);
-                continue;
-            }
-            let Some(e) = chars.next() else {
-                return Err(CopyError::BadInput(format!("line {}: a backslash ends the line", n + 1)));
-            };
-            raw.push(e);
-            match e {
-                'b' => field.push('\u{8}'),
-                'f' => field.push('\u{c}'),
-                'n' => field.push('\n'),
-                'r' => field.push('\r'),
-                't' => field.push('\t'),
-                'v' => field.push('\u{b}'),
-                'x' => {
-                    let mut v = 0u32;
-                    let mut digits = 0;
-                    while digits < 2 {
-                        match chars.peek().and_then(|c| c.to_digit(16)) {
-                            Some(d) => {
-                                v = v * 16 + d;
-                                raw.push(chars.next().expect("peeked"));
-                                digits += 1;
-                            }
-                            None => break,
-                        }
-                    }
-                    if digits == 0 {
-                        field.push('x');
-                    } else {
-                        field.push(char::from_u32(v).unwrap_or('\u{fffd}'));
-                    }
-                }
-                '0'..='7' => {
-                    let mut v = e.to_digit(8).expect("octal");
-                    for _ in 0..2 {
-                        match chars.peek().and_then(|c| c.to_digit(8)) {
-                            Some(d) => {
-                                v = v * 8 + d;
-                                raw.push(chars.next().expect("peeked"));
-                            }
-                            None => break,
-                        }
-                    }
-                    field.push(char::from_u32(v).unwrap_or('\u{fffd}'));
-                }
-                other => field.push(other),
-            }
-        }
-        finish(&mut field, &mut raw, &mut fields);
-        rows.push(fields);
+    let mut fields = Vec::new();
+    for (n, line) in text_lines(text) {
+        let Some(line) = line else { break };
+        text_fields(line, n, opts, &mut fields)?;
+        rows.push(fields.drain(..).map(|f| f.map(Cow::into_owned)).collect());
     }
     Ok(rows)
+}
+
+/// The lines of complete text-format data, numbered from 1 (`\r\n` ends a line too; a final
+/// line break ends the last line rather than starting an empty one); None for the `\.` line
+/// that ends the data.
+pub fn text_lines(text: &str) -> impl Iterator<Item = (usize, Option<&str>)> {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let lines = if text.is_empty() { None } else { Some(body.split('\n')) };
+    lines.into_iter().flatten().enumerate().map(|(n, line)| {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        (n + 1, (line != "\\.").then_some(line))
+    })
+}
+
+/// Splits one line of PostgreSQL's text format (line `n`, without its line break) into
+/// `fields` (None: NULL): slices of the line when it holds no backslash, unescaped copies
+/// otherwise.
+pub fn text_fields<'a>(line: &'a str, n: usize, opts: &Options, fields: &mut Vec<Option<Cow<'a, str>>>) -> Result<(), CopyError> {
+    fields.clear();
+    // Most lines have no escapes: their fields are the slices between delimiters.
+    if !line.contains('\\') {
+        fields.extend(line.split(opts.delimiter).map(|f| (f != opts.null).then_some(Cow::Borrowed(f))));
+        return Ok(());
+    }
+    let mut field = String::new();
+    let mut raw = String::new();
+    let mut chars = line.chars().peekable();
+    let finish = |field: &mut String, raw: &mut String, fields: &mut Vec<Option<Cow<'a, str>>>| {
+        if *raw == opts.null {
+            fields.push(None);
+        } else {
+            fields.push(Some(Cow::Owned(std::mem::take(field))));
+        }
+        field.clear();
+        raw.clear();
+    };
+    while let Some(c) = chars.next() {
+        if c == opts.delimiter {
+            finish(&mut field, &mut raw, fields);
+            continue;
+        }
+        raw.push(c);
+        if c != '\\' {
+            field.push(c);
+            continue;
+        }
+        let Some(e) = chars.next() else {
+            return Err(CopyError::BadInput(format!("line {n}: a backslash ends the line")));
+        };
+        raw.push(e);
+        match e {
+            'b' => field.push('\u{8}'),
+            'f' => field.push('\u{c}'),
+            'n' => field.push('\n'),
+            'r' => field.push('\r'),
+            't' => field.push('\t'),
+            'v' => field.push('\u{b}'),
+            'x' => {
+                let mut v = 0u32;
+                let mut digits = 0;
+                while digits < 2 {
+                    match chars.peek().and_then(|c| c.to_digit(16)) {
+                        Some(d) => {
+                            v = v * 16 + d;
+                            raw.push(chars.next().expect("peeked"));
+                            digits += 1;
+                        }
+                        None => break,
+                    }
+                }
+                if digits == 0 {
+                    field.push('x');
+                } else {
+                    field.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                }
+            }
+            '0'..='7' => {
+                let mut v = e.to_digit(8).expect("octal");
+                for _ in 0..2 {
+                    match chars.peek().and_then(|c| c.to_digit(8)) {
+                        Some(d) => {
+                            v = v * 8 + d;
+                            raw.push(chars.next().expect("peeked"));
+                        }
+                        None => break,
+                    }
+                }
+                field.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+            }
+            other => field.push(other),
+        }
+    }
+    finish(&mut field, &mut raw, fields);
+    Ok(())
 }
 
 /// Reads PostgreSQL's CSV format (quoted fields may span lines; an unquoted field equal to the

@@ -1,9 +1,9 @@
 //! COPY over the wire: `COPY … TO STDOUT` as COPY-out messages (one CopyData per row, the
 //! binary format encoded with the wire codec) and `COPY … FROM STDIN` as COPY-in (the data
-//! collected per connection, then written by the adapter in one go).
+//! read into rows as it arrives, then written by the adapter in one go).
 
 use crate::codec::encode_field;
-use crate::handler::{session_of, user_error, Handler};
+use crate::handler::{user_error, Handler};
 use async_trait::async_trait;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::SinkExt;
@@ -13,18 +13,17 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail, CopyOutResponse};
 use pgwire::messages::response::CommandComplete;
 use pgwire::messages::PgWireBackendMessage as M;
-use riffle_adapter::copy::CopyIn;
+use riffle_adapter::copy::CopyReader;
 use riffle_copy::{Format, Options};
 use riffle_repr::zone::Zone;
 use riffle_repr::{GlobalId, RelationDesc, Row};
 use riffle_sql::Statement;
 use std::fmt::Debug;
 
-/// A `COPY … FROM STDIN` waiting for its data.
+/// A `COPY … FROM STDIN` reading its data as it arrives.
 pub(crate) struct PendingCopy {
     pub table: GlobalId,
-    pub copy: CopyIn,
-    pub data: Vec<u8>,
+    pub data: CopyReader,
 }
 
 /// The connection's COPY-in in progress, if any.
@@ -116,7 +115,7 @@ impl CopyHandler for Handler {
         PgWireError: From<<C as futures::Sink<M>>::Error>,
     {
         if let Some(p) = copy_state(client).0.lock().expect("copy state").as_mut() {
-            p.data.extend_from_slice(&copy_data.data);
+            p.data.push(&copy_data.data);
         }
         Ok(())
     }
@@ -135,14 +134,7 @@ impl CopyHandler for Handler {
                 "COPY data without a COPY FROM STDIN".into(),
             ))));
         };
-        let session = session_of(client);
-        let n = {
-            let session = session.lock().await;
-            self.adapter
-                .copy_in(&session, p.table, &p.copy, p.data)
-                .await
-                .map_err(|e| user_error(&e))?
-        };
+        let n = self.adapter.copy_in(p.table, p.data).await.map_err(|e| user_error(&e))?;
         client.send(M::CommandComplete(CommandComplete::new(format!("COPY {n}")))).await?;
         Ok(())
     }

@@ -239,8 +239,7 @@ impl Handler {
             let format = if copy.options.format == riffle_copy::Format::Binary { 1 } else { 0 };
             *crate::copy::copy_state(client).0.lock().expect("copy state") = Some(crate::copy::PendingCopy {
                 table,
-                copy,
-                data: Vec::new(),
+                data: copy.reader(session.zone()),
             });
             return Ok(Response::CopyIn(pgwire::api::results::CopyResponse::new(
                 format,

@@ -464,26 +464,38 @@ impl Row {
 
     /// A row written by `f` into a [`RowPacker`].
     pub fn build(f: impl FnOnce(&mut RowPacker)) -> Self {
+        let built: Result<Row, std::convert::Infallible> = Self::try_build(|p| {
+            f(p);
+            Ok(())
+        });
+        match built {
+            Ok(row) => row,
+            Err(never) => match never {},
+        }
+    }
+
+    /// A row written by `f` into a [`RowPacker`], or `f`'s error.
+    pub fn try_build<E>(f: impl FnOnce(&mut RowPacker) -> Result<(), E>) -> Result<Self, E> {
         SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut buf) => {
                 buf.clear();
                 let mut packer = RowPacker {
                     buf: std::mem::take(&mut *buf),
                 };
-                f(&mut packer);
-                let row = Row {
+                let result = f(&mut packer);
+                let row = result.map(|()| Row {
                     data: CompactBytes::new(&packer.buf),
-                };
+                });
                 *buf = packer.buf;
                 row
             }
             // `f` built another row while building this one: give it its own buffer.
             Err(_) => {
                 let mut packer = RowPacker { buf: Vec::new() };
-                f(&mut packer);
-                Row {
+                f(&mut packer)?;
+                Ok(Row {
                     data: CompactBytes::new(&packer.buf),
-                }
+                })
             }
         })
     }

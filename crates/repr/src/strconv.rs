@@ -387,8 +387,12 @@ pub fn parse_int<T: FromStr + TryFrom<i128>>(s: &str, type_name: &'static str) -
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') || digits.starts_with('_') {
         return Err(ParseError::syntax(type_name, s));
     }
-    let cleaned: String = t.chars().filter(|c| *c != '_').collect();
-    match cleaned.parse::<i128>() {
+    let parsed = if digits.contains('_') {
+        t.chars().filter(|c| *c != '_').collect::<String>().parse::<i128>()
+    } else {
+        t.parse::<i128>()
+    };
+    match parsed {
         Ok(v) => T::try_from(v).map_err(|_| ParseError::OutOfRange {
             type_name: type_name.into(),
             input: s.to_string(),
@@ -403,11 +407,15 @@ pub fn parse_int<T: FromStr + TryFrom<i128>>(s: &str, type_name: &'static str) -
 /// Parses a float, accepting `NaN`, `Infinity` and `-Infinity` as PostgreSQL does.
 pub fn parse_float(s: &str, type_name: &'static str) -> Result<f64, ParseError> {
     let t = s.trim();
-    match t.to_ascii_lowercase().as_str() {
-        "nan" => return Ok(f64::NAN),
-        "infinity" | "+infinity" | "inf" | "+inf" => return Ok(f64::INFINITY),
-        "-infinity" | "-inf" => return Ok(f64::NEG_INFINITY),
-        _ => {}
+    let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
+    if is(&["nan"]) {
+        return Ok(f64::NAN);
+    }
+    if is(&["infinity", "+infinity", "inf", "+inf"]) {
+        return Ok(f64::INFINITY);
+    }
+    if is(&["-infinity", "-inf"]) {
+        return Ok(f64::NEG_INFINITY);
     }
     if t.is_empty()
         || !t
@@ -604,18 +612,49 @@ pub fn parse_timestamptz_in(s: &str, zone: &Zone) -> Result<i64, ParseError> {
     Ok(local - offset as i64 * 1_000_000)
 }
 
+/// `YYYY-MM-DD HH:MM:SS[.ffffff]` exactly (the form timestamps are printed in, and bulk loads
+/// carry), read without the general parser's splitting; None for anything else, which
+/// [`parse_timestamp`] then reads the general way (so this never changes what is accepted).
+fn parse_iso_timestamp(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let number = |digits: &[u8]| -> Option<u32> {
+        digits
+            .iter()
+            .try_fold(0u32, |v, c| c.is_ascii_digit().then(|| v * 10 + u32::from(c - b'0')))
+    };
+    let micros = match &b[19..] {
+        [] => 0,
+        [b'.', frac @ ..] if (1..=6).contains(&frac.len()) => number(frac)? * 10u32.pow(6 - frac.len() as u32),
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(number(&b[0..4])? as i32, number(&b[5..7])?, number(&b[8..10])?)?;
+    date.and_hms_micro_opt(number(&b[11..13])?, number(&b[14..16])?, number(&b[17..19])?, micros)
+}
+
 /// Parses a `timestamp` or `timestamptz` into microseconds since the epoch (UTC for tz).
 pub fn parse_timestamp(s: &str, with_tz: bool) -> Result<i64, ParseError> {
+    match parse_iso_timestamp(s) {
+        Some(dt) => Ok(micros_from_datetime(dt)),
+        None => parse_timestamp_general(s, with_tz),
+    }
+}
+
+/// [`parse_timestamp`] for every form PostgreSQL reads.
+fn parse_timestamp_general(s: &str, with_tz: bool) -> Result<i64, ParseError> {
     let type_name = if with_tz {
         "timestamp with time zone"
     } else {
         "timestamp without time zone"
     };
     let t = s.trim();
-    match t.to_ascii_lowercase().as_str() {
-        "epoch" => return Ok(0),
-        "now" => return Ok(chrono::Utc::now().timestamp_micros()),
-        _ => {}
+    if t.eq_ignore_ascii_case("epoch") {
+        return Ok(0);
+    }
+    if t.eq_ignore_ascii_case("now") {
+        return Ok(chrono::Utc::now().timestamp_micros());
     }
     let (date_part, rest) = match t.find([' ', 'T', 't']) {
         Some(i) => (&t[..i], t[i + 1..].trim()),
@@ -784,6 +823,45 @@ pub fn write_jsonb(out: &mut String, value: &serde_json::Value) {
 
 #[cfg(test)]
 mod tests {
+    /// The fast path reads exactly what the general parser reads, and leaves alone what it cannot.
+    #[test]
+    fn iso_timestamps_fast_path_agrees() {
+        for s in [
+            "2026-01-02 03:04:05",
+            "2026-01-02T03:04:05",
+            "2026-01-02 03:04:05.1",
+            "2026-01-02 03:04:05.123456",
+            "1970-01-01 00:00:00",
+            "1900-02-28 23:59:59.000001",
+            "2000-02-29 12:00:00.5",
+        ] {
+            let fast = parse_iso_timestamp(s).map(micros_from_datetime);
+            assert!(fast.is_some(), "{s}");
+            assert_eq!(fast, parse_timestamp_general(s, false).ok(), "{s}");
+            assert_eq!(fast, parse_timestamp_general(s, true).ok(), "{s}");
+        }
+        for s in [
+            "2026-01-02 03:04:05+02",
+            "2026-01-02 03:04:05.1234567",
+            "2026-01-02 24:00:00",
+            "2026-01-02 23:59:60",
+            "2026-02-30 00:00:00",
+            " 2026-01-02 03:04:05",
+            "2026-01-02 03:04:05.",
+            "2026-01-02 03:04:0x",
+            "12026-01-02 03:04:05",
+            "2026-01-02 3:04:05",
+            "2026-01-02 03:04:05 BC",
+        ] {
+            assert_eq!(parse_iso_timestamp(s), None, "{s}");
+        }
+        assert_eq!(parse_int::<i64>("1_000", "bigint").unwrap(), 1000);
+        assert_eq!(parse_int::<i64>(" -42 ", "bigint").unwrap(), -42);
+        assert!(parse_int::<i32>("99999999999", "integer").is_err());
+        assert!(parse_float("-INF", "double precision").unwrap().is_infinite());
+        assert!(parse_float("NaN", "real").unwrap().is_nan());
+    }
+
     use super::*;
 
     fn f8(v: f64) -> String {
