@@ -74,6 +74,63 @@ fn sink_key(id: GlobalId) -> Vec<u8> {
     keyed(b's', id)
 }
 
+/// The value of a log record: a batch of `(Row, Diff)` updates.
+///
+/// Records are written as [`RECORD_MAGIC`], the format byte [`PACKED`], then per update the
+/// row's encoding ([`Row::as_bytes`]) prefixed by its length (u32, little-endian) and followed
+/// by the diff (i64, little-endian): a row is stored as the bytes it already is in memory, and
+/// read back with one check and one copy. Records of the first format (bincode of
+/// `Vec<(Row, Diff)>`, every datum decoded and re-encoded) are still read: they start with their
+/// update count as a u64, which is never eight `0xff` bytes.
+mod record {
+    use super::DurableError;
+    use riffle_repr::{Diff, Row};
+
+    /// The first bytes of a record in a format after the first.
+    const RECORD_MAGIC: [u8; 8] = [0xff; 8];
+    /// The packed-rows format.
+    const PACKED: u8 = 1;
+
+    /// An empty record.
+    pub(super) fn start() -> Vec<u8> {
+        let mut value = RECORD_MAGIC.to_vec();
+        value.push(PACKED);
+        value
+    }
+
+    /// Appends one update.
+    pub(super) fn push(value: &mut Vec<u8>, row: &Row, diff: Diff) {
+        let bytes = row.as_bytes();
+        value.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        value.extend_from_slice(bytes);
+        value.extend_from_slice(&diff.to_le_bytes());
+    }
+
+    /// A record's updates.
+    pub(super) fn decode(value: &[u8]) -> Result<Vec<(Row, Diff)>, DurableError> {
+        let corrupt = |what: &str| DurableError::Corrupt(format!("log record: {what}"));
+        let mut rest = match value.strip_prefix(&RECORD_MAGIC) {
+            Some([PACKED, rest @ ..]) => rest,
+            Some(_) => return Err(corrupt("unknown format")),
+            None => return bincode::deserialize(value).map_err(|e| DurableError::Corrupt(e.to_string())),
+        };
+        let mut updates = Vec::new();
+        while !rest.is_empty() {
+            let (len, after) = rest.split_first_chunk::<4>().ok_or_else(|| corrupt("cut inside a length"))?;
+            let len = u32::from_le_bytes(*len) as usize;
+            if after.len() < len + 8 {
+                return Err(corrupt("cut inside an update"));
+            }
+            let (bytes, after) = after.split_at(len);
+            let (diff, after) = after.split_first_chunk::<8>().ok_or_else(|| corrupt("cut inside a diff"))?;
+            let row = Row::from_bytes(bytes).map_err(|e| corrupt(&e.to_string()))?;
+            updates.push((row, Diff::from_le_bytes(*diff)));
+            rest = after;
+        }
+        Ok(updates)
+    }
+}
+
 /// What replaying one collection's log produced.
 pub struct Replayed {
     /// The collection's contents as of the replay's `history_from` time (consolidated).
@@ -126,15 +183,22 @@ impl Durable {
     pub fn append_group(&self, writes: &[(Timestamp, &[(GlobalId, Row, Diff)], &[(GlobalId, i32, i64)])]) -> Result<(), DurableError> {
         let mut batch = WriteBatch::default();
         for (ts, updates, offsets) in writes {
-            let mut by_id: HashMap<GlobalId, Vec<(&Row, Diff)>> = HashMap::new();
+            // One record per collection written (a write usually touches one).
+            let mut records: Vec<(GlobalId, Vec<u8>)> = Vec::new();
             for (id, row, diff) in *updates {
-                by_id.entry(*id).or_default().push((row, *diff));
+                let at = match records.iter().position(|(r, _)| r == id) {
+                    Some(at) => at,
+                    None => {
+                        records.push((*id, record::start()));
+                        records.len() - 1
+                    }
+                };
+                record::push(&mut records[at].1, row, *diff);
             }
-            for (id, rows) in by_id {
+            for (id, value) in records {
                 let mut key = log_prefix(id);
                 key.extend_from_slice(&ts.to_be_bytes());
                 key.extend_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-                let value = bincode::serialize(&rows).map_err(|e| DurableError::Corrupt(e.to_string()))?;
                 batch.put(key, value);
             }
             for (id, partition, offset) in *offsets {
@@ -334,7 +398,7 @@ impl Durable {
             if !key.starts_with(&prefix) {
                 break;
             }
-            let rows: Vec<(Row, Diff)> = bincode::deserialize(&value).map_err(|e| DurableError::Corrupt(e.to_string()))?;
+            let rows = record::decode(&value)?;
             f(log_key_ts(&key)?, rows);
             records += 1;
             if records % 10_000 == 0 {
@@ -356,8 +420,11 @@ impl Durable {
         let mut key = prefix;
         key.extend_from_slice(&ts.to_be_bytes());
         key.extend_from_slice(&0u32.to_be_bytes());
-        let refs: Vec<(&Row, Diff)> = rows.iter().map(|(r, d)| (r, *d)).collect();
-        batch.put(key, bincode::serialize(&refs).map_err(|e| DurableError::Corrupt(e.to_string()))?);
+        let mut value = record::start();
+        for (row, diff) in rows {
+            record::push(&mut value, row, *diff);
+        }
+        batch.put(key, value);
         self.db.write_opt(batch, &Self::sync_opts())?;
         Ok(())
     }
@@ -446,5 +513,36 @@ mod tests {
         d.drop_items(&[GlobalId(3), GlobalId(4)]).unwrap();
         assert!(d.source_offsets(GlobalId(3)).unwrap().is_empty());
         assert_eq!(d.sink_progress(GlobalId(4)).unwrap(), None);
+    }
+
+    /// A log written before the packed-row records (bincode of `Vec<(Row, Diff)>`) reads back
+    /// beside new records; a damaged record is an error, not a panic.
+    #[test]
+    fn reads_first_format_records_and_refuses_damaged_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Durable::open(dir.path()).unwrap();
+        let text = Row::new(vec![Datum::String("old".into()), Datum::Int64(-300)]);
+        let mut key = log_prefix(GlobalId(5));
+        key.extend_from_slice(&3u64.to_be_bytes());
+        key.extend_from_slice(&0u32.to_be_bytes());
+        d.db.put(&key, bincode::serialize(&vec![(&text, 2i64)]).unwrap()).unwrap();
+        let new = Row::new(vec![Datum::String("new".into()), Datum::Null]);
+        d.append(4, &[(GlobalId(5), new.clone(), 1), (GlobalId(5), text.clone(), -1)])
+            .unwrap();
+        let mut r = d.replay(GlobalId(5), u64::MAX, |_| {}).unwrap().rows;
+        r.sort();
+        assert_eq!(r, vec![(new.clone(), 1), (text, 1)]);
+        // Cut the new record short, then flip its string's bytes to invalid UTF-8.
+        let mut newer = log_prefix(GlobalId(5));
+        newer.extend_from_slice(&9u64.to_be_bytes());
+        newer.extend_from_slice(&0u32.to_be_bytes());
+        let mut value = record::start();
+        record::push(&mut value, &new, 1);
+        d.db.put(&newer, &value[..value.len() - 3]).unwrap();
+        assert!(matches!(d.replay(GlobalId(5), u64::MAX, |_| {}), Err(DurableError::Corrupt(_))));
+        let at = value.len() - 8 - 3;
+        value[at] = 0xff;
+        d.db.put(&newer, &value).unwrap();
+        assert!(matches!(d.replay(GlobalId(5), u64::MAX, |_| {}), Err(DurableError::Corrupt(_))));
     }
 }
