@@ -659,7 +659,8 @@ impl RowPacker {
 }
 
 /// Compares two packed sequences of datums by value, datum by datum (decoding is cheaper than
-/// comparing each datum's bytes first: most datums are a few bytes).
+/// comparing each datum's bytes first: most datums are a few bytes; comparing same-tag
+/// integers and short strings without decoding was tried, and took more instructions).
 #[inline]
 fn cmp_packed(mut a: &[u8], mut b: &[u8]) -> Ordering {
     loop {
@@ -906,6 +907,19 @@ mod tests {
             Datum::f64(1.5),
             Datum::f64(f64::NEG_INFINITY),
             Datum::Array(vec![Datum::Int32(1)]),
+            // Same tags, compared without decoding: signs, widths, prefixes, UTF-8 order.
+            Datum::Int64(-100),
+            Datum::Int64(100),
+            Datum::Int64(-100_000),
+            Datum::Int64(i64::MIN + 1),
+            Datum::Int32(-1),
+            Datum::Int32(i32::MAX),
+            Datum::Date(1),
+            Datum::Timestamp(-1),
+            Datum::TimestampTz(i64::MAX),
+            Datum::String("a\u{0}".into()),
+            Datum::String("é".into()),
+            Datum::String("z".into()),
         ]);
         let rows: Vec<Vec<Datum>> = values
             .iter()
