@@ -244,17 +244,34 @@ async fn run(server: &TestServer, run_no: usize, rate: usize, rows_per_stmt: usi
     }
 }
 
+/// Freshness: from an acknowledged INSERT (or a Kafka produce) to the change at a SUBSCRIBE
+/// client, at fixed input rates (see the module docs).
+#[derive(clap::Parser)]
+#[command(name = "freshness")]
+struct Args {
+    /// Seconds per rate.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// How rows reach the server (kafka needs RIFFLE_TEST_KAFKA: eval "$(dev/kafka.sh)").
+    #[arg(long, default_value = "insert", value_parser = ["insert", "kafka"])]
+    feed: String,
+    /// Input rates in rows per second, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000usize, 5_000, 10_000, 20_000])]
+    rates: Vec<usize>,
+    /// Write the per-rate latencies as CSV to this file.
+    #[arg(long)]
+    csv: Option<String>,
+}
+
 #[tokio::main]
 async fn main() {
-    let argv: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).cloned();
-    let seconds: u64 = arg("--seconds").map_or(10, |s| s.parse().expect("--seconds N"));
-    let feed = match arg("--feed").as_deref() {
-        None | Some("insert") => Feed::Insert,
-        Some("kafka") => {
+    let args = <Args as clap::Parser>::parse();
+    let seconds = args.seconds;
+    let feed = match args.feed.as_str() {
+        "kafka" => {
             Feed::Kafka(std::env::var("RIFFLE_TEST_KAFKA").expect("--feed kafka needs RIFFLE_TEST_KAFKA (eval \"$(dev/kafka.sh)\")"))
         }
-        Some(other) => panic!("--feed insert|kafka, not {other}"),
+        _ => Feed::Insert,
     };
     let server = TestServer::start();
     if let Feed::Kafka(broker) = &feed {
@@ -265,9 +282,7 @@ async fn main() {
     }
     let (rows_per_stmt, senders) = (10, 4);
     let mut runs = Vec::new();
-    let rates: Vec<usize> = arg("--rates").map_or(vec![1_000, 5_000, 10_000, 20_000], |r| {
-        r.split(',').map(|x| x.trim().parse().expect("--rates N,N,…")).collect()
-    });
+    let rates = args.rates.clone();
     for (i, rate) in rates.into_iter().enumerate() {
         runs.push(run(&server, i, rate, rows_per_stmt, senders, seconds, &feed).await);
     }
@@ -311,7 +326,7 @@ async fn main() {
             r.lost,
         );
     }
-    if let Some(path) = arg("--csv") {
+    if let Some(path) = args.csv {
         std::fs::write(&path, csv).expect("write the CSV");
         eprintln!("wrote {path}");
     }

@@ -225,56 +225,46 @@ pub const QUERIES: &[(&str, &str)] = &[
 /// Fixed event time origin (2026-01-01T00:00:00Z), so runs are reproducible.
 const BASE_TIME_MS: u64 = 1_767_225_600_000;
 
+/// Nexmark on Riffle: each query a materialized view on a fresh server, fed by the standard
+/// generator (see the module docs).
+#[derive(clap::Parser)]
+#[command(name = "nexmark")]
 struct Args {
+    /// Events to generate (2% people, 6% auctions, 92% bids).
+    #[arg(long, default_value_t = 200_000)]
     events: usize,
+    /// Events per batch (one COPY or INSERT per table and batch).
+    #[arg(long, default_value_t = 10_000)]
     batch: usize,
+    /// How events reach the server.
+    #[arg(long, default_value = "copy", value_parser = ["copy", "insert", "kafka"])]
     feed: String,
+    /// Timely worker threads of the server.
+    #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Queries to run, comma-separated (default: all; empty: only the `ingest` baseline).
+    #[arg(long, value_delimiter = ',', default_values_t = QUERIES.iter().map(|(n, _)| n.to_string()))]
     queries: Vec<String>,
+    /// Also run each query from scratch and compare it with the maintained view.
+    #[arg(long)]
     verify: bool,
+    /// Write the table as CSV to this file.
+    #[arg(long)]
     csv: Option<String>,
-    /// Ad-hoc queries to run after the listed ones (`--extra name=SQL`, repeatable), e.g. a
-    /// variant of a query to compare plans.
+    /// Ad-hoc queries to run after the listed ones (`name=SQL`, repeatable), e.g. a variant of
+    /// a query to compare plans.
+    #[arg(long, value_parser = parse_extra)]
     extra: Vec<(String, String)>,
 }
 
+fn parse_extra(v: &str) -> Result<(String, String), String> {
+    let (name, sql) = v.split_once('=').ok_or("expected name=SQL")?;
+    Ok((name.to_string(), sql.to_string()))
+}
+
 fn args() -> Args {
-    let mut a = Args {
-        events: 200_000,
-        batch: 10_000,
-        feed: "copy".into(),
-        workers: 1,
-        queries: QUERIES.iter().map(|(n, _)| n.to_string()).collect(),
-        verify: false,
-        csv: None,
-        extra: Vec::new(),
-    };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < argv.len() {
-        let value = || argv.get(i + 1).cloned().unwrap_or_else(|| panic!("{} needs a value", argv[i]));
-        match argv[i].as_str() {
-            "--events" => a.events = value().parse().expect("--events N"),
-            "--batch" => a.batch = value().parse().expect("--batch N"),
-            "--feed" => a.feed = value(),
-            "--workers" => a.workers = value().parse().expect("--workers N"),
-            "--queries" => a.queries = value().split(',').filter(|q| !q.is_empty()).map(str::to_string).collect(),
-            "--csv" => a.csv = Some(value()),
-            "--extra" => {
-                let v = value();
-                let (name, sql) = v.split_once('=').expect("--extra name=SQL");
-                a.extra.push((name.to_string(), sql.to_string()));
-            }
-            "--verify" => {
-                a.verify = true;
-                i += 1;
-                continue;
-            }
-            other => panic!("unknown argument {other}"),
-        }
-        i += 2;
-    }
-    assert!(matches!(a.feed.as_str(), "copy" | "insert" | "kafka"), "--feed copy|insert|kafka");
+    let mut a = <Args as clap::Parser>::parse();
+    a.queries.retain(|q| !q.is_empty());
     a
 }
 

@@ -169,14 +169,33 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e3)
 }
 
+/// Recompute vs. incremental: the same views in Riffle, PostgreSQL and DuckDB as data grows
+/// (see the module docs).
+#[derive(clap::Parser)]
+#[command(name = "recompute")]
+struct Args {
+    /// Rows added to the table per step.
+    #[arg(long, default_value_t = 100_000)]
+    batch: usize,
+    /// Steps.
+    #[arg(long, default_value_t = 10)]
+    batches: usize,
+    /// New rows after each step whose fresh answer is timed.
+    #[arg(long, default_value_t = 1000)]
+    delta: usize,
+    /// Write the table as CSV to this file.
+    #[arg(long)]
+    csv: Option<String>,
+}
+
 #[tokio::main]
 async fn main() {
-    let argv: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| argv.iter().position(|a| a == name).and_then(|i| argv.get(i + 1)).cloned();
-    let batch: usize = arg("--batch").map_or(100_000, |v| v.parse().expect("--batch N"));
-    let batches: usize = arg("--batches").map_or(10, |v| v.parse().expect("--batches N"));
-    let delta: usize = arg("--delta").map_or(1000, |v| v.parse().expect("--delta N"));
-    let csv_path = arg("--csv");
+    let Args {
+        batch,
+        batches,
+        delta,
+        csv: csv_path,
+    } = <Args as clap::Parser>::parse();
     let mut systems: Vec<(&str, Vec<Step>)> = vec![("Riffle (maintained)", riffle(batch, batches, delta).await)];
     match std::env::var("RIFFLE_TEST_PG") {
         Ok(pg) => {
