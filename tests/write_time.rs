@@ -46,3 +46,26 @@ async fn time_keeps_to_the_clock_under_many_writes() {
     let rows = riffle_tests::sorted_rows(&c, "SELECT count(*) FROM recent").await.unwrap();
     assert_eq!(rows, ["1"], "logical time ran ahead of the clock");
 }
+
+/// An ad hoc query reads its snapshot as one time, however many writes made it: `avg`'s
+/// displayed scale is PostgreSQL's for the whole input (over one row of 2 it is
+/// 2.00000000000000000000, over two 2.0000000000000000, equal values that rows compare equal),
+/// also when the input is read through an index.
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_hoc_reads_see_one_snapshot() {
+    let server = TestServer::start_with(&["--test-clock"]);
+    let c = server.connect().await;
+    c.batch_execute("CREATE TABLE sc (x integer, c numeric(10,2))").await.unwrap();
+    for _ in 0..3 {
+        c.batch_execute("INSERT INTO sc VALUES (2, 1.50)").await.unwrap();
+    }
+    let rows = riffle_tests::sorted_rows(&c, "SELECT avg(x), avg(c), sum(c) FROM sc")
+        .await
+        .unwrap();
+    assert_eq!(rows, vec!["2.0000000000000000|1.5000000000000000|4.50"]);
+    c.batch_execute("CREATE INDEX sc_x ON sc (x)").await.unwrap();
+    let rows = riffle_tests::sorted_rows(&c, "SELECT a.x, avg(b.c) FROM sc a JOIN sc b ON a.x = b.x GROUP BY a.x")
+        .await
+        .unwrap();
+    assert_eq!(rows, vec!["2|1.5000000000000000"]);
+}

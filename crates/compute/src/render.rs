@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
 use timely::order::Product;
+use timely::progress::Antichain;
 
 /// The system table holding each model's current version (`riffle_model_current`, id s2).
 pub const MODEL_VERSIONS: u64 = 2;
@@ -83,9 +84,15 @@ pub trait RenderTime: timely::progress::Timestamp + Lattice + Ord + Clone + Size
         step: &RelExpr,
         distinct: bool,
     ) -> (Rows<'s, Self>, Errs<'s, Self>);
+    /// This time, advanced to at least the outer time `ts`.
+    fn at_least(&self, ts: Timestamp) -> Self;
 }
 
 impl RenderTime for Timestamp {
+    fn at_least(&self, ts: Timestamp) -> Self {
+        (*self).max(ts)
+    }
+
     fn temporal<'s>(_cx: &RenderContext<'s, '_, Self>, rows: Rows<'s>, lower: &[ScalarExpr], upper: &[ScalarExpr]) -> (Rows<'s>, Errs<'s>) {
         use timely::dataflow::operators::vec::Map as _;
         let (lower, upper) = (lower.to_vec(), upper.to_vec());
@@ -136,8 +143,23 @@ impl RenderTime for Timestamp {
 
     fn import<'s>(cx: &mut RenderContext<'s, '_, Self>, id: GlobalId) -> Option<(Rows<'s>, Errs<'s>)> {
         let (rows, errs) = cx.traces.as_mut()?.rows.get_mut(&id)?;
-        let r = rows.import(cx.scope).as_collection(|k, _| k.clone());
-        let e = errs.import(cx.scope).as_collection(|k, _| k.clone());
+        let (r, e) = match cx.as_of {
+            Some(ts) => {
+                let (since, until) = (Antichain::from_elem(ts), Antichain::new());
+                (
+                    rows.import_frontier_core(cx.scope, "Snapshot", since.clone(), until.clone())
+                        .0
+                        .as_collection(|k, _| k.clone()),
+                    errs.import_frontier_core(cx.scope, "Snapshot", since, until)
+                        .0
+                        .as_collection(|k, _| k.clone()),
+                )
+            }
+            None => (
+                rows.import(cx.scope).as_collection(|k, _| k.clone()),
+                errs.import(cx.scope).as_collection(|k, _| k.clone()),
+            ),
+        };
         Some(match &cx.delay {
             // Changes move to the next refresh and are consolidated there: they reach the
             // operators (a model call scores them) once per refresh, in one batch, and a row
@@ -189,6 +211,7 @@ impl RenderTime for Timestamp {
             let enter = |(r, e): &(Rows<'s>, Errs<'s>)| (r.clone().enter(inner), e.clone().enter(inner));
             let mut icx = RenderContext {
                 delay: None,
+                as_of: None,
                 scope: inner,
                 traces: None,
                 bound: bound.iter().map(|(k, v)| (*k, enter(v))).collect(),
@@ -211,6 +234,10 @@ impl RenderTime for Timestamp {
 }
 
 impl RenderTime for Product<Timestamp, u64> {
+    fn at_least(&self, ts: Timestamp) -> Self {
+        Product::new(self.outer.max(ts), self.inner)
+    }
+
     fn temporal<'s>(
         cx: &RenderContext<'s, '_, Self>,
         _rows: Rows<'s, Self>,
@@ -246,6 +273,13 @@ pub struct RenderContext<'s, 't, T: RenderTime = Timestamp> {
     /// Applied to the times of every imported collection (a view with `REFRESH EVERY` holds
     /// its inputs' changes back to the next refresh).
     pub delay: Option<Delay>,
+    /// A transient query's read time: imported collections present everything at or before it
+    /// at it (differential's `import_frontier`, no copy), so the query's operators see its
+    /// snapshot as one time and each reduction runs once. Read over several times, a reduction
+    /// whose result at the later time equals the earlier one by value but not in form (`avg`
+    /// of `2` over one row is 2.00000000000000000000, over two 2.0000000000000000) would keep
+    /// the earlier form, since rows compare by value.
+    pub as_of: Option<Timestamp>,
     scope: Scope<'s, T>,
     traces: Option<Traces<'t>>,
     bound: BTreeMap<GlobalId, (Rows<'s, T>, Errs<'s, T>)>,
@@ -264,6 +298,7 @@ impl<'s, 't> RenderContext<'s, 't, Timestamp> {
     pub fn new(scope: Scope<'s, Timestamp>, traces: Traces<'t>, worker_index: usize) -> Self {
         RenderContext {
             delay: None,
+            as_of: None,
             scope,
             traces: Some(traces),
             bound: BTreeMap::new(),
@@ -515,7 +550,12 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 aggregates,
                 global,
             } => {
-                let (rows, errs) = self.render(input);
+                let (mut rows, errs) = self.render(input);
+                if let Some(ts) = self.as_of {
+                    // Inputs read through an index are not advanced to the read time on import
+                    // (see `as_of`): advance them here, so the reduction runs once.
+                    rows = rows.delay(move |t| t.at_least(ts));
+                }
                 let group_key_arity = group_key.len();
                 let group_key = group_key.clone();
                 let aggs = aggregates.clone();

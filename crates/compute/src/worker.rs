@@ -167,7 +167,7 @@ impl<'w> ComputeWorker<'w> {
                 let start = self.time.saturating_sub(1);
                 let delay = refresh.map(|r| std::rc::Rc::new(move |t: Timestamp| r.round_up(start, t)) as Delay);
                 let name = format!("view {id}");
-                let (index, rows, errs, updates) = self.render_arranged(&name, &plan, delay);
+                let (index, rows, errs, updates) = self.render_arranged(&name, &plan, delay, None);
                 self.traces.insert(id, (rows, errs));
                 self.dataflows.insert(id, index);
                 self.dataflow_names.insert(index, name);
@@ -281,7 +281,14 @@ impl<'w> ComputeWorker<'w> {
     /// Renders a plan as its own dataflow with its rows and errors arranged; returns the
     /// dataflow's index (to drop it later) and the two traces.
     /// Also returns a counter of the updates fed into the arrangements.
-    fn render_arranged(&mut self, name: &str, plan: &RelExpr, delay: Option<Delay>) -> (usize, RowTrace, ErrTrace, Rc<Cell<u64>>) {
+    /// `as_of`: a transient query's read time (see [`RenderContext::as_of`]).
+    fn render_arranged(
+        &mut self,
+        name: &str,
+        plan: &RelExpr,
+        delay: Option<Delay>,
+        as_of: Option<Timestamp>,
+    ) -> (usize, RowTrace, ErrTrace, Rc<Cell<u64>>) {
         let index = self.worker.next_dataflow_index();
         let traces = &mut self.traces;
         let worker_index = self.worker.index();
@@ -291,6 +298,7 @@ impl<'w> ComputeWorker<'w> {
         let (rows, errs, read) = self.worker.dataflow_named::<Timestamp, _, _>(name, |scope| {
             let mut cx = RenderContext::new(scope, Traces { rows: traces, indexes }, worker_index);
             cx.delay = delay;
+            cx.as_of = as_of;
             let (rows, errs) = cx.render(plan);
             (
                 rows.inspect(move |_| rows_counter.set(rows_counter.get() + 1))
@@ -532,7 +540,7 @@ impl<'w> ComputeWorker<'w> {
                     let _ = reply.send(Err(format!("relation {missing} was dropped while the query ran")));
                     return;
                 }
-                let (index, rows, errs, _) = self.render_arranged("peek", &plan, None);
+                let (index, rows, errs, _) = self.render_arranged("peek", &plan, None, Some(ts));
                 self.peeks.push(PendingPeek {
                     ts,
                     rows,
