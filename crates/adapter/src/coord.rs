@@ -418,10 +418,10 @@ impl Adapter {
         Ok((trained.bytes, run))
     }
 
-    /// Finishes a `COPY table FROM STDIN` with the data the client sent, read by a
-    /// [`crate::copy::CopyReader`] as it arrived.
-    pub async fn copy_in(&self, table: GlobalId, data: crate::copy::CopyReader) -> Result<u64, AdapterError> {
-        let rows = data.finish()?;
+    /// Writes a COPY's rows (read from the client's data by a [`crate::copy::CopyReader`] as it
+    /// arrived, or from a file) into `table`, all at one timestamp; returns the row count once
+    /// they are durable.
+    pub async fn copy_in(&self, table: GlobalId, rows: Vec<Row>) -> Result<u64, AdapterError> {
         let mut coord = self.lock().await;
         coord.check_writable(table)?;
         let (n, pending) = coord.copy_rows_in(table, rows)?;
@@ -523,12 +523,7 @@ impl Adapter {
                     (riffle_sql::CopyTarget::Client, Some(inline)) => inline.into_bytes(),
                     (riffle_sql::CopyTarget::Client, None) => return Ok(ExecuteResponse::CopyIn { table, copy }),
                 };
-                let rows = copy.rows(&data, &session.zone())?;
-                let mut coord = self.lock().await;
-                coord.check_writable(table)?;
-                let (n, pending) = coord.copy_rows_in(table, rows)?;
-                drop(coord);
-                pending.wait().await?;
+                let n = self.copy_in(table, copy.rows(&data, &session.zone())?).await?;
                 command(&format!("COPY {n}"))
             }
             Plan::Subscribe {

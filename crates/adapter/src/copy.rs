@@ -171,11 +171,6 @@ impl CopyReader {
         }
     }
 
-    /// Number of rows read so far.
-    pub fn rows_read(&self) -> usize {
-        self.rows.len()
-    }
-
     /// Reads what is left; every row of the input, or the first error.
     pub fn finish(mut self) -> Result<Vec<Row>, AdapterError> {
         if let Some(e) = self.error {

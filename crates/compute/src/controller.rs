@@ -164,6 +164,11 @@ impl ComputeController {
             // that follows reports it.
             let _ = tx.send(cmd.clone());
         }
+        self.unpark_workers();
+    }
+
+    /// Wakes every worker to take the commands just sent.
+    fn unpark_workers(&self) {
         for thread in self.threads.lock().expect("threads lock").iter().flatten() {
             thread.unpark();
         }
@@ -186,9 +191,7 @@ impl ComputeController {
         for (tx, share) in senders.iter().zip(shares) {
             let _ = tx.send(command(share));
         }
-        for thread in self.threads.lock().expect("threads lock").iter().flatten() {
-            thread.unpark();
-        }
+        self.unpark_workers();
     }
 
     /// Installs a table's input and arrangement, keeping `retain` milliseconds of history

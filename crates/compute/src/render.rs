@@ -360,14 +360,14 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
     /// One input of a join arranged by its join keys: an installed index's arrangement when
     /// the input is a stored collection and the keys are exactly the index's columns (shared,
     /// nothing new is built), else `rows` keyed and arranged here.
-    fn keyed_side(&mut self, plan: &RelExpr, rows: &Rows<'s, T>, keys: Vec<ScalarExpr>) -> (Keyed<'s, T>, Errs<'s, T>) {
+    fn keyed_side(&mut self, plan: &RelExpr, rows: &Rows<'s, T>, keys: Vec<ScalarExpr>) -> (Keyed<'s, T>, Errs<'s, T>, bool) {
         if let Some((id, columns)) = RelExpr::join_input_index_key(plan, &keys) {
             if let Some(arranged) = T::import_index(self, id, &columns) {
-                return (arranged, self.empty_errs());
+                return (arranged, self.empty_errs(), true);
             }
         }
         let (keyed, errs) = keyed(rows.clone(), keys);
-        (keyed.arrange_by_key(), errs)
+        (keyed.arrange_by_key(), errs, false)
     }
 
     fn render_node(&mut self, plan: &RelExpr) -> (Rows<'s, T>, Errs<'s, T>) {
@@ -510,9 +510,9 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 let (l, le) = self.render(left);
                 let (r, re) = self.render(right);
                 let (lk, rk): (Vec<ScalarExpr>, Vec<ScalarExpr>) = keys.iter().cloned().unzip();
-                let (larr, lerr) = self.keyed_side(left, &l, lk);
-                let (rarr, rerr) = self.keyed_side(right, &r, rk);
-                let matched = larr.join_core(rarr, |key: &Row, lrow: &Row, rrow: &Row| {
+                let (larr, lerr, l_indexed) = self.keyed_side(left, &l, lk);
+                let (rarr, rerr, r_indexed) = self.keyed_side(right, &r, rk);
+                let mut matched = larr.join_core(rarr, |key: &Row, lrow: &Row, rrow: &Row| {
                     // An index holds rows with NULL keys, which equal nothing.
                     if key.iter().any(|d| d.is_null()) {
                         return None;
@@ -523,6 +523,11 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                     });
                     Some(((lrow.clone(), rrow.clone()), joined))
                 });
+                if let Some(ts) = self.as_of.filter(|_| l_indexed || r_indexed) {
+                    // An index is imported as it is, not advanced to the read time like other
+                    // imports (see `as_of`): advance what the join read from it instead.
+                    matched = matched.delay(move |t| t.at_least(ts));
+                }
                 let (matched, resid_err) = match residual.clone() {
                     None => (matched, self.empty_errs()),
                     Some(pred) => split(matched.flat_map(move |(sides, row)| match pred.holds(&row) {
@@ -550,12 +555,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 aggregates,
                 global,
             } => {
-                let (mut rows, errs) = self.render(input);
-                if let Some(ts) = self.as_of {
-                    // Inputs read through an index are not advanced to the read time on import
-                    // (see `as_of`): advance them here, so the reduction runs once.
-                    rows = rows.delay(move |t| t.at_least(ts));
-                }
+                let (rows, errs) = self.render(input);
                 let group_key_arity = group_key.len();
                 let group_key = group_key.clone();
                 let aggs = aggregates.clone();

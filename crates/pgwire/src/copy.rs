@@ -134,7 +134,8 @@ impl CopyHandler for Handler {
                 "COPY data without a COPY FROM STDIN".into(),
             ))));
         };
-        let n = self.adapter.copy_in(p.table, p.data).await.map_err(|e| user_error(&e))?;
+        let rows = p.data.finish().map_err(|e| user_error(&e))?;
+        let n = self.adapter.copy_in(p.table, rows).await.map_err(|e| user_error(&e))?;
         client.send(M::CommandComplete(CommandComplete::new(format!("COPY {n}")))).await?;
         Ok(())
     }
