@@ -1,5 +1,6 @@
-//! Update latency of maintained views against recomputing them, for a multi-way join view and
-//! a window-function view (issue 4's benchmark table).
+//! Update latency of maintained views against recomputing them, for a multi-way join view, a
+//! window-function view (issue 4's benchmark table), and a global `max`/`min` beside a count and
+//! a top 10 of the whole table (the hierarchical reductions of issue 9).
 //!
 //! `cargo build --release --bin riffle && cargo run --release -p riffle-benches --bin view_updates [orders]`
 //! Starts the release `riffle` binary on a temporary data directory and prints a table.
@@ -92,6 +93,31 @@ async fn main() {
             "SELECT customer_id, id, qty FROM (SELECT customer_id, id, qty, row_number() OVER (PARTITION BY customer_id ORDER BY qty DESC, id) AS rn FROM orders) x WHERE rn = 1",
             "SELECT qty FROM top_order WHERE customer_id = 7",
             |i| format!("INSERT INTO orders VALUES ({}, 7, 1, {})", next_id + 1000 + i, 100 + i),
+            30,
+            3,
+        )
+        .await,
+    );
+    // Aggregates over the whole table: one group of every order.
+    results.push(
+        measure(
+            &client,
+            "latest_order",
+            "SELECT max(id) AS last_id, min(qty) AS min_qty, count(*) AS n FROM orders",
+            "SELECT last_id FROM latest_order",
+            |i| format!("INSERT INTO orders VALUES ({}, 9, 2, 1)", next_id + 2000 + i),
+            30,
+            3,
+        )
+        .await,
+    );
+    results.push(
+        measure(
+            &client,
+            "top10_qty",
+            "SELECT id, qty FROM orders ORDER BY qty DESC, id LIMIT 10",
+            "SELECT max(qty) FROM top10_qty",
+            |i| format!("INSERT INTO orders VALUES ({}, 11, 3, {})", next_id + 3000 + i, 1000 + i),
             30,
             3,
         )

@@ -9,6 +9,7 @@
 
 mod accumulate;
 mod controller;
+mod hierarchical;
 pub mod introspect;
 mod render;
 mod worker;

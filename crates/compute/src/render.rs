@@ -9,6 +9,7 @@
 //! the outer scope can do (import arrangements, start an iteration).
 
 use crate::accumulate::Accumulable;
+use crate::hierarchical;
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::operators::iterate::Iterate;
@@ -567,10 +568,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                     }
                     Ok((key, Row::new(vals)))
                 }));
-                let (ok, rerr) = match Accumulable::plan(aggregates) {
-                    Some(totals) => split(totals.render(pairs, group_key_arity)),
-                    None => split(reduce_groups(pairs, aggregates.clone())),
-                };
+                let (ok, rerr) = reduce(pairs, aggregates, group_key_arity);
                 let errs = errs.concat(perr).concat(rerr);
                 if *global {
                     // A global aggregate has one row even over no input: add the default row
@@ -631,24 +629,17 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 offset,
             } => {
                 let (rows, errs) = self.render(input);
-                let order = order_by.clone();
                 let (limit, offset) = (*limit, *offset);
-                let top = by_key(rows, group_key.clone()).reduce(move |_k: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
-                    let mut skip = offset as i64;
-                    let mut take = limit.map_or(i64::MAX, |l| l as i64);
-                    for (row, mut n) in sorted(input, &order) {
-                        let skipped = n.min(skip);
-                        skip -= skipped;
-                        n -= skipped;
-                        let taken = n.min(take);
-                        take -= taken;
-                        if taken > 0 {
-                            output.push((row.clone(), taken));
-                        }
-                        if take == 0 {
-                            break;
-                        }
-                    }
+                let mut groups = by_key(rows, group_key.clone());
+                if let Some(limit) = limit {
+                    // Only a bucket's first offset + limit rows can be among its group's.
+                    let order = order_by.clone();
+                    let keep = offset.saturating_add(limit);
+                    groups = hierarchical::bucketed(groups, move |input, output| top_k(input, &order, 0, Some(keep), output));
+                }
+                let order = order_by.clone();
+                let top = groups.reduce(move |_k: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
+                    top_k(input, &order, offset, limit, output)
                 });
                 (top.map(|(_, row)| row), errs)
             }
@@ -688,6 +679,80 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
             }
         }
     }
+}
+
+/// Rows `offset..offset + limit` of a group in `order`, counting duplicates.
+fn top_k(input: &[(&Row, Diff)], order: &[ColumnOrder], offset: usize, limit: Option<usize>, output: &mut Vec<(Row, Diff)>) {
+    let mut skip = offset.min(i64::MAX as usize) as i64;
+    let mut take = limit.map_or(i64::MAX, |l| l.min(i64::MAX as usize) as i64);
+    for (row, mut n) in sorted(input, order) {
+        let skipped = n.min(skip);
+        skip -= skipped;
+        n -= skipped;
+        let taken = n.min(take);
+        take -= taken;
+        if taken > 0 {
+            output.push((row.clone(), taken));
+        }
+        if take == 0 {
+            break;
+        }
+    }
+}
+
+/// Renders a reduction of `(key, values)` pairs (`values`: each aggregate's argument) into
+/// rows of the key followed by the aggregates: counts and integer sums as running totals,
+/// `min`/`max`/`bool_and`/`bool_or` hierarchically, both kinds side by side (joined on the key)
+/// when a reduction mixes them, and anything else by the general reduction.
+fn reduce<'s, T: RenderTime>(
+    pairs: VecCollection<'s, T, (Row, Row), Diff>,
+    aggregates: &[AggregateExpr],
+    key_arity: usize,
+) -> (VecCollection<'s, T, Row, Diff>, Errs<'s, T>) {
+    if let Some(totals) = Accumulable::plan(aggregates) {
+        return split(totals.render(pairs, key_arity));
+    }
+    if hierarchical::all_hierarchical(aggregates) {
+        return split(hierarchical::render_aggregates(pairs, aggregates.to_vec()));
+    }
+    // Which aggregates are hierarchical; the rest must all be totals to be split off.
+    let (hier, tot): (Vec<usize>, Vec<usize>) = (0..aggregates.len()).partition(|&i| hierarchical::is_hierarchical(&aggregates[i].func));
+    let pick = |idx: &[usize]| idx.iter().map(|&i| aggregates[i].clone()).collect::<Vec<_>>();
+    let Some(totals) = Accumulable::plan(&pick(&tot)) else {
+        return split(reduce_groups(pairs, aggregates.to_vec()));
+    };
+    let (tot_idx, hier_idx) = (tot.clone(), hier.clone());
+    let (t_ok, t_err) = split(totals.render(pairs.clone().map(move |(k, v)| (k, v.project(&tot_idx))), key_arity));
+    let (h_ok, h_err) = split(hierarchical::render_aggregates(
+        pairs.map(move |(k, v)| (k, v.project(&hier_idx))),
+        pick(&hier),
+    ));
+    let key_cols: Vec<usize> = (0..key_arity).collect();
+    let keyed = move |width: usize| {
+        let key_cols = key_cols.clone();
+        let value_cols: Vec<usize> = (key_arity..key_arity + width).collect();
+        move |row: Row| (row.project(&key_cols), row.project(&value_cols))
+    };
+    // Each aggregate's place: (from the totals part, its column there).
+    let mut places = vec![(false, 0); aggregates.len()];
+    for (j, &i) in tot.iter().enumerate() {
+        places[i] = (true, j);
+    }
+    for (j, &i) in hier.iter().enumerate() {
+        places[i] = (false, j);
+    }
+    let joined = t_ok
+        .map(keyed(tot.len()))
+        .join(h_ok.map(keyed(hier.len())))
+        .map(move |(key, (t, h))| {
+            Row::build(|p| {
+                p.extend_by_row(&key);
+                for &(from_totals, j) in &places {
+                    p.push(if from_totals { t.get(j) } else { h.get(j) });
+                }
+            })
+        });
+    (joined, t_err.concat(h_err))
 }
 
 /// The general reduction: each group's aggregates computed from all of its rows whenever it
