@@ -213,6 +213,7 @@ impl RenderTime for Timestamp {
             let mut icx = RenderContext {
                 delay: None,
                 as_of: None,
+                hierarchical: cx.hierarchical,
                 scope: inner,
                 traces: None,
                 bound: bound.iter().map(|(k, v)| (*k, enter(v))).collect(),
@@ -281,6 +282,10 @@ pub struct RenderContext<'s, 't, T: RenderTime = Timestamp> {
     /// of `2` over one row is 2.00000000000000000000, over two 2.0000000000000000) would keep
     /// the earlier form, since rows compare by value.
     pub as_of: Option<Timestamp>,
+    /// Global reductions and top-k (no group key: one group of the whole input) are computed
+    /// hierarchically in maintained dataflows (see `crate::hierarchical`); a transient query
+    /// computes each group once, where the extra levels would only cost.
+    pub hierarchical: bool,
     scope: Scope<'s, T>,
     traces: Option<Traces<'t>>,
     bound: BTreeMap<GlobalId, (Rows<'s, T>, Errs<'s, T>)>,
@@ -300,6 +305,7 @@ impl<'s, 't> RenderContext<'s, 't, Timestamp> {
         RenderContext {
             delay: None,
             as_of: None,
+            hierarchical: true,
             scope,
             traces: Some(traces),
             bound: BTreeMap::new(),
@@ -568,7 +574,8 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                     }
                     Ok((key, Row::new(vals)))
                 }));
-                let (ok, rerr) = reduce(pairs, aggregates, group_key_arity);
+                let hierarchical = self.hierarchical && group_key_arity == 0;
+                let (ok, rerr) = reduce(pairs, aggregates, group_key_arity, hierarchical);
                 let errs = errs.concat(perr).concat(rerr);
                 if *global {
                     // A global aggregate has one row even over no input: add the default row
@@ -631,7 +638,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 let (rows, errs) = self.render(input);
                 let (limit, offset) = (*limit, *offset);
                 let mut groups = by_key(rows, group_key.clone());
-                if let Some(limit) = limit {
+                if let Some(limit) = limit.filter(|_| self.hierarchical && group_key.is_empty()) {
                     // Only a bucket's first offset + limit rows can be among its group's.
                     let order = order_by.clone();
                     let keep = offset.saturating_add(limit);
@@ -701,16 +708,20 @@ fn top_k(input: &[(&Row, Diff)], order: &[ColumnOrder], offset: usize, limit: Op
 }
 
 /// Renders a reduction of `(key, values)` pairs (`values`: each aggregate's argument) into
-/// rows of the key followed by the aggregates: counts and integer sums as running totals,
-/// `min`/`max`/`bool_and`/`bool_or` hierarchically, both kinds side by side (joined on the key)
-/// when a reduction mixes them, and anything else by the general reduction.
+/// rows of the key followed by the aggregates: counts and integer sums as running totals;
+/// when `hierarchical`, `min`/`max`/`bool_and`/`bool_or` in buckets, both kinds side by side
+/// (joined on the key) when a reduction mixes them; anything else by the general reduction.
 fn reduce<'s, T: RenderTime>(
     pairs: VecCollection<'s, T, (Row, Row), Diff>,
     aggregates: &[AggregateExpr],
     key_arity: usize,
+    hierarchical: bool,
 ) -> (VecCollection<'s, T, Row, Diff>, Errs<'s, T>) {
     if let Some(totals) = Accumulable::plan(aggregates) {
         return split(totals.render(pairs, key_arity));
+    }
+    if !hierarchical {
+        return split(reduce_groups(pairs, aggregates.to_vec()));
     }
     if hierarchical::all_hierarchical(aggregates) {
         return split(hierarchical::render_aggregates(pairs, aggregates.to_vec()));

@@ -299,6 +299,7 @@ impl<'w> ComputeWorker<'w> {
             let mut cx = RenderContext::new(scope, Traces { rows: traces, indexes }, worker_index);
             cx.delay = delay;
             cx.as_of = as_of;
+            cx.hierarchical = as_of.is_none();
             let (rows, errs) = cx.render(plan);
             (
                 rows.inspect(move |_| rows_counter.set(rows_counter.get() + 1))
