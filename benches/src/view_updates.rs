@@ -15,6 +15,7 @@ use tokio_postgres::Client;
 async fn measure(
     client: &Client,
     name: &str,
+    options: &str,
     query: &str,
     probe: &str,
     insert: impl Fn(i64) -> String,
@@ -22,7 +23,7 @@ async fn measure(
     scratch_runs: usize,
 ) -> (String, Duration, Duration, Duration) {
     client
-        .batch_execute(&format!("CREATE MATERIALIZED VIEW {name} AS {query}"))
+        .batch_execute(&format!("CREATE MATERIALIZED VIEW {name} {options} AS {query}"))
         .await
         .unwrap();
     client.query(probe, &[]).await.unwrap();
@@ -42,7 +43,7 @@ async fn measure(
         scratch.push(start.elapsed());
     }
     (
-        name.to_string(),
+        format!("{name} {options}").trim().to_string(),
         percentile(&mut incremental, 0.5),
         percentile(&mut incremental, 0.99),
         percentile(&mut scratch, 0.5),
@@ -78,6 +79,7 @@ async fn main() {
         measure(
             &client,
             "region_category",
+            "",
             "SELECT c.region, p.category, sum(o.qty) AS qty, count(*) AS n FROM orders o JOIN customers c ON o.customer_id = c.id JOIN products p ON o.product_id = p.id GROUP BY c.region, p.category",
             "SELECT n FROM region_category WHERE region = 'r3' AND category = 'c5'",
             |i| format!("INSERT INTO orders VALUES ({}, 3, 5, 1)", next_id + i),
@@ -90,6 +92,7 @@ async fn main() {
         measure(
             &client,
             "top_order",
+            "",
             "SELECT customer_id, id, qty FROM (SELECT customer_id, id, qty, row_number() OVER (PARTITION BY customer_id ORDER BY qty DESC, id) AS rn FROM orders) x WHERE rn = 1",
             "SELECT qty FROM top_order WHERE customer_id = 7",
             |i| format!("INSERT INTO orders VALUES ({}, 7, 1, {})", next_id + 1000 + i, 100 + i),
@@ -103,6 +106,7 @@ async fn main() {
         measure(
             &client,
             "latest_order",
+            "",
             "SELECT max(id) AS last_id, min(qty) AS min_qty, count(*) AS n FROM orders",
             "SELECT last_id FROM latest_order",
             |i| format!("INSERT INTO orders VALUES ({}, 9, 2, 1)", next_id + 2000 + i),
@@ -115,6 +119,7 @@ async fn main() {
         measure(
             &client,
             "top10_qty",
+            "",
             "SELECT id, qty FROM orders ORDER BY qty DESC, id LIMIT 10",
             "SELECT max(qty) FROM top10_qty",
             |i| format!("INSERT INTO orders VALUES ({}, 11, 3, {})", next_id + 3000 + i, 1000 + i),
@@ -123,6 +128,25 @@ async fn main() {
         )
         .await,
     );
+    // Two groups of half the orders each, reduced directly and in buckets.
+    for (name, options, base) in [
+        ("half_max", "", 100_000),
+        ("half_max_b", "WITH (EXPECTED GROUP SIZE 200000)", 200_000),
+    ] {
+        results.push(
+            measure(
+                &client,
+                name,
+                options,
+                "SELECT product_id % 2 AS half, max(qty) AS top, count(*) AS n FROM orders GROUP BY 1",
+                &format!("SELECT top FROM {name} WHERE half = 1"),
+                |i| format!("INSERT INTO orders VALUES ({}, 13, 3, {})", next_id + base + i, base + i),
+                30,
+                3,
+            )
+            .await,
+        );
+    }
     println!(
         "orders: {orders}, customers: {customers}, products: {products}, load: {:.1} s",
         load_time.as_secs_f64()

@@ -901,13 +901,14 @@ impl Coordinator {
                 depends_on,
                 retain_history,
                 refresh,
+                group_size,
                 ..
             } => CatalogItem {
                 id,
                 name,
                 desc,
                 kind: if materialized {
-                    ItemKind::MaterializedView { plan, refresh }
+                    ItemKind::MaterializedView { plan, refresh, group_size }
                 } else {
                     ItemKind::View { plan }
                 },
@@ -1159,7 +1160,9 @@ impl Coordinator {
         let retain = item.retain_history.unwrap_or(self.retain_default);
         match &item.kind {
             ItemKind::Table(_) | ItemKind::Source(_) => compute.create_table(item.id, retain),
-            ItemKind::MaterializedView { plan, refresh } => compute.create_view(item.id, plan.clone(), retain, *refresh),
+            ItemKind::MaterializedView { plan, refresh, group_size } => {
+                compute.create_view(item.id, plan.clone(), retain, *refresh, *group_size)
+            }
             ItemKind::Index { on, keys } => compute.create_index(item.id, *on, keys.clone()),
             ItemKind::View { .. } | ItemKind::Connection(_) | ItemKind::Sink(_) | ItemKind::Model(_) => return,
         }

@@ -69,6 +69,8 @@ pub(crate) enum Command {
         plan: RelExpr,
         retain: Timestamp,
         refresh: Option<riffle_repr::RefreshSchedule>,
+        /// `EXPECTED GROUP SIZE`: grouped `min`/`max`/top-k are maintained hierarchically.
+        group_size: Option<u64>,
     },
     CreateIndex {
         id: GlobalId,
@@ -200,9 +202,23 @@ impl ComputeController {
         self.broadcast(Command::CreateTable { id, retain });
     }
 
-    /// Installs a materialized view's dataflow, keeping `retain` milliseconds of history.
-    pub fn create_view(&self, id: GlobalId, plan: RelExpr, retain: Timestamp, refresh: Option<riffle_repr::RefreshSchedule>) {
-        self.broadcast(Command::CreateView { id, plan, retain, refresh });
+    /// Installs a materialized view's dataflow, keeping `retain` milliseconds of history;
+    /// `group_size`: the view's `EXPECTED GROUP SIZE`.
+    pub fn create_view(
+        &self,
+        id: GlobalId,
+        plan: RelExpr,
+        retain: Timestamp,
+        refresh: Option<riffle_repr::RefreshSchedule>,
+        group_size: Option<u64>,
+    ) {
+        self.broadcast(Command::CreateView {
+            id,
+            plan,
+            retain,
+            refresh,
+            group_size,
+        });
     }
 
     /// Installs an index: an arrangement of `on` by `keys`, with `on`'s history retention.

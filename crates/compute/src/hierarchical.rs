@@ -3,25 +3,24 @@
 //!
 //! Differential's `reduce` hands its logic every value of a group whenever the group changes:
 //! a maintained `max(ts)` over a table, or the top 10 rows of it, re-reads the whole table on
-//! every insert (110–190 ms per insert into a 250,000-row group). These aggregates can be
-//! computed in stages, because the result over a set is the result over the results of its
-//! parts. Each row goes to a bucket (a hash of the row, so the same row always lands in the
-//! same bucket and its retraction finds it); a first reduction computes each group's aggregate
-//! per bucket among [`BUCKETS`]`[0]`, the next one over those partial results in coarser
+//! every insert (100–400 ms per insert into 300,000 rows). These aggregates can be computed in
+//! stages, because the result over a set is the result over the results of its parts. Each
+//! row goes to a bucket (a hash of the row, so the same row always lands in the same bucket
+//! and its retraction finds it); a first reduction computes each group's aggregate per bucket
+//! among the finest count (say 4096), the next one over those partial results in coarser
 //! buckets (each bucket number taken modulo the next count, so a coarse bucket gathers whole
-//! fine ones), and the final reduction over at most the last count of partial results per
-//! group. A change re-reads its fine bucket (about 1/4096 of the group), then at most 64
-//! partial results per level (1–2 ms per insert into the same group).
+//! fine ones), and the final reduction over at most 64 partial results per group. A change
+//! re-reads its fine bucket, then at most 64 partial results per level (3–5 ms per insert).
 //!
-//! The price is two more reductions for every change, which a group of a few dozen rows does
-//! not repay: with every grouped `max` and top-k bucketed, Nexmark's per-auction views (q9,
-//! q18, q19: top-k per auction or bidder, ~20 rows each) spent about twice the server CPU per
-//! event. So rendering buckets only the reductions whose one group is the whole input
-//! (aggregates without GROUP BY, top-k without PARTITION BY: a dashboard's `max(ts)`, a view's
-//! `ORDER BY … LIMIT 10`), in maintained dataflows (a transient query computes its groups
-//! once); grouped reductions keep the single general reduction. A per-view hint of the
-//! expected group size, as Materialize's `AGGREGATE INPUT GROUP SIZE`, would extend it to
-//! grouped views with large groups.
+//! The price is one more reduction per level for every change, which a group of a few dozen
+//! rows does not repay: with every grouped `max` and top-k bucketed, Nexmark's per-auction
+//! views (q9, q18, q19: top-k per auction or bidder, ~20 rows each) spent about twice the
+//! server CPU per event. So [`Buckets`] buckets by default only the reductions whose one group
+//! is the whole input (aggregates without GROUP BY, top-k without PARTITION BY: a dashboard's
+//! `max(ts)`, a view's `ORDER BY … LIMIT 10`), and grouped ones when the view says how large
+//! its groups grow (`CREATE MATERIALIZED VIEW … WITH (EXPECTED GROUP SIZE n)`, like
+//! Materialize's `AGGREGATE INPUT GROUP SIZE`); [`levels`] picks the bucket counts for that
+//! size. Transient queries reduce each group once and never bucket.
 
 use std::hash::{Hash, Hasher};
 
@@ -31,9 +30,57 @@ use riffle_repr::{Datum, DatumRef, Diff, Row};
 
 use crate::render::RenderTime;
 
-/// Bucket counts of the levels before the final reduction, finest first; each count divides
-/// the one before it.
-pub const BUCKETS: [u64; 2] = [4096, 64];
+/// The rows a global reduction's one group is planned for, without `EXPECTED GROUP SIZE`:
+/// buckets of 4096 and 64.
+const DEFAULT_GLOBAL_SIZE: u64 = 1 << 18;
+
+/// Which reductions of a dataflow are computed in buckets, and in which.
+#[derive(Clone, Debug, Default)]
+pub struct Buckets {
+    /// Levels for reductions without a group key (one group of the whole input).
+    global: Vec<u64>,
+    /// Levels for grouped reductions.
+    grouped: Vec<u64>,
+}
+
+impl Buckets {
+    /// No bucketing: a transient query reduces each group once.
+    pub fn none() -> Self {
+        Buckets::default()
+    }
+
+    /// A maintained dataflow: global reductions are bucketed for [`DEFAULT_GLOBAL_SIZE`] rows
+    /// or the view's `EXPECTED GROUP SIZE`, grouped ones only when the view gives one.
+    pub fn for_view(group_size: Option<u64>) -> Self {
+        Buckets {
+            global: levels(group_size.unwrap_or(DEFAULT_GLOBAL_SIZE)),
+            grouped: group_size.map(levels).unwrap_or_default(),
+        }
+    }
+
+    /// The bucket counts for a reduction with or without a group key (empty: reduce directly).
+    pub fn levels(&self, grouped: bool) -> &[u64] {
+        if grouped {
+            &self.grouped
+        } else {
+            &self.global
+        }
+    }
+}
+
+/// Bucket counts for groups of up to `size` rows, finest first: powers of 64 that leave at
+/// least 16 rows per bucket on average (each level then reduces up to 64 partial results; a
+/// level for fewer rows costs more than re-reading them). Each count divides the one before.
+pub fn levels(size: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut b: u64 = 64;
+    while b.saturating_mul(16) <= size && b <= 1 << 30 {
+        out.push(b);
+        b *= 64;
+    }
+    out.reverse();
+    out
+}
 
 /// Whether every aggregate can be computed from partial results of the same aggregate.
 pub fn all_hierarchical(aggregates: &[AggregateExpr]) -> bool {
@@ -49,12 +96,12 @@ pub fn is_hierarchical(func: &AggregateFunc) -> bool {
     )
 }
 
-/// The bucket of a row among [`BUCKETS`]`[0]`: a hash of its value, stable for the life of
-/// the process (equal rows share a bucket, so a retraction meets its insertion).
-fn bucket_of(row: &Row) -> u64 {
+/// The bucket of a row among `buckets`: a hash of its value, stable for the life of the
+/// process (equal rows share a bucket, so a retraction meets its insertion).
+fn bucket_of(row: &Row, buckets: u64) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     row.hash(&mut h);
-    h.finish() % BUCKETS[0]
+    h.finish() % buckets
 }
 
 /// The key with a bucket column appended.
@@ -79,21 +126,22 @@ fn rebucket(key: &Row, modulus: Option<u64>) -> Row {
     })
 }
 
-/// Reduces `pairs` (group key, row) through the bucketed levels: each level's `logic` turns a
-/// bucket's rows (with multiplicities, some possibly not positive) into its partial rows. The
-/// result holds, per group key, the partial rows of at most the last level's bucket count
-/// buckets, for the caller's final reduction.
-pub fn bucketed<'s, T, L>(pairs: VecCollection<'s, T, (Row, Row), Diff>, logic: L) -> VecCollection<'s, T, (Row, Row), Diff>
+/// Reduces `pairs` (group key, row) through bucketed levels (`levels`, finest first, not
+/// empty): each level's `logic` turns a bucket's rows (with multiplicities, some possibly not
+/// positive) into its partial rows. The result holds, per group key, the partial rows of at
+/// most the last level's bucket count buckets, for the caller's final reduction.
+pub fn bucketed<'s, T, L>(pairs: VecCollection<'s, T, (Row, Row), Diff>, levels: &[u64], logic: L) -> VecCollection<'s, T, (Row, Row), Diff>
 where
     T: RenderTime,
     L: Fn(&[(&Row, Diff)], &mut Vec<(Row, Diff)>) + Clone + 'static,
 {
-    let mut stage = pairs.map(|(key, row)| {
-        let b = bucket_of(&row);
+    let finest = levels[0];
+    let mut stage = pairs.map(move |(key, row)| {
+        let b = bucket_of(&row, finest);
         (with_bucket(&key, b), row)
     });
-    for level in 0..BUCKETS.len() {
-        let next = BUCKETS.get(level + 1).copied();
+    for level in 0..levels.len() {
+        let next = levels.get(level + 1).copied();
         let logic = logic.clone();
         stage = stage
             .reduce(move |_key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| logic(input, output))
@@ -108,10 +156,11 @@ where
 pub fn render_aggregates<'s, T: RenderTime>(
     pairs: VecCollection<'s, T, (Row, Row), Diff>,
     aggs: Vec<AggregateExpr>,
+    levels: &[u64],
 ) -> VecCollection<'s, T, Result<Row, EvalError>, Diff> {
     let funcs: Vec<AggregateFunc> = aggs.into_iter().map(|a| a.func).collect();
     let level_funcs = funcs.clone();
-    let partials = bucketed(pairs, move |input, output| {
+    let partials = bucketed(pairs, levels, move |input, output| {
         if let Ok(datums) = combine(&level_funcs, input) {
             output.push((Row::new(datums), 1));
         }
@@ -143,10 +192,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_divide() {
-        for w in BUCKETS.windows(2) {
-            assert_eq!(w[0] % w[1], 0, "each bucket count divides the one before");
+    fn levels_divide_and_fit_the_size() {
+        assert!(levels(1000).is_empty(), "groups of a thousand rows are reduced directly");
+        assert_eq!(levels(10_000), vec![64]);
+        assert_eq!(levels(250_000), vec![4096, 64]);
+        assert_eq!(levels(DEFAULT_GLOBAL_SIZE), vec![4096, 64]);
+        assert_eq!(levels(100_000_000), vec![262_144, 4096, 64]);
+        assert!(!levels(u64::MAX).is_empty());
+        for size in [1, 64, 5000, 1 << 20, 1 << 40, u64::MAX] {
+            let l = levels(size);
+            for w in l.windows(2) {
+                assert_eq!(w[0] % w[1], 0, "each bucket count divides the one before");
+            }
+            if let Some(&finest) = l.first() {
+                assert!(finest * 16 <= size, "at least 16 rows per bucket for {size}");
+            }
         }
+        assert!(Buckets::none().levels(false).is_empty());
+        assert!(Buckets::for_view(None).levels(true).is_empty());
+        assert_eq!(Buckets::for_view(Some(10_000)).levels(true), &[64]);
     }
 
     #[test]
@@ -163,8 +227,8 @@ mod tests {
     fn equal_rows_share_a_bucket() {
         let a = Row::new(vec![Datum::Int64(42), Datum::String("x".into())]);
         let b = Row::new(vec![Datum::Int64(42), Datum::String("x".into())]);
-        assert_eq!(bucket_of(&a), bucket_of(&b));
-        assert!(bucket_of(&a) < BUCKETS[0]);
+        assert_eq!(bucket_of(&a, 4096), bucket_of(&b, 4096));
+        assert!(bucket_of(&a, 4096) < 4096);
     }
 
     #[test]

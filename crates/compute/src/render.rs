@@ -9,7 +9,7 @@
 //! the outer scope can do (import arrangements, start an iteration).
 
 use crate::accumulate::Accumulable;
-use crate::hierarchical;
+use crate::hierarchical::{self, Buckets};
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::operators::iterate::Iterate;
@@ -206,6 +206,7 @@ impl RenderTime for Timestamp {
         let locals = cx.locals.clone();
         let worker_index = cx.worker_index;
         let step = step.clone();
+        let buckets = cx.buckets.clone();
         let seed = b.map(Ok).concat(be.map(Err));
         let seed_inner = seed.clone();
         let result = seed.iterate(move |inner, x| {
@@ -213,7 +214,7 @@ impl RenderTime for Timestamp {
             let mut icx = RenderContext {
                 delay: None,
                 as_of: None,
-                hierarchical: cx.hierarchical,
+                buckets: buckets.clone(),
                 scope: inner,
                 traces: None,
                 bound: bound.iter().map(|(k, v)| (*k, enter(v))).collect(),
@@ -282,10 +283,11 @@ pub struct RenderContext<'s, 't, T: RenderTime = Timestamp> {
     /// of `2` over one row is 2.00000000000000000000, over two 2.0000000000000000) would keep
     /// the earlier form, since rows compare by value.
     pub as_of: Option<Timestamp>,
-    /// Global reductions and top-k (no group key: one group of the whole input) are computed
-    /// hierarchically in maintained dataflows (see `crate::hierarchical`); a transient query
-    /// computes each group once, where the extra levels would only cost.
-    pub hierarchical: bool,
+    /// Which reductions and top-k are computed in buckets (see `crate::hierarchical`): in a
+    /// maintained dataflow those without a group key (one group of the whole input), and
+    /// grouped ones when the view gives `EXPECTED GROUP SIZE`; in a transient query none,
+    /// since it reduces each group once and the extra levels would only cost.
+    pub buckets: Buckets,
     scope: Scope<'s, T>,
     traces: Option<Traces<'t>>,
     bound: BTreeMap<GlobalId, (Rows<'s, T>, Errs<'s, T>)>,
@@ -305,7 +307,7 @@ impl<'s, 't> RenderContext<'s, 't, Timestamp> {
         RenderContext {
             delay: None,
             as_of: None,
-            hierarchical: true,
+            buckets: Buckets::for_view(None),
             scope,
             traces: Some(traces),
             bound: BTreeMap::new(),
@@ -574,8 +576,8 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                     }
                     Ok((key, Row::new(vals)))
                 }));
-                let hierarchical = self.hierarchical && group_key_arity == 0;
-                let (ok, rerr) = reduce(pairs, aggregates, group_key_arity, hierarchical);
+                let levels = self.buckets.levels(group_key_arity > 0).to_vec();
+                let (ok, rerr) = reduce(pairs, aggregates, group_key_arity, &levels);
                 let errs = errs.concat(perr).concat(rerr);
                 if *global {
                     // A global aggregate has one row even over no input: add the default row
@@ -638,11 +640,12 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 let (rows, errs) = self.render(input);
                 let (limit, offset) = (*limit, *offset);
                 let mut groups = by_key(rows, group_key.clone());
-                if let Some(limit) = limit.filter(|_| self.hierarchical && group_key.is_empty()) {
+                let levels = self.buckets.levels(!group_key.is_empty());
+                if let Some(limit) = limit.filter(|_| !levels.is_empty()) {
                     // Only a bucket's first offset + limit rows can be among its group's.
                     let order = order_by.clone();
                     let keep = offset.saturating_add(limit);
-                    groups = hierarchical::bucketed(groups, move |input, output| top_k(input, &order, 0, Some(keep), output));
+                    groups = hierarchical::bucketed(groups, levels, move |input, output| top_k(input, &order, 0, Some(keep), output));
                 }
                 let order = order_by.clone();
                 let top = groups.reduce(move |_k: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
@@ -709,22 +712,22 @@ fn top_k(input: &[(&Row, Diff)], order: &[ColumnOrder], offset: usize, limit: Op
 
 /// Renders a reduction of `(key, values)` pairs (`values`: each aggregate's argument) into
 /// rows of the key followed by the aggregates: counts and integer sums as running totals;
-/// when `hierarchical`, `min`/`max`/`bool_and`/`bool_or` in buckets, both kinds side by side
+/// given bucket `levels`, `min`/`max`/`bool_and`/`bool_or` in buckets, both kinds side by side
 /// (joined on the key) when a reduction mixes them; anything else by the general reduction.
 fn reduce<'s, T: RenderTime>(
     pairs: VecCollection<'s, T, (Row, Row), Diff>,
     aggregates: &[AggregateExpr],
     key_arity: usize,
-    hierarchical: bool,
+    levels: &[u64],
 ) -> (VecCollection<'s, T, Row, Diff>, Errs<'s, T>) {
     if let Some(totals) = Accumulable::plan(aggregates) {
         return split(totals.render(pairs, key_arity));
     }
-    if !hierarchical {
+    if levels.is_empty() {
         return split(reduce_groups(pairs, aggregates.to_vec()));
     }
     if hierarchical::all_hierarchical(aggregates) {
-        return split(hierarchical::render_aggregates(pairs, aggregates.to_vec()));
+        return split(hierarchical::render_aggregates(pairs, aggregates.to_vec(), levels));
     }
     // Which aggregates are hierarchical; the rest must all be totals to be split off.
     let (hier, tot): (Vec<usize>, Vec<usize>) = (0..aggregates.len()).partition(|&i| hierarchical::is_hierarchical(&aggregates[i].func));
@@ -737,6 +740,7 @@ fn reduce<'s, T: RenderTime>(
     let (h_ok, h_err) = split(hierarchical::render_aggregates(
         pairs.map(move |(k, v)| (k, v.project(&hier_idx))),
         pick(&hier),
+        levels,
     ));
     let key_cols: Vec<usize> = (0..key_arity).collect();
     let keyed = move |width: usize| {

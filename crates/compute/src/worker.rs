@@ -1,6 +1,7 @@
 //! The loop each timely worker runs: apply commands, step dataflows, answer peeks.
 
 use crate::controller::{Command, PeekReply, PeekTarget, SubscribeSender};
+use crate::hierarchical::Buckets;
 use crate::introspect::{self, ArrangementKind, ArrangementStats, DataflowStats, Introspection, Measured, WorkerStats};
 use crate::render::{Delay, ErrTrace, Index, IndexTrace, RenderContext, RowTrace, Traces};
 use differential_dataflow::input::InputSession;
@@ -161,13 +162,19 @@ impl<'w> ComputeWorker<'w> {
                 self.create_table(id);
                 self.retain.insert(id, retain);
             }
-            Command::CreateView { id, plan, retain, refresh } => {
+            Command::CreateView {
+                id,
+                plan,
+                retain,
+                refresh,
+                group_size,
+            } => {
                 // A scheduled view sees its inputs' changes at refresh times only (and, when it
                 // starts, everything up to the latest complete time, which reads use).
                 let start = self.time.saturating_sub(1);
                 let delay = refresh.map(|r| std::rc::Rc::new(move |t: Timestamp| r.round_up(start, t)) as Delay);
                 let name = format!("view {id}");
-                let (index, rows, errs, updates) = self.render_arranged(&name, &plan, delay, None);
+                let (index, rows, errs, updates) = self.render_arranged(&name, &plan, delay, None, group_size);
                 self.traces.insert(id, (rows, errs));
                 self.dataflows.insert(id, index);
                 self.dataflow_names.insert(index, name);
@@ -281,13 +288,15 @@ impl<'w> ComputeWorker<'w> {
     /// Renders a plan as its own dataflow with its rows and errors arranged; returns the
     /// dataflow's index (to drop it later) and the two traces.
     /// Also returns a counter of the updates fed into the arrangements.
-    /// `as_of`: a transient query's read time (see [`RenderContext::as_of`]).
+    /// `as_of`: a transient query's read time (see [`RenderContext::as_of`]); `group_size`: a
+    /// view's `EXPECTED GROUP SIZE` (see [`RenderContext::buckets`]).
     fn render_arranged(
         &mut self,
         name: &str,
         plan: &RelExpr,
         delay: Option<Delay>,
         as_of: Option<Timestamp>,
+        group_size: Option<u64>,
     ) -> (usize, RowTrace, ErrTrace, Rc<Cell<u64>>) {
         let index = self.worker.next_dataflow_index();
         let traces = &mut self.traces;
@@ -299,7 +308,11 @@ impl<'w> ComputeWorker<'w> {
             let mut cx = RenderContext::new(scope, Traces { rows: traces, indexes }, worker_index);
             cx.delay = delay;
             cx.as_of = as_of;
-            cx.hierarchical = as_of.is_none();
+            cx.buckets = if as_of.is_some() {
+                Buckets::none()
+            } else {
+                Buckets::for_view(group_size)
+            };
             let (rows, errs) = cx.render(plan);
             (
                 rows.inspect(move |_| rows_counter.set(rows_counter.get() + 1))
@@ -541,7 +554,7 @@ impl<'w> ComputeWorker<'w> {
                     let _ = reply.send(Err(format!("relation {missing} was dropped while the query ran")));
                     return;
                 }
-                let (index, rows, errs, _) = self.render_arranged("peek", &plan, None, Some(ts));
+                let (index, rows, errs, _) = self.render_arranged("peek", &plan, None, Some(ts), None);
                 self.peeks.push(PendingPeek {
                     ts,
                     rows,

@@ -20,6 +20,8 @@ pub enum ItemKind {
         plan: RelExpr,
         /// `REFRESH EVERY`: its changes are applied on this schedule.
         refresh: Option<riffle_repr::RefreshSchedule>,
+        /// `EXPECTED GROUP SIZE`: how large a group of its reductions may grow.
+        group_size: Option<u64>,
     },
     /// An index: an arrangement of a table or view by key columns.
     Index {

@@ -88,6 +88,9 @@ pub enum Plan {
         retain_history: Option<u64>,
         /// `WITH (REFRESH EVERY …)`: changes are applied on a schedule, not as they happen.
         refresh: Option<RefreshSchedule>,
+        /// `WITH (EXPECTED GROUP SIZE n)`: the rows a group of its reductions may reach; their
+        /// `min`/`max`/top-k are then maintained hierarchically (see riffle-compute).
+        group_size: Option<u64>,
     },
     /// CREATE INDEX
     CreateIndex {
@@ -347,6 +350,14 @@ pub struct TrainPlan {
     pub options: Vec<(String, Option<String>)>,
     /// Every catalog item the query reads (for lineage).
     pub depends_on: Vec<GlobalId>,
+}
+
+/// The `WITH (…)` options of a table or view.
+#[derive(Default)]
+struct ObjectOptions {
+    retain_history: Option<u64>,
+    refresh: Option<RefreshSchedule>,
+    group_size: Option<u64>,
 }
 
 impl Planner<'_> {
@@ -811,7 +822,7 @@ impl<'a> Planner<'a> {
 
     /// The `retain_history` option (`RETAIN HISTORY FOR '<interval>'`), in milliseconds.
     fn retain_history(&self, options: &ast::CreateTableOptions) -> Result<Option<u64>, PlanError> {
-        Ok(self.object_options(options, false)?.0)
+        Ok(self.object_options(options, false)?.retain_history)
     }
 
     /// An interval option's value in milliseconds.
@@ -830,20 +841,17 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// The options of a table or materialized view: `RETAIN HISTORY FOR '<interval>'` (in
-    /// milliseconds) and, where `refresh` allows it, `REFRESH EVERY '<interval>' [ALIGNED TO
-    /// <timestamp | milliseconds>]`.
-    fn object_options(
-        &self,
-        options: &ast::CreateTableOptions,
-        refresh: bool,
-    ) -> Result<(Option<u64>, Option<RefreshSchedule>), PlanError> {
+    /// The options of a table or view: `RETAIN HISTORY FOR '<interval>'` (in milliseconds)
+    /// and, for a materialized view, `REFRESH EVERY '<interval>' [ALIGNED TO <timestamp |
+    /// milliseconds>]` and `EXPECTED GROUP SIZE <n>`.
+    fn object_options(&self, options: &ast::CreateTableOptions, materialized: bool) -> Result<ObjectOptions, PlanError> {
         let options = match options {
-            ast::CreateTableOptions::None => return Ok((None, None)),
+            ast::CreateTableOptions::None => return Ok(ObjectOptions::default()),
             ast::CreateTableOptions::With(o) => o,
             other => return Err(PlanError::unsupported(format!("options {other}"))),
         };
-        let (mut retain, mut every, mut aligned_to) = (None, None, None);
+        let refresh = materialized;
+        let (mut retain, mut every, mut aligned_to, mut group_size) = (None, None, None, None);
         for opt in options {
             let ast::SqlOption::KeyValue { key, value } = opt else {
                 return Err(PlanError::InvalidValue(format!("unrecognized parameter \"{opt}\"")));
@@ -863,6 +871,12 @@ impl<'a> Planner<'a> {
                 "refresh_every" | "aligned_to" => {
                     return Err(PlanError::InvalidValue("REFRESH EVERY applies to materialized views only".into()))
                 }
+                "expected_group_size" if materialized => group_size = Some(self.group_size_option(value)?),
+                "expected_group_size" => {
+                    return Err(PlanError::InvalidValue(
+                        "EXPECTED GROUP SIZE applies to materialized views only".into(),
+                    ))
+                }
                 _ => return Err(PlanError::InvalidValue(format!("unrecognized parameter \"{opt}\""))),
             }
         }
@@ -874,7 +888,25 @@ impl<'a> Planner<'a> {
             (None, Some(_)) => return Err(PlanError::InvalidValue("ALIGNED TO needs REFRESH EVERY".into())),
             (None, None) => None,
         };
-        Ok((retain, schedule))
+        Ok(ObjectOptions {
+            retain_history: retain,
+            refresh: schedule,
+            group_size,
+        })
+    }
+
+    /// `EXPECTED GROUP SIZE <n>`: a positive integer.
+    fn group_size_option(&self, value: &ast::Expr) -> Result<u64, PlanError> {
+        let empty = Scope::default();
+        let v = self.plan_expr_hinted(ExprCx::new(&empty, "EXPECTED GROUP SIZE"), value, None)?;
+        match v.expr.eval(&[])? {
+            Datum::Int16(n) if n > 0 => Ok(n as u64),
+            Datum::Int32(n) if n > 0 => Ok(n as u64),
+            Datum::Int64(n) if n > 0 => Ok(n as u64),
+            other => Err(PlanError::InvalidValue(format!(
+                "EXPECTED GROUP SIZE needs a positive integer, not {other:?}"
+            ))),
+        }
     }
 
     /// A constant time for AS OF: milliseconds since the epoch as a number, or a timestamp.
@@ -1010,7 +1042,11 @@ impl<'a> Planner<'a> {
             }
         }
         let depends_on = view_planner.deps.borrow().clone();
-        let (retain_history, refresh) = self.object_options(&cv.options, cv.materialized)?;
+        let ObjectOptions {
+            retain_history,
+            refresh,
+            group_size,
+        } = self.object_options(&cv.options, cv.materialized)?;
         Ok(Plan::CreateView {
             name,
             desc,
@@ -1021,6 +1057,7 @@ impl<'a> Planner<'a> {
             depends_on,
             retain_history,
             refresh,
+            group_size,
         })
     }
 

@@ -799,12 +799,15 @@ fn parse_create_sink(p: &mut Parser, text: String) -> Result<CreateSink, PlanErr
 
 /// Materialize's spelled-out view options become the key-value options sqlparser reads:
 /// `RETAIN HISTORY FOR '<interval>'` → `retain_history = '<interval>'`, `REFRESH EVERY
-/// '<interval>' [ALIGNED TO <time>]` → `refresh_every = '<interval>' [, aligned_to = <time>]`.
+/// '<interval>' [ALIGNED TO <time>]` → `refresh_every = '<interval>' [, aligned_to = <time>]`,
+/// `EXPECTED GROUP SIZE [=] <n>` → `expected_group_size = <n>` (an `=` after a phrase is
+/// taken as part of it).
 fn rewrite_view_options(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     const PHRASES: &[(&[&str], &str, bool)] = &[
         (&["retain", "history", "for"], "retain_history", false),
         (&["refresh", "every"], "refresh_every", false),
         (&["aligned", "to"], "aligned_to", true),
+        (&["expected", "group", "size"], "expected_group_size", false),
     ];
     let sig = significant(&tokens);
     if !sig.first().is_some_and(|&i| is_word(&tokens[i].token, "create")) {
@@ -821,7 +824,11 @@ fn rewrite_view_options(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
             if matched {
                 // A comma separates it from an option before it (not from the opening '(').
                 let after_option = k > 0 && !matches!(tokens[sig[k - 1]].token, Token::LParen | Token::Comma);
-                starts.push((first, sig[k + words.len() - 1], key, *comma && after_option));
+                let mut last = sig[k + words.len() - 1];
+                if let Some(&eq) = sig.get(k + words.len()).filter(|&&i| tokens[i].token == Token::Eq) {
+                    last = eq;
+                }
+                starts.push((first, last, key, *comma && after_option));
             }
         }
     }
@@ -1011,5 +1018,13 @@ mod tests {
             text.contains("refresh_every = '1 day', aligned_to = 1000, retain_history = '1 hour'"),
             "{text}"
         );
+        for sql in [
+            "CREATE MATERIALIZED VIEW v WITH (EXPECTED GROUP SIZE 100000) AS SELECT 1",
+            "CREATE MATERIALIZED VIEW v WITH (EXPECTED GROUP SIZE = 100000) AS SELECT 1",
+            "CREATE MATERIALIZED VIEW v WITH (expected_group_size = 100000) AS SELECT 1",
+        ] {
+            let text = parse(sql).unwrap()[0].to_string();
+            assert!(text.contains("WITH (expected_group_size = 100000)"), "{sql} → {text}");
+        }
     }
 }
