@@ -2,6 +2,8 @@
 //! aggregates, subqueries, window functions, NULLs) become materialized views in Riffle,
 //! created before and between random batches of INSERT/UPDATE/DELETE that both Riffle and
 //! PostgreSQL apply. After every batch each view must equal the same query on PostgreSQL.
+//! Every other view is created `WITH (EXPECTED GROUP SIZE 100000)`, so grouped min/max/top-k
+//! are also checked through their bucketed (hierarchical) form.
 //!
 //! CI runs a fixed seed. A longer run: `RIFFLE_RANDOM_SEED=<n> RIFFLE_RANDOM_ROUNDS=<n>
 //! cargo test -p riffle-tests --test random -- --nocapture`. A mismatch prints the seed, the
@@ -68,7 +70,7 @@ fn predicate(rng: &mut Rng, t: &str) -> String {
 /// values of different scales (2 and 2.00) it keeps whichever it met first, which no
 /// maintained view can reproduce, so such queries would compare arbitrary choices.
 fn query(rng: &mut Rng) -> String {
-    match rng.below(9) {
+    match rng.below(12) {
         0 => format!("SELECT a, b, s FROM t1 WHERE {}", predicate(rng, "t1")),
         1 => format!(
             "SELECT t1.s, {}(t1.b) AS agg, count(*) AS n FROM t1 {} JOIN t2 ON t1.a = t2.a GROUP BY t1.s",
@@ -100,6 +102,25 @@ fn query(rng: &mut Rng) -> String {
         7 => format!(
             "SELECT id, a, {}() OVER (PARTITION BY a ORDER BY b, id) AS r FROM t1",
             rng.pick(&["row_number", "rank", "dense_rank"])
+        ),
+        8 => format!(
+            "SELECT id, a, b FROM (SELECT id, a, b, row_number() OVER (PARTITION BY a ORDER BY b {} NULLS LAST, id) AS r FROM t{}) x WHERE r <= {}",
+            rng.pick(&["ASC", "DESC"]),
+            1 + rng.below(2),
+            1 + rng.below(3)
+        ),
+        9 => format!(
+            "SELECT min(b) AS lo, max(s) AS hi, bool_or(a > 2) AS any_big{} FROM t{} WHERE {}",
+            rng.pick(&["", ", count(*) AS n", ", sum(a) AS sa"]),
+            1 + rng.below(2),
+            predicate(rng, "t1").replace("t1.", "")
+        ),
+        10 => format!(
+            "SELECT id, b, s FROM t{} ORDER BY b {} NULLS FIRST, id LIMIT {} OFFSET {}",
+            1 + rng.below(2),
+            rng.pick(&["ASC", "DESC"]),
+            1 + rng.below(4),
+            rng.below(2)
         ),
         _ => format!(
             "SELECT s, a FROM t1 WHERE {} {} SELECT s, a FROM t2",
@@ -210,7 +231,16 @@ async fn views_match_postgres_under_random_writes() {
                 for _ in 0..3 {
                     let q = query(&mut rng);
                     let name = format!("v{}", views.len());
-                    match riffle.batch_execute(&format!("CREATE MATERIALIZED VIEW {name} AS {q}")).await {
+                    // Every other view reduces its groups' min/max/top-k in buckets.
+                    let options = if views.len() % 2 == 1 {
+                        "WITH (EXPECTED GROUP SIZE 100000)"
+                    } else {
+                        ""
+                    };
+                    match riffle
+                        .batch_execute(&format!("CREATE MATERIALIZED VIEW {name} {options} AS {q}"))
+                        .await
+                    {
                         Ok(()) => views.push((name, q)),
                         Err(e) => panic!(
                             "seed {round_seed}: CREATE MATERIALIZED VIEW failed for `{q}`: {:?}",

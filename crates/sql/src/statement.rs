@@ -242,7 +242,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
         .map_err(|e| PlanError::Parse(e.to_string()))?;
     let mut out = Vec::new();
     for stmt in split_statements(tokens) {
-        let stmt = rewrite_view_options(rewrite_asof(stmt));
+        let stmt = rewrite_view_options(rewrite_asof(rewrite_top(stmt)));
         out.push(parse_one(stmt)?);
     }
     Ok(out)
@@ -861,6 +861,50 @@ fn rewrite_view_options(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     out
 }
 
+/// sqlparser reads `TOP n` (SQL Server's LIMIT) after `SELECT [ALL | DISTINCT [ON (…)]]` in
+/// every dialect, so `SELECT top FROM t` failed; PostgreSQL has no TOP, and a `top` there is a
+/// column. It is quoted (`"top"`, the name unquoted `top` folds to) so sqlparser reads it as one.
+fn rewrite_top(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let sig = significant(&tokens);
+    let word = |tokens: &[TokenWithSpan], n: usize, w: &str| sig.get(n).is_some_and(|&i| is_word(&tokens[i].token, w));
+    for k in 0..sig.len() {
+        if !word(&tokens, k, "select") {
+            continue;
+        }
+        let mut j = k + 1;
+        if word(&tokens, j, "all") {
+            j += 1;
+        } else if word(&tokens, j, "distinct") {
+            j += 1;
+            if word(&tokens, j, "on") && sig.get(j + 1).is_some_and(|&i| tokens[i].token == Token::LParen) {
+                // Past the balanced parentheses of DISTINCT ON (…).
+                let mut depth = 0;
+                j += 1;
+                while let Some(&i) = sig.get(j) {
+                    match tokens[i].token {
+                        Token::LParen => depth += 1,
+                        Token::RParen => depth -= 1,
+                        _ => {}
+                    }
+                    j += 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        if word(&tokens, j, "top") {
+            let i = sig[j];
+            tokens[i].token = Token::Word(sqlparser::tokenizer::Word {
+                value: "top".into(),
+                quote_style: Some('"'),
+                keyword: sqlparser::keywords::Keyword::NoKeyword,
+            });
+        }
+    }
+    tokens
+}
+
 /// Accepts DuckDB's point-in-time join syntax, `l ASOF [LEFT] JOIN r ON l.k = r.k AND l.ts >= r.ts`,
 /// by rewriting it to sqlparser's `ASOF JOIN r MATCH_CONDITION (TRUE|FALSE) ON …`, where the
 /// literal marks inner (TRUE) or left (FALSE); the planner then finds the inequality in ON.
@@ -1025,6 +1069,23 @@ mod tests {
         ] {
             let text = parse(sql).unwrap()[0].to_string();
             assert!(text.contains("WITH (expected_group_size = 100000)"), "{sql} → {text}");
+        }
+    }
+
+    #[test]
+    fn top_is_a_column() {
+        for sql in [
+            "SELECT top FROM t",
+            "SELECT TOP, x FROM t",
+            "SELECT DISTINCT top FROM t",
+            "SELECT ALL top + 1 AS t2 FROM t",
+            "SELECT DISTINCT ON (x, (y)) top FROM t ORDER BY x",
+            "SELECT x FROM (SELECT top FROM t) s WHERE s.top > 1",
+        ] {
+            let stmt = parse(sql).unwrap().pop().unwrap();
+            let text = stmt.to_string();
+            assert!(text.contains("\"top\""), "{sql} → {text}");
+            assert_eq!(parse(&text).unwrap()[0], stmt, "prints and parses back: {text}");
         }
     }
 }
