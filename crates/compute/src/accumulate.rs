@@ -1,5 +1,6 @@
-//! Accumulable aggregates: `count(*)`, `count(x)` and `sum(x)` of `smallint`, `integer` or
-//! `bigint` (each optionally `DISTINCT`), maintained as running totals instead of recomputed.
+//! Accumulable aggregates: `count(*)`, `count(x)`, and `sum(x)` and `avg(x)` of `smallint`,
+//! `integer` or `bigint` (each optionally `DISTINCT`), maintained as running totals instead of
+//! recomputed (`avg` as a sum and a count, divided when the result is read).
 //!
 //! A general reduction hands its logic every row of a group whenever the group changes, so
 //! one change costs the group's size (a `GROUP BY day` over every bid recounts every bid of
@@ -14,7 +15,7 @@
 
 use differential_dataflow::difference::{IsZero, Multiply, Semigroup};
 use differential_dataflow::VecCollection;
-use riffle_expr::{integer_sum, AggregateExpr, AggregateFunc, EvalError};
+use riffle_expr::{integer_average, integer_sum, AggregateExpr, AggregateFunc, EvalError};
 use riffle_repr::{Datum, DatumRef, Diff, Row, ScalarType};
 use serde::{Deserialize, Serialize};
 
@@ -58,13 +59,16 @@ enum Kind {
     /// `sum(x)` of integers: two slots, the sum and the non-NULL values (none: NULL); the
     /// result is `numeric` (for `bigint` arguments) or `bigint`.
     Sum { numeric: bool },
+    /// `avg(x)` of integers: two slots, the sum and the non-NULL values (none: NULL); the
+    /// result is their `numeric` quotient.
+    Avg,
 }
 
 impl Kind {
     fn width(self) -> usize {
         match self {
             Kind::CountAll | Kind::Count => 1,
-            Kind::Sum { .. } => 2,
+            Kind::Sum { .. } | Kind::Avg => 2,
         }
     }
 
@@ -74,18 +78,22 @@ impl Kind {
             (Kind::CountAll, _) => totals[slot] = 1,
             (_, DatumRef::Null) => {}
             (Kind::Count, _) => totals[slot] = 1,
-            (Kind::Sum { .. }, DatumRef::Int16(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
-            (Kind::Sum { .. }, DatumRef::Int32(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
-            (Kind::Sum { .. }, DatumRef::Int64(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
-            // The planner chooses `SumIntegers` only for integer arguments.
-            (Kind::Sum { .. }, _) => {}
+            (Kind::Sum { .. } | Kind::Avg, DatumRef::Int16(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
+            (Kind::Sum { .. } | Kind::Avg, DatumRef::Int32(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
+            (Kind::Sum { .. } | Kind::Avg, DatumRef::Int64(v)) => (totals[slot], totals[slot + 1]) = (v as i128, 1),
+            // The planner chooses `SumIntegers` and `AvgIntegers` only for integer arguments.
+            (Kind::Sum { .. } | Kind::Avg, _) => {}
         }
     }
 
     fn finish(self, totals: &[i128], slot: usize) -> Result<Datum, EvalError> {
         match self {
             Kind::CountAll | Kind::Count => integer_sum(totals[slot], &ScalarType::Int64),
-            Kind::Sum { .. } if totals[slot + 1] == 0 => Ok(Datum::Null),
+            Kind::Sum { .. } | Kind::Avg if totals[slot + 1] == 0 => Ok(Datum::Null),
+            Kind::Avg => integer_average(
+                totals[slot],
+                i64::try_from(totals[slot + 1]).map_err(|_| EvalError::OutOfRange("bigint".into()))?,
+            ),
             Kind::Sum { numeric: false } => integer_sum(totals[slot], &ScalarType::Int64),
             Kind::Sum { numeric: true } => integer_sum(totals[slot], &ScalarType::NUMERIC),
         }
@@ -100,7 +108,8 @@ pub struct Accumulable {
 }
 
 impl Accumulable {
-    /// Plans `aggregates`, or None when one of them is not a count or a sum of integers.
+    /// Plans `aggregates`, or None when one of them is not a count, or a sum or average of
+    /// integers.
     pub fn plan(aggregates: &[AggregateExpr]) -> Option<Self> {
         let mut aggs = Vec::with_capacity(aggregates.len());
         let mut width = 1;
@@ -111,6 +120,7 @@ impl Accumulable {
                 AggregateFunc::SumIntegers(out) => Kind::Sum {
                     numeric: *out != ScalarType::Int64,
                 },
+                AggregateFunc::AvgIntegers => Kind::Avg,
                 _ => return None,
             };
             aggs.push((kind, a.distinct, width));

@@ -20,6 +20,9 @@ pub enum AggregateFunc {
     SumIntegers(ScalarType),
     /// `avg(x)` with the given output type.
     Avg(ScalarType),
+    /// `avg(x)` of `smallint`, `integer` or `bigint` arguments (a `numeric` result): an exact
+    /// integer total over a count, which views keep as two running sums.
+    AvgIntegers,
     /// `min(x)`.
     Min,
     /// `max(x)`.
@@ -222,6 +225,10 @@ impl AggregateFunc {
                 None => Datum::Null,
                 Some((total, count)) => total.average(count, out)?,
             },
+            AggregateFunc::AvgIntegers => match sum(non_null())? {
+                None => Datum::Null,
+                Some((total, count)) => total.average(count, &ScalarType::NUMERIC)?,
+            },
         })
     }
 }
@@ -353,6 +360,12 @@ where
 /// The value `sum` returns for an exact integer total, in its output type `out`.
 pub fn integer_sum(total: i128, out: &ScalarType) -> Result<Datum, EvalError> {
     Total::Int(total).into_datum(out)
+}
+
+/// `avg` of integers from their exact total and count (count > 0), as [`AggregateFunc::eval`]
+/// computes it: the numeric division at PostgreSQL's scale.
+pub fn integer_average(total: i128, count: i64) -> Result<Datum, EvalError> {
+    Total::Int(total).average(count, &ScalarType::NUMERIC)
 }
 
 impl Total {

@@ -17,7 +17,7 @@ pub mod scoring;
 pub mod transform;
 mod window;
 
-pub use agg::{integer_sum, AggregateExpr, AggregateFunc};
+pub use agg::{integer_average, integer_sum, AggregateExpr, AggregateFunc};
 pub use batch::{calls_model, eval_map_batch, eval_map_batch_versioned, models_called};
 pub use error::EvalError;
 pub use func::{as_f64, date_bin, numeric_div, FloatFn, Func};

@@ -1287,7 +1287,11 @@ impl Planner<'_> {
                     ScalarType::Interval => ScalarType::Interval,
                     other => return Err(bad(other)),
                 };
-                (AggregateFunc::Avg(out.clone()), out)
+                let func = match &t.typ {
+                    ScalarType::Int16 | ScalarType::Int32 | ScalarType::Int64 => AggregateFunc::AvgIntegers,
+                    _ => AggregateFunc::Avg(out.clone()),
+                };
+                (func, out)
             }
             "min" | "max" => {
                 if matches!(t.typ, ScalarType::Jsonb | ScalarType::Bool) {
