@@ -5,6 +5,7 @@
 //! cargo build --release --bin riffle && cargo build --release -p riffle-benches
 //! ./target/release/nexmark [--events 200000] [--batch 10000] [--feed copy|insert|kafka] [--workers 1]
 //!                          [--queries q0,q1,…] [--extra name='SELECT …'] [--verify] [--csv docs/bench/nexmark.csv]
+//!                          [--view-options 'WITH (EXPECTED GROUP SIZE 1000000)']
 //! ```
 //!
 //! For each query: a fresh server, the tables, the view; then the events in batches of
@@ -255,6 +256,10 @@ struct Args {
     /// a query to compare plans.
     #[arg(long, value_parser = parse_extra)]
     extra: Vec<(String, String)>,
+    /// Options for every view, between its name and AS, e.g. `WITH (EXPECTED GROUP SIZE
+    /// 1000000)` to reduce the grouped `min`/`max`/top-k of q5, q7, q16 in buckets.
+    #[arg(long, default_value = "")]
+    view_options: String,
 }
 
 fn parse_extra(v: &str) -> Result<(String, String), String> {
@@ -475,7 +480,7 @@ async fn run(name: &str, query: Option<&str>, input: &Input<'_>, args: &Args) ->
         .batch_execute(&format!("INSERT INTO side_input VALUES {}", side.join(",")))
         .await
         .unwrap();
-    let view = query.map(|q| format!("CREATE MATERIALIZED VIEW {name} AS {q}"));
+    let view = query.map(|q| format!("CREATE MATERIALIZED VIEW {name} {} AS {q}", args.view_options));
     let read = format!("SELECT count(*) FROM {}", if query.is_some() { name } else { "bid" });
     let start;
     let cpu_at = || server.pid().map_or(0.0, cpu_seconds);
