@@ -10,18 +10,26 @@ use riffle_tests::TestServer;
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
+/// A view to measure: created with `options`, probed by `probe` (one bigint that every
+/// `insert(i)` changes).
+struct Case {
+    name: String,
+    options: String,
+    query: String,
+    probe: String,
+    insert: Box<dyn Fn(i64) -> String>,
+}
+
 /// Times `runs` single-row inserts, each followed by the read that must see it, and `scratch`
 /// runs of the view's query from scratch.
-async fn measure(
-    client: &Client,
-    name: &str,
-    options: &str,
-    query: &str,
-    probe: &str,
-    insert: impl Fn(i64) -> String,
-    runs: i64,
-    scratch_runs: usize,
-) -> (String, Duration, Duration, Duration) {
+async fn measure(client: &Client, case: &Case, runs: i64, scratch_runs: usize) -> (String, Duration, Duration, Duration) {
+    let Case {
+        name,
+        options,
+        query,
+        probe,
+        insert,
+    } = case;
     client
         .batch_execute(&format!("CREATE MATERIALIZED VIEW {name} {options} AS {query}"))
         .await
@@ -39,15 +47,12 @@ async fn measure(
     let mut scratch = Vec::new();
     for _ in 0..scratch_runs {
         let start = Instant::now();
-        client.query(query, &[]).await.unwrap();
+        client.query(query.as_str(), &[]).await.unwrap();
         scratch.push(start.elapsed());
     }
     // Every view on the table does its work on each insert (one worker): the next view's
     // latency must not include this one's.
-    client
-        .batch_execute(&format!("DROP MATERIALIZED VIEW {name}"))
-        .await
-        .unwrap();
+    client.batch_execute(&format!("DROP MATERIALIZED VIEW {name}")).await.unwrap();
     (
         format!("{name} {options}").trim().to_string(),
         percentile(&mut incremental, 0.5),
@@ -80,79 +85,65 @@ async fn main() {
     let load_time = load_start.elapsed();
 
     let next_id = orders as i64;
-    let mut results = Vec::new();
-    results.push(
-        measure(
-            &client,
+    // Each insert must change the probe's value; ids stay unique across cases.
+    let case = |name: &str, options: &str, query: &str, probe: String, insert: Box<dyn Fn(i64) -> String>| Case {
+        name: name.into(),
+        options: options.into(),
+        query: query.into(),
+        probe,
+        insert,
+    };
+    let half_max = "SELECT product_id % 2 AS half, max(id) AS top, count(*) AS n FROM orders GROUP BY 1";
+    let cases = vec![
+        case(
             "region_category",
             "",
             "SELECT c.region, p.category, sum(o.qty) AS qty, count(*) AS n FROM orders o JOIN customers c ON o.customer_id = c.id JOIN products p ON o.product_id = p.id GROUP BY c.region, p.category",
-            "SELECT n FROM region_category WHERE region = 'r3' AND category = 'c5'",
-            |i| format!("INSERT INTO orders VALUES ({}, 3, 5, 1)", next_id + i),
-            30,
-            3,
-        )
-        .await,
-    );
-    results.push(
-        measure(
-            &client,
+            "SELECT n FROM region_category WHERE region = 'r3' AND category = 'c5'".into(),
+            Box::new(move |i| format!("INSERT INTO orders VALUES ({}, 3, 5, 1)", next_id + i)),
+        ),
+        case(
             "top_order",
             "",
             "SELECT customer_id, id, qty FROM (SELECT customer_id, id, qty, row_number() OVER (PARTITION BY customer_id ORDER BY qty DESC, id) AS rn FROM orders) x WHERE rn = 1",
-            "SELECT qty FROM top_order WHERE customer_id = 7",
-            |i| format!("INSERT INTO orders VALUES ({}, 7, 1, {})", next_id + 1000 + i, 100 + i),
-            30,
-            3,
-        )
-        .await,
-    );
-    // Aggregates over the whole table: one group of every order.
-    results.push(
-        measure(
-            &client,
+            "SELECT qty FROM top_order WHERE customer_id = 7".into(),
+            Box::new(move |i| format!("INSERT INTO orders VALUES ({}, 7, 1, {})", next_id + 1000 + i, 100 + i)),
+        ),
+        // Aggregates over the whole table: one group of every order.
+        case(
             "latest_order",
             "",
             "SELECT max(id) AS last_id, min(qty) AS min_qty, count(*) AS n FROM orders",
-            "SELECT last_id FROM latest_order",
-            |i| format!("INSERT INTO orders VALUES ({}, 9, 2, 1)", next_id + 2000 + i),
-            30,
-            3,
-        )
-        .await,
-    );
-    results.push(
-        measure(
-            &client,
+            "SELECT last_id FROM latest_order".into(),
+            Box::new(move |i| format!("INSERT INTO orders VALUES ({}, 9, 2, 1)", next_id + 2000 + i)),
+        ),
+        case(
             "top10_qty",
             "",
             "SELECT id, qty FROM orders ORDER BY qty DESC, id LIMIT 10",
-            "SELECT max(qty) FROM top10_qty",
-            |i| format!("INSERT INTO orders VALUES ({}, 11, 3, {})", next_id + 3000 + i, 1000 + i),
-            30,
-            3,
-        )
-        .await,
-    );
-    // Two groups of half the orders each (distinct ids: a group holds 150,000 values), reduced
-    // directly and in buckets.
-    for (name, options, base) in [
-        ("half_max", "", 100_000),
-        ("half_max_b", "WITH (EXPECTED GROUP SIZE 200000)", 200_000),
-    ] {
-        results.push(
-            measure(
-                &client,
-                name,
-                options,
-                "SELECT product_id % 2 AS half, max(id) AS top, count(*) AS n FROM orders GROUP BY 1",
-                &format!("SELECT top FROM {name} WHERE half = 1"),
-                |i| format!("INSERT INTO orders VALUES ({}, 13, 3, {})", next_id + base + i, base + i),
-                30,
-                3,
-            )
-            .await,
-        );
+            "SELECT max(qty) FROM top10_qty".into(),
+            Box::new(move |i| format!("INSERT INTO orders VALUES ({}, 11, 3, {})", next_id + 3000 + i, 1000 + i)),
+        ),
+        // Two groups of half the orders each (distinct ids: a group holds 150,000 values),
+        // reduced directly and in buckets.
+        case(
+            "half_max",
+            "",
+            half_max,
+            "SELECT top FROM half_max WHERE half = 1".into(),
+            Box::new(move |i| format!("INSERT INTO orders VALUES ({}, 13, 3, 1)", next_id + 100_000 + i)),
+        ),
+        case(
+            "half_max_b",
+            "WITH (EXPECTED GROUP SIZE 200000)",
+            half_max,
+            "SELECT top FROM half_max_b WHERE half = 1".into(),
+            Box::new(move |i| format!("INSERT INTO orders VALUES ({}, 13, 3, 1)", next_id + 200_000 + i)),
+        ),
+    ];
+    let mut results = Vec::new();
+    for c in &cases {
+        results.push(measure(&client, c, 30, 3).await);
     }
     println!(
         "orders: {orders}, customers: {customers}, products: {products}, load: {:.1} s",
