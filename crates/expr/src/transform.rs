@@ -5,7 +5,82 @@ use riffle_repr::Datum;
 
 /// Applies every rewrite.
 pub fn optimize(expr: RelExpr) -> RelExpr {
-    top_k_from_row_number(expr)
+    project_columns(top_k_from_row_number(expr))
+}
+
+/// `Project` over a `Map`: outputs that are plain columns of the Map's input are read from the
+/// input, and Map expressions no output reads are dropped (with the Map itself when none is
+/// left, and the Project when it keeps every input column in order). The planner maps each
+/// SELECT item before projecting, so `SELECT a, b FROM t` was `Project(Map(t, [#0, #1]))`:
+/// every row evaluated each column into an owned datum (text copied) and was rebuilt wider
+/// before the projection cut it; now it is a projection, a copy of the columns' bytes.
+pub fn project_columns(expr: RelExpr) -> RelExpr {
+    let expr = map_inputs(expr, &mut project_columns);
+    let RelExpr::Project { input, outputs } = expr else {
+        return expr;
+    };
+    let (inner, scalars) = match *input {
+        RelExpr::Map { input: inner, scalars } if inner.arity().is_some() => (inner, scalars),
+        other => {
+            return RelExpr::Project {
+                input: Box::new(other),
+                outputs,
+            }
+        }
+    };
+    let n = inner.arity().expect("checked above");
+    // An output naming a Map expression that is a column names that column.
+    let resolve = |mut c: usize| {
+        while c >= n {
+            match scalars.get(c - n) {
+                Some(ScalarExpr::Column(d)) if *d < c => c = *d,
+                _ => break,
+            }
+        }
+        c
+    };
+    let outputs: Vec<usize> = outputs.into_iter().map(resolve).collect();
+    // The Map expressions still read: by the outputs, and by those (an expression may read the
+    // ones before it).
+    let mut needed = vec![false; scalars.len()];
+    let mut stack: Vec<usize> = outputs.iter().filter(|&&o| o >= n).map(|&o| o - n).collect();
+    while let Some(i) = stack.pop() {
+        if std::mem::replace(&mut needed[i], true) {
+            continue;
+        }
+        scalars[i].visit(&mut |e| {
+            if let ScalarExpr::Column(c) = e {
+                if *c >= n {
+                    stack.push(*c - n);
+                }
+            }
+        });
+    }
+    let mut renumbered = vec![usize::MAX; scalars.len()];
+    let mut kept = Vec::new();
+    for (i, s) in scalars.into_iter().enumerate() {
+        if needed[i] {
+            renumbered[i] = n + kept.len();
+            kept.push(s);
+        }
+    }
+    let remap = |c: usize| if c < n { c } else { renumbered[c - n] };
+    for s in &mut kept {
+        s.remap_columns(&remap);
+    }
+    let outputs: Vec<usize> = outputs.into_iter().map(remap).collect();
+    if kept.is_empty() && outputs.iter().copied().eq(0..n) {
+        return *inner;
+    }
+    let input = if kept.is_empty() {
+        inner
+    } else {
+        Box::new(RelExpr::Map {
+            input: inner,
+            scalars: kept,
+        })
+    };
+    RelExpr::Project { input, outputs }
 }
 
 /// Applies `f` to each direct input of `expr`.
@@ -248,6 +323,65 @@ mod tests {
                 args: vec![ScalarExpr::Column(2), ScalarExpr::Literal(Datum::Int64(k))],
             }],
         }
+    }
+
+    fn get(arity: usize) -> Box<RelExpr> {
+        Box::new(RelExpr::Get { id: GlobalId(7), arity })
+    }
+
+    #[test]
+    fn projections_of_mapped_columns_read_the_columns() {
+        // SELECT c, a FROM t(a, b, c): Project(Map(t, [#2, #0]), [3, 4]).
+        let plan = RelExpr::Project {
+            input: Box::new(RelExpr::Map {
+                input: get(3),
+                scalars: vec![ScalarExpr::Column(2), ScalarExpr::Column(0)],
+            }),
+            outputs: vec![3, 4],
+        };
+        assert_eq!(
+            project_columns(plan),
+            RelExpr::Project {
+                input: get(3),
+                outputs: vec![2, 0]
+            }
+        );
+        // SELECT a, b FROM t(a, b): nothing left to do.
+        let plan = RelExpr::Project {
+            input: Box::new(RelExpr::Map {
+                input: get(2),
+                scalars: vec![ScalarExpr::Column(0), ScalarExpr::Column(1)],
+            }),
+            outputs: vec![2, 3],
+        };
+        assert_eq!(project_columns(plan), *get(2));
+    }
+
+    #[test]
+    fn computed_outputs_keep_what_they_read() {
+        // Map(t(a, b), [#1, #0, #2 + #0, #1 * 2]) projected to [#3, #4, #2]: #3 and #2 are
+        // columns 0 and 1, the third expression stays with the first, which it reads (still
+        // #2), and the last is dropped.
+        let add = ScalarExpr::call(Func::Add, vec![ScalarExpr::Column(2), ScalarExpr::Column(0)]);
+        let mul = ScalarExpr::call(Func::Mul, vec![ScalarExpr::Column(1), ScalarExpr::Literal(Datum::Int64(2))]);
+        let plan = RelExpr::Project {
+            input: Box::new(RelExpr::Map {
+                input: get(2),
+                scalars: vec![ScalarExpr::Column(1), ScalarExpr::Column(0), add, mul],
+            }),
+            outputs: vec![3, 4, 2],
+        };
+        let expected = RelExpr::Project {
+            input: Box::new(RelExpr::Map {
+                input: get(2),
+                scalars: vec![
+                    ScalarExpr::Column(1),
+                    ScalarExpr::call(Func::Add, vec![ScalarExpr::Column(2), ScalarExpr::Column(0)]),
+                ],
+            }),
+            outputs: vec![0, 3, 1],
+        };
+        assert_eq!(project_columns(plan), expected);
     }
 
     /// The limit of the top-k placed under the window, if any.
