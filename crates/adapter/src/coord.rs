@@ -10,7 +10,7 @@ use riffle_sql::{CatalogItem, DropKind, ItemKind, Params, Plan, PlanContext, Pla
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::Mutex;
-use tracing::{info, warn};
+use tracing::info;
 
 /// The result of a statement.
 #[derive(Debug)]
@@ -463,7 +463,7 @@ impl Adapter {
                     Some(target) => {
                         tracing::debug!(?target, "point lookup through an index");
                         let hits = self.compute.peek(target, ts).await.map_err(AdapterError::Internal)??;
-                        expand(eval_over(&plan, &hits)?)?
+                        expand(eval_over(&plan, hits)?)?
                     }
                     None => self.read(plan, ts).await?,
                 };
@@ -860,12 +860,12 @@ impl Adapter {
             return Ok(rows?);
         }
         if let Some(id) = plan.as_simple_read() {
-            let base = self
+            // The workers apply the plan's steps as they read, and send only what passes.
+            return Ok(self
                 .compute
-                .peek(PeekTarget::Collection(id), ts)
+                .peek(PeekTarget::Collection { id, plan }, ts)
                 .await
-                .map_err(AdapterError::Internal)??;
-            return Ok(eval_over(&plan, &base)?);
+                .map_err(AdapterError::Internal)??);
         }
         Ok(self
             .compute
@@ -1516,56 +1516,19 @@ fn eval_constant(plan: &RelExpr) -> Option<Result<Vec<(Row, Diff)>, EvalError>> 
                 Ok(b) => b,
                 Err(e) => return Some(Err(e)),
             };
-            Some(apply_row_ops(plan, base))
+            Some(eval_over(plan, base))
         }
         _ => None,
     }
 }
 
 /// Applies the map/filter/project steps above a collection read to its rows.
-fn eval_over(plan: &RelExpr, base: &[(Row, Diff)]) -> Result<Vec<(Row, Diff)>, EvalError> {
-    apply_row_ops(plan, base.to_vec())
-}
-
-fn apply_row_ops(plan: &RelExpr, rows: Vec<(Row, Diff)>) -> Result<Vec<(Row, Diff)>, EvalError> {
-    match plan {
-        RelExpr::Get { .. } | RelExpr::Constant { .. } => Ok(rows),
-        RelExpr::Map { input, scalars } => {
-            let rows = apply_row_ops(input, rows)?;
-            rows.into_iter()
-                .map(|(row, d)| {
-                    let mut datums = row.unpack();
-                    for s in scalars {
-                        let v = s.eval(&datums)?;
-                        datums.push(v);
-                    }
-                    Ok((Row::new(datums), d))
-                })
-                .collect()
-        }
-        RelExpr::Filter { input, predicates } => {
-            let rows = apply_row_ops(input, rows)?;
-            let mut out = Vec::new();
-            for (row, d) in rows {
-                if predicates
-                    .iter()
-                    .map(|p: &ScalarExpr| p.holds(&row))
-                    .collect::<Result<Vec<_>, _>>()?
-                    .into_iter()
-                    .all(|b| b)
-                {
-                    out.push((row, d));
-                }
-            }
-            Ok(out)
-        }
-        RelExpr::Project { input, outputs } => {
-            let rows = apply_row_ops(input, rows)?;
-            Ok(rows.into_iter().map(|(row, d)| (row.project(outputs), d)).collect())
-        }
-        other => {
-            warn!(?other, "unexpected operator in a direct read");
-            Ok(rows)
+fn eval_over(plan: &RelExpr, base: Vec<(Row, Diff)>) -> Result<Vec<(Row, Diff)>, EvalError> {
+    let mut out = Vec::with_capacity(base.len());
+    for (row, d) in base {
+        if let Some(r) = plan.eval_read(&row)? {
+            out.push((r, d));
         }
     }
+    Ok(out)
 }

@@ -9,8 +9,15 @@ use std::sync::{Arc, Mutex};
 /// What a peek reads.
 #[derive(Clone, Debug)]
 pub enum PeekTarget {
-    /// A maintained collection's arrangement, read directly.
-    Collection(GlobalId),
+    /// A maintained collection's arrangement, read directly, each row put through `plan`'s
+    /// maps, filters and projections on the worker (`RelExpr::eval_read`), so only the rows
+    /// the query returns are copied and sent.
+    Collection {
+        /// The collection.
+        id: GlobalId,
+        /// A plan whose [`RelExpr::as_simple_read`] is `id`.
+        plan: RelExpr,
+    },
     /// A plan, rendered as a transient dataflow that is torn down after the read.
     Plan(RelExpr),
     /// The rows of `collection` whose index key equals `key`, found by seeking in the index's

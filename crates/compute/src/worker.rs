@@ -53,6 +53,8 @@ struct PendingPeek {
     transient: Option<usize>,
     /// A point lookup: the index arrangement and the key to seek.
     lookup: Option<(IndexTrace, Row)>,
+    /// A direct read's maps, filters and projections, applied to each row read.
+    read: Option<RelExpr>,
     reply: PeekReply,
 }
 
@@ -522,13 +524,14 @@ impl<'w> ComputeWorker<'w> {
 
     fn start_peek(&mut self, target: PeekTarget, ts: Timestamp, reply: PeekReply) {
         match target {
-            PeekTarget::Collection(id) => match self.traces.get(&id) {
+            PeekTarget::Collection { id, plan } => match self.traces.get(&id) {
                 Some((rows, errs)) => self.peeks.push(PendingPeek {
                     ts,
                     rows: rows.clone(),
                     errs: errs.clone(),
                     transient: None,
                     lookup: None,
+                    read: Some(plan),
                     reply,
                 }),
                 None => {
@@ -542,6 +545,7 @@ impl<'w> ComputeWorker<'w> {
                     errs: errs.clone(),
                     transient: None,
                     lookup: Some((trace.clone(), key)),
+                    read: None,
                     reply,
                 }),
                 _ => {
@@ -561,6 +565,7 @@ impl<'w> ComputeWorker<'w> {
                     errs,
                     transient: Some(index),
                     lookup: None,
+                    read: None,
                     reply,
                 });
             }
@@ -582,7 +587,7 @@ impl<'w> ComputeWorker<'w> {
                 let result = match (errs.into_iter().next(), &mut peek.lookup) {
                     (Some((e, _)), _) => Ok(Err(e)),
                     (None, Some((index, key))) => Ok(Ok(read_key(index, key, peek.ts))),
-                    (None, None) => Ok(Ok(read_at(&mut peek.rows, peek.ts))),
+                    (None, None) => Ok(read_through(&mut peek.rows, peek.ts, peek.read.as_ref())),
                 };
                 let _ = peek.reply.send(result);
                 if let Some(index) = peek.transient {
@@ -719,6 +724,26 @@ where
     !upper.less_equal(&ts)
 }
 
+/// The rows of a row trace as of `ts`, consolidated, each put through `read`'s maps, filters
+/// and projections (see `RelExpr::eval_read`): only the rows it keeps are copied.
+fn read_through(trace: &mut RowTrace, ts: Timestamp, read: Option<&RelExpr>) -> Result<Vec<(Row, Diff)>, EvalError> {
+    let Some(plan) = read else {
+        return Ok(read_at(trace, ts));
+    };
+    let mut out = Vec::new();
+    let mut failed = None;
+    for_each_at(trace, ts, |row, count| {
+        if failed.is_none() {
+            match plan.eval_read(row) {
+                Ok(Some(r)) => out.push((r, count)),
+                Ok(None) => {}
+                Err(e) => failed = Some(e),
+            }
+        }
+    });
+    failed.map_or(Ok(out), Err)
+}
+
 /// The contents of a trace as of `ts`, consolidated.
 fn read_at<K>(
     trace: &mut differential_dataflow::operators::arrange::TraceAgent<
@@ -729,13 +754,27 @@ fn read_at<K>(
 where
     K: differential_dataflow::ExchangeData,
 {
+    let mut out = Vec::new();
+    for_each_at(trace, ts, |k, count| out.push((k.clone(), count)));
+    out
+}
+
+/// Calls `f` with each record of a trace and its count as of `ts`, where not zero.
+fn for_each_at<K>(
+    trace: &mut differential_dataflow::operators::arrange::TraceAgent<
+        differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
+    >,
+    ts: Timestamp,
+    mut f: impl FnMut(&K, Diff),
+) where
+    K: differential_dataflow::ExchangeData,
+{
     let mut upper = Antichain::new();
     trace.read_upper(&mut upper);
     let Some(batches) = trace.batches_through(upper.borrow()) else {
-        return Vec::new();
+        return;
     };
     let (mut cursor, storage) = cursor_list(batches);
-    let mut out = Vec::new();
     while cursor.key_valid(&storage) {
         let mut count: Diff = 0;
         while cursor.val_valid(&storage) {
@@ -747,9 +786,8 @@ where
             cursor.step_val(&storage);
         }
         if count != 0 {
-            out.push((cursor.key(&storage).clone(), count));
+            f(cursor.key(&storage), count);
         }
         cursor.step_key(&storage);
     }
-    out
 }

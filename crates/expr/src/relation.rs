@@ -1,6 +1,6 @@
 //! Relational plans.
 
-use crate::{AggregateExpr, ScalarExpr};
+use crate::{AggregateExpr, EvalError, ScalarExpr};
 use riffle_repr::{Datum, Diff, GlobalId, Row};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -411,6 +411,50 @@ impl RelExpr {
             }
         });
         ids
+    }
+
+    /// Applies this plan's maps, filters and projections (see [`RelExpr::as_simple_read`]) to
+    /// one row of the collection it reads (or of its constant rows): the row it becomes, or
+    /// None when a filter drops it. The row is copied only when a step changes it or it
+    /// passes, so a read that filters a large collection copies only what it returns.
+    pub fn eval_read(&self, row: &Row) -> Result<Option<Row>, EvalError> {
+        Ok(self.eval_read_ref(row)?.map(std::borrow::Cow::into_owned))
+    }
+
+    fn eval_read_ref<'a>(&self, row: &'a Row) -> Result<Option<std::borrow::Cow<'a, Row>>, EvalError> {
+        use std::borrow::Cow;
+        Ok(match self {
+            RelExpr::Get { .. } | RelExpr::Constant { .. } => Some(Cow::Borrowed(row)),
+            RelExpr::Filter { input, predicates } => match input.eval_read_ref(row)? {
+                Some(r) => {
+                    for p in predicates {
+                        if !p.holds(&*r)? {
+                            return Ok(None);
+                        }
+                    }
+                    Some(r)
+                }
+                None => None,
+            },
+            RelExpr::Map { input, scalars } => match input.eval_read_ref(row)? {
+                Some(r) => {
+                    let arity = r.arity();
+                    let mut extra = Vec::with_capacity(scalars.len());
+                    for s in scalars {
+                        let v = s.eval_on(&crate::Extended {
+                            row: &r,
+                            arity,
+                            extra: &extra,
+                        })?;
+                        extra.push(v);
+                    }
+                    Some(Cow::Owned(r.with_datums(&extra)))
+                }
+                None => None,
+            },
+            RelExpr::Project { input, outputs } => input.eval_read_ref(row)?.map(|r| Cow::Owned(r.project(outputs))),
+            other => return Err(EvalError::InvalidArgument(format!("a direct read cannot evaluate {other:?}"))),
+        })
     }
 
     /// If the plan is a projection/filter/map over one stored collection, returns the
