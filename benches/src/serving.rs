@@ -1,5 +1,5 @@
 //! Serving a feature view: keyed lookups on an indexed materialized view (p50/p99 latency, and
-//! queries/s with concurrent clients), and freshness at a SUBSCRIBE client (INSERT to change).
+//! queries/s with concurrent clients), and a filtered read of the table that no index serves.
 //!
 //! `cargo build --release --bin riffle && cargo run --release -p riffle-benches --bin serving`
 
@@ -62,6 +62,16 @@ async fn main() {
     }
     let qps = done.load(Ordering::Relaxed) as f64 / 5.0;
 
+    // A filtered read of the table, which no index serves: a scan on the workers.
+    let scan = client.prepare("SELECT amount FROM events WHERE user_id = $1").await.unwrap();
+    let mut scans = Vec::new();
+    for i in 0..50i64 {
+        let start = Instant::now();
+        let rows = client.query(&scan, &[&(i * 31 % users as i64)]).await.unwrap();
+        scans.push(start.elapsed());
+        assert_eq!(rows.len(), events / users);
+    }
+
     println!("| measurement | value |");
     println!("|---|---|");
     println!("| events / users | {events} / {users} |");
@@ -71,4 +81,9 @@ async fn main() {
     );
     println!("| keyed lookup on indexed view, p99 | {} |", ms(percentile(&mut latencies, 0.99)));
     println!("| keyed lookups/s, 8 concurrent clients | {qps:.0} |");
+    println!(
+        "| filtered read of the {events}-row table, no index, p50 (50 sequential) | {} |",
+        ms(percentile(&mut scans, 0.5))
+    );
+    println!("| filtered read, no index, p99 | {} |", ms(percentile(&mut scans, 0.99)));
 }
