@@ -861,9 +861,10 @@ impl Adapter {
         }
         if let Some(id) = plan.as_simple_read() {
             // The workers apply the plan's steps as they read, and send only what passes.
+            let seek = seek_prefix(&plan);
             return Ok(self
                 .compute
-                .peek(PeekTarget::Collection { id, plan }, ts)
+                .peek(PeekTarget::Collection { id, plan, seek }, ts)
                 .await
                 .map_err(AdapterError::Internal)??);
         }
@@ -1426,19 +1427,33 @@ fn expand(rows: Vec<(Row, Diff)>) -> Result<Vec<Row>, AdapterError> {
 /// its indexes with `column = constant`: the index arrangement answers it with a seek.
 fn index_lookup(catalog: &Catalog, plan: &RelExpr) -> Option<PeekTarget> {
     let collection = plan.as_simple_read()?;
-    // Filters below any projection still name the collection's own columns (Map only appends).
+    let equal = constant_equalities(plan);
+    catalog.items().into_iter().find_map(|item| match &item.kind {
+        ItemKind::Index { on, keys } if *on == collection => {
+            let key: Option<Row> = keys
+                .iter()
+                .map(|k| equal.iter().find(|(c, _)| c == k).map(|(_, d)| d.clone()))
+                .collect();
+            key.map(|key| PeekTarget::Index {
+                index: item.id,
+                collection,
+                key,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// The `column = constant` filters (non-NULL constants) of a direct read, on the read
+/// collection's own columns: those below every projection (a Map only appends columns).
+fn constant_equalities(plan: &RelExpr) -> Vec<(usize, Datum)> {
     let mut chain = Vec::new();
     let mut node = plan;
-    loop {
-        match node {
-            RelExpr::Map { input, .. } | RelExpr::Filter { input, .. } | RelExpr::Project { input, .. } => {
-                chain.push(node);
-                node = input;
-            }
-            _ => break,
-        }
+    while let RelExpr::Map { input, .. } | RelExpr::Filter { input, .. } | RelExpr::Project { input, .. } = node {
+        chain.push(node);
+        node = input;
     }
-    let mut equal: Vec<(usize, Datum)> = Vec::new();
+    let mut equal = Vec::new();
     for step in chain.iter().rev() {
         match step {
             RelExpr::Filter { predicates, .. } => {
@@ -1463,20 +1478,18 @@ fn index_lookup(catalog: &Catalog, plan: &RelExpr) -> Option<PeekTarget> {
             _ => break,
         }
     }
-    catalog.items().into_iter().find_map(|item| match &item.kind {
-        ItemKind::Index { on, keys } if *on == collection => {
-            let key: Option<Row> = keys
-                .iter()
-                .map(|k| equal.iter().find(|(c, _)| c == k).map(|(_, d)| d.clone()))
-                .collect();
-            key.map(|key| PeekTarget::Index {
-                index: item.id,
-                collection,
-                key,
-            })
-        }
-        _ => None,
-    })
+    equal
+}
+
+/// The leading columns a direct read fixes to constants (`WHERE a = 1 AND b = 'x'` for a
+/// collection whose first columns are `a, b`), as a row: its arrangement, ordered by whole
+/// rows, keeps the matching rows together from the first row at or after this prefix.
+fn seek_prefix(plan: &RelExpr) -> Option<Row> {
+    let equal = constant_equalities(plan);
+    let prefix: Vec<Datum> = (0..)
+        .map_while(|c| equal.iter().find(|(col, _)| *col == c).map(|(_, d)| d.clone()))
+        .collect();
+    (!prefix.is_empty()).then(|| Row::new(prefix))
 }
 
 fn create_tag(plan: &Plan) -> &'static str {

@@ -17,6 +17,9 @@ pub enum PeekTarget {
         id: GlobalId,
         /// A plan whose [`RelExpr::as_simple_read`] is `id`.
         plan: RelExpr,
+        /// Values the plan's filters fix for the collection's first columns: the read starts
+        /// at the first row at or after them and stops after the last row that has them.
+        seek: Option<Row>,
     },
     /// A plan, rendered as a transient dataflow that is torn down after the read.
     Plan(RelExpr),

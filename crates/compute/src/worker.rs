@@ -53,8 +53,9 @@ struct PendingPeek {
     transient: Option<usize>,
     /// A point lookup: the index arrangement and the key to seek.
     lookup: Option<(IndexTrace, Row)>,
-    /// A direct read's maps, filters and projections, applied to each row read.
-    read: Option<RelExpr>,
+    /// A direct read's maps, filters and projections, applied to each row read, and the
+    /// leading column values it fixes (where the read starts and stops).
+    read: Option<(RelExpr, Option<Row>)>,
     reply: PeekReply,
 }
 
@@ -524,14 +525,14 @@ impl<'w> ComputeWorker<'w> {
 
     fn start_peek(&mut self, target: PeekTarget, ts: Timestamp, reply: PeekReply) {
         match target {
-            PeekTarget::Collection { id, plan } => match self.traces.get(&id) {
+            PeekTarget::Collection { id, plan, seek } => match self.traces.get(&id) {
                 Some((rows, errs)) => self.peeks.push(PendingPeek {
                     ts,
                     rows: rows.clone(),
                     errs: errs.clone(),
                     transient: None,
                     lookup: None,
-                    read: Some(plan),
+                    read: Some((plan, seek)),
                     reply,
                 }),
                 None => {
@@ -725,14 +726,15 @@ where
 }
 
 /// The rows of a row trace as of `ts`, consolidated, each put through `read`'s maps, filters
-/// and projections (see `RelExpr::eval_read`): only the rows it keeps are copied.
-fn read_through(trace: &mut RowTrace, ts: Timestamp, read: Option<&RelExpr>) -> Result<Vec<(Row, Diff)>, EvalError> {
-    let Some(plan) = read else {
+/// and projections (see `RelExpr::eval_read`): only the rows it keeps are copied. With a seek
+/// prefix, only the rows that start with it are visited.
+fn read_through(trace: &mut RowTrace, ts: Timestamp, read: Option<&(RelExpr, Option<Row>)>) -> Result<Vec<(Row, Diff)>, EvalError> {
+    let Some((plan, seek)) = read else {
         return Ok(read_at(trace, ts));
     };
     let mut out = Vec::new();
     let mut failed = None;
-    for_each_at(trace, ts, |row, count| {
+    for_each_at(trace, ts, seek.as_ref(), |row, count| {
         if failed.is_none() {
             match plan.eval_read(row) {
                 Ok(Some(r)) => out.push((r, count)),
@@ -744,6 +746,29 @@ fn read_through(trace: &mut RowTrace, ts: Timestamp, read: Option<&RelExpr>) -> 
     failed.map_or(Ok(out), Err)
 }
 
+/// Records a read can seek to: `within(start)` says whether a record at or after `start` in
+/// the trace's order still belongs to the range `start` begins.
+trait Seek {
+    fn within(&self, start: &Self) -> bool;
+}
+
+impl Seek for Row {
+    /// A row is within a prefix row when its first columns equal the prefix's (rows order
+    /// column by column, and a prefix orders before every row that extends it).
+    fn within(&self, prefix: &Row) -> bool {
+        let mut it = self.iter();
+        prefix
+            .iter()
+            .all(|p| it.next().is_some_and(|d| d.cmp(&p) == std::cmp::Ordering::Equal))
+    }
+}
+
+impl Seek for EvalError {
+    fn within(&self, start: &Self) -> bool {
+        self == start
+    }
+}
+
 /// The contents of a trace as of `ts`, consolidated.
 fn read_at<K>(
     trace: &mut differential_dataflow::operators::arrange::TraceAgent<
@@ -752,22 +777,25 @@ fn read_at<K>(
     ts: Timestamp,
 ) -> Vec<(K, Diff)>
 where
-    K: differential_dataflow::ExchangeData,
+    K: differential_dataflow::ExchangeData + Seek,
 {
     let mut out = Vec::new();
-    for_each_at(trace, ts, |k, count| out.push((k.clone(), count)));
+    for_each_at(trace, ts, None, |k, count| out.push((k.clone(), count)));
     out
 }
 
-/// Calls `f` with each record of a trace and its count as of `ts`, where not zero.
+/// Calls `f` with each record of a trace and its count as of `ts`, where not zero; with
+/// `seek`, only from the first record at or after it, while records are within it
+/// (`Seek::within`).
 fn for_each_at<K>(
     trace: &mut differential_dataflow::operators::arrange::TraceAgent<
         differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
     >,
     ts: Timestamp,
+    seek: Option<&K>,
     mut f: impl FnMut(&K, Diff),
 ) where
-    K: differential_dataflow::ExchangeData,
+    K: differential_dataflow::ExchangeData + Seek,
 {
     let mut upper = Antichain::new();
     trace.read_upper(&mut upper);
@@ -775,7 +803,13 @@ fn for_each_at<K>(
         return;
     };
     let (mut cursor, storage) = cursor_list(batches);
+    if let Some(start) = seek {
+        cursor.seek_key(&storage, start);
+    }
     while cursor.key_valid(&storage) {
+        if seek.is_some_and(|start| !cursor.key(&storage).within(start)) {
+            break;
+        }
         let mut count: Diff = 0;
         while cursor.val_valid(&storage) {
             cursor.map_times(&storage, |t, d| {
