@@ -66,10 +66,7 @@ async fn main() {
     // Filtered reads of the table, which no index serves: on its first column the workers
     // seek to the rows (the arrangement is ordered by whole rows), on another they scan.
     let seek = client.prepare("SELECT amount FROM events WHERE user_id = $1").await.unwrap();
-    let scan = client
-        .prepare("SELECT user_id FROM events WHERE amount = $1 AND user_id < 20")
-        .await
-        .unwrap();
+    let scan = client.prepare("SELECT user_id FROM events WHERE amount = $1").await.unwrap();
     let (mut seeks, mut scans) = (Vec::new(), Vec::new());
     for i in 0..50i64 {
         let start = Instant::now();
@@ -79,7 +76,7 @@ async fn main() {
         let start = Instant::now();
         let rows = client.query(&scan, &[&(i % 100)]).await.unwrap();
         scans.push(start.elapsed());
-        assert!(!rows.is_empty());
+        assert_eq!(rows.len(), events / 100);
     }
 
     println!("| measurement | value |");
