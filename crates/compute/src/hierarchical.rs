@@ -161,6 +161,8 @@ pub fn render_aggregates<'s, T: RenderTime>(
     let funcs: Vec<AggregateFunc> = aggs.into_iter().map(|a| a.func).collect();
     let level_funcs = funcs.clone();
     let partials = bucketed(pairs, levels, move |input, output| {
+        // These functions cannot fail (see `is_hierarchical`); the final reduction, below,
+        // reports an error if one ever did.
         if let Ok(datums) = combine(&level_funcs, input) {
             output.push((Row::new(datums), 1));
         }

@@ -734,7 +734,8 @@ fn read_through(trace: &mut RowTrace, ts: Timestamp, read: Option<&(RelExpr, Opt
     };
     let mut out = Vec::new();
     let mut failed = None;
-    for_each_at(trace, ts, seek.as_ref(), |row, count| {
+    let start = seek.as_ref().map(|prefix| (prefix, |row: &Row| starts_with(row, prefix)));
+    for_each_at(trace, ts, start, |row, count| {
         if failed.is_none() {
             match plan.eval_read(row) {
                 Ok(Some(r)) => out.push((r, count)),
@@ -746,27 +747,13 @@ fn read_through(trace: &mut RowTrace, ts: Timestamp, read: Option<&(RelExpr, Opt
     failed.map_or(Ok(out), Err)
 }
 
-/// Records a read can seek to: `within(start)` says whether a record at or after `start` in
-/// the trace's order still belongs to the range `start` begins.
-trait Seek {
-    fn within(&self, start: &Self) -> bool;
-}
-
-impl Seek for Row {
-    /// A row is within a prefix row when its first columns equal the prefix's (rows order
-    /// column by column, and a prefix orders before every row that extends it).
-    fn within(&self, prefix: &Row) -> bool {
-        let mut it = self.iter();
-        prefix
-            .iter()
-            .all(|p| it.next().is_some_and(|d| d.cmp(&p) == std::cmp::Ordering::Equal))
-    }
-}
-
-impl Seek for EvalError {
-    fn within(&self, start: &Self) -> bool {
-        self == start
-    }
+/// Whether `row`'s first columns equal `prefix`'s, by value (as rows order: column by
+/// column, a prefix before every row that extends it).
+fn starts_with(row: &Row, prefix: &Row) -> bool {
+    let mut columns = row.iter();
+    prefix
+        .iter()
+        .all(|p| columns.next().is_some_and(|d| d.cmp(&p) == std::cmp::Ordering::Equal))
 }
 
 /// The contents of a trace as of `ts`, consolidated.
@@ -777,25 +764,25 @@ fn read_at<K>(
     ts: Timestamp,
 ) -> Vec<(K, Diff)>
 where
-    K: differential_dataflow::ExchangeData + Seek,
+    K: differential_dataflow::ExchangeData,
 {
     let mut out = Vec::new();
-    for_each_at(trace, ts, None, |k, count| out.push((k.clone(), count)));
+    for_each_at(trace, ts, None::<(&K, fn(&K) -> bool)>, |k, count| out.push((k.clone(), count)));
     out
 }
 
 /// Calls `f` with each record of a trace and its count as of `ts`, where not zero; with
-/// `seek`, only from the first record at or after it, while records are within it
-/// (`Seek::within`).
-fn for_each_at<K>(
+/// `seek = (start, within)`, only from the first record at or after `start`, while `within`
+/// holds.
+fn for_each_at<K, W: Fn(&K) -> bool>(
     trace: &mut differential_dataflow::operators::arrange::TraceAgent<
         differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
     >,
     ts: Timestamp,
-    seek: Option<&K>,
+    seek: Option<(&K, W)>,
     mut f: impl FnMut(&K, Diff),
 ) where
-    K: differential_dataflow::ExchangeData + Seek,
+    K: differential_dataflow::ExchangeData,
 {
     let mut upper = Antichain::new();
     trace.read_upper(&mut upper);
@@ -803,11 +790,11 @@ fn for_each_at<K>(
         return;
     };
     let (mut cursor, storage) = cursor_list(batches);
-    if let Some(start) = seek {
+    if let Some((start, _)) = &seek {
         cursor.seek_key(&storage, start);
     }
     while cursor.key_valid(&storage) {
-        if seek.is_some_and(|start| !cursor.key(&storage).within(start)) {
+        if seek.as_ref().is_some_and(|(_, within)| !within(cursor.key(&storage))) {
             break;
         }
         let mut count: Diff = 0;

@@ -827,9 +827,7 @@ impl<'a> Planner<'a> {
 
     /// An interval option's value in milliseconds.
     fn interval_option(&self, what: &'static str, value: &ast::Expr) -> Result<u64, PlanError> {
-        let empty = Scope::default();
-        let t = self.plan_expr_hinted(ExprCx::new(&empty, what), value, Some(&ScalarType::Interval))?;
-        let d = match t.expr.eval(&[])? {
+        let d = match self.constant_value(what, value, Some(&ScalarType::Interval))? {
             Datum::String(s) => Datum::Interval(riffle_repr::strconv::parse_interval(&s).map_err(riffle_expr::EvalError::from)?),
             d => d,
         };
@@ -897,9 +895,7 @@ impl<'a> Planner<'a> {
 
     /// `EXPECTED GROUP SIZE <n>`: a positive integer.
     fn group_size_option(&self, value: &ast::Expr) -> Result<u64, PlanError> {
-        let empty = Scope::default();
-        let v = self.plan_expr_hinted(ExprCx::new(&empty, "EXPECTED GROUP SIZE"), value, None)?;
-        match v.expr.eval(&[])? {
+        match self.constant_value("EXPECTED GROUP SIZE", value, None)? {
             Datum::Int16(n) if n > 0 => Ok(n as u64),
             Datum::Int32(n) if n > 0 => Ok(n as u64),
             Datum::Int64(n) if n > 0 => Ok(n as u64),
@@ -909,11 +905,17 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The value of an option's expression, which may name no column (`what` names the option
+    /// in errors; `hint` types its literals).
+    fn constant_value(&self, what: &'static str, value: &ast::Expr, hint: Option<&ScalarType>) -> Result<Datum, PlanError> {
+        let empty = Scope::default();
+        let t = self.plan_expr_hinted(ExprCx::new(&empty, what), value, hint)?;
+        Ok(t.expr.eval(&[])?)
+    }
+
     /// A constant time for AS OF: milliseconds since the epoch as a number, or a timestamp.
     fn plan_time(&self, e: &ast::Expr, what: &'static str) -> Result<u64, PlanError> {
-        let empty = Scope::default();
-        let t = self.plan_expr_hinted(ExprCx::new(&empty, what), e, None)?;
-        let micros = match t.expr.eval(&[])? {
+        let micros = match self.constant_value(what, e, None)? {
             Datum::Int16(v) => v as i64 * 1000,
             Datum::Int32(v) => v as i64 * 1000,
             Datum::Int64(v) => v.saturating_mul(1000),
