@@ -51,7 +51,7 @@ pub fn encode(desc: &RelationDesc, rows: &[Row], options: &Options, zone: &Zone)
             }
         }
         Format::Parquet | Format::Arrow => {
-            let rows: Vec<Vec<Datum>> = rows.iter().map(Row::unpack).collect();
+            let rows: Vec<Vec<Datum>> = rows.iter().map(|r| r.unpack()).collect();
             let mut out = Vec::new();
             if options.format == Format::Parquet {
                 riffle_copy::write_parquet(&mut out, desc, &rows, zone)?;

@@ -20,6 +20,7 @@ use riffle_repr::{Datum, DatumRef, Diff, Row, ScalarType};
 use serde::{Deserialize, Serialize};
 
 use crate::render::RenderTime;
+use crate::spines::{count_rows, threshold_rows};
 
 /// Running totals of one group: the row count, then each aggregate's slots.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -163,14 +164,14 @@ impl Accumulable {
                 })
             });
             let key_cols: Vec<usize> = (0..key_arity).collect();
-            let distinct_totals = values.distinct_core::<Diff>().explode(move |kv: Row| {
+            let distinct_totals = threshold_rows(values, "Distinct", |_| 1).explode(move |kv: Row| {
                 let mut t = vec![0i128; width];
                 kind.add(&mut t, slot, kv.get(key_arity));
                 Some((kv.project(&key_cols), Totals(t)))
             });
             totals = totals.concat(distinct_totals);
         }
-        totals.count_core::<Diff>().map(move |(key, Totals(t))| {
+        count_rows(totals, "Count").map(move |(key, Totals(t))| {
             let mut results = Vec::with_capacity(aggs.len());
             for (kind, _, slot) in &aggs {
                 results.push(kind.finish(&t, *slot)?);

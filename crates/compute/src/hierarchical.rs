@@ -26,9 +26,10 @@ use std::hash::{Hash, Hasher};
 
 use differential_dataflow::VecCollection;
 use riffle_expr::{AggregateExpr, AggregateFunc, EvalError};
-use riffle_repr::{Datum, DatumRef, Diff, Row};
+use riffle_repr::{Datum, DatumRef, Diff, Row, RowRef};
 
 use crate::render::RenderTime;
+use crate::spines::reduce_rows;
 
 /// The rows a global reduction's one group is planned for, without `EXPECTED GROUP SIZE`:
 /// buckets of 4096 and 64.
@@ -113,7 +114,7 @@ fn with_bucket(key: &Row, bucket: u64) -> Row {
 }
 
 /// The key's last column (its bucket) taken modulo `modulus`, or dropped when None.
-fn rebucket(key: &Row, modulus: Option<u64>) -> Row {
+fn rebucket(key: &RowRef, modulus: Option<u64>) -> Row {
     let arity = key.arity();
     Row::build(|p| {
         for (i, d) in key.iter().enumerate() {
@@ -133,7 +134,7 @@ fn rebucket(key: &Row, modulus: Option<u64>) -> Row {
 pub fn bucketed<'s, T, L>(pairs: VecCollection<'s, T, (Row, Row), Diff>, levels: &[u64], logic: L) -> VecCollection<'s, T, (Row, Row), Diff>
 where
     T: RenderTime,
-    L: Fn(&[(&Row, Diff)], &mut Vec<(Row, Diff)>) + Clone + 'static,
+    L: Fn(&[(&RowRef, Diff)], &mut Vec<(Row, Diff)>) + Clone + 'static,
 {
     let finest = levels[0];
     let mut stage = pairs.map(move |(key, row)| {
@@ -143,9 +144,16 @@ where
     for level in 0..levels.len() {
         let next = levels.get(level + 1).copied();
         let logic = logic.clone();
-        stage = stage
-            .reduce(move |_key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| logic(input, output))
-            .map(move |(key, partial)| (rebucket(&key, next), partial));
+        let mut partials = Vec::new();
+        stage = reduce_rows(
+            stage,
+            "Bucket",
+            move |key, input: &[(&RowRef, Diff)], output: &mut Vec<((Row, Row), Diff)>| {
+                logic(input, &mut partials);
+                let next_key = rebucket(key, next);
+                output.extend(partials.drain(..).map(|(partial, n)| ((next_key.clone(), partial), n)));
+            },
+        );
     }
     stage
 }
@@ -167,19 +175,19 @@ pub fn render_aggregates<'s, T: RenderTime>(
             output.push((Row::new(datums), 1));
         }
     });
-    partials
-        .reduce(
-            move |key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                output.push((combine(&funcs, input).map(|datums| key.with_datums(&datums)), 1));
-            },
-        )
-        .map(|(_key, result)| result)
+    reduce_rows(
+        partials,
+        "Reduce",
+        move |key: &RowRef, input: &[(&RowRef, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+            output.push((combine(&funcs, input).map(|datums| key.with_datums(&datums)), 1));
+        },
+    )
 }
 
 /// Each aggregate over column `i` of the rows with positive multiplicity: the aggregate of
 /// the rows themselves, or of partial results (the same function, since NULL partials, from
 /// buckets with no non-NULL value, are ignored like NULL values).
-fn combine(funcs: &[AggregateFunc], input: &[(&Row, Diff)]) -> Result<Vec<Datum>, EvalError> {
+fn combine(funcs: &[AggregateFunc], input: &[(&RowRef, Diff)]) -> Result<Vec<Datum>, EvalError> {
     let mut columns: Vec<Vec<(DatumRef, Diff)>> = funcs.iter().map(|_| Vec::with_capacity(input.len())).collect();
     for (row, n) in input.iter().filter(|(_, n)| *n > 0) {
         for (column, d) in columns.iter_mut().zip(row.iter()) {
@@ -240,7 +248,7 @@ mod tests {
         let r2 = Row::new(vec![Datum::Null, Datum::Int32(9), Datum::Null]);
         let r3 = Row::new(vec![Datum::Int32(1), Datum::Int32(5), Datum::Bool(false)]);
         let gone = Row::new(vec![Datum::Int32(-100), Datum::Int32(100), Datum::Bool(true)]);
-        let input = [(&r1, 1), (&r2, 2), (&r3, 1), (&gone, 0)];
+        let input: [(&RowRef, Diff); 4] = [(&r1, 1), (&r2, 2), (&r3, 1), (&gone, 0)];
         assert_eq!(
             combine(&funcs, &input).unwrap(),
             vec![Datum::Int32(1), Datum::Int32(9), Datum::Bool(false)]

@@ -4,16 +4,20 @@
 //!
 //! Workers publish a fresh [`WorkerStats`] every [`PUBLISH_EVERY`] (and at once when a dataflow
 //! is created or dropped), measuring every arrangement as they do: update counts come from each
-//! batch's length and bytes are estimated from a sample of each batch, so a measurement costs
-//! O(batches) however large an arrangement grows and never stalls the worker.
+//! batch's length; bytes are the allocations of each batch's containers for row arrangements
+//! (rows live in one buffer per batch, see `spines`) and estimated from a sample of each batch
+//! for error arrangements, so a measurement costs O(batches) however large an arrangement grows
+//! and never stalls the worker.
 
+use crate::render::{IndexTrace, RowTrace};
 use differential_dataflow::operators::arrange::TraceAgent;
 use differential_dataflow::trace::cursor::{Cursor, Navigable};
+use differential_dataflow::trace::implementations::ord_neu::Upds;
 use differential_dataflow::trace::implementations::spine_fueled::SpineBatch;
-use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
+use differential_dataflow::trace::implementations::{KeySpine, OffsetList};
 use differential_dataflow::trace::TraceReader;
 use riffle_expr::EvalError;
-use riffle_repr::{Diff, GlobalId, Row, Timestamp};
+use riffle_repr::{Diff, GlobalId, Timestamp};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 use timely::progress::Antichain;
@@ -124,24 +128,6 @@ impl Introspection {
     }
 }
 
-/// Heap bytes of an arranged value (see [`Row::heap_size`]).
-pub(crate) trait HeapSize {
-    fn heap_size(&self) -> usize;
-}
-
-impl HeapSize for Row {
-    fn heap_size(&self) -> usize {
-        Row::heap_size(self)
-    }
-}
-
-impl HeapSize for EvalError {
-    fn heap_size(&self) -> usize {
-        // Errors are rare and small; their message strings are not walked.
-        0
-    }
-}
-
 /// What a measurement found: updates, batches, bytes.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Measured {
@@ -179,11 +165,9 @@ where
     m
 }
 
-/// Measures a keyed arrangement (`KeySpine`).
-pub(crate) fn measure_keys<K>(trace: &mut TraceAgent<KeySpine<K, Timestamp, Diff>>) -> Measured
-where
-    K: HeapSize + differential_dataflow::ExchangeData,
-{
+/// Measures an error arrangement (`KeySpine` of errors). Errors are rare and small: each
+/// counts its inline size, their message strings are not walked.
+pub(crate) fn measure_errors(trace: &mut TraceAgent<KeySpine<EvalError, Timestamp, Diff>>) -> Measured {
     let Some(batches) = trace.batches_through(Antichain::new().borrow()) else {
         return Measured::default();
     };
@@ -196,7 +180,7 @@ where
                 cursor.step_val(batch);
             }
             // The key is stored once however many updates it has.
-            bytes += (std::mem::size_of::<K>() + cursor.key(batch).heap_size()) as u64;
+            bytes += std::mem::size_of::<EvalError>() as u64;
             records += updates;
             cursor.step_key(batch);
         }
@@ -204,24 +188,52 @@ where
     })
 }
 
-/// Measures an index arrangement (`ValSpine` of key and row).
-pub(crate) fn measure_index(trace: &mut TraceAgent<ValSpine<Row, Row, Timestamp, Diff>>) -> Measured {
+/// Heap bytes of a list of offsets.
+fn offsets_size(offsets: &OffsetList) -> usize {
+    4 * offsets.smol.capacity() + 8 * offsets.chonk.capacity()
+}
+
+/// Heap bytes of a batch's times and diffs and their offsets.
+fn updates_size(upds: &Upds<OffsetList, Vec<Timestamp>, Vec<Diff>>) -> usize {
+    offsets_size(&upds.offs)
+        + std::mem::size_of::<Timestamp>() * upds.times.capacity()
+        + std::mem::size_of::<Diff>() * upds.diffs.capacity()
+}
+
+/// Measures a collection's rows: each batch's row buffer, offsets, times and diffs.
+pub(crate) fn measure_rows(trace: &mut RowTrace) -> Measured {
     let Some(batches) = trace.batches_through(Antichain::new().borrow()) else {
         return Measured::default();
     };
-    measure(batches, |cursor, batch| {
-        let (mut records, mut bytes) = (0, 0);
-        while cursor.key_valid(batch) && records < SAMPLE {
-            bytes += (std::mem::size_of::<Row>() + cursor.key(batch).heap_size()) as u64;
-            while cursor.val_valid(batch) {
-                bytes += (std::mem::size_of::<Row>() + cursor.val(batch).heap_size()) as u64;
-                cursor.map_times(batch, |_, _| records += 1);
-                cursor.step_val(batch);
-            }
-            cursor.step_key(batch);
-        }
-        (records, bytes)
-    })
+    let mut m = Measured {
+        batches: batches.len() as u64,
+        ..Measured::default()
+    };
+    for batch in &batches {
+        let storage = &batch.storage;
+        m.records += SpineBatch::len(&**batch) as u64;
+        m.bytes += (storage.keys.heap_size() + updates_size(&storage.upds)) as u64;
+    }
+    m
+}
+
+/// Measures an index: each batch's key and value rows, offsets, times and diffs.
+pub(crate) fn measure_index(trace: &mut IndexTrace) -> Measured {
+    let Some(batches) = trace.batches_through(Antichain::new().borrow()) else {
+        return Measured::default();
+    };
+    let mut m = Measured {
+        batches: batches.len() as u64,
+        ..Measured::default()
+    };
+    for batch in &batches {
+        let storage = &batch.storage;
+        m.records += SpineBatch::len(&**batch) as u64;
+        m.bytes +=
+            (storage.keys.heap_size() + storage.vals.vals.heap_size() + offsets_size(&storage.vals.offs) + updates_size(&storage.upds))
+                as u64;
+    }
+    m
 }
 
 /// A trace's logical compaction frontier (`since`) and upper frontier, as their first elements

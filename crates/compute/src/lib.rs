@@ -12,6 +12,7 @@ mod controller;
 mod hierarchical;
 pub mod introspect;
 mod render;
+mod spines;
 mod worker;
 
 pub use controller::{ComputeController, PeekResult, PeekTarget, SubscribeBatch, SubscribeReceiver};

@@ -10,13 +10,14 @@
 
 use crate::accumulate::Accumulable;
 use crate::hierarchical::{self, Buckets};
+use crate::spines::{arrange_keyed, arrange_rows, reduce_rows, threshold_rows, RowRowSpine, RowSpine};
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::operators::iterate::Iterate;
-use differential_dataflow::trace::implementations::{KeySpine, ValSpine};
+use differential_dataflow::trace::implementations::KeySpine;
 use differential_dataflow::{AsCollection, VecCollection};
 use riffle_expr::{AggregateExpr, ColumnOrder, EvalError, Extended, JoinKind, RelExpr, ScalarExpr};
-use riffle_repr::{Datum, DatumRef, Diff, GlobalId, Row, Timestamp};
+use riffle_repr::{Datum, DatumRef, Diff, GlobalId, Row, RowRef, Timestamp};
 use std::collections::BTreeMap;
 use timely::dataflow::operators::ToStream;
 use timely::dataflow::Scope;
@@ -27,14 +28,14 @@ use timely::progress::Antichain;
 pub const MODEL_VERSIONS: u64 = 2;
 
 /// An arrangement of rows by the whole row.
-pub type RowTrace = TraceAgent<KeySpine<Row, Timestamp, Diff>>;
+pub type RowTrace = TraceAgent<RowSpine<Timestamp>>;
 /// An arrangement of errors.
 pub type ErrTrace = TraceAgent<KeySpine<EvalError, Timestamp, Diff>>;
 /// An arrangement of rows by key columns (an index).
-pub type IndexTrace = TraceAgent<ValSpine<Row, Row, Timestamp, Diff>>;
+pub type IndexTrace = TraceAgent<RowRowSpine<Timestamp>>;
 
 /// Rows arranged by a key row, as a join reads them.
-pub type Keyed<'s, T> = Arranged<'s, TraceAgent<ValSpine<Row, Row, T, Diff>>>;
+pub type Keyed<'s, T> = Arranged<'s, TraceAgent<RowRowSpine<T>>>;
 
 /// Rows of a rendered plan.
 pub type Rows<'s, T = Timestamp> = VecCollection<'s, T, Row, Diff>;
@@ -150,14 +151,14 @@ impl RenderTime for Timestamp {
                 (
                     rows.import_frontier_core(cx.scope, "Snapshot", since.clone(), until.clone())
                         .0
-                        .as_collection(|k, _| k.clone()),
+                        .as_collection(|k: &RowRef, _| k.to_owned()),
                     errs.import_frontier_core(cx.scope, "Snapshot", since, until)
                         .0
                         .as_collection(|k, _| k.clone()),
                 )
             }
             None => (
-                rows.import(cx.scope).as_collection(|k, _| k.clone()),
+                rows.import(cx.scope).as_collection(|k: &RowRef, _| k.to_owned()),
                 errs.import(cx.scope).as_collection(|k, _| k.clone()),
             ),
         };
@@ -376,7 +377,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
             }
         }
         let (keyed, errs) = keyed(rows.clone(), keys);
-        (keyed.arrange_by_key(), errs, false)
+        (arrange_keyed(keyed, "ArrangeByKey"), errs, false)
     }
 
     fn render_node(&mut self, plan: &RelExpr) -> (Rows<'s, T>, Errs<'s, T>) {
@@ -521,7 +522,10 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 let (lk, rk): (Vec<ScalarExpr>, Vec<ScalarExpr>) = keys.iter().cloned().unzip();
                 let (larr, lerr, l_indexed) = self.keyed_side(left, &l, lk);
                 let (rarr, rerr, r_indexed) = self.keyed_side(right, &r, rk);
-                let mut matched = larr.join_core(rarr, |key: &Row, lrow: &Row, rrow: &Row| {
+                // Outer joins need each match's sides to find the rows that matched nothing;
+                // inner joins only the joined row.
+                let outer = matches!(kind, JoinKind::LeftOuter | JoinKind::FullOuter);
+                let mut matched = larr.join_core(rarr, move |key: &RowRef, lrow: &RowRef, rrow: &RowRef| {
                     // An index holds rows with NULL keys, which equal nothing.
                     if key.iter().any(|d| d.is_null()) {
                         return None;
@@ -530,7 +534,8 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                         p.extend_by_row(lrow);
                         p.extend_by_row(rrow);
                     });
-                    Some(((lrow.clone(), rrow.clone()), joined))
+                    let sides = outer.then(|| (lrow.to_owned(), rrow.to_owned()));
+                    Some((sides, joined))
                 });
                 if let Some(ts) = self.as_of.filter(|_| l_indexed || r_indexed) {
                     // An index is imported as it is, not advanced to the read time like other
@@ -547,13 +552,13 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 };
                 let errs = le.concat(re).concat(lerr).concat(rerr).concat(resid_err);
                 let mut result = matched.clone().map(|(_, row)| row);
-                if matches!(kind, JoinKind::LeftOuter | JoinKind::FullOuter) {
-                    let matched_left = matched.clone().map(|((lrow, _), _)| lrow);
+                if outer {
+                    let matched_left = matched.clone().flat_map(|(sides, _)| sides.map(|(lrow, _)| lrow));
                     result = result.concat(unmatched(l, matched_left, 0, *right_arity));
                 }
                 if *kind == JoinKind::FullOuter {
                     let left_arity = left.arity().expect("planned relations have known arities");
-                    let matched_right = matched.map(|((_, rrow), _)| rrow);
+                    let matched_right = matched.flat_map(|(sides, _)| sides.map(|(_, rrow)| rrow));
                     result = result.concat(unmatched(r, matched_right, left_arity, 0));
                 }
                 (result, errs)
@@ -615,11 +620,11 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
             }
             RelExpr::Threshold { input } => {
                 let (rows, errs) = self.render(input);
-                (rows.threshold(|_row, count| (*count).max(0)), errs)
+                (threshold_rows(rows, "Threshold", |count| count.max(0)), errs)
             }
             RelExpr::Distinct { input } => {
                 let (rows, errs) = self.render(input);
-                (rows.distinct_core::<Diff>(), errs)
+                (threshold_rows(rows, "Distinct", |_| 1), errs)
             }
             RelExpr::Union { inputs } => {
                 let mut parts = inputs.iter().map(|i| self.render(i));
@@ -648,10 +653,12 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                     groups = hierarchical::bucketed(groups, levels, move |input, output| top_k(input, &order, 0, Some(keep), output));
                 }
                 let order = order_by.clone();
-                let top = groups.reduce(move |_k: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Row, Diff)>| {
-                    top_k(input, &order, offset, limit, output)
-                });
-                (top.map(|(_, row)| row), errs)
+                let top = reduce_rows(
+                    groups,
+                    "TopK",
+                    move |_k, input: &[(&RowRef, Diff)], output: &mut Vec<(Row, Diff)>| top_k(input, &order, offset, limit, output),
+                );
+                (top, errs)
             }
             RelExpr::Window {
                 input,
@@ -662,12 +669,14 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                 let (rows, errs) = self.render(input);
                 let order = order_by.clone();
                 let funcs = funcs.clone();
-                let windowed = by_key(rows, partition_by.clone()).reduce(
-                    move |_k: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+                let windowed = reduce_rows(
+                    by_key(rows, partition_by.clone()),
+                    "Window",
+                    move |_k, input: &[(&RowRef, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
                         // Each copy of a duplicated row is its own window row (row_number differs).
                         let partition: Vec<Row> = sorted(input, &order)
                             .into_iter()
-                            .flat_map(|(r, n)| std::iter::repeat_n(r.clone(), n as usize))
+                            .flat_map(|(r, n)| std::iter::repeat_n(r.to_owned(), n as usize))
                             .collect();
                         let mut columns = Vec::with_capacity(funcs.len());
                         for f in &funcs {
@@ -684,7 +693,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
                         }
                     },
                 );
-                let (ok, werr) = split(windowed.map(|(_, r)| r));
+                let (ok, werr) = split(windowed);
                 (ok, errs.concat(werr))
             }
         }
@@ -692,7 +701,7 @@ impl<'s, 't, T: RenderTime> RenderContext<'s, 't, T> {
 }
 
 /// Rows `offset..offset + limit` of a group in `order`, counting duplicates.
-fn top_k(input: &[(&Row, Diff)], order: &[ColumnOrder], offset: usize, limit: Option<usize>, output: &mut Vec<(Row, Diff)>) {
+fn top_k(input: &[(&RowRef, Diff)], order: &[ColumnOrder], offset: usize, limit: Option<usize>, output: &mut Vec<(Row, Diff)>) {
     let mut skip = offset.min(i64::MAX as usize) as i64;
     let mut take = limit.map_or(i64::MAX, |l| l.min(i64::MAX as usize) as i64);
     for (row, mut n) in sorted(input, order) {
@@ -702,7 +711,7 @@ fn top_k(input: &[(&Row, Diff)], order: &[ColumnOrder], offset: usize, limit: Op
         let taken = n.min(take);
         take -= taken;
         if taken > 0 {
-            output.push((row.clone(), taken));
+            output.push((row.to_owned(), taken));
         }
         if take == 0 {
             break;
@@ -756,17 +765,17 @@ fn reduce<'s, T: RenderTime>(
     for (j, &i) in hier.iter().enumerate() {
         places[i] = (false, j);
     }
-    let joined = t_ok
-        .map(keyed(tot.len()))
-        .join(h_ok.map(keyed(hier.len())))
-        .map(move |(key, (t, h))| {
-            Row::build(|p| {
-                p.extend_by_row(&key);
+    let joined = arrange_keyed(t_ok.map(keyed(tot.len())), "ArrangeByKey").join_core(
+        arrange_keyed(h_ok.map(keyed(hier.len())), "ArrangeByKey"),
+        move |key: &RowRef, t: &RowRef, h: &RowRef| {
+            Some(Row::build(|p| {
+                p.extend_by_row(key);
                 for &(from_totals, j) in &places {
                     p.push(if from_totals { t.get(j) } else { h.get(j) });
                 }
-            })
-        });
+            }))
+        },
+    );
     (joined, t_err.concat(h_err))
 }
 
@@ -776,30 +785,30 @@ fn reduce_groups<'s, T: RenderTime>(
     pairs: VecCollection<'s, T, (Row, Row), Diff>,
     aggs: Vec<AggregateExpr>,
 ) -> VecCollection<'s, T, Result<Row, EvalError>, Diff> {
-    pairs
-        .reduce(
-            move |key: &Row, input: &[(&Row, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
-                // Each aggregate's input column, read from the rows in one pass.
-                let mut columns: Vec<Vec<(DatumRef, Diff)>> = aggs.iter().map(|_| Vec::with_capacity(input.len())).collect();
-                for (row, n) in input.iter().filter(|(_, n)| *n > 0) {
-                    for (column, d) in columns.iter_mut().zip(row.iter()) {
-                        column.push((d, *n));
+    reduce_rows(
+        pairs,
+        "Reduce",
+        move |key: &RowRef, input: &[(&RowRef, Diff)], output: &mut Vec<(Result<Row, EvalError>, Diff)>| {
+            // Each aggregate's input column, read from the rows in one pass.
+            let mut columns: Vec<Vec<(DatumRef, Diff)>> = aggs.iter().map(|_| Vec::with_capacity(input.len())).collect();
+            for (row, n) in input.iter().filter(|(_, n)| *n > 0) {
+                for (column, d) in columns.iter_mut().zip(row.iter()) {
+                    column.push((d, *n));
+                }
+            }
+            let mut results = Vec::with_capacity(aggs.len());
+            for (a, values) in aggs.iter().zip(&columns) {
+                match a.func.eval_refs(values, a.distinct) {
+                    Ok(d) => results.push(d),
+                    Err(e) => {
+                        output.push((Err(e), 1));
+                        return;
                     }
                 }
-                let mut results = Vec::with_capacity(aggs.len());
-                for (a, values) in aggs.iter().zip(&columns) {
-                    match a.func.eval_refs(values, a.distinct) {
-                        Ok(d) => results.push(d),
-                        Err(e) => {
-                            output.push((Err(e), 1));
-                            return;
-                        }
-                    }
-                }
-                output.push((Ok(key.with_datums(&results)), 1));
-            },
-        )
-        .map(|(_key, result)| result)
+            }
+            output.push((Ok(key.with_datums(&results)), 1));
+        },
+    )
 }
 
 /// Keys rows by the given columns (the group of a top-k or the partition of a window).
@@ -809,8 +818,8 @@ fn by_key<'s, T: RenderTime>(rows: Rows<'s, T>, key: Vec<usize>) -> VecCollectio
 
 /// A group's rows with positive multiplicity, in the given order (ties broken by the whole row,
 /// so that results are deterministic).
-fn sorted<'a>(input: &[(&'a Row, Diff)], order: &[ColumnOrder]) -> Vec<(&'a Row, Diff)> {
-    let mut all: Vec<(&Row, Diff)> = input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (*r, *n)).collect();
+fn sorted<'a>(input: &[(&'a RowRef, Diff)], order: &[ColumnOrder]) -> Vec<(&'a RowRef, Diff)> {
+    let mut all: Vec<(&RowRef, Diff)> = input.iter().filter(|(_, n)| *n > 0).map(|(r, n)| (*r, *n)).collect();
     all.sort_by(|a, b| ColumnOrder::compare_rows(order, a.0, b.0).then_with(|| a.0.cmp(b.0)));
     all
 }
@@ -819,8 +828,8 @@ fn sorted<'a>(input: &[(&'a Row, Diff)], order: &[ColumnOrder]) -> Vec<(&'a Row,
 /// `matched` holds the side's rows once per match; rows are compared whole, so duplicates
 /// of one row share their fate, as SQL requires.
 fn unmatched<'s, T: RenderTime>(side: Rows<'s, T>, matched: Rows<'s, T>, pad_before: usize, pad_after: usize) -> Rows<'s, T> {
-    let with_match = matched.distinct_core::<Diff>();
-    let matched_rows = side.clone().map(|row| (row, ())).semijoin(with_match).map(|(row, ())| row);
+    let with_match = arrange_rows(threshold_rows(matched, "Distinct", |_| 1), "ArrangeBySelf");
+    let matched_rows = arrange_rows(side.clone(), "ArrangeBySelf").join_core(with_match, |row: &RowRef, _, _| Some(row.to_owned()));
     side.concat(matched_rows.negate()).map(move |row| {
         Row::build(|p| {
             p.push_nulls(pad_before);

@@ -4,11 +4,13 @@ use crate::controller::{Command, PeekReply, PeekTarget, SubscribeSender};
 use crate::hierarchical::Buckets;
 use crate::introspect::{self, ArrangementKind, ArrangementStats, DataflowStats, Introspection, Measured, WorkerStats};
 use crate::render::{Delay, ErrTrace, Index, IndexTrace, RenderContext, RowTrace, Traces};
+use crate::spines::{arrange_keyed, arrange_rows};
 use differential_dataflow::input::InputSession;
-use differential_dataflow::trace::cursor::{cursor_list, Cursor};
+use differential_dataflow::trace::cursor::{cursor_list, BatchCursor, BatchKey, Cursor, Navigable};
+use differential_dataflow::trace::implementations::BatchContainer;
 use differential_dataflow::trace::TraceReader;
 use riffle_expr::{EvalError, RelExpr};
-use riffle_repr::{Diff, GlobalId, Row, Timestamp};
+use riffle_repr::{Diff, GlobalId, Row, RowRef, Timestamp};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -194,12 +196,11 @@ impl<'w> ComputeWorker<'w> {
                 let updates = Rc::new(Cell::new(0));
                 let counter = updates.clone();
                 let trace = self.worker.dataflow_named::<Timestamp, _, _>(&name, |scope| {
-                    rows.import(scope)
-                        .as_collection(|k, _| k.clone())
-                        .map(move |row: Row| (row.project(&keys), row))
-                        .inspect(move |_| counter.set(counter.get() + 1))
-                        .arrange_by_key()
-                        .trace
+                    let pairs = rows
+                        .import(scope)
+                        .as_collection(move |row: &RowRef, _| (row.project(&keys), row.to_owned()))
+                        .inspect(move |_| counter.set(counter.get() + 1));
+                    arrange_keyed(pairs, "ArrangeByKey").trace
                 });
                 self.indexes.insert(
                     id,
@@ -318,9 +319,7 @@ impl<'w> ComputeWorker<'w> {
             };
             let (rows, errs) = cx.render(plan);
             (
-                rows.inspect(move |_| rows_counter.set(rows_counter.get() + 1))
-                    .arrange_by_self()
-                    .trace,
+                arrange_rows(rows.inspect(move |_| rows_counter.set(rows_counter.get() + 1)), "ArrangeBySelf").trace,
                 errs.inspect(move |_| errs_counter.set(errs_counter.get() + 1))
                     .arrange_by_self()
                     .trace,
@@ -354,13 +353,13 @@ impl<'w> ComputeWorker<'w> {
             arrangements.push(stats(
                 *id,
                 ArrangementKind::Rows,
-                introspect::measure_keys(rows),
+                introspect::measure_rows(rows),
                 introspect::frontiers(rows),
             ));
             arrangements.push(stats(
                 *id,
                 ArrangementKind::Errors,
-                introspect::measure_keys(errs),
+                introspect::measure_errors(errs),
                 introspect::frontiers(errs),
             ));
         }
@@ -474,7 +473,7 @@ impl<'w> ComputeWorker<'w> {
         let mut errs_in = InputSession::new();
         let (rows, errs) = self.worker.dataflow_named::<Timestamp, _, _>(&name, |scope| {
             (
-                rows_in.to_collection(scope).arrange_by_self().trace,
+                arrange_rows(rows_in.to_collection(scope), "ArrangeBySelf").trace,
                 errs_in.to_collection(scope).arrange_by_self().trace,
             )
         });
@@ -579,12 +578,12 @@ impl<'w> ComputeWorker<'w> {
             let ts = self.peeks[i].ts;
             let peek = &mut self.peeks[i];
             let rows_ready = match &mut peek.lookup {
-                Some((index, _)) => index_ready(index, ts),
+                Some((index, _)) => ready(index, ts),
                 None => ready(&mut peek.rows, ts),
             };
             if rows_ready && ready(&mut peek.errs, ts) {
                 let mut peek = self.peeks.swap_remove(i);
-                let errs = read_at(&mut peek.errs, peek.ts);
+                let errs = read_errors(&mut peek.errs, peek.ts);
                 let result = match (errs.into_iter().next(), &mut peek.lookup) {
                     (Some((e, _)), _) => Ok(Err(e)),
                     (None, Some((index, key))) => Ok(Ok(read_key(index, key, peek.ts))),
@@ -676,8 +675,8 @@ impl ComputeWorker<'_> {
     }
 }
 
-/// Whether an index holds every update at or before `ts`.
-fn index_ready(trace: &mut IndexTrace, ts: Timestamp) -> bool {
+/// Whether a trace holds every update at or before `ts`.
+fn ready<Tr: TraceReader<Time = Timestamp>>(trace: &mut Tr, ts: Timestamp) -> bool {
     let mut upper = Antichain::new();
     trace.read_upper(&mut upper);
     !upper.less_equal(&ts)
@@ -693,7 +692,7 @@ fn read_key(trace: &mut IndexTrace, key: &Row, ts: Timestamp) -> Vec<(Row, Diff)
     let (mut cursor, storage) = cursor_list(batches);
     cursor.seek_key(&storage, key);
     let mut out = Vec::new();
-    if cursor.get_key(&storage) == Some(key) {
+    if cursor.get_key(&storage) == Some(&**key) {
         while cursor.val_valid(&storage) {
             let mut count: Diff = 0;
             cursor.map_times(&storage, |t, d| {
@@ -702,7 +701,7 @@ fn read_key(trace: &mut IndexTrace, key: &Row, ts: Timestamp) -> Vec<(Row, Diff)
                 }
             });
             if count != 0 {
-                out.push((cursor.val(&storage).clone(), count));
+                out.push((cursor.val(&storage).to_owned(), count));
             }
             cursor.step_val(&storage);
         }
@@ -710,79 +709,62 @@ fn read_key(trace: &mut IndexTrace, key: &Row, ts: Timestamp) -> Vec<(Row, Diff)
     out
 }
 
-/// Whether a trace holds every update at or before `ts`.
-fn ready<K: Ord + Clone + 'static>(
-    trace: &mut differential_dataflow::operators::arrange::TraceAgent<
-        differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
-    >,
-    ts: Timestamp,
-) -> bool
-where
-    K: differential_dataflow::ExchangeData,
-{
-    let mut upper = Antichain::new();
-    trace.read_upper(&mut upper);
-    !upper.less_equal(&ts)
-}
-
 /// The rows of a row trace as of `ts`, consolidated, each put through `read`'s maps, filters
 /// and projections (see `RelExpr::eval_read`): only the rows it keeps are copied. With a seek
 /// prefix, only the rows that start with it are visited.
 fn read_through(trace: &mut RowTrace, ts: Timestamp, read: Option<&(RelExpr, Option<Row>)>) -> Result<Vec<(Row, Diff)>, EvalError> {
-    let Some((plan, seek)) = read else {
-        return Ok(read_at(trace, ts));
-    };
     let mut out = Vec::new();
+    let Some((plan, seek)) = read else {
+        for_each_at(trace, ts, None::<(_, fn(&RowRef) -> bool)>, |row: &RowRef, count| {
+            out.push((row.to_owned(), count))
+        });
+        return Ok(out);
+    };
     let mut failed = None;
-    let start = seek.as_ref().map(|prefix| (prefix, |row: &Row| starts_with(row, prefix)));
-    for_each_at(trace, ts, start, |row, count| {
-        if failed.is_none() {
-            match plan.eval_read(row) {
-                Ok(Some(r)) => out.push((r, count)),
-                Ok(None) => {}
-                Err(e) => failed = Some(e),
+    let start = seek.as_ref().map(|prefix| (&**prefix, prefix));
+    for_each_at(
+        trace,
+        ts,
+        start.map(|(start, prefix)| (start, move |row: &RowRef| starts_with(row, prefix))),
+        |row, count| {
+            if failed.is_none() {
+                match plan.eval_read(row) {
+                    Ok(Some(r)) => out.push((r, count)),
+                    Ok(None) => {}
+                    Err(e) => failed = Some(e),
+                }
             }
-        }
-    });
+        },
+    );
     failed.map_or(Ok(out), Err)
 }
 
 /// Whether `row`'s first columns equal `prefix`'s, by value (as rows order: column by
 /// column, a prefix before every row that extends it).
-fn starts_with(row: &Row, prefix: &Row) -> bool {
+fn starts_with(row: &RowRef, prefix: &RowRef) -> bool {
     let mut columns = row.iter();
     prefix
         .iter()
         .all(|p| columns.next().is_some_and(|d| d.cmp(&p) == std::cmp::Ordering::Equal))
 }
 
-/// The contents of a trace as of `ts`, consolidated.
-fn read_at<K>(
-    trace: &mut differential_dataflow::operators::arrange::TraceAgent<
-        differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
-    >,
-    ts: Timestamp,
-) -> Vec<(K, Diff)>
-where
-    K: differential_dataflow::ExchangeData,
-{
+/// The errors of an error trace as of `ts`, consolidated.
+fn read_errors(trace: &mut ErrTrace, ts: Timestamp) -> Vec<(EvalError, Diff)> {
     let mut out = Vec::new();
-    for_each_at(trace, ts, None::<(&K, fn(&K) -> bool)>, |k, count| out.push((k.clone(), count)));
+    for_each_at(trace, ts, None::<(_, fn(&EvalError) -> bool)>, |e: &EvalError, count| {
+        out.push((e.clone(), count))
+    });
     out
 }
 
-/// Calls `f` with each record of a trace and its count as of `ts`, where not zero; with
-/// `seek = (start, within)`, only from the first record at or after `start`, while `within`
-/// holds.
-fn for_each_at<K, W: Fn(&K) -> bool>(
-    trace: &mut differential_dataflow::operators::arrange::TraceAgent<
-        differential_dataflow::trace::implementations::KeySpine<K, Timestamp, Diff>,
-    >,
-    ts: Timestamp,
-    seek: Option<(&K, W)>,
-    mut f: impl FnMut(&K, Diff),
-) where
-    K: differential_dataflow::ExchangeData,
+/// Calls `f` with each record of a trace (keys only: a row trace or an error trace) and its
+/// count as of `ts`, where not zero; with `seek = (start, within)`, only from the first record
+/// at or after `start`, while `within` holds.
+fn for_each_at<'k, Tr, W>(trace: &mut Tr, ts: Timestamp, seek: Option<(BatchKey<'k, Tr>, W)>, mut f: impl FnMut(BatchKey<'_, Tr>, Diff))
+where
+    Tr: TraceReader<Time = Timestamp, Batch: Navigable>,
+    for<'a> BatchCursor<Tr>: Cursor<Time = Timestamp, TimeGat<'a> = &'a Timestamp, DiffGat<'a> = &'a Diff>,
+    W: for<'a> Fn(BatchKey<'a, Tr>) -> bool,
 {
     let mut upper = Antichain::new();
     trace.read_upper(&mut upper);
@@ -791,7 +773,7 @@ fn for_each_at<K, W: Fn(&K) -> bool>(
     };
     let (mut cursor, storage) = cursor_list(batches);
     if let Some((start, _)) = &seek {
-        cursor.seek_key(&storage, start);
+        cursor.seek_key(&storage, <BatchCursor<Tr> as Cursor>::KeyContainer::reborrow(*start));
     }
     while cursor.key_valid(&storage) {
         if seek.as_ref().is_some_and(|(_, within)| !within(cursor.key(&storage))) {

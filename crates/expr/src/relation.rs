@@ -1,7 +1,7 @@
 //! Relational plans.
 
 use crate::{AggregateExpr, EvalError, ScalarExpr};
-use riffle_repr::{Datum, Diff, GlobalId, Row};
+use riffle_repr::{Datum, Diff, GlobalId, Row, RowRef};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
@@ -141,7 +141,7 @@ pub struct ColumnOrder {
 
 impl ColumnOrder {
     /// Compares two rows by a list of sort keys, with SQL's NULL placement.
-    pub fn compare_rows(order: &[ColumnOrder], a: &Row, b: &Row) -> Ordering {
+    pub fn compare_rows(order: &[ColumnOrder], a: &RowRef, b: &RowRef) -> Ordering {
         for o in order {
             let (x, y) = (a.get(o.column), b.get(o.column));
             let ord = match (x.is_null(), y.is_null()) {
@@ -417,11 +417,11 @@ impl RelExpr {
     /// one row of the collection it reads (or of its constant rows): the row it becomes, or
     /// None when a filter drops it. The row is copied only when a step changes it or it
     /// passes, so a read that filters a large collection copies only what it returns.
-    pub fn eval_read(&self, row: &Row) -> Result<Option<Row>, EvalError> {
+    pub fn eval_read(&self, row: &RowRef) -> Result<Option<Row>, EvalError> {
         Ok(self.eval_read_ref(row)?.map(std::borrow::Cow::into_owned))
     }
 
-    fn eval_read_ref<'a>(&self, row: &'a Row) -> Result<Option<std::borrow::Cow<'a, Row>>, EvalError> {
+    fn eval_read_ref<'a>(&self, row: &'a RowRef) -> Result<Option<std::borrow::Cow<'a, RowRef>>, EvalError> {
         use std::borrow::Cow;
         Ok(match self {
             RelExpr::Get { .. } | RelExpr::Constant { .. } => Some(Cow::Borrowed(row)),

@@ -1,7 +1,7 @@
 //! Scalar expressions.
 
 use crate::{EvalError, Func};
-use riffle_repr::{Datum, DatumRef, Row};
+use riffle_repr::{Datum, DatumRef, Row, RowRef};
 use serde::{Deserialize, Serialize};
 
 /// The columns an expression reads from: owned datums, borrowed ones, or a packed row.
@@ -22,6 +22,12 @@ impl Columns for [DatumRef<'_>] {
     }
 }
 
+impl Columns for RowRef {
+    fn column(&self, i: usize) -> Datum {
+        self.get(i).to_datum()
+    }
+}
+
 impl Columns for Row {
     fn column(&self, i: usize) -> Datum {
         self.get(i).to_datum()
@@ -32,7 +38,7 @@ impl Columns for Row {
 /// row's `arity` is `extra[i - arity]`.
 pub struct Extended<'a> {
     /// The input row.
-    pub row: &'a Row,
+    pub row: &'a RowRef,
     /// Its number of columns.
     pub arity: usize,
     /// The values appended so far.

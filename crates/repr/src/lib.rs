@@ -17,7 +17,7 @@ pub mod zone;
 pub use datum::{Datum, Interval, F32, F64};
 pub use refresh::RefreshSchedule;
 pub use relation::{ColumnType, GlobalId, RelationDesc};
-pub use row::{ArrayRef, DatumIter, DatumRef, MalformedRow, Row, RowPacker};
+pub use row::{ArrayRef, DatumIter, DatumRef, MalformedRow, Row, RowPacker, RowRef, RowVec};
 pub use scalar::ScalarType;
 
 /// Logical time of the system: milliseconds since the Unix epoch, assigned by the coordinator.

@@ -4,8 +4,9 @@
 //! datums inline, one exact-size heap allocation beyond that): per datum a tag byte and the
 //! value's bytes, strings and byte strings inline after their length. Reading a row yields
 //! [`DatumRef`]s that borrow strings from the buffer, so keys, projections and joins copy bytes
-//! instead of cloning values, and an arrangement holds one allocation per row instead of one per
-//! row and one per string.
+//! instead of cloning values. A [`Row`] dereferences to a [`RowRef`] (as `String` to `str`),
+//! which every reading method takes; a [`RowVec`] stores many rows' bytes back to back, so an
+//! arrangement's batches hold one allocation for all their rows and lend out `&RowRef`s.
 //!
 //! Equality, order and hashing are those of the decoded values, not of the bytes: `numeric`
 //! 1.0 and 1.00, `-0.0` and `0.0`, and intervals of equal length are equal, as in PostgreSQL,
@@ -535,57 +536,6 @@ impl Row {
         })
     }
 
-    /// The datums of the row, in order.
-    #[inline]
-    pub fn iter(&self) -> DatumIter<'_> {
-        DatumIter {
-            bytes: self.data.as_slice(),
-        }
-    }
-
-    /// The datum in column `i`. Panics when the row has fewer columns.
-    #[inline]
-    pub fn get(&self, i: usize) -> DatumRef<'_> {
-        read_datum(&mut self.datum_bytes(i))
-    }
-
-    /// The bytes of the datum in column `i`. Panics when the row has fewer columns.
-    fn datum_bytes(&self, i: usize) -> &[u8] {
-        self.slices()
-            .nth(i)
-            .unwrap_or_else(|| panic!("column {i} of a row with {} columns", self.arity()))
-    }
-
-    /// Each datum's bytes, in order.
-    fn slices(&self) -> DatumSlices<'_> {
-        DatumSlices {
-            bytes: self.data.as_slice(),
-        }
-    }
-
-    /// The datums of the row, owned.
-    pub fn unpack(&self) -> Vec<Datum> {
-        self.iter().map(DatumRef::to_datum).collect()
-    }
-
-    /// Number of columns.
-    pub fn arity(&self) -> usize {
-        self.slices().count()
-    }
-
-    /// The row's columns `cols`, in that order (a byte copy of each; a column may repeat).
-    pub fn project(&self, cols: &[usize]) -> Row {
-        Row::build(|p| p.extend_columns(self, cols))
-    }
-
-    /// A row of this row's datums followed by `datums`.
-    pub fn with_datums<'a>(&self, datums: impl IntoIterator<Item = &'a Datum>) -> Row {
-        Row::build(|p| {
-            p.extend_by_row(self);
-            datums.into_iter().for_each(|d| p.push_datum(d));
-        })
-    }
-
     /// The row whose encoding ([`Row::as_bytes`]) is `bytes`, read back from storage: checked
     /// to be well-formed, so corrupt bytes are an error rather than a panic or invalid text.
     pub fn from_bytes(bytes: &[u8]) -> Result<Row, MalformedRow> {
@@ -614,6 +564,193 @@ impl Row {
     }
 }
 
+/// A packed row borrowed: what [`Row`] dereferences to, and what an arrangement's
+/// [`RowVec`] hands out without copying. Every reading method of a row lives here.
+///
+/// Like `str` to `String`: `&Row` coerces to `&RowRef`, [`RowRef::to_owned`] copies the bytes
+/// into a [`Row`]. Equality, order and hashing are [`Row`]'s (by value).
+#[repr(transparent)]
+pub struct RowRef {
+    data: [u8],
+}
+
+impl RowRef {
+    /// The bytes of a row written by this module (a [`Row`]'s, or a [`RowVec`]'s item).
+    #[inline(always)]
+    fn from_packed(bytes: &[u8]) -> &RowRef {
+        // SAFETY: `RowRef` is `repr(transparent)` over `[u8]`, so the pointer cast keeps the
+        // slice's layout and length. Only bytes a row was packed into reach here (`Row::deref`,
+        // `RowVec::get`), so the datums read from them are well-formed (see `as_str`).
+        unsafe { &*(bytes as *const [u8] as *const RowRef) }
+    }
+
+    /// The datums of the row, in order.
+    #[inline]
+    pub fn iter(&self) -> DatumIter<'_> {
+        DatumIter { bytes: &self.data }
+    }
+
+    /// The datum in column `i`. Panics when the row has fewer columns.
+    #[inline]
+    pub fn get(&self, i: usize) -> DatumRef<'_> {
+        read_datum(&mut self.datum_bytes(i))
+    }
+
+    /// The bytes of the datum in column `i`. Panics when the row has fewer columns.
+    fn datum_bytes(&self, i: usize) -> &[u8] {
+        self.slices()
+            .nth(i)
+            .unwrap_or_else(|| panic!("column {i} of a row with {} columns", self.arity()))
+    }
+
+    /// Each datum's bytes, in order.
+    fn slices(&self) -> DatumSlices<'_> {
+        DatumSlices { bytes: &self.data }
+    }
+
+    /// The datums of the row, owned.
+    pub fn unpack(&self) -> Vec<Datum> {
+        self.iter().map(DatumRef::to_datum).collect()
+    }
+
+    /// Number of columns.
+    pub fn arity(&self) -> usize {
+        self.slices().count()
+    }
+
+    /// The row's columns `cols`, in that order (a byte copy of each; a column may repeat).
+    pub fn project(&self, cols: &[usize]) -> Row {
+        Row::build(|p| p.extend_columns(self, cols))
+    }
+
+    /// A row of this row's datums followed by `datums`.
+    pub fn with_datums<'a>(&self, datums: impl IntoIterator<Item = &'a Datum>) -> Row {
+        Row::build(|p| {
+            p.extend_by_row(self);
+            datums.into_iter().for_each(|d| p.push_datum(d));
+        })
+    }
+
+    /// The row's encoding (see [`Row::as_bytes`]).
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl ToOwned for RowRef {
+    type Owned = Row;
+    #[inline]
+    fn to_owned(&self) -> Row {
+        Row {
+            data: CompactBytes::new(&self.data),
+        }
+    }
+}
+
+impl std::ops::Deref for Row {
+    type Target = RowRef;
+    #[inline(always)]
+    fn deref(&self) -> &RowRef {
+        RowRef::from_packed(self.data.as_slice())
+    }
+}
+
+impl std::borrow::Borrow<RowRef> for Row {
+    fn borrow(&self) -> &RowRef {
+        self
+    }
+}
+
+impl AsRef<RowRef> for Row {
+    fn as_ref(&self) -> &RowRef {
+        self
+    }
+}
+
+/// Rows stored back to back in one buffer, as an arrangement's batches keep them: one
+/// allocation for all of their bytes (sized exactly when two stores merge) instead of one per
+/// row, and offsets of 4 bytes per row until the buffer passes 4 GiB.
+#[derive(Clone, Default)]
+pub struct RowVec {
+    bytes: Vec<u8>,
+    /// Where each row ends in `bytes`, while that fits in a u32 ...
+    ends: Vec<u32>,
+    /// ... and beyond.
+    far_ends: Vec<u64>,
+}
+
+impl RowVec {
+    /// An empty store with room for `rows` rows of `bytes` bytes in all.
+    pub fn with_capacity(rows: usize, bytes: usize) -> Self {
+        RowVec {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(rows),
+            far_ends: Vec::new(),
+        }
+    }
+
+    /// Appends a copy of `row`'s bytes.
+    #[inline]
+    pub fn push(&mut self, row: &RowRef) {
+        self.bytes.extend_from_slice(&row.data);
+        let end = self.bytes.len();
+        match u32::try_from(end) {
+            Ok(end) if self.far_ends.is_empty() => self.ends.push(end),
+            _ => self.far_ends.push(end as u64),
+        }
+    }
+
+    /// The row at `index`. Panics when there is none.
+    #[inline]
+    pub fn get(&self, index: usize) -> &RowRef {
+        let start = if index == 0 { 0 } else { self.end(index - 1) };
+        RowRef::from_packed(&self.bytes[start..self.end(index)])
+    }
+
+    #[inline(always)]
+    fn end(&self, index: usize) -> usize {
+        match self.ends.get(index) {
+            Some(end) => *end as usize,
+            None => self.far_ends[index - self.ends.len()] as usize,
+        }
+    }
+
+    /// Number of rows.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ends.len() + self.far_ends.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of the rows, all together.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Removes every row, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.far_ends.clear();
+    }
+
+    /// Bytes allocated on the heap (buffer and offsets, capacity included).
+    pub fn heap_size(&self) -> usize {
+        self.bytes.capacity() + 4 * self.ends.capacity() + 8 * self.far_ends.capacity()
+    }
+}
+
+impl fmt::Debug for RowVec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries((0..self.len()).map(|i| self.get(i))).finish()
+    }
+}
+
 /// Writes datums into a row being built (see [`Row::build`]).
 pub struct RowPacker {
     buf: Vec<u8>,
@@ -634,12 +771,12 @@ impl RowPacker {
 
     /// Appends all of `row`'s datums (a byte copy).
     #[inline]
-    pub fn extend_by_row(&mut self, row: &Row) {
+    pub fn extend_by_row(&mut self, row: &RowRef) {
         self.buf.extend_from_slice(row.as_bytes())
     }
 
     /// Appends `row`'s columns `cols`, in that order (byte copies).
-    pub fn extend_columns(&mut self, row: &Row, cols: &[usize]) {
+    pub fn extend_columns(&mut self, row: &RowRef, cols: &[usize]) {
         match cols {
             [] => {}
             [i] => self.buf.extend_from_slice(row.datum_bytes(*i)),
@@ -677,11 +814,39 @@ fn cmp_packed(mut a: &[u8], mut b: &[u8]) -> Ordering {
     }
 }
 
+impl PartialEq for RowRef {
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.data, &other.data);
+        a == b || cmp_packed(a, b) == Ordering::Equal
+    }
+}
+impl Eq for RowRef {}
+
+impl PartialOrd for RowRef {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for RowRef {
+    #[inline]
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_packed(&self.data, &other.data)
+    }
+}
+
+impl Hash for RowRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for d in self.iter() {
+            d.hash(state)
+        }
+    }
+}
+
 impl PartialEq for Row {
     #[inline]
     fn eq(&self, other: &Self) -> bool {
-        let (a, b) = (self.data.as_slice(), other.data.as_slice());
-        a == b || cmp_packed(a, b) == Ordering::Equal
+        **self == **other
     }
 }
 impl Eq for Row {}
@@ -694,25 +859,38 @@ impl PartialOrd for Row {
 impl Ord for Row {
     #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
-        cmp_packed(self.data.as_slice(), other.data.as_slice())
+        (**self).cmp(&**other)
     }
 }
 
 impl Hash for Row {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        for d in self.iter() {
-            d.hash(state)
-        }
+        (**self).hash(state)
     }
 }
 
-impl fmt::Debug for Row {
+/// A borrowed row equals an owned one with the same values (as arrangement builders compare
+/// the rows they are handed with the ones they stored).
+impl<'a> PartialEq<&'a Row> for &RowRef {
+    #[inline]
+    fn eq(&self, other: &&'a Row) -> bool {
+        **self == ***other
+    }
+}
+
+impl fmt::Debug for RowRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Row").field(&RowDatums(self)).finish()
     }
 }
 
-struct RowDatums<'a>(&'a Row);
+impl fmt::Debug for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+struct RowDatums<'a>(&'a RowRef);
 impl fmt::Debug for RowDatums<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.0.iter()).finish()
@@ -790,6 +968,45 @@ mod tests {
         assert!(Row::from_bytes(&[tag::STRING_SHORT, 2, 0xc3, 0x28]).is_err());
         assert!(Row::from_bytes(&[tag::ARRAY, 2, 0, 0, 0, tag::STRING_SHORT, 1]).is_err());
         assert!(Row::from_bytes(&[tag::STRING_LONG, 0xff, 0xff, 0xff, 0xff]).is_err());
+    }
+
+    /// Rows stored back to back read back as themselves, compare and hash as the rows do, and
+    /// an owned row equals its borrowed form.
+    #[test]
+    fn row_vec_holds_rows() {
+        let rows = vec![
+            Row::new(sample()),
+            Row::new(vec![]),
+            Row::new(vec![Datum::Int64(1)]),
+            Row::new(vec![Datum::String("x".repeat(300))]),
+            Row::new(vec![Datum::Numeric("2.000".parse().unwrap())]),
+        ];
+        let mut store = RowVec::with_capacity(0, 0);
+        for r in &rows {
+            store.push(r);
+        }
+        assert_eq!(store.len(), rows.len());
+        let hash = |r: &RowRef| {
+            let mut h = DefaultHasher::new();
+            r.hash(&mut h);
+            h.finish()
+        };
+        for (i, r) in rows.iter().enumerate() {
+            let stored = store.get(i);
+            assert_eq!(stored.as_bytes(), r.as_bytes());
+            assert_eq!(stored, &**r);
+            assert!(stored == r);
+            assert_eq!(hash(stored), hash(r));
+            assert_eq!(&stored.to_owned(), r);
+            for (j, other) in rows.iter().enumerate() {
+                assert_eq!(stored.cmp(store.get(j)), r.cmp(other));
+            }
+        }
+        // Equal by value, different bytes: numeric 2.000 and 2.
+        let two = Row::new(vec![Datum::Numeric("2".parse().unwrap())]);
+        assert!(store.get(4) == &two);
+        store.clear();
+        assert!(store.is_empty());
     }
 
     fn sample() -> Vec<Datum> {

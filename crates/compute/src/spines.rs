@@ -1,0 +1,203 @@
+//! The arrangements Riffle keeps rows in: differential's ordered batches (`ord_neu`), with the
+//! rows of each batch stored back to back in one buffer ([`RowVec`]) instead of a `Vec<Row>`.
+//!
+//! A `Vec<Row>` batch holds one heap allocation per row longer than 23 bytes, and every merge of
+//! two batches clones each surviving row into a fresh allocation. A [`RowContainer`] copies the
+//! row's bytes onto the end of one buffer, sized exactly for a merge, and hands out `&RowRef`s:
+//! cursors, joins and peeks read rows in place. `Row` and `RowRef` compare, order and hash
+//! alike, so batches sort and merge exactly as before.
+//!
+//! Two shapes: [`RowSpine`] (rows as keys, no values: a collection's own arrangement) and
+//! [`RowRowSpine`] (key row → value row: indexes and join inputs). Arrange with [`arrange_rows`]
+//! and [`arrange_keyed`].
+
+use differential_dataflow::batcher::merge::chunker::ContainerChunker;
+use differential_dataflow::batcher::merge::vec::VecMerger;
+use differential_dataflow::batcher::merge::MergeBatcher;
+use differential_dataflow::difference::Semigroup;
+use differential_dataflow::lattice::Lattice;
+use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::trace::implementations::ord_neu::{OrdKeyBatch, OrdKeyBuilder, OrdValBatch, OrdValBuilder};
+use differential_dataflow::trace::implementations::spine_fueled::Spine;
+use differential_dataflow::trace::implementations::{BatchContainer, OffsetList};
+use differential_dataflow::{ExchangeData, VecCollection};
+use riffle_repr::Diff;
+use riffle_repr::{Row, RowRef, RowVec};
+use std::rc::Rc;
+use timely::container::PushInto;
+use timely::progress::Timestamp;
+
+/// The rows of a batch (keys or values), stored back to back (see the module docs).
+#[derive(Default)]
+pub struct RowContainer(RowVec);
+
+impl RowContainer {
+    /// Bytes allocated for the rows (see [`RowVec::heap_size`]).
+    pub fn heap_size(&self) -> usize {
+        self.0.heap_size()
+    }
+}
+
+impl BatchContainer for RowContainer {
+    type Owned = Row;
+    type ReadItem<'a> = &'a RowRef;
+
+    #[inline(always)]
+    fn into_owned<'a>(item: &'a RowRef) -> Row {
+        item.to_owned()
+    }
+
+    #[inline(always)]
+    fn push_ref(&mut self, item: &RowRef) {
+        self.0.push(item)
+    }
+
+    #[inline(always)]
+    fn push_own(&mut self, item: &Row) {
+        self.0.push(item)
+    }
+
+    fn clear(&mut self) {
+        self.0.clear()
+    }
+
+    /// Room for `size` rows; the bytes grow as rows arrive (a batch's builder knows only how
+    /// many rows it will get).
+    fn with_capacity(size: usize) -> Self {
+        RowContainer(RowVec::with_capacity(size, 0))
+    }
+
+    /// Room for both inputs' rows and bytes: a merge's output never reallocates.
+    fn merge_capacity(cont1: &Self, cont2: &Self) -> Self {
+        RowContainer(RowVec::with_capacity(
+            cont1.0.len() + cont2.0.len(),
+            cont1.0.byte_len() + cont2.0.byte_len(),
+        ))
+    }
+
+    #[inline(always)]
+    fn reborrow<'b, 'a: 'b>(item: &'a RowRef) -> &'b RowRef {
+        item
+    }
+
+    #[inline(always)]
+    fn index(&self, index: usize) -> &RowRef {
+        self.0.get(index)
+    }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl PushInto<Row> for RowContainer {
+    #[inline(always)]
+    fn push_into(&mut self, item: Row) {
+        self.0.push(&item)
+    }
+}
+
+impl PushInto<&Row> for RowContainer {
+    #[inline(always)]
+    fn push_into(&mut self, item: &Row) {
+        self.0.push(item)
+    }
+}
+
+/// Rows as keys with no values.
+type RowLayout<T, R> = (RowContainer, Vec<()>, Vec<T>, Vec<R>, OffsetList);
+/// Key rows with value rows.
+type RowRowLayout<T> = (RowContainer, RowContainer, Vec<T>, Vec<Diff>, OffsetList);
+/// Key rows with values of another type (a reduction's results).
+type KeyedLayout<V, T> = (RowContainer, Vec<V>, Vec<T>, Vec<Diff>, OffsetList);
+
+type RowUpdates<T, R> = Vec<((Row, ()), T, R)>;
+type RowRowUpdates<T> = Vec<((Row, Row), T, Diff)>;
+
+/// A trace of rows (a collection's own arrangement); `R`: the difference type.
+pub type RowSpine<T, R = Diff> = Spine<Rc<OrdKeyBatch<RowLayout<T, R>>>>;
+/// Builds [`RowSpine`] batches.
+type RowBuilder<T, R = Diff> = OrdKeyBuilder<RowLayout<T, R>, RowUpdates<T, R>>;
+/// Sorts and consolidates incoming rows into [`RowSpine`] batches.
+pub type RowBatcher<T, R = Diff> = MergeBatcher<ContainerChunker<RowUpdates<T, R>>, VecMerger<(Row, ()), T, R>, RowBuilder<T, R>>;
+
+/// A trace of values under key rows (a reduction's output).
+type KeyedSpine<V, T> = Spine<Rc<OrdValBatch<KeyedLayout<V, T>>>>;
+type KeyedBuilder<V, T> = OrdValBuilder<KeyedLayout<V, T>, Vec<((Row, V), T, Diff)>>;
+
+/// A trace of value rows under key rows (an index, a join input).
+pub type RowRowSpine<T> = Spine<Rc<OrdValBatch<RowRowLayout<T>>>>;
+/// Sorts and consolidates incoming (key, value) rows into [`RowRowSpine`] batches.
+pub type RowRowBatcher<T> =
+    MergeBatcher<ContainerChunker<RowRowUpdates<T>>, VecMerger<(Row, Row), T, Diff>, OrdValBuilder<RowRowLayout<T>, RowRowUpdates<T>>>;
+
+/// Arranges rows by themselves (exchanged by the row's hash, as `arrange_by_self` does).
+pub fn arrange_rows<'s, T, R>(rows: VecCollection<'s, T, Row, R>, name: &str) -> Arranged<'s, TraceAgent<RowSpine<T, R>>>
+where
+    T: Timestamp + Lattice + Ord,
+    R: ExchangeData + Semigroup,
+{
+    rows.map(|row| (row, ()))
+        .arrange_named::<RowBatcher<T, R>, RowSpine<T, R>>(name, RowBatcher::new)
+}
+
+/// Arranges (key, value) rows by key (exchanged by the key's hash, as `arrange_by_key` does).
+pub fn arrange_keyed<'s, T>(pairs: VecCollection<'s, T, (Row, Row), Diff>, name: &str) -> Arranged<'s, TraceAgent<RowRowSpine<T>>>
+where
+    T: Timestamp + Lattice + Ord,
+{
+    pairs.arrange_named::<RowRowBatcher<T>, RowRowSpine<T>>(name, RowRowBatcher::new)
+}
+
+/// Hands a reduction's output for one key to its batch builder (the key copied once per update).
+fn push_keyed<V, T>(builder: &mut Vec<((Row, V), T, Diff)>, key: &RowRef, updates: &mut Vec<(V, T, Diff)>) {
+    builder.clear();
+    builder.extend(updates.drain(..).map(|(v, t, r)| ((key.to_owned(), v), t, r)));
+}
+
+/// Reduces each key's value rows with `logic` (differential's `reduce`, reading the rows in
+/// place) and returns the values it produces, without their keys.
+pub fn reduce_rows<'s, T, V, L>(pairs: VecCollection<'s, T, (Row, Row), Diff>, name: &str, logic: L) -> VecCollection<'s, T, V, Diff>
+where
+    T: Timestamp + Lattice + Ord,
+    V: ExchangeData,
+    L: FnMut(&RowRef, &[(&RowRef, Diff)], &mut Vec<(V, Diff)>) + 'static,
+{
+    arrange_keyed(pairs, &format!("Arrange: {name}"))
+        .reduce_abelian::<_, KeyedBuilder<V, T>, KeyedSpine<V, T>, _, _>(name, logic, push_keyed)
+        .as_collection(|_key, value: &V| value.clone())
+}
+
+/// Each row once, or `thresh` times for the count it has (differential's `threshold`).
+pub fn threshold_rows<'s, T>(
+    rows: VecCollection<'s, T, Row, Diff>,
+    name: &str,
+    mut thresh: impl FnMut(Diff) -> Diff + 'static,
+) -> VecCollection<'s, T, Row, Diff>
+where
+    T: Timestamp + Lattice + Ord,
+{
+    arrange_rows(rows, &format!("Arrange: {name}"))
+        .reduce_abelian::<_, RowBuilder<T>, RowSpine<T>, _, _>(
+            name,
+            move |_row, count: &[(&(), Diff)], output: &mut Vec<((), Diff)>| output.push(((), thresh(count[0].1))),
+            push_keyed,
+        )
+        .as_collection(|row: &RowRef, _| row.to_owned())
+}
+
+/// Each distinct row with its count, a difference of type `R` (differential's `count`).
+pub fn count_rows<'s, T, R>(rows: VecCollection<'s, T, Row, R>, name: &str) -> VecCollection<'s, T, (Row, R), Diff>
+where
+    T: Timestamp + Lattice + Ord,
+    R: ExchangeData + Semigroup,
+{
+    arrange_rows(rows, &format!("Arrange: {name}"))
+        .reduce_abelian::<_, KeyedBuilder<R, T>, KeyedSpine<R, T>, _, _>(
+            name,
+            |_row, count: &[(&(), R)], output: &mut Vec<(R, Diff)>| output.push((count[0].1.clone(), 1)),
+            push_keyed,
+        )
+        .as_collection(|row: &RowRef, count: &R| (row.to_owned(), count.clone()))
+}
