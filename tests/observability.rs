@@ -109,9 +109,9 @@ async fn introspection_relations_and_metrics_endpoint() {
         .await
         .unwrap()
         .get(0);
-    // Two datums and their heap text, a row header, a time and a diff: tens of bytes, not
+    // Two datums' bytes with their text, an offset, a time and a diff: tens of bytes, not
     // kilobytes.
-    assert!((40..1000).contains(&per_row), "bytes per row {per_row}");
+    assert!((24..1000).contains(&per_row), "bytes per row {per_row}");
 
     // riffle_frontiers: every collection has caught up with its inputs.
     eventually("frontiers", || async {

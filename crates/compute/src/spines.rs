@@ -13,13 +13,15 @@
 
 use differential_dataflow::batcher::merge::chunker::ContainerChunker;
 use differential_dataflow::batcher::merge::vec::VecMerger;
-use differential_dataflow::batcher::merge::MergeBatcher;
+use differential_dataflow::batcher::merge::{MergeBatcher, Sealer};
 use differential_dataflow::difference::Semigroup;
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
+use differential_dataflow::trace::implementations::ord_neu::BuilderInput;
 use differential_dataflow::trace::implementations::ord_neu::{OrdKeyBatch, OrdKeyBuilder, OrdValBatch, OrdValBuilder};
 use differential_dataflow::trace::implementations::spine_fueled::Spine;
 use differential_dataflow::trace::implementations::{BatchContainer, OffsetList};
+use differential_dataflow::trace::Builder;
 use differential_dataflow::{ExchangeData, VecCollection};
 use riffle_repr::Diff;
 use riffle_repr::{Row, RowRef, RowVec};
@@ -120,7 +122,8 @@ pub type RowSpine<T, R = Diff> = Spine<Rc<OrdKeyBatch<RowLayout<T, R>>>>;
 /// Builds [`RowSpine`] batches.
 type RowBuilder<T, R = Diff> = OrdKeyBuilder<RowLayout<T, R>, RowUpdates<T, R>>;
 /// Sorts and consolidates incoming rows into [`RowSpine`] batches.
-pub type RowBatcher<T, R = Diff> = MergeBatcher<ContainerChunker<RowUpdates<T, R>>, VecMerger<(Row, ()), T, R>, RowBuilder<T, R>>;
+pub type RowBatcher<T, R = Diff> =
+    MergeBatcher<ContainerChunker<RowUpdates<T, R>>, VecMerger<(Row, ()), T, R>, ExactSeal<RowBuilder<T, R>>>;
 
 /// A trace of values under key rows (a reduction's output).
 type KeyedSpine<V, T> = Spine<Rc<OrdValBatch<KeyedLayout<V, T>>>>;
@@ -129,8 +132,78 @@ type KeyedBuilder<V, T> = OrdValBuilder<KeyedLayout<V, T>, Vec<((Row, V), T, Dif
 /// A trace of value rows under key rows (an index, a join input).
 pub type RowRowSpine<T> = Spine<Rc<OrdValBatch<RowRowLayout<T>>>>;
 /// Sorts and consolidates incoming (key, value) rows into [`RowRowSpine`] batches.
-pub type RowRowBatcher<T> =
-    MergeBatcher<ContainerChunker<RowRowUpdates<T>>, VecMerger<(Row, Row), T, Diff>, OrdValBuilder<RowRowLayout<T>, RowRowUpdates<T>>>;
+pub type RowRowBatcher<T> = MergeBatcher<
+    ContainerChunker<RowRowUpdates<T>>,
+    VecMerger<(Row, Row), T, Diff>,
+    ExactSeal<OrdValBuilder<RowRowLayout<T>, RowRowUpdates<T>>>,
+>;
+
+/// Seals a batcher's sorted chain into a batch whose row buffers are sized to the chain's rows
+/// before they are filled: no buffer grows (copying what it holds) while a batch is built, and
+/// none keeps the slack of its last doubling. (Merges size theirs exactly already:
+/// `RowContainer::merge_capacity`.)
+pub struct ExactSeal<B>(std::marker::PhantomData<B>);
+
+/// Bytes of the distinct rows `rows` yields in order (a row repeated in a row, as updates at
+/// several times are, counts once).
+fn distinct_bytes<'a>(rows: impl Iterator<Item = &'a Row>) -> usize {
+    let mut previous: Option<&Row> = None;
+    let mut bytes = 0;
+    for row in rows {
+        if previous.is_none_or(|p| p.as_bytes() != row.as_bytes()) {
+            bytes += row.as_bytes().len();
+        }
+        previous = Some(row);
+    }
+    bytes
+}
+
+impl<T, R> Sealer<RowUpdates<T, R>> for ExactSeal<RowBuilder<T, R>>
+where
+    T: Timestamp + Lattice,
+    R: Semigroup + Ord + Clone + 'static,
+{
+    type Output = OrdKeyBatch<RowLayout<T, R>>;
+
+    fn seal(chain: &mut Vec<RowUpdates<T, R>>) -> Option<Self::Output> {
+        let (keys, vals, upds) = <RowUpdates<T, R> as BuilderInput<RowContainer, Vec<()>>>::key_val_upd_counts(chain);
+        let mut builder = RowBuilder::<T, R>::with_capacity(keys, vals, upds);
+        let key_bytes = distinct_bytes(chain.iter().flatten().map(|((k, ()), _, _)| k));
+        builder.result.keys = RowContainer(RowVec::with_capacity(keys, key_bytes));
+        for mut chunk in chain.drain(..) {
+            builder.push(&mut chunk);
+        }
+        builder.done()
+    }
+}
+
+impl<T> Sealer<RowRowUpdates<T>> for ExactSeal<OrdValBuilder<RowRowLayout<T>, RowRowUpdates<T>>>
+where
+    T: Timestamp + Lattice,
+{
+    type Output = OrdValBatch<RowRowLayout<T>>;
+
+    fn seal(chain: &mut Vec<RowRowUpdates<T>>) -> Option<Self::Output> {
+        let (keys, vals, upds) = <RowRowUpdates<T> as BuilderInput<RowContainer, RowContainer>>::key_val_upd_counts(chain);
+        let mut builder = OrdValBuilder::<RowRowLayout<T>, RowRowUpdates<T>>::with_capacity(keys, vals, upds);
+        let key_bytes = distinct_bytes(chain.iter().flatten().map(|((k, _), _, _)| k));
+        // A value is stored once per (key, value) pair.
+        let mut val_bytes = 0;
+        let mut previous: Option<(&Row, &Row)> = None;
+        for ((k, v), _, _) in chain.iter().flatten() {
+            if previous.is_none_or(|(pk, pv)| pk.as_bytes() != k.as_bytes() || pv.as_bytes() != v.as_bytes()) {
+                val_bytes += v.as_bytes().len();
+            }
+            previous = Some((k, v));
+        }
+        builder.result.keys = RowContainer(RowVec::with_capacity(keys, key_bytes));
+        builder.result.vals.vals = RowContainer(RowVec::with_capacity(vals, val_bytes));
+        for mut chunk in chain.drain(..) {
+            builder.push(&mut chunk);
+        }
+        builder.done()
+    }
+}
 
 /// Arranges rows by themselves (exchanged by the row's hash, as `arrange_by_self` does).
 pub fn arrange_rows<'s, T, R>(rows: VecCollection<'s, T, Row, R>, name: &str) -> Arranged<'s, TraceAgent<RowSpine<T, R>>>
@@ -200,4 +273,51 @@ where
             push_keyed,
         )
         .as_collection(|row: &RowRef, count: &R| (row.to_owned(), count.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use differential_dataflow::trace::cursor::{Cursor, Navigable};
+    use riffle_repr::Datum;
+
+    fn row(i: i64, text: &str) -> Row {
+        Row::new(vec![Datum::Int64(i), Datum::String(text.repeat(i as usize))])
+    }
+
+    /// A sealed batch holds its rows in buffers of exactly their size, and reads them back in
+    /// order with their updates.
+    #[test]
+    fn sealed_batches_are_exact() {
+        let rows: Vec<Row> = (1..50).map(|i| row(i, "ab")).collect();
+        // Two chunks; the first row updated at two times (stored once).
+        let mut first: RowUpdates<u64, Diff> = vec![((rows[0].clone(), ()), 1, 1), ((rows[0].clone(), ()), 2, 1)];
+        first.extend(rows[1..20].iter().map(|r| ((r.clone(), ()), 1, 1)));
+        let second: RowUpdates<u64, Diff> = rows[20..].iter().map(|r| ((r.clone(), ()), 1, 1)).collect();
+        let mut chain = vec![first, second];
+        let batch = ExactSeal::<RowBuilder<u64, Diff>>::seal(&mut chain).expect("a batch");
+        let bytes: usize = rows.iter().map(|r| r.as_bytes().len()).sum();
+        assert_eq!(batch.storage.keys.heap_size(), bytes + 4 * rows.len());
+        let mut cursor = batch.cursor();
+        let mut read = Vec::new();
+        while cursor.key_valid(&batch) {
+            let mut updates = 0;
+            cursor.map_times(&batch, |_, d| updates += *d);
+            read.push((cursor.key(&batch).to_owned(), updates));
+            cursor.step_key(&batch);
+        }
+        let expected: Vec<(Row, Diff)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.clone(), if i == 0 { 2 } else { 1 }))
+            .collect();
+        assert_eq!(read, expected);
+
+        // Key rows with value rows.
+        let mut chain: Vec<RowRowUpdates<u64>> = vec![rows.iter().map(|r| ((r.project(&[0]), r.clone()), 1, 1)).collect()];
+        let batch = ExactSeal::<OrdValBuilder<RowRowLayout<u64>, RowRowUpdates<u64>>>::seal(&mut chain).expect("a batch");
+        let key_bytes: usize = rows.iter().map(|r| r.project(&[0]).as_bytes().len()).sum();
+        assert_eq!(batch.storage.keys.heap_size(), key_bytes + 4 * rows.len());
+        assert_eq!(batch.storage.vals.vals.heap_size(), bytes + 4 * rows.len());
+    }
 }
