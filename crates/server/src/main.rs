@@ -17,15 +17,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// bindings do not name it). The `purge_delay_is_mimallocs` test checks the number.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Returns freed memory to the OS after 10 ms instead of mimalloc v3's 1 s. Arrangements free
+/// Returns freed memory to the OS after 100 ms instead of mimalloc v3's 1 s. Arrangements free
 /// their batches' row buffers (megabytes each) as merges complete; held for a second, freed
-/// buffers of different sizes cannot be reused for the next ones, and peak memory rose by up to
-/// a third in Nexmark (docs/performance.md). 10 ms is mimalloc v2's default. An explicit
-/// `MIMALLOC_PURGE_DELAY` in the environment still wins.
+/// buffers that do not fit the next requests raised peak memory by up to a third in Nexmark,
+/// while v2's 10 ms made the worker fault the same pages back in, costing up to a fifth more
+/// CPU in q4/q5 (docs/performance.md). An explicit `MIMALLOC_PURGE_DELAY` still wins.
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets a plain integer option; mimalloc allows this at any time.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10) };
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 100) };
     }
 }
 
