@@ -200,8 +200,13 @@ fn updates_size(upds: &Upds<OffsetList, Vec<Timestamp>, Vec<Diff>>) -> usize {
         + std::mem::size_of::<Diff>() * upds.diffs.capacity()
 }
 
-/// Measures a collection's rows: each batch's row buffer, offsets, times and diffs.
-pub(crate) fn measure_rows(trace: &mut RowTrace) -> Measured {
+/// Measures a row arrangement exactly: each batch's length and the bytes `bytes` finds
+/// allocated for it.
+fn measure_buffers<Tr, B>(trace: &mut Tr, bytes: impl Fn(&B) -> usize) -> Measured
+where
+    Tr: TraceReader<Time = Timestamp, Batch = std::rc::Rc<B>>,
+    B: SpineBatch,
+{
     let Some(batches) = trace.batches_through(Antichain::new().borrow()) else {
         return Measured::default();
     };
@@ -210,30 +215,23 @@ pub(crate) fn measure_rows(trace: &mut RowTrace) -> Measured {
         ..Measured::default()
     };
     for batch in &batches {
-        let storage = &batch.storage;
         m.records += SpineBatch::len(&**batch) as u64;
-        m.bytes += (storage.keys.heap_size() + updates_size(&storage.upds)) as u64;
+        m.bytes += bytes(batch) as u64;
     }
     m
 }
 
+/// Measures a collection's rows: each batch's row buffer, offsets, times and diffs.
+pub(crate) fn measure_rows(trace: &mut RowTrace) -> Measured {
+    measure_buffers(trace, |batch| batch.storage.keys.heap_size() + updates_size(&batch.storage.upds))
+}
+
 /// Measures an index: each batch's key and value rows, offsets, times and diffs.
 pub(crate) fn measure_index(trace: &mut IndexTrace) -> Measured {
-    let Some(batches) = trace.batches_through(Antichain::new().borrow()) else {
-        return Measured::default();
-    };
-    let mut m = Measured {
-        batches: batches.len() as u64,
-        ..Measured::default()
-    };
-    for batch in &batches {
+    measure_buffers(trace, |batch| {
         let storage = &batch.storage;
-        m.records += SpineBatch::len(&**batch) as u64;
-        m.bytes +=
-            (storage.keys.heap_size() + storage.vals.vals.heap_size() + offsets_size(&storage.vals.offs) + updates_size(&storage.upds))
-                as u64;
-    }
-    m
+        storage.keys.heap_size() + storage.vals.vals.heap_size() + offsets_size(&storage.vals.offs) + updates_size(&storage.upds)
+    })
 }
 
 /// A trace's logical compaction frontier (`since`) and upper frontier, as their first elements

@@ -302,11 +302,30 @@ pub fn json_to_datum(v: &serde_json::Value, typ: &ScalarType) -> Result<Datum, S
         }
         (J::String(s), _) => parse_datum(s, typ).map_err(|e| e.to_string()),
         (J::Number(n), ScalarType::String) => Ok(Datum::String(n.to_string())),
-        (J::Number(n), _) => parse_datum(&n.to_string(), typ).map_err(|e| e.to_string()),
+        (J::Number(n), _) => match number_datum(n, typ) {
+            Some(d) => Ok(d),
+            // Through the type's text input, which also words the errors (out of range, not
+            // an integer).
+            None => parse_datum(&n.to_string(), typ).map_err(|e| e.to_string()),
+        },
         (J::Bool(b), ScalarType::Bool) => Ok(Datum::Bool(*b)),
         (J::Bool(b), ScalarType::String) => Ok(Datum::String(b.to_string())),
         (other, _) => Err(format!("cannot read {} as {}", kind(other), typ.name())),
     }
+}
+
+/// A JSON number as an integer or float column's datum without printing and re-parsing it
+/// (the common case of every numeric field); None when it needs the type's text input: out of
+/// range, a fraction for an integer, `numeric`.
+fn number_datum(n: &serde_json::Number, typ: &ScalarType) -> Option<Datum> {
+    Some(match typ {
+        ScalarType::Int64 => Datum::Int64(n.as_i64()?),
+        ScalarType::Int32 => Datum::Int32(i32::try_from(n.as_i64()?).ok()?),
+        ScalarType::Int16 => Datum::Int16(i16::try_from(n.as_i64()?).ok()?),
+        ScalarType::Float64 => Datum::Float64(riffle_repr::F64(n.as_f64()?)),
+        ScalarType::Float32 => Datum::Float32(riffle_repr::F32(Some(n.as_f64()? as f32).filter(|f| f.is_finite())?)),
+        _ => return None,
+    })
 }
 
 fn unwrap_union(v: &apache_avro::types::Value) -> &apache_avro::types::Value {
@@ -392,6 +411,41 @@ mod tests {
             partition: 2,
             offset: 7,
             timestamp_ms: Some(1000),
+        }
+    }
+
+    /// JSON numbers read straight into integer and float columns give what the text input
+    /// gives, and what it refuses still fails with its message.
+    #[test]
+    fn json_numbers_match_the_text_input() {
+        let cases = [
+            ("42", ScalarType::Int64),
+            ("-7", ScalarType::Int32),
+            ("32767", ScalarType::Int16),
+            ("1.5", ScalarType::Float64),
+            ("2", ScalarType::Float32),
+            ("0.1", ScalarType::Float32),
+        ];
+        for (text, typ) in cases {
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                json_to_datum(&v, &typ).unwrap(),
+                parse_datum(text, &typ).unwrap(),
+                "{text} as {typ:?}"
+            );
+        }
+        for (text, typ) in [
+            ("3000000000", ScalarType::Int32),
+            ("40000", ScalarType::Int16),
+            ("1.5", ScalarType::Int64),
+            ("1e39", ScalarType::Float32),
+        ] {
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                json_to_datum(&v, &typ).unwrap_err(),
+                parse_datum(&v.to_string(), &typ).unwrap_err().to_string(),
+                "{text} as {typ:?}"
+            );
         }
     }
 
