@@ -721,21 +721,19 @@ fn read_through(trace: &mut RowTrace, ts: Timestamp, read: Option<&(RelExpr, Opt
         return Ok(out);
     };
     let mut failed = None;
-    let start = seek.as_ref().map(|prefix| (&**prefix, prefix));
-    for_each_at(
-        trace,
-        ts,
-        start.map(|(start, prefix)| (start, move |row: &RowRef| starts_with(row, prefix))),
-        |row, count| {
-            if failed.is_none() {
-                match plan.eval_read(row) {
-                    Ok(Some(r)) => out.push((r, count)),
-                    Ok(None) => {}
-                    Err(e) => failed = Some(e),
-                }
+    // The first row at or after the prefix, then rows while they start with it.
+    let seek = seek
+        .as_ref()
+        .map(|prefix| (&**prefix, move |row: &RowRef| starts_with(row, prefix)));
+    for_each_at(trace, ts, seek, |row, count| {
+        if failed.is_none() {
+            match plan.eval_read(row) {
+                Ok(Some(r)) => out.push((r, count)),
+                Ok(None) => {}
+                Err(e) => failed = Some(e),
             }
-        },
-    );
+        }
+    });
     failed.map_or(Ok(out), Err)
 }
 
