@@ -4,6 +4,10 @@
 use riffle_repr::strconv::{parse_datum, write_jsonb};
 use riffle_repr::{Datum, Diff, RelationDesc, Row, ScalarType};
 use riffle_sql::source::{Envelope, Format, SourceDesc};
+use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// One Kafka record, borrowed from the consumer.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +44,8 @@ pub enum Decoded {
 pub struct Decoder {
     desc: SourceDesc,
     avro: Option<apache_avro::Schema>,
+    /// JSON: each value column's position by name.
+    columns: HashMap<String, usize>,
 }
 
 impl Decoder {
@@ -50,7 +56,12 @@ impl Decoder {
             Format::Avro { schema } => Some(apache_avro::Schema::parse_str(schema).map_err(|e| format!("invalid Avro schema: {e}"))?),
             _ => None,
         };
-        Ok(Decoder { desc: desc.clone(), avro })
+        let columns = desc.value_desc.names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        Ok(Decoder {
+            desc: desc.clone(),
+            avro,
+            columns,
+        })
     }
 
     /// Decodes one record; an error names what was wrong with it.
@@ -142,11 +153,14 @@ impl Decoder {
             Format::Bytes => Ok(Some(vec![Datum::Bytes(payload.to_vec())])),
             Format::Text => Ok(Some(vec![Datum::String(utf8(payload)?.to_string())])),
             Format::Json => {
-                let v = parse_json(payload)?;
                 if desc.arity() == 1 && desc.names[0] == "data" && desc.types[0].scalar_type == ScalarType::Jsonb {
-                    return Ok(Some(vec![json_to_datum(&v, &ScalarType::Jsonb)?]));
+                    return Ok(Some(vec![json_to_datum(&parse_json(payload)?, &ScalarType::Jsonb)?]));
                 }
-                json_object_row(&v, desc).map(Some)
+                match json_columns(utf8(payload)?, desc, &self.columns) {
+                    Some(row) => row.map(Some),
+                    // Not an object of fields (or not JSON): the general path words the error.
+                    None => json_object_row(&parse_json(payload)?, desc).map(Some),
+                }
             }
             Format::Csv { columns, header } => {
                 let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(payload);
@@ -244,6 +258,102 @@ fn utf8(bytes: &[u8]) -> Result<&str, String> {
 
 fn parse_json(payload: &[u8]) -> Result<serde_json::Value, String> {
     serde_json::from_str(utf8(payload)?).map_err(|e| format!("invalid JSON: {e}"))
+}
+
+/// The declared columns of a JSON object read in one pass over its text, without building a
+/// `serde_json::Value` (a map and a string per field): each field's value is located as raw
+/// text, and only the declared ones are converted, string values straight from the text when
+/// they hold no escapes. The result equals [`json_object_row`]'s (missing fields are NULL, a
+/// repeated field's last value counts, undeclared fields are skipped); None when the text is not
+/// a JSON object, for the general path to report.
+fn json_columns(text: &str, desc: &RelationDesc, columns: &HashMap<String, usize>) -> Option<Result<Vec<Datum>, String>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let fields = de.deserialize_map(Fields { desc, columns }).ok()?;
+    de.end().ok()?;
+    Some(
+        fields
+            .into_iter()
+            .zip(desc.iter())
+            .map(|(field, (name, typ))| match field {
+                None => Ok(Datum::Null),
+                Some(raw) => raw_to_datum(raw, &typ.scalar_type).map_err(|e| format!("column {name}: {e}")),
+            })
+            .collect(),
+    )
+}
+
+/// A field's raw JSON text as a datum of `typ`, as [`json_to_datum`] reads the parsed value.
+fn raw_to_datum(raw: &RawValue, typ: &ScalarType) -> Result<Datum, String> {
+    let text = raw.get();
+    // A string without escapes is its text between the quotes.
+    if *typ != ScalarType::Jsonb && text.len() >= 2 && text.starts_with('"') && !text.contains('\\') {
+        return parse_datum(&text[1..text.len() - 1], typ).map_err(|e| e.to_string());
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    json_to_datum(&value, typ)
+}
+
+/// Reads a JSON object's fields into their columns' slots (see [`json_columns`]).
+struct Fields<'a> {
+    desc: &'a RelationDesc,
+    columns: &'a HashMap<String, usize>,
+}
+
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = Vec<Option<&'de RawValue>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let names = &self.desc.names;
+        let mut fields = vec![None; names.len()];
+        // Fields usually come in column order: try the next column before the map.
+        let mut next = 0;
+        while let Some(key) = map.next_key_seed(Key)? {
+            let column = match names.get(next) {
+                Some(n) if *n == *key => Some(next),
+                _ => self.columns.get(&*key).copied(),
+            };
+            match column {
+                Some(i) => {
+                    fields[i] = Some(map.next_value::<&'de RawValue>()?);
+                    next = i + 1;
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// An object key, borrowed from the text unless it holds escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
 }
 
 /// The declared columns of a JSON object, by field name (missing fields are NULL).
@@ -411,6 +521,42 @@ mod tests {
             partition: 2,
             offset: 7,
             timestamp_ms: Some(1000),
+        }
+    }
+
+    /// Reading an object's columns from its text agrees with reading the parsed value, errors
+    /// included, and leaves what is not an object to the general path.
+    #[test]
+    fn json_columns_agree_with_the_parsed_object() {
+        let d = cols(&[
+            ("id", ScalarType::Int64),
+            ("name", ScalarType::String),
+            ("price", ScalarType::Numeric { typmod: None }),
+            ("at", ScalarType::TimestampTz),
+            ("doc", ScalarType::Jsonb),
+            ("tags", ScalarType::Array(Box::new(ScalarType::String))),
+            ("ok", ScalarType::Bool),
+            ("x", ScalarType::Float64),
+        ]);
+        let columns: HashMap<String, usize> = d.names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let objects = [
+            r#"{"id": 1, "name": "a", "price": 2.50, "at": "2024-01-02 03:04:05+00", "doc": {"k": [1, "two"]}, "tags": ["x", "y"], "ok": true, "x": 1e3}"#,
+            r#"{"x": 0.5, "ok": false, "id": -3, "extra": {"nested": [1, 2]}, "name": "caf\u00e9 \"q\""}"#,
+            r#"{"id": 1, "id": 2, "name": null, "at": 1700000000000, "doc": "text", "tags": "{a,b}"}"#,
+            r#"{"n\u0061me": "escaped key", "price": "12.345", "doc": null}"#,
+            r#"{}"#,
+            r#"{"id": "not a number"}"#,
+            r#"{"id": 1.5}"#,
+            r#"{"ok": "maybe"}"#,
+            r#"{"tags": [1, {"a": 1}]}"#,
+        ];
+        for text in objects {
+            let general = json_object_row(&serde_json::from_str(text).unwrap(), &d);
+            let direct = json_columns(text, &d, &columns).expect("an object");
+            assert_eq!(direct, general, "{text}");
+        }
+        for text in ["[1, 2]", "3", "\"s\"", "{\"id\": 1", "{\"id\": 1} trailing", "null"] {
+            assert!(json_columns(text, &d, &columns).is_none(), "{text}");
         }
     }
 
