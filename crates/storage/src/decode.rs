@@ -285,12 +285,28 @@ fn json_columns(text: &str, desc: &RelationDesc, columns: &HashMap<String, usize
 /// A field's raw JSON text as a datum of `typ`, as [`json_to_datum`] reads the parsed value.
 fn raw_to_datum(raw: &RawValue, typ: &ScalarType) -> Result<Datum, String> {
     let text = raw.get();
-    // A string without escapes is its text between the quotes.
-    if *typ != ScalarType::Jsonb && text.len() >= 2 && text.starts_with('"') && !text.contains('\\') {
-        return parse_datum(&text[1..text.len() - 1], typ).map_err(|e| e.to_string());
+    let direct = !matches!(typ, ScalarType::Jsonb | ScalarType::Array(_));
+    match text.as_bytes().first() {
+        // A string without escapes is its text between the quotes.
+        Some(b'"') if direct && !text.contains('\\') => return parse_datum(&text[1..text.len() - 1], typ).map_err(|e| e.to_string()),
+        // A number is its text (`arbitrary_precision` keeps it as written): what
+        // `json_to_datum` does with a `Number`, without building one.
+        Some(b'-' | b'0'..=b'9') if direct && !matches!(typ, ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Date) => {
+            return match typ {
+                ScalarType::String => Ok(Datum::String(text.to_owned())),
+                _ => number_datum(text, typ).map_or_else(|| parse_datum(text, typ).map_err(|e| e.to_string()), Ok),
+            };
+        }
+        _ => {}
     }
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
-    json_to_datum(&value, typ)
+    match text {
+        "null" => Ok(Datum::Null),
+        "true" | "false" if *typ == ScalarType::Bool => Ok(Datum::Bool(text == "true")),
+        _ => {
+            let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+            json_to_datum(&value, typ)
+        }
+    }
 }
 
 /// Reads a JSON object's fields into their columns' slots (see [`json_columns`]).
@@ -314,6 +330,7 @@ impl<'de> Visitor<'de> for Fields<'_> {
         while let Some(key) = map.next_key_seed(Key)? {
             let column = match names.get(next) {
                 Some(n) if *n == *key => Some(next),
+                _ if names.len() <= 16 => names.iter().position(|n| *n == *key),
                 _ => self.columns.get(&*key).copied(),
             };
             match column {
@@ -412,7 +429,7 @@ pub fn json_to_datum(v: &serde_json::Value, typ: &ScalarType) -> Result<Datum, S
         }
         (J::String(s), _) => parse_datum(s, typ).map_err(|e| e.to_string()),
         (J::Number(n), ScalarType::String) => Ok(Datum::String(n.to_string())),
-        (J::Number(n), _) => match number_datum(n, typ) {
+        (J::Number(n), _) => match number_datum(n.as_str(), typ) {
             Some(d) => Ok(d),
             // Through the type's text input, which also words the errors (out of range, not
             // an integer).
@@ -424,16 +441,19 @@ pub fn json_to_datum(v: &serde_json::Value, typ: &ScalarType) -> Result<Datum, S
     }
 }
 
-/// A JSON number as an integer or float column's datum without printing and re-parsing it
-/// (the common case of every numeric field); None when it needs the type's text input: out of
-/// range, a fraction for an integer, `numeric`.
-fn number_datum(n: &serde_json::Number, typ: &ScalarType) -> Option<Datum> {
+/// A JSON number (its text: as written in a record, or as serde_json's `arbitrary_precision`
+/// `Number` keeps it, which only adds a sign to exponents) as
+/// an integer or float column's datum, without the type's general text input (the common case
+/// of every numeric field); None when it needs that input: out of range, a fraction for an
+/// integer, `numeric`. Reads the text as `Number::as_i64`/`as_f64` do.
+fn number_datum(text: &str, typ: &ScalarType) -> Option<Datum> {
+    let float = || text.parse::<f64>().ok().filter(|f| f.is_finite());
     Some(match typ {
-        ScalarType::Int64 => Datum::Int64(n.as_i64()?),
-        ScalarType::Int32 => Datum::Int32(i32::try_from(n.as_i64()?).ok()?),
-        ScalarType::Int16 => Datum::Int16(i16::try_from(n.as_i64()?).ok()?),
-        ScalarType::Float64 => Datum::Float64(riffle_repr::F64(n.as_f64()?)),
-        ScalarType::Float32 => Datum::Float32(riffle_repr::F32(Some(n.as_f64()? as f32).filter(|f| f.is_finite())?)),
+        ScalarType::Int64 => Datum::Int64(text.parse().ok()?),
+        ScalarType::Int32 => Datum::Int32(text.parse().ok()?),
+        ScalarType::Int16 => Datum::Int16(text.parse().ok()?),
+        ScalarType::Float64 => Datum::Float64(riffle_repr::F64(float()?)),
+        ScalarType::Float32 => Datum::Float32(riffle_repr::F32(Some(float()? as f32).filter(|f| f.is_finite())?)),
         _ => return None,
     })
 }
@@ -549,12 +569,22 @@ mod tests {
             r#"{"id": 1.5}"#,
             r#"{"ok": "maybe"}"#,
             r#"{"tags": [1, {"a": 1}]}"#,
+            r#"{"name": 12.50, "ok": 1, "x": -0, "id": 9223372036854775807}"#,
+            r#"{"name": true, "ok": null, "x": 1e40, "at": "2024-01-02"}"#,
+            r#"{"id": 9223372036854775808, "price": -1.5e2, "doc": 3}"#,
+            r#"{"at": -5, "x": "NaN", "ok": "t"}"#,
         ];
         for text in objects {
             let general = json_object_row(&serde_json::from_str(text).unwrap(), &d);
             let direct = json_columns(text, &d, &columns).expect("an object");
             assert_eq!(direct, general, "{text}");
         }
+        // An out-of-range number is quoted as written, as PostgreSQL quotes its input (a parsed
+        // `Number` would print `1e+400`).
+        assert_eq!(
+            json_columns(r#"{"x": 1e400}"#, &d, &columns).unwrap().unwrap_err(),
+            "column x: value \"1e400\" is out of range for type double precision"
+        );
         for text in ["[1, 2]", "3", "\"s\"", "{\"id\": 1", "{\"id\": 1} trailing", "null"] {
             assert!(json_columns(text, &d, &columns).is_none(), "{text}");
         }
