@@ -7,9 +7,8 @@
 //! the day on each write). These aggregates are sums, so each input row becomes a vector of
 //! numbers — `Totals`, differential's difference type for the grouped collection — and
 //! differential adds them up as it consolidates: a change to a group costs one addition, and
-//! the reduction sees one total per group. `DISTINCT` arguments first pass through one `distinct`
-//! of (group key, aggregate, value) rows for all of them, whose output is then totalled the same
-//! way.
+//! the reduction sees one total per group. `DISTINCT` arguments first pass through a `distinct`
+//! of (group key, value), whose output is then totalled the same way.
 //!
 //! Slot 0 of every total counts the group's rows, so a group's total is zero exactly when the
 //! group is empty, and the group disappears.
@@ -150,42 +149,24 @@ impl Accumulable {
             }
             Some((key, Totals(t)))
         });
-        // The DISTINCT aggregates' (position, kind, slot).
-        let distinct: Vec<(usize, Kind, usize)> = aggs
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, distinct, _))| *distinct)
-            .map(|(j, (kind, _, slot))| (j, *kind, *slot))
-            .collect();
-        if !distinct.is_empty() {
-            // Each group's distinct non-NULL values of every DISTINCT aggregate, in one
-            // collection of (key, which aggregate, value) and one `distinct` (q16 counts eight
-            // distinct columns per group: one arrangement, not eight), then totalled like the
-            // others.
-            let is_distinct: Vec<Option<i32>> = (0..aggs.len())
-                .map(|j| distinct.iter().position(|(d, _, _)| *d == j).map(|i| i as i32))
-                .collect();
-            let values = pairs.flat_map(move |(key, values): (Row, Row)| {
-                let mut rows = Vec::new();
-                for (v, which) in values.iter().zip(&is_distinct) {
-                    if let (Some(i), false) = (which, v.is_null()) {
-                        rows.push(Row::build(|p| {
-                            p.extend_by_row(&key);
-                            p.push(DatumRef::Int32(*i));
-                            p.push(v);
-                        }));
-                    }
-                }
-                rows
+        for (j, (kind, distinct, slot)) in aggs.iter().copied().enumerate() {
+            if !distinct {
+                continue;
+            }
+            // Each group's distinct non-NULL values, then totalled like the others.
+            let values = pairs.clone().flat_map(move |(key, values): (Row, Row)| {
+                let v = values.get(j);
+                (!v.is_null()).then(|| {
+                    Row::build(|p| {
+                        p.extend_by_row(&key);
+                        p.push(v);
+                    })
+                })
             });
             let key_cols: Vec<usize> = (0..key_arity).collect();
             let distinct_totals = threshold_rows(values, "Distinct", |_| 1).explode(move |kv: Row| {
-                let DatumRef::Int32(i) = kv.get(key_arity) else {
-                    unreachable!("the rows were built above with the aggregate's position there")
-                };
-                let (_, kind, slot) = distinct[i as usize];
                 let mut t = vec![0i128; width];
-                kind.add(&mut t, slot, kv.get(key_arity + 1));
+                kind.add(&mut t, slot, kv.get(key_arity));
                 Some((kv.project(&key_cols), Totals(t)))
             });
             totals = totals.concat(distinct_totals);
