@@ -17,7 +17,6 @@ use differential_dataflow::batcher::merge::{MergeBatcher, Sealer};
 use differential_dataflow::difference::Semigroup;
 use differential_dataflow::lattice::Lattice;
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
-use differential_dataflow::trace::implementations::ord_neu::BuilderInput;
 use differential_dataflow::trace::implementations::ord_neu::{OrdKeyBatch, OrdKeyBuilder, OrdValBatch, OrdValBuilder};
 use differential_dataflow::trace::implementations::spine_fueled::Spine;
 use differential_dataflow::trace::implementations::{BatchContainer, OffsetList};
@@ -144,18 +143,39 @@ pub type RowRowBatcher<T> = MergeBatcher<
 /// `RowContainer::merge_capacity`.)
 pub struct ExactSeal<B>(std::marker::PhantomData<B>);
 
-/// Bytes of the distinct rows `rows` yields in order (a row repeated in a row, as updates at
-/// several times are, counts once).
-fn distinct_bytes<'a>(rows: impl Iterator<Item = &'a Row>) -> usize {
-    let mut previous: Option<&Row> = None;
-    let mut bytes = 0;
-    for row in rows {
-        if previous.is_none_or(|p| p.as_bytes() != row.as_bytes()) {
-            bytes += row.as_bytes().len();
+/// What a sorted chain of updates will make: distinct keys, distinct (key, value) pairs,
+/// updates, and the bytes of the distinct keys and values.
+#[derive(Default)]
+struct ChainSizes {
+    keys: usize,
+    vals: usize,
+    upds: usize,
+    key_bytes: usize,
+    val_bytes: usize,
+}
+
+/// Sizes a sorted chain's (key, value) rows (value None: keys only) in one pass. Rows are told
+/// apart by their bytes, not decoded: rows equal in value but not in bytes (`numeric` 1.0 and
+/// 1.00) count twice, which reserves a little room the builder, which stores them once, leaves
+/// unused (differential's own count compares values, decoding every row twice).
+fn chain_sizes<'a>(updates: impl Iterator<Item = (&'a Row, Option<&'a Row>)>) -> ChainSizes {
+    let mut sizes = ChainSizes::default();
+    let mut previous: Option<(&[u8], Option<&[u8]>)> = None;
+    for (key, val) in updates {
+        let (key, val) = (key.as_bytes(), val.map(|v| v.as_bytes()));
+        let new_key = previous.is_none_or(|(k, _)| k != key);
+        if new_key {
+            sizes.keys += 1;
+            sizes.key_bytes += key.len();
         }
-        previous = Some(row);
+        if new_key || previous.is_some_and(|(_, v)| v != val) {
+            sizes.vals += 1;
+            sizes.val_bytes += val.map_or(0, <[u8]>::len);
+        }
+        sizes.upds += 1;
+        previous = Some((key, val));
     }
-    bytes
+    sizes
 }
 
 impl<T, R> Sealer<RowUpdates<T, R>> for ExactSeal<RowBuilder<T, R>>
@@ -166,10 +186,9 @@ where
     type Output = OrdKeyBatch<RowLayout<T, R>>;
 
     fn seal(chain: &mut Vec<RowUpdates<T, R>>) -> Option<Self::Output> {
-        let (keys, vals, upds) = <RowUpdates<T, R> as BuilderInput<RowContainer, Vec<()>>>::key_val_upd_counts(chain);
-        let mut builder = RowBuilder::<T, R>::with_capacity(keys, vals, upds);
-        let key_bytes = distinct_bytes(chain.iter().flatten().map(|((k, ()), _, _)| k));
-        builder.result.keys = RowContainer(RowVec::with_capacity(keys, key_bytes));
+        let sizes = chain_sizes(chain.iter().flatten().map(|((k, ()), _, _)| (k, None)));
+        let mut builder = RowBuilder::<T, R>::with_capacity(sizes.keys, sizes.vals, sizes.upds);
+        builder.result.keys = RowContainer(RowVec::with_capacity(sizes.keys, sizes.key_bytes));
         for mut chunk in chain.drain(..) {
             builder.push(&mut chunk);
         }
@@ -184,20 +203,10 @@ where
     type Output = OrdValBatch<RowRowLayout<T>>;
 
     fn seal(chain: &mut Vec<RowRowUpdates<T>>) -> Option<Self::Output> {
-        let (keys, vals, upds) = <RowRowUpdates<T> as BuilderInput<RowContainer, RowContainer>>::key_val_upd_counts(chain);
-        let mut builder = OrdValBuilder::<RowRowLayout<T>, RowRowUpdates<T>>::with_capacity(keys, vals, upds);
-        let key_bytes = distinct_bytes(chain.iter().flatten().map(|((k, _), _, _)| k));
-        // A value is stored once per (key, value) pair.
-        let mut val_bytes = 0;
-        let mut previous: Option<(&Row, &Row)> = None;
-        for ((k, v), _, _) in chain.iter().flatten() {
-            if previous.is_none_or(|(pk, pv)| pk.as_bytes() != k.as_bytes() || pv.as_bytes() != v.as_bytes()) {
-                val_bytes += v.as_bytes().len();
-            }
-            previous = Some((k, v));
-        }
-        builder.result.keys = RowContainer(RowVec::with_capacity(keys, key_bytes));
-        builder.result.vals.vals = RowContainer(RowVec::with_capacity(vals, val_bytes));
+        let sizes = chain_sizes(chain.iter().flatten().map(|((k, v), _, _)| (k, Some(v))));
+        let mut builder = OrdValBuilder::<RowRowLayout<T>, RowRowUpdates<T>>::with_capacity(sizes.keys, sizes.vals, sizes.upds);
+        builder.result.keys = RowContainer(RowVec::with_capacity(sizes.keys, sizes.key_bytes));
+        builder.result.vals.vals = RowContainer(RowVec::with_capacity(sizes.vals, sizes.val_bytes));
         for mut chunk in chain.drain(..) {
             builder.push(&mut chunk);
         }
