@@ -583,7 +583,7 @@ impl<'w> ComputeWorker<'w> {
             };
             if rows_ready && ready(&mut peek.errs, ts) {
                 let mut peek = self.peeks.swap_remove(i);
-                let errs = read_errors(&mut peek.errs, peek.ts);
+                let errs = read_at(&mut peek.errs, peek.ts, |e: &EvalError| e.clone());
                 let result = match (errs.into_iter().next(), &mut peek.lookup) {
                     (Some((e, _)), _) => Ok(Err(e)),
                     (None, Some((index, key))) => Ok(Ok(read_key(index, key, peek.ts))),
@@ -713,13 +713,10 @@ fn read_key(trace: &mut IndexTrace, key: &Row, ts: Timestamp) -> Vec<(Row, Diff)
 /// and projections (see `RelExpr::eval_read`): only the rows it keeps are copied. With a seek
 /// prefix, only the rows that start with it are visited.
 fn read_through(trace: &mut RowTrace, ts: Timestamp, read: Option<&(RelExpr, Option<Row>)>) -> Result<Vec<(Row, Diff)>, EvalError> {
-    let mut out = Vec::new();
     let Some((plan, seek)) = read else {
-        for_each_at(trace, ts, None::<(_, fn(&RowRef) -> bool)>, |row: &RowRef, count| {
-            out.push((row.to_owned(), count))
-        });
-        return Ok(out);
+        return Ok(read_at(trace, ts, |row: &RowRef| row.to_owned()));
     };
+    let mut out = Vec::new();
     let mut failed = None;
     // The first row at or after the prefix, then rows while they start with it.
     let seek = seek
@@ -746,11 +743,16 @@ fn starts_with(row: &RowRef, prefix: &RowRef) -> bool {
         .all(|p| columns.next().is_some_and(|d| d.cmp(&p) == std::cmp::Ordering::Equal))
 }
 
-/// The errors of an error trace as of `ts`, consolidated.
-fn read_errors(trace: &mut ErrTrace, ts: Timestamp) -> Vec<(EvalError, Diff)> {
+/// The contents of a trace (keys only: a row trace or an error trace) as of `ts`,
+/// consolidated, each record copied out by `owned`.
+fn read_at<Tr, K>(trace: &mut Tr, ts: Timestamp, owned: impl Fn(BatchKey<'_, Tr>) -> K) -> Vec<(K, Diff)>
+where
+    Tr: TraceReader<Time = Timestamp, Batch: Navigable>,
+    for<'a> BatchCursor<Tr>: Cursor<Time = Timestamp, TimeGat<'a> = &'a Timestamp, DiffGat<'a> = &'a Diff>,
+{
     let mut out = Vec::new();
-    for_each_at(trace, ts, None::<(_, fn(&EvalError) -> bool)>, |e: &EvalError, count| {
-        out.push((e.clone(), count))
+    for_each_at(trace, ts, None::<(_, fn(BatchKey<'_, Tr>) -> bool)>, |k, count| {
+        out.push((owned(k), count))
     });
     out
 }
