@@ -292,10 +292,7 @@ fn raw_to_datum(raw: &RawValue, typ: &ScalarType) -> Result<Datum, String> {
         // A number is its text (`arbitrary_precision` keeps it as written): what
         // `json_to_datum` does with a `Number`, without building one.
         Some(b'-' | b'0'..=b'9') if direct && !matches!(typ, ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Date) => {
-            return match typ {
-                ScalarType::String => Ok(Datum::String(text.to_owned())),
-                _ => number_datum(text, typ).map_or_else(|| parse_datum(text, typ).map_err(|e| e.to_string()), Ok),
-            };
+            return number_text_datum(text, typ);
         }
         _ => {}
     }
@@ -428,16 +425,21 @@ pub fn json_to_datum(v: &serde_json::Value, typ: &ScalarType) -> Result<Datum, S
             Ok(Datum::Date(days))
         }
         (J::String(s), _) => parse_datum(s, typ).map_err(|e| e.to_string()),
-        (J::Number(n), ScalarType::String) => Ok(Datum::String(n.to_string())),
-        (J::Number(n), _) => match number_datum(n.as_str(), typ) {
-            Some(d) => Ok(d),
-            // Through the type's text input, which also words the errors (out of range, not
-            // an integer).
-            None => parse_datum(&n.to_string(), typ).map_err(|e| e.to_string()),
-        },
+        (J::Number(n), _) => number_text_datum(n.as_str(), typ),
         (J::Bool(b), ScalarType::Bool) => Ok(Datum::Bool(*b)),
         (J::Bool(b), ScalarType::String) => Ok(Datum::String(b.to_string())),
         (other, _) => Err(format!("cannot read {} as {}", kind(other), typ.name())),
+    }
+}
+
+/// A JSON number, given as its text, as a datum of `typ` (not a timestamp or date, which read
+/// numbers as epoch units): the text itself for `text`, integers and floats directly where they
+/// fit, anything else through the type's text input, which also words the errors (out of range,
+/// not an integer).
+fn number_text_datum(text: &str, typ: &ScalarType) -> Result<Datum, String> {
+    match typ {
+        ScalarType::String => Ok(Datum::String(text.to_owned())),
+        _ => number_datum(text, typ).map_or_else(|| parse_datum(text, typ).map_err(|e| e.to_string()), Ok),
     }
 }
 
