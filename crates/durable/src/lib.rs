@@ -77,7 +77,7 @@ fn sink_key(id: GlobalId) -> Vec<u8> {
 /// The value of a log record: a batch of `(Row, Diff)` updates.
 ///
 /// Records are written as [`RECORD_MAGIC`], the format byte [`PACKED`], then per update the
-/// row's encoding ([`Row::as_bytes`]) prefixed by its length (u32, little-endian) and followed
+/// row's encoding ([`riffle_repr::RowRef::as_bytes`]) prefixed by its length (u32, little-endian) and followed
 /// by the diff (i64, little-endian): a row is stored as the bytes it already is in memory, and
 /// read back with one check and one copy. Records of the first format (bincode of
 /// `Vec<(Row, Diff)>`, every datum decoded and re-encoded) are still read: they start with their

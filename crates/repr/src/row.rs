@@ -536,7 +536,7 @@ impl Row {
         })
     }
 
-    /// The row whose encoding ([`Row::as_bytes`]) is `bytes`, read back from storage: checked
+    /// The row whose encoding ([`RowRef::as_bytes`]) is `bytes`, read back from storage: checked
     /// to be well-formed, so corrupt bytes are an error rather than a panic or invalid text.
     pub fn from_bytes(bytes: &[u8]) -> Result<Row, MalformedRow> {
         if well_formed(bytes) {
@@ -548,13 +548,8 @@ impl Row {
         }
     }
 
-    /// The row's encoding (stable: the durable log stores it; see [`Row::from_bytes`]).
-    pub fn as_bytes(&self) -> &[u8] {
-        self.data.as_slice()
-    }
-
     /// Bytes the row owns on the heap, not counting its own inline size (none when its datums
-    /// fit in the 23 inline bytes). Used to report arrangement sizes.
+    /// fit in the 23 inline bytes).
     pub fn heap_size(&self) -> usize {
         if self.data.spilled() {
             self.data.capacity()
@@ -631,7 +626,8 @@ impl RowRef {
         })
     }
 
-    /// The row's encoding (see [`Row::as_bytes`]).
+    /// The row's encoding (stable: the durable log stores it; see [`Row::from_bytes`]). A
+    /// `Row` has it through `Deref`.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.data
