@@ -152,7 +152,18 @@ async fn copy_in_from_clients() {
     assert!(stdout.contains("10,\"said \"\"hi\"\", left\"\n11,\n"), "{stdout}");
     let rows = riffle_tests::sorted_rows(&c, "SELECT kind, c, n FROM per_kind").await.unwrap();
     assert_eq!(rows, vec!["buy|2|5", "click|2|14", "view|1|7"]);
-    // The survivors of a restart include what COPY wrote (it goes through the durable log).
+    // Defaults: `now()` is the statement's time, one value for every row it writes (as in
+    // PostgreSQL); a default that fails fails the COPY whose rows take it, and only those.
+    c.batch_execute("CREATE TABLE stamped (id integer, at timestamptz DEFAULT now(), bad integer DEFAULT 1/0)")
+        .await
+        .unwrap();
+    let lines: String = (0..2000).map(|i| format!("{i}\t0\n")).collect();
+    assert_eq!(copy_in(&c, "COPY stamped (id, bad) FROM STDIN", lines.as_bytes()).await.unwrap(), 2000);
+    let stamps: i64 = c.query_one("SELECT count(DISTINCT at) FROM stamped", &[]).await.unwrap().get(0);
+    assert_eq!(stamps, 1);
+    let err = copy_in(&c, "COPY stamped (id, at) FROM STDIN", b"1\t2020-01-01\n").await.unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().code().code(), "22012", "{err}");
+    assert_eq!(copy_in(&c, "COPY stamped (id, at) FROM STDIN", b"").await.unwrap(), 0);
     drop(c);
 }
 

@@ -87,7 +87,26 @@ pub fn peak_rss(pid: u32) -> u64 {
 
 /// CPU time a process has used so far (user + system), seconds; 0 where /proc does not say.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu_seconds(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default())
+}
+
+/// CPU time (user + system) of a process's threads whose name starts with `prefix`, seconds:
+/// `timely:work` for the dataflow workers, the engine proper (no wire, COPY parsing or log).
+pub fn threads_cpu_seconds(pid: u32, prefix: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm")).is_ok_and(|name| name.starts_with(prefix))
+        })
+        .map(|task| stat_cpu_seconds(&std::fs::read_to_string(task.path().join("stat")).unwrap_or_default()))
+        .sum()
+}
+
+/// utime + stime of a /proc `stat` line, seconds.
+fn stat_cpu_seconds(stat: &str) -> f64 {
     // Fields after the command name (which is in parentheses and may hold spaces): utime and
     // stime are the 12th and 13th, in clock ticks.
     let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };

@@ -3,7 +3,7 @@
 
 use crate::AdapterError;
 use riffle_copy::{CopyError, Format, Options};
-use riffle_expr::{Func, ScalarExpr};
+use riffle_expr::{EvalError, Func, ScalarExpr};
 use riffle_repr::zone::Zone;
 use riffle_repr::{Datum, DatumRef, RelationDesc, Row, ScalarType};
 use std::borrow::Cow;
@@ -95,9 +95,20 @@ impl CopyIn {
         for (i, c) in self.columns.iter().enumerate() {
             field_of[*c] = Some(i);
         }
+        // A default holds no column and, planned for this statement, no `now()`: one value
+        // serves every row (an error is the first row's).
+        let defaults = field_of
+            .iter()
+            .zip(&self.defaults)
+            .map(|(field, default)| match (field, default) {
+                (None, Some(e)) => e.eval(&[]),
+                _ => Ok(Datum::Null),
+            })
+            .collect();
         CopyReader {
             copy: self.clone(),
             field_of,
+            defaults,
             zone,
             rows: Vec::new(),
             partial: Vec::new(),
@@ -127,6 +138,8 @@ pub struct CopyReader {
     copy: CopyIn,
     /// Per table column, the input field that fills it (None: its default).
     field_of: Vec<Option<usize>>,
+    /// Per table column that no field fills, its default's value.
+    defaults: Vec<Result<Datum, EvalError>>,
     zone: Zone,
     rows: Vec<Row>,
     /// Input not read yet: the text format's incomplete last line, or all of a CSV or Parquet
@@ -239,10 +252,7 @@ impl CopyReader {
         Row::try_build(|p| {
             for (c, typ) in copy.types.iter().enumerate() {
                 let Some(i) = self.field_of[c] else {
-                    match &copy.defaults[c] {
-                        Some(e) => p.push_datum(&e.eval(&[])?),
-                        None => p.push(DatumRef::Null),
-                    }
+                    p.push_datum(self.defaults[c].as_ref().map_err(|e| e.clone())?);
                     continue;
                 };
                 match field(i) {

@@ -91,11 +91,17 @@ mod record {
     /// The packed-rows format.
     const PACKED: u8 = 1;
 
-    /// An empty record.
-    pub(super) fn start() -> Vec<u8> {
-        let mut value = RECORD_MAGIC.to_vec();
+    /// An empty record with room for `updates` bytes of updates.
+    pub(super) fn start(updates: usize) -> Vec<u8> {
+        let mut value = Vec::with_capacity(RECORD_MAGIC.len() + 1 + updates);
+        value.extend_from_slice(&RECORD_MAGIC);
         value.push(PACKED);
         value
+    }
+
+    /// The bytes `push` appends for `row`.
+    pub(super) fn size(row: &Row) -> usize {
+        4 + row.as_bytes().len() + 8
     }
 
     /// Appends one update.
@@ -184,18 +190,23 @@ impl Durable {
         let mut batch = WriteBatch::default();
         for (ts, updates, offsets) in writes {
             // One record per collection written (a write usually touches one).
-            let mut records: Vec<(GlobalId, Vec<u8>)> = Vec::new();
-            for (id, row, diff) in *updates {
-                let at = match records.iter().position(|(r, _)| r == id) {
-                    Some(at) => at,
-                    None => {
-                        records.push((*id, record::start()));
-                        records.len() - 1
-                    }
-                };
-                record::push(&mut records[at].1, row, *diff);
+            // Each record is sized before it is filled (a 10,000-row COPY makes a record of
+            // about a megabyte, which growing by doubling would copy twice over).
+            let mut records: Vec<(GlobalId, usize, Vec<u8>)> = Vec::new();
+            for (id, row, _) in *updates {
+                match records.iter_mut().find(|(r, _, _)| r == id) {
+                    Some((_, size, _)) => *size += record::size(row),
+                    None => records.push((*id, record::size(row), Vec::new())),
+                }
             }
-            for (id, value) in records {
+            for (_, size, value) in &mut records {
+                *value = record::start(*size);
+            }
+            for (id, row, diff) in *updates {
+                let (_, _, value) = records.iter_mut().find(|(r, _, _)| r == id).expect("sized above");
+                record::push(value, row, *diff);
+            }
+            for (id, _, value) in records {
                 let mut key = log_prefix(id);
                 key.extend_from_slice(&ts.to_be_bytes());
                 key.extend_from_slice(&self.seq.fetch_add(1, Ordering::Relaxed).to_be_bytes());
@@ -420,7 +431,7 @@ impl Durable {
         let mut key = prefix;
         key.extend_from_slice(&ts.to_be_bytes());
         key.extend_from_slice(&0u32.to_be_bytes());
-        let mut value = record::start();
+        let mut value = record::start(rows.iter().map(|(row, _)| record::size(row)).sum());
         for (row, diff) in rows {
             record::push(&mut value, row, *diff);
         }
@@ -536,7 +547,7 @@ mod tests {
         let mut newer = log_prefix(GlobalId(5));
         newer.extend_from_slice(&9u64.to_be_bytes());
         newer.extend_from_slice(&0u32.to_be_bytes());
-        let mut value = record::start();
+        let mut value = record::start(record::size(&new));
         record::push(&mut value, &new, 1);
         d.db.put(&newer, &value[..value.len() - 3]).unwrap();
         assert!(matches!(d.replay(GlobalId(5), u64::MAX, |_| {}), Err(DurableError::Corrupt(_))));

@@ -191,6 +191,22 @@ impl ScalarExpr {
         }
     }
 
+    /// Calls `f` on this expression and then on every subexpression, each of which `f` may
+    /// replace.
+    pub fn visit_mut(&mut self, f: &mut impl FnMut(&mut ScalarExpr)) {
+        f(self);
+        match self {
+            ScalarExpr::Column(_) | ScalarExpr::Literal(_) => {}
+            ScalarExpr::Call { args, .. } => args.iter_mut().for_each(|a| a.visit_mut(f)),
+            ScalarExpr::If { cond, then, els } => {
+                cond.visit_mut(f);
+                then.visit_mut(f);
+                els.visit_mut(f);
+            }
+            ScalarExpr::And(es) | ScalarExpr::Or(es) | ScalarExpr::Coalesce(es) => es.iter_mut().for_each(|e| e.visit_mut(f)),
+        }
+    }
+
     /// Rewrites every column reference with `f`.
     pub fn remap_columns(&mut self, f: &impl Fn(usize) -> usize) {
         match self {

@@ -157,7 +157,9 @@ impl Planner<'_> {
         Ok(Plan::CopyFrom {
             table: table.id,
             columns,
-            defaults: tdesc.defaults.clone(),
+            defaults: (0..table.desc.arity())
+                .map(|c| tdesc.defaults[c].is_some().then(|| self.table_default(tdesc, c)))
+                .collect(),
             source: target,
             options,
             payload,

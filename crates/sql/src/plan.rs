@@ -961,7 +961,23 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// Plans a DEFAULT expression; `now()` stays a call so it is evaluated at each insert.
+    /// Column `col`'s default for a write planned now (NULL where it has none): `now()` in it
+    /// becomes this statement's time, as in PostgreSQL, where every row a statement writes
+    /// gets the same `now()`.
+    pub(crate) fn table_default(&self, tdesc: &TableDesc, col: usize) -> ScalarExpr {
+        let Some(mut e) = tdesc.defaults[col].clone() else {
+            return ScalarExpr::null();
+        };
+        e.visit_mut(&mut |e| {
+            if matches!(e, ScalarExpr::Call { func: Func::Now, .. }) {
+                *e = ScalarExpr::Literal(Datum::TimestampTz(self.ctx.now_micros));
+            }
+        });
+        e
+    }
+
+    /// Plans a DEFAULT expression; `now()` stays a call, which each write statement replaces
+    /// with its own time ([`Planner::table_default`]).
     fn plan_default(&self, cx: ExprCx, e: &ast::Expr, typ: &ScalarType) -> Result<Typed, PlanError> {
         if let ast::Expr::Function(f) = e {
             let n = f.name.to_string().to_ascii_lowercase();
@@ -1164,15 +1180,9 @@ impl<'a> Planner<'a> {
                         let cname = &table.desc.names[col];
                         let t = match row.content.get(i) {
                             Some(ast::Expr::Identifier(id)) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() => {
-                                match &tdesc.defaults[col] {
-                                    Some(d) => Typed {
-                                        expr: d.clone(),
-                                        typ: typ.clone(),
-                                    },
-                                    None => Typed {
-                                        expr: ScalarExpr::null(),
-                                        typ: typ.clone(),
-                                    },
+                                Typed {
+                                    expr: self.table_default(tdesc, col),
+                                    typ: typ.clone(),
                                 }
                             }
                             Some(e) => {
@@ -1251,7 +1261,7 @@ impl<'a> Planner<'a> {
         for col in 0..table.desc.arity() {
             match targets[..provided].iter().position(|t| *t == col) {
                 Some(i) => scalars.push(ScalarExpr::Column(i)),
-                None => scalars.push(tdesc.defaults[col].clone().unwrap_or_else(ScalarExpr::null)),
+                None => scalars.push(self.table_default(tdesc, col)),
             }
         }
         let source = RelExpr::Project {
@@ -1292,7 +1302,7 @@ impl<'a> Planner<'a> {
             let typ = &table.desc.types[idx].scalar_type;
             let t = match &a.value {
                 ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none() => Typed {
-                    expr: tdesc.defaults[idx].clone().unwrap_or_else(ScalarExpr::null),
+                    expr: self.table_default(tdesc, idx),
                     typ: typ.clone(),
                 },
                 e => {
