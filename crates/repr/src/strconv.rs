@@ -382,6 +382,12 @@ pub fn parse_bool(s: &str) -> Result<bool, ParseError> {
 
 /// Parses an integer, distinguishing bad syntax from overflow.
 pub fn parse_int<T: FromStr + TryFrom<i128>>(s: &str, type_name: &'static str) -> Result<T, ParseError> {
+    if let Some(v) = plain_int(s) {
+        return T::try_from(v.into()).map_err(|_| ParseError::OutOfRange {
+            type_name: type_name.into(),
+            input: s.to_string(),
+        });
+    }
     let t = s.trim();
     let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit() || b == b'_') || digits.starts_with('_') {
@@ -402,6 +408,30 @@ pub fn parse_int<T: FromStr + TryFrom<i128>>(s: &str, type_name: &'static str) -
             input: s.to_string(),
         }),
     }
+}
+
+/// The common case of an integer's text, read directly: an optional sign and 1 to 18 ASCII
+/// digits, nothing else (no spaces or underscores), which always fits in an `i64`. None for
+/// anything else, which the general path reads.
+#[inline]
+fn plain_int(s: &str) -> Option<i64> {
+    let (negative, digits) = match s.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        rest => (false, rest),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as i64;
+    }
+    Some(if negative { -v } else { v })
 }
 
 /// Parses a float, accepting `NaN`, `Infinity` and `-Infinity` as PostgreSQL does.
@@ -860,6 +890,26 @@ mod tests {
         assert!(parse_int::<i32>("99999999999", "integer").is_err());
         assert!(parse_float("-INF", "double precision").unwrap().is_infinite());
         assert!(parse_float("NaN", "real").unwrap().is_nan());
+    }
+
+    /// Integers read directly agree with Rust's parser; what the direct path leaves (spaces,
+    /// underscores, 19 digits and more, no digits) goes the general way, with its errors.
+    #[test]
+    fn plain_integers_agree() {
+        for s in ["0", "-0", "+5", "7", "-42", "32767", "-32768", "123456789012345678", "-999999999999999999", "0001"] {
+            assert_eq!(plain_int(s).map(i128::from), s.parse::<i128>().ok(), "{s}");
+            assert_eq!(parse_int::<i64>(s, "bigint").ok(), s.parse::<i64>().ok(), "{s}");
+        }
+        for s in ["", "-", "+", "1234567890123456789", " 1", "1 ", "1_000", "12a", "--1", "1.0"] {
+            assert_eq!(plain_int(s), None, "{s}");
+        }
+        assert_eq!(parse_int::<i64>("9223372036854775807", "bigint").unwrap(), i64::MAX);
+        assert_eq!(parse_int::<i64>("-9223372036854775808", "bigint").unwrap(), i64::MIN);
+        assert!(matches!(parse_int::<i64>("9223372036854775808", "bigint"), Err(ParseError::OutOfRange { .. })));
+        assert!(matches!(parse_int::<i16>("32768", "smallint"), Err(ParseError::OutOfRange { .. })));
+        assert_eq!(parse_int::<i16>("-32768", "smallint").unwrap(), i16::MIN);
+        assert!(parse_int::<i32>("", "integer").is_err());
+        assert!(parse_int::<i32>("-", "integer").is_err());
     }
 
     use super::*;
