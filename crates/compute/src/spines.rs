@@ -11,7 +11,9 @@
 //! [`RowRowSpine`] (key row → value row: indexes and join inputs). Arrange with [`arrange_rows`]
 //! and [`arrange_keyed`].
 
-use differential_dataflow::batcher::merge::chunker::ContainerChunker;
+use differential_dataflow::consolidation::Consolidate;
+use differential_dataflow::hashable::Hashable;
+use differential_dataflow::operators::arrange::arrangement::arrange_core;
 use differential_dataflow::batcher::merge::vec::VecMerger;
 use differential_dataflow::batcher::merge::{MergeBatcher, Sealer};
 use differential_dataflow::difference::Semigroup;
@@ -24,8 +26,10 @@ use differential_dataflow::trace::Builder;
 use differential_dataflow::{ExchangeData, VecCollection};
 use riffle_repr::Diff;
 use riffle_repr::{Row, RowRef, RowVec};
+use std::collections::VecDeque;
 use std::rc::Rc;
-use timely::container::PushInto;
+use timely::container::{ContainerBuilder, PushInto, SizableContainer};
+use timely::dataflow::channels::pact::Exchange;
 use timely::progress::Timestamp;
 
 /// The rows of a batch (keys or values), stored back to back (see the module docs).
@@ -121,8 +125,100 @@ pub type RowSpine<T, R = Diff> = Spine<Rc<OrdKeyBatch<RowLayout<T, R>>>>;
 /// Builds [`RowSpine`] batches.
 type RowBuilder<T, R = Diff> = OrdKeyBuilder<RowLayout<T, R>, RowUpdates<T, R>>;
 /// Sorts and consolidates incoming rows into [`RowSpine`] batches.
-pub type RowBatcher<T, R = Diff> =
-    MergeBatcher<ContainerChunker<RowUpdates<T, R>>, VecMerger<(Row, ()), T, R>, ExactSeal<RowBuilder<T, R>>>;
+pub type RowBatcher<T, R = Diff> = MergeBatcher<Chunker<(Row, ()), T, R>, VecMerger<(Row, ()), T, R>, ExactSeal<RowBuilder<T, R>>>;
+
+/// How a record of a stream is stored in a batcher's chunks: a row as a key with no value, a
+/// (key, value) pair as itself.
+pub trait Record<D> {
+    fn record(self) -> D;
+}
+
+impl Record<(Row, ())> for Row {
+    #[inline(always)]
+    fn record(self) -> (Row, ()) {
+        (self, ())
+    }
+}
+
+impl Record<(Row, Row)> for (Row, Row) {
+    #[inline(always)]
+    fn record(self) -> (Row, Row) {
+        self
+    }
+}
+
+/// Cuts a stream of updates into sorted, consolidated chunks for a batcher. Differential's
+/// `ContainerChunker`, with two differences:
+/// - it reads records of another type ([`Record`]): arranging a collection's own rows takes its
+///   `(row, time, diff)` updates as they are, with no `map` operator copying every update into
+///   a `((row, ()), time, diff)` container first;
+/// - every chunk is full-size: `ContainerChunker` sizes its pending chunk once per input
+///   container, so after a chunk is handed on mid-container the next ones fill (and are sorted
+///   and merged) at 4, 8, … updates. Inputs that are not cut at chunk boundaries (a table's
+///   writes) made many such chunks.
+pub struct Chunker<D, T, R> {
+    pending: Vec<(D, T, R)>,
+    ready: VecDeque<Vec<(D, T, R)>>,
+    empty: Vec<(D, T, R)>,
+}
+
+impl<D, T, R> Default for Chunker<D, T, R> {
+    fn default() -> Self {
+        Chunker {
+            pending: Vec::new(),
+            ready: VecDeque::new(),
+            empty: Vec::new(),
+        }
+    }
+}
+
+impl<D: Ord + Clone + 'static, T: Ord + Clone + 'static, R: Semigroup + Clone + 'static> Chunker<D, T, R> {
+    /// Sorts and consolidates the pending updates and makes them a chunk, unless that left half
+    /// of them or fewer and more may come (`last` false), as `ContainerChunker` does.
+    fn consolidate_pending(&mut self, last: bool) {
+        let before = self.pending.len();
+        self.pending.consolidate_into(&mut self.empty);
+        std::mem::swap(&mut self.pending, &mut self.empty);
+        self.empty.clear();
+        if self.pending.len() > before / 2 || (last && !self.pending.is_empty()) {
+            self.ready.push_back(std::mem::take(&mut self.pending));
+        }
+    }
+}
+
+impl<I, D, T, R> PushInto<&mut Vec<(I, T, R)>> for Chunker<D, T, R>
+where
+    I: Record<D>,
+    D: Ord + Clone + 'static,
+    T: Ord + Clone + 'static,
+    R: Semigroup + Clone + 'static,
+{
+    fn push_into(&mut self, container: &mut Vec<(I, T, R)>) {
+        for (record, time, diff) in container.drain(..) {
+            self.pending.ensure_capacity(&mut None);
+            self.pending.push((record.record(), time, diff));
+            if self.pending.at_capacity() {
+                self.consolidate_pending(false);
+            }
+        }
+    }
+}
+
+impl<D: Ord + Clone + 'static, T: Ord + Clone + 'static, R: Semigroup + Clone + 'static> ContainerBuilder for Chunker<D, T, R> {
+    type Container = Vec<(D, T, R)>;
+
+    fn extract(&mut self) -> Option<&mut Self::Container> {
+        self.empty = self.ready.pop_front()?;
+        Some(&mut self.empty)
+    }
+
+    fn finish(&mut self) -> Option<&mut Self::Container> {
+        if !self.pending.is_empty() {
+            self.consolidate_pending(true);
+        }
+        self.extract()
+    }
+}
 
 /// A trace of values under key rows (a reduction's output).
 type KeyedSpine<V, T> = Spine<Rc<OrdValBatch<KeyedLayout<V, T>>>>;
@@ -132,7 +228,7 @@ type KeyedBuilder<V, T> = OrdValBuilder<KeyedLayout<V, T>, Vec<((Row, V), T, Dif
 pub type RowRowSpine<T> = Spine<Rc<OrdValBatch<RowRowLayout<T>>>>;
 /// Sorts and consolidates incoming (key, value) rows into [`RowRowSpine`] batches.
 pub type RowRowBatcher<T> = MergeBatcher<
-    ContainerChunker<RowRowUpdates<T>>,
+    Chunker<(Row, Row), T, Diff>,
     VecMerger<(Row, Row), T, Diff>,
     ExactSeal<OrdValBuilder<RowRowLayout<T>, RowRowUpdates<T>>>,
 >;
@@ -220,8 +316,8 @@ where
     T: Timestamp + Lattice + Ord,
     R: ExchangeData + Semigroup,
 {
-    rows.map(|row| (row, ()))
-        .arrange_named::<RowBatcher<T, R>, RowSpine<T, R>>(name, RowBatcher::new)
+    let exchange = Exchange::new(|(row, _, _): &(Row, T, R)| row.hashed().into());
+    arrange_core::<_, _, RowBatcher<T, R>, RowSpine<T, R>>(rows.inner, exchange, name, RowBatcher::new)
 }
 
 /// Arranges (key, value) rows by key (exchanged by the key's hash, as `arrange_by_key` does).
@@ -292,6 +388,47 @@ mod tests {
 
     fn row(i: i64, text: &str) -> Row {
         Row::new(vec![Datum::Int64(i), Datum::String(text.repeat(i as usize))])
+    }
+
+    /// The chunker hands on every update it is given, consolidated and sorted within each
+    /// chunk, in full chunks, however many chunks one input container fills.
+    #[test]
+    fn row_chunks_are_consolidated() {
+        let mut chunker = Chunker::<(Row, ()), u64, Diff>::default();
+        let mut expected: std::collections::BTreeMap<(Row, u64), Diff> = Default::default();
+        for round in 0..3 {
+            let mut input: Vec<(Row, u64, Diff)> = (0..1000i64)
+                .map(|i| (row((i * 7919) % 200, "x"), (i % 3) as u64, if (i + round) % 5 == 0 { -1 } else { 1 }))
+                .collect();
+            for (r, t, d) in &input {
+                *expected.entry((r.clone(), *t)).or_default() += d;
+            }
+            chunker.push_into(&mut input);
+            assert!(input.is_empty());
+        }
+        let mut chunks = Vec::new();
+        while let Some(chunk) = chunker.extract() {
+            chunks.push(std::mem::take(chunk));
+        }
+        while let Some(chunk) = chunker.finish() {
+            chunks.push(std::mem::take(chunk));
+        }
+        assert!(chunks.len() > 1, "the input fills more than one chunk");
+        // Each chunk but the last was handed on full (more than half left after consolidating),
+        // never at a handful of updates.
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert!(sizes[..sizes.len() - 1].iter().all(|n| *n >= 64), "{sizes:?}");
+        let mut got: std::collections::BTreeMap<(Row, u64), Diff> = Default::default();
+        for chunk in &chunks {
+            assert!(chunk.windows(2).all(|w| (&w[0].0, &w[0].1) < (&w[1].0, &w[1].1)), "sorted, no duplicates");
+            for ((r, ()), t, d) in chunk {
+                assert_ne!(*d, 0);
+                *got.entry((r.clone(), *t)).or_default() += d;
+            }
+        }
+        expected.retain(|_, d| *d != 0);
+        got.retain(|_, d| *d != 0);
+        assert_eq!(got, expected);
     }
 
     /// A sealed batch holds its rows in buffers of exactly their size, and reads them back in
