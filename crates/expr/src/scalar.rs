@@ -209,17 +209,11 @@ impl ScalarExpr {
 
     /// Rewrites every column reference with `f`.
     pub fn remap_columns(&mut self, f: &impl Fn(usize) -> usize) {
-        match self {
-            ScalarExpr::Column(i) => *i = f(*i),
-            ScalarExpr::Literal(_) => {}
-            ScalarExpr::Call { args, .. } => args.iter_mut().for_each(|a| a.remap_columns(f)),
-            ScalarExpr::If { cond, then, els } => {
-                cond.remap_columns(f);
-                then.remap_columns(f);
-                els.remap_columns(f);
+        self.visit_mut(&mut |e| {
+            if let ScalarExpr::Column(i) = e {
+                *i = f(*i)
             }
-            ScalarExpr::And(es) | ScalarExpr::Or(es) | ScalarExpr::Coalesce(es) => es.iter_mut().for_each(|e| e.remap_columns(f)),
-        }
+        });
     }
 
     /// The largest column index referenced, if any.

@@ -291,8 +291,11 @@ fn raw_to_datum(raw: &RawValue, typ: &ScalarType) -> Result<Datum, String> {
         Some(b'"') if direct && !text.contains('\\') => return parse_datum(&text[1..text.len() - 1], typ).map_err(|e| e.to_string()),
         // A number is its text (`arbitrary_precision` keeps it as written): what
         // `json_to_datum` does with a `Number`, without building one.
-        Some(b'-' | b'0'..=b'9') if direct && !matches!(typ, ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Date) => {
-            return number_text_datum(text, typ);
+        Some(b'-' | b'0'..=b'9') if direct => {
+            return match typ {
+                ScalarType::Timestamp | ScalarType::TimestampTz | ScalarType::Date => epoch_datum(text, typ),
+                _ => number_text_datum(text, typ),
+            };
         }
         _ => {}
     }
@@ -408,28 +411,31 @@ pub fn json_to_datum(v: &serde_json::Value, typ: &ScalarType) -> Result<Datum, S
             .map(|i| json_to_datum(i, elem))
             .collect::<Result<Vec<_>, _>>()
             .map(Datum::Array),
-        (J::Number(n), ScalarType::TimestampTz | ScalarType::Timestamp) => {
-            let ms: i64 = n
-                .to_string()
-                .parse()
-                .map_err(|_| format!("{n} is not a whole number of milliseconds"))?;
-            let us = ms.checked_mul(1000).ok_or_else(|| format!("timestamp {ms} ms out of range"))?;
-            Ok(if *typ == ScalarType::TimestampTz {
-                Datum::TimestampTz(us)
-            } else {
-                Datum::Timestamp(us)
-            })
-        }
-        (J::Number(n), ScalarType::Date) => {
-            let days: i32 = n.to_string().parse().map_err(|_| format!("{n} is not a whole number of days"))?;
-            Ok(Datum::Date(days))
-        }
+        (J::Number(n), ScalarType::TimestampTz | ScalarType::Timestamp | ScalarType::Date) => epoch_datum(n.as_str(), typ),
         (J::String(s), _) => parse_datum(s, typ).map_err(|e| e.to_string()),
         (J::Number(n), _) => number_text_datum(n.as_str(), typ),
         (J::Bool(b), ScalarType::Bool) => Ok(Datum::Bool(*b)),
         (J::Bool(b), ScalarType::String) => Ok(Datum::String(b.to_string())),
         (other, _) => Err(format!("cannot read {} as {}", kind(other), typ.name())),
     }
+}
+
+/// A JSON number, given as its text, as a timestamp (milliseconds since the epoch) or a date
+/// (days since it).
+fn epoch_datum(text: &str, typ: &ScalarType) -> Result<Datum, String> {
+    if *typ == ScalarType::Date {
+        let days: i32 = text.parse().map_err(|_| format!("{text} is not a whole number of days"))?;
+        return Ok(Datum::Date(days));
+    }
+    let ms: i64 = text
+        .parse()
+        .map_err(|_| format!("{text} is not a whole number of milliseconds"))?;
+    let us = ms.checked_mul(1000).ok_or_else(|| format!("timestamp {ms} ms out of range"))?;
+    Ok(if *typ == ScalarType::TimestampTz {
+        Datum::TimestampTz(us)
+    } else {
+        Datum::Timestamp(us)
+    })
 }
 
 /// A JSON number, given as its text, as a datum of `typ` (not a timestamp or date, which read
@@ -575,6 +581,9 @@ mod tests {
             r#"{"name": true, "ok": null, "x": 1e40, "at": "2024-01-02"}"#,
             r#"{"id": 9223372036854775808, "price": -1.5e2, "doc": 3}"#,
             r#"{"at": -5, "x": "NaN", "ok": "t"}"#,
+            r#"{"at": 1.5}"#,
+            r#"{"at": 99999999999999999999}"#,
+            r#"{"at": 9223372036854775807}"#,
         ];
         for text in objects {
             let general = json_object_row(&serde_json::from_str(text).unwrap(), &d);
