@@ -7,6 +7,7 @@
 
 mod catalog;
 mod copy;
+mod dialect;
 mod error;
 mod expr;
 mod kafka;

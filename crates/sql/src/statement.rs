@@ -9,7 +9,7 @@
 
 use crate::PlanError;
 use sqlparser::ast;
-use sqlparser::dialect::PostgreSqlDialect;
+use crate::dialect::RiffleDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
@@ -236,8 +236,7 @@ impl From<ast::Statement> for Statement {
 
 /// Parses a string holding zero or more SQL statements separated by semicolons.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, PlanError> {
-    let dialect = PostgreSqlDialect {};
-    let tokens = Tokenizer::new(&dialect, sql)
+    let tokens = Tokenizer::new(&RiffleDialect, sql)
         .tokenize_with_location()
         .map_err(|e| PlanError::Parse(e.to_string()))?;
     let mut out = Vec::new();
@@ -253,8 +252,7 @@ fn parse_error(e: impl fmt::Display) -> PlanError {
 }
 
 fn parser(tokens: Vec<TokenWithSpan>) -> Parser<'static> {
-    static DIALECT: PostgreSqlDialect = PostgreSqlDialect {};
-    Parser::new(&DIALECT).with_tokens_with_locations(tokens)
+    Parser::new(&RiffleDialect).with_tokens_with_locations(tokens)
 }
 
 /// Splits a token stream at top-level semicolons, dropping empty statements.
@@ -434,7 +432,7 @@ fn parse_subscribe(tokens: Vec<TokenWithSpan>) -> Result<Subscribe, PlanError> {
     } else {
         let name = p.parse_object_name(false).map_err(parse_error)?;
         let mut q = parser(
-            Tokenizer::new(&PostgreSqlDialect {}, &format!("SELECT * FROM {name}"))
+            Tokenizer::new(&RiffleDialect, &format!("SELECT * FROM {name}"))
                 .tokenize_with_location()
                 .map_err(parse_error)?,
         );
