@@ -256,27 +256,31 @@ fn parser(tokens: Vec<TokenWithSpan>) -> Parser<'static> {
 }
 
 /// Splits a token stream at top-level semicolons, dropping empty statements.
-fn split_statements(tokens: Vec<TokenWithSpan>) -> Vec<Vec<TokenWithSpan>> {
-    let mut out = Vec::new();
-    let mut current = Vec::new();
+fn split_statements(mut tokens: Vec<TokenWithSpan>) -> Vec<Vec<TokenWithSpan>> {
+    let mut cuts = Vec::new();
     let mut depth = 0i32;
-    for t in tokens {
+    for (i, t) in tokens.iter().enumerate() {
         match t.token {
             Token::LParen | Token::LBracket => depth += 1,
             Token::RParen | Token::RBracket => depth -= 1,
             Token::SemiColon if depth <= 0 => {
-                out.push(std::mem::take(&mut current));
+                cuts.push(i);
                 depth = 0;
-                continue;
             }
             _ => {}
         }
-        current.push(t);
     }
-    out.push(current);
-    out.into_iter()
-        .filter(|s| s.iter().any(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF)))
-        .collect()
+    // Cut from the back, so that each statement's tokens move once (a single statement, the
+    // usual case, keeps the tokenizer's vector; a multi-row INSERT has tens of thousands).
+    let mut out = Vec::with_capacity(cuts.len() + 1);
+    for &cut in cuts.iter().rev() {
+        out.push(tokens.split_off(cut + 1));
+        tokens.pop();
+    }
+    out.push(tokens);
+    out.reverse();
+    out.retain(|s| s.iter().any(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF)));
+    out
 }
 
 fn is_word(t: &Token, word: &str) -> bool {
