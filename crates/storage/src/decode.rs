@@ -2,7 +2,7 @@
 //! columns of `INCLUDE`, and what each envelope makes of a record.
 
 use riffle_repr::strconv::{parse_datum, write_jsonb};
-use riffle_repr::{Datum, Diff, RelationDesc, Row, ScalarType};
+use riffle_repr::{Datum, DatumRef, Diff, RelationDesc, Row, RowPacker, ScalarType};
 use riffle_sql::source::{Envelope, Format, SourceDesc};
 use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -75,6 +75,9 @@ impl Decoder {
                 let payload = rec
                     .payload
                     .ok_or("the record has no value (a tombstone), which ENVELOPE NONE cannot apply")?;
+                if let Some(row) = self.json_row(key.as_ref(), payload, rec) {
+                    return Ok(Decoded::Changes(vec![(row?, 1)]));
+                }
                 match self.decode_value(payload)? {
                     Some(values) => Ok(Decoded::Changes(vec![(self.row(key, values, rec), 1)])),
                     None => Ok(Decoded::Skip),
@@ -113,20 +116,54 @@ impl Decoder {
 
     /// The output row: key, values, then the metadata columns.
     fn row(&self, key: Option<Datum>, values: Vec<Datum>, rec: &Record) -> Row {
+        Row::build(|p| {
+            if let Some(key) = &key {
+                p.push_datum(key);
+            }
+            values.iter().for_each(|d| p.push_datum(d));
+            self.push_metadata(p, rec);
+        })
+    }
+
+    /// The metadata columns `INCLUDE` asks for, in order.
+    fn push_metadata(&self, p: &mut RowPacker, rec: &Record) {
         let inc = &self.desc.include;
-        let mut datums = Vec::with_capacity(values.len() + 4);
-        datums.extend(key);
-        datums.extend(values);
         if inc.partition.is_some() {
-            datums.push(Datum::Int32(rec.partition));
+            p.push(DatumRef::Int32(rec.partition));
         }
         if inc.offset.is_some() {
-            datums.push(Datum::Int64(rec.offset));
+            p.push(DatumRef::Int64(rec.offset));
         }
         if inc.timestamp.is_some() {
-            datums.push(rec.timestamp_ms.map_or(Datum::Null, |ms| Datum::TimestampTz(ms * 1000)));
+            p.push(rec.timestamp_ms.map_or(DatumRef::Null, |ms| DatumRef::TimestampTz(ms * 1000)));
         }
-        Row::new(datums)
+    }
+
+    /// The output row of a JSON object's payload, packed from the object's text without a
+    /// `Datum` per column (text fields without escapes go straight from the record into the
+    /// row); None when the format is not JSON columns or the payload is not an object, for
+    /// [`Decoder::decode_value`] to read (and word the error). The row equals
+    /// `row(key, decode_value(payload))`.
+    fn json_row(&self, key: Option<&Datum>, payload: &[u8], rec: &Record) -> Option<Result<Row, String>> {
+        let desc = &self.desc.value_desc;
+        if self.desc.format != Format::Json || whole_jsonb(desc) {
+            return None;
+        }
+        let text = std::str::from_utf8(payload).ok()?;
+        let fields = json_fields(text, desc, &self.columns)?;
+        Some(Row::try_build(|p| {
+            if let Some(key) = key {
+                p.push_datum(key);
+            }
+            for (field, (name, typ)) in fields.into_iter().zip(desc.iter()) {
+                match field {
+                    None => p.push(DatumRef::Null),
+                    Some(raw) => push_raw(p, raw, &typ.scalar_type).map_err(|e| format!("column {name}: {e}"))?,
+                }
+            }
+            self.push_metadata(p, rec);
+            Ok(())
+        }))
     }
 
     fn decode_key(&self, key: Option<&[u8]>) -> Result<Datum, String> {
@@ -153,7 +190,7 @@ impl Decoder {
             Format::Bytes => Ok(Some(vec![Datum::Bytes(payload.to_vec())])),
             Format::Text => Ok(Some(vec![Datum::String(utf8(payload)?.to_string())])),
             Format::Json => {
-                if desc.arity() == 1 && desc.names[0] == "data" && desc.types[0].scalar_type == ScalarType::Jsonb {
+                if whole_jsonb(desc) {
                     return Ok(Some(vec![json_to_datum(&parse_json(payload)?, &ScalarType::Jsonb)?]));
                 }
                 match json_columns(utf8(payload)?, desc, &self.columns) {
@@ -267,11 +304,8 @@ fn parse_json(payload: &[u8]) -> Result<serde_json::Value, String> {
 /// repeated field's last value counts, undeclared fields are skipped); None when the text is not
 /// a JSON object, for the general path to report.
 fn json_columns(text: &str, desc: &RelationDesc, columns: &HashMap<String, usize>) -> Option<Result<Vec<Datum>, String>> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let fields = de.deserialize_map(Fields { desc, columns }).ok()?;
-    de.end().ok()?;
     Some(
-        fields
+        json_fields(text, desc, columns)?
             .into_iter()
             .zip(desc.iter())
             .map(|(field, (name, typ))| match field {
@@ -280,6 +314,32 @@ fn json_columns(text: &str, desc: &RelationDesc, columns: &HashMap<String, usize
             })
             .collect(),
     )
+}
+
+/// Each declared column's raw value in a JSON object's text (None: the field is missing), in
+/// one pass; None when the text is not a JSON object.
+fn json_fields<'a>(text: &'a str, desc: &RelationDesc, columns: &HashMap<String, usize>) -> Option<Vec<Option<&'a RawValue>>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let fields = de.deserialize_map(Fields { desc, columns }).ok()?;
+    de.end().ok()?;
+    Some(fields)
+}
+
+/// Whether the value columns are the single `data jsonb` column that holds the whole record.
+fn whole_jsonb(desc: &RelationDesc) -> bool {
+    desc.arity() == 1 && desc.names[0] == "data" && desc.types[0].scalar_type == ScalarType::Jsonb
+}
+
+/// Packs a field's raw JSON text as a datum of `typ`: what [`raw_to_datum`] makes of it, with
+/// a `text` column's unescaped string copied from the record straight into the row.
+fn push_raw(p: &mut RowPacker, raw: &RawValue, typ: &ScalarType) -> Result<(), String> {
+    let text = raw.get();
+    if *typ == ScalarType::String && text.len() >= 2 && text.starts_with('"') && !text.contains('\\') {
+        p.push(DatumRef::String(&text[1..text.len() - 1]));
+    } else {
+        p.push_datum(&raw_to_datum(raw, typ)?);
+    }
+    Ok(())
 }
 
 /// A field's raw JSON text as a datum of `typ`, as [`json_to_datum`] reads the parsed value.
@@ -585,10 +645,24 @@ mod tests {
             r#"{"at": 99999999999999999999}"#,
             r#"{"at": 9223372036854775807}"#,
         ];
+        // Packed straight into the row (with a key and metadata columns), the same row as
+        // through the datums, or the same error.
+        let include = Include {
+            key: Some("k".into()),
+            offset: Some("offset".into()),
+            timestamp: Some("ts".into()),
+            ..Default::default()
+        };
+        let decoder = Decoder::new(&desc(Format::Json, Envelope::None, d.clone(), include)).unwrap();
+        let record = rec(Some(b"key"), None);
+        let key = Datum::String("key".into());
         for text in objects {
             let general = json_object_row(&serde_json::from_str(text).unwrap(), &d);
             let direct = json_columns(text, &d, &columns).expect("an object");
             assert_eq!(direct, general, "{text}");
+            let packed = decoder.json_row(Some(&key), text.as_bytes(), &record).expect("an object");
+            let through_datums = general.map(|values| decoder.row(Some(key.clone()), values, &record));
+            assert_eq!(packed, through_datums, "{text}");
         }
         // An out-of-range number is quoted as written, as PostgreSQL quotes its input (a parsed
         // `Number` would print `1e+400`).
