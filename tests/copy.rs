@@ -158,10 +158,15 @@ async fn copy_in_from_clients() {
         .await
         .unwrap();
     let lines: String = (0..2000).map(|i| format!("{i}\t0\n")).collect();
-    assert_eq!(copy_in(&c, "COPY stamped (id, bad) FROM STDIN", lines.as_bytes()).await.unwrap(), 2000);
+    assert_eq!(
+        copy_in(&c, "COPY stamped (id, bad) FROM STDIN", lines.as_bytes()).await.unwrap(),
+        2000
+    );
     let stamps: i64 = c.query_one("SELECT count(DISTINCT at) FROM stamped", &[]).await.unwrap().get(0);
     assert_eq!(stamps, 1);
-    let err = copy_in(&c, "COPY stamped (id, at) FROM STDIN", b"1\t2020-01-01\n").await.unwrap_err();
+    let err = copy_in(&c, "COPY stamped (id, at) FROM STDIN", b"1\t2020-01-01\n")
+        .await
+        .unwrap_err();
     assert_eq!(err.as_db_error().unwrap().code().code(), "22012", "{err}");
     assert_eq!(copy_in(&c, "COPY stamped (id, at) FROM STDIN", b"").await.unwrap(), 0);
     drop(c);

@@ -11,13 +11,13 @@
 //! [`RowRowSpine`] (key row → value row: indexes and join inputs). Arrange with [`arrange_rows`]
 //! and [`arrange_keyed`].
 
-use differential_dataflow::consolidation::Consolidate;
-use differential_dataflow::hashable::Hashable;
-use differential_dataflow::operators::arrange::arrangement::arrange_core;
 use differential_dataflow::batcher::merge::vec::VecMerger;
 use differential_dataflow::batcher::merge::{MergeBatcher, Sealer};
+use differential_dataflow::consolidation::Consolidate;
 use differential_dataflow::difference::Semigroup;
+use differential_dataflow::hashable::Hashable;
 use differential_dataflow::lattice::Lattice;
+use differential_dataflow::operators::arrange::arrangement::arrange_core;
 use differential_dataflow::operators::arrange::{Arranged, TraceAgent};
 use differential_dataflow::trace::implementations::ord_neu::{OrdKeyBatch, OrdKeyBuilder, OrdValBatch, OrdValBuilder};
 use differential_dataflow::trace::implementations::spine_fueled::Spine;
@@ -227,11 +227,8 @@ type KeyedBuilder<V, T> = OrdValBuilder<KeyedLayout<V, T>, Vec<((Row, V), T, Dif
 /// A trace of value rows under key rows (an index, a join input).
 pub type RowRowSpine<T> = Spine<Rc<OrdValBatch<RowRowLayout<T>>>>;
 /// Sorts and consolidates incoming (key, value) rows into [`RowRowSpine`] batches.
-pub type RowRowBatcher<T> = MergeBatcher<
-    Chunker<(Row, Row), T, Diff>,
-    VecMerger<(Row, Row), T, Diff>,
-    ExactSeal<OrdValBuilder<RowRowLayout<T>, RowRowUpdates<T>>>,
->;
+pub type RowRowBatcher<T> =
+    MergeBatcher<Chunker<(Row, Row), T, Diff>, VecMerger<(Row, Row), T, Diff>, ExactSeal<OrdValBuilder<RowRowLayout<T>, RowRowUpdates<T>>>>;
 
 /// Seals a batcher's sorted chain into a batch whose row buffers are sized to the chain's rows
 /// before they are filled: no buffer grows (copying what it holds) while a batch is built, and
@@ -398,7 +395,13 @@ mod tests {
         let mut expected: std::collections::BTreeMap<(Row, u64), Diff> = Default::default();
         for round in 0..3 {
             let mut input: Vec<(Row, u64, Diff)> = (0..1000i64)
-                .map(|i| (row((i * 7919) % 200, "x"), (i % 3) as u64, if (i + round) % 5 == 0 { -1 } else { 1 }))
+                .map(|i| {
+                    (
+                        row((i * 7919) % 200, "x"),
+                        (i % 3) as u64,
+                        if (i + round) % 5 == 0 { -1 } else { 1 },
+                    )
+                })
                 .collect();
             for (r, t, d) in &input {
                 *expected.entry((r.clone(), *t)).or_default() += d;
@@ -420,7 +423,10 @@ mod tests {
         assert!(sizes[..sizes.len() - 1].iter().all(|n| *n >= 64), "{sizes:?}");
         let mut got: std::collections::BTreeMap<(Row, u64), Diff> = Default::default();
         for chunk in &chunks {
-            assert!(chunk.windows(2).all(|w| (&w[0].0, &w[0].1) < (&w[1].0, &w[1].1)), "sorted, no duplicates");
+            assert!(
+                chunk.windows(2).all(|w| (&w[0].0, &w[0].1) < (&w[1].0, &w[1].1)),
+                "sorted, no duplicates"
+            );
             for ((r, ()), t, d) in chunk {
                 assert_ne!(*d, 0);
                 *got.entry((r.clone(), *t)).or_default() += d;

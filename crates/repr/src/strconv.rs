@@ -896,7 +896,18 @@ mod tests {
     /// underscores, 19 digits and more, no digits) goes the general way, with its errors.
     #[test]
     fn plain_integers_agree() {
-        for s in ["0", "-0", "+5", "7", "-42", "32767", "-32768", "123456789012345678", "-999999999999999999", "0001"] {
+        for s in [
+            "0",
+            "-0",
+            "+5",
+            "7",
+            "-42",
+            "32767",
+            "-32768",
+            "123456789012345678",
+            "-999999999999999999",
+            "0001",
+        ] {
             assert_eq!(plain_int(s).map(i128::from), s.parse::<i128>().ok(), "{s}");
             assert_eq!(parse_int::<i64>(s, "bigint").ok(), s.parse::<i64>().ok(), "{s}");
         }
@@ -905,7 +916,10 @@ mod tests {
         }
         assert_eq!(parse_int::<i64>("9223372036854775807", "bigint").unwrap(), i64::MAX);
         assert_eq!(parse_int::<i64>("-9223372036854775808", "bigint").unwrap(), i64::MIN);
-        assert!(matches!(parse_int::<i64>("9223372036854775808", "bigint"), Err(ParseError::OutOfRange { .. })));
+        assert!(matches!(
+            parse_int::<i64>("9223372036854775808", "bigint"),
+            Err(ParseError::OutOfRange { .. })
+        ));
         assert!(matches!(parse_int::<i16>("32768", "smallint"), Err(ParseError::OutOfRange { .. })));
         assert_eq!(parse_int::<i16>("-32768", "smallint").unwrap(), i16::MIN);
         assert!(parse_int::<i32>("", "integer").is_err());

@@ -16,7 +16,7 @@
 //! delegated list with its PostgreSQL dialect again.
 
 use sqlparser::ast::Expr;
-use sqlparser::dialect::{BindPlaceholderStyle, Dialect, Precedence, PostgreSqlDialect};
+use sqlparser::dialect::{BindPlaceholderStyle, Dialect, PostgreSqlDialect, Precedence};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::Token;

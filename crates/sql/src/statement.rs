@@ -7,9 +7,9 @@
 //! sqlparser's PostgreSQL dialect lacks: DuckDB's `ASOF [LEFT] JOIN` and Materialize's
 //! `RETAIN HISTORY FOR '…'` and `REFRESH EVERY '…' [ALIGNED TO …]` options.
 
+use crate::dialect::RiffleDialect;
 use crate::PlanError;
 use sqlparser::ast;
-use crate::dialect::RiffleDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};

@@ -487,9 +487,7 @@ fn epoch_datum(text: &str, typ: &ScalarType) -> Result<Datum, String> {
         let days: i32 = text.parse().map_err(|_| format!("{text} is not a whole number of days"))?;
         return Ok(Datum::Date(days));
     }
-    let ms: i64 = text
-        .parse()
-        .map_err(|_| format!("{text} is not a whole number of milliseconds"))?;
+    let ms: i64 = text.parse().map_err(|_| format!("{text} is not a whole number of milliseconds"))?;
     let us = ms.checked_mul(1000).ok_or_else(|| format!("timestamp {ms} ms out of range"))?;
     Ok(if *typ == ScalarType::TimestampTz {
         Datum::TimestampTz(us)
