@@ -75,11 +75,8 @@ impl Decoder {
                 let payload = rec
                     .payload
                     .ok_or("the record has no value (a tombstone), which ENVELOPE NONE cannot apply")?;
-                if let Some(row) = self.json_row(key.as_ref(), payload, rec) {
-                    return Ok(Decoded::Changes(vec![(row?, 1)]));
-                }
-                match self.decode_value(payload)? {
-                    Some(values) => Ok(Decoded::Changes(vec![(self.row(key, values, rec), 1)])),
+                match self.value_row(key.as_ref(), payload, rec)? {
+                    Some(row) => Ok(Decoded::Changes(vec![(row, 1)])),
                     None => Ok(Decoded::Skip),
                 }
             }
@@ -90,8 +87,8 @@ impl Decoder {
                 }
                 let row = match rec.payload {
                     None => None,
-                    Some(payload) => match self.decode_value(payload)? {
-                        Some(values) => Some(self.row(Some(key.clone()), values, rec)),
+                    Some(payload) => match self.value_row(Some(&key), payload, rec)? {
+                        Some(row) => Some(row),
                         None => return Ok(Decoded::Skip),
                     },
                 };
@@ -104,20 +101,30 @@ impl Decoder {
                 let (before, after) = self.decode_debezium(payload)?;
                 let mut changes = Vec::new();
                 if let Some(b) = before {
-                    changes.push((self.row(key.clone(), b, rec), -1));
+                    changes.push((self.row(key.as_ref(), b, rec), -1));
                 }
                 if let Some(a) = after {
-                    changes.push((self.row(key, a, rec), 1));
+                    changes.push((self.row(key.as_ref(), a, rec), 1));
                 }
                 Ok(Decoded::Changes(changes))
             }
         }
     }
 
+    /// The output row of a record's payload (None: a record to skip, such as a CSV header):
+    /// packed straight from the text for JSON objects ([`Decoder::json_row`]), through the
+    /// value's datums otherwise.
+    fn value_row(&self, key: Option<&Datum>, payload: &[u8], rec: &Record) -> Result<Option<Row>, String> {
+        if let Some(row) = self.json_row(key, payload, rec) {
+            return row.map(Some);
+        }
+        Ok(self.decode_value(payload)?.map(|values| self.row(key, values, rec)))
+    }
+
     /// The output row: key, values, then the metadata columns.
-    fn row(&self, key: Option<Datum>, values: Vec<Datum>, rec: &Record) -> Row {
+    fn row(&self, key: Option<&Datum>, values: Vec<Datum>, rec: &Record) -> Row {
         Row::build(|p| {
-            if let Some(key) = &key {
+            if let Some(key) = key {
                 p.push_datum(key);
             }
             values.iter().for_each(|d| p.push_datum(d));
@@ -142,8 +149,8 @@ impl Decoder {
     /// The output row of a JSON object's payload, packed from the object's text without a
     /// `Datum` per column (text fields without escapes go straight from the record into the
     /// row); None when the format is not JSON columns or the payload is not an object, for
-    /// [`Decoder::decode_value`] to read (and word the error). The row equals
-    /// `row(key, decode_value(payload))`.
+    /// [`Decoder::decode_value`] to read (and word the error). The row equals `row` of the
+    /// object's datums ([`json_object_row`]).
     fn json_row(&self, key: Option<&Datum>, payload: &[u8], rec: &Record) -> Option<Result<Row, String>> {
         let desc = &self.desc.value_desc;
         if self.desc.format != Format::Json || whole_jsonb(desc) {
@@ -193,11 +200,9 @@ impl Decoder {
                 if whole_jsonb(desc) {
                     return Ok(Some(vec![json_to_datum(&parse_json(payload)?, &ScalarType::Jsonb)?]));
                 }
-                match json_columns(utf8(payload)?, desc, &self.columns) {
-                    Some(row) => row.map(Some),
-                    // Not an object of fields (or not JSON): the general path words the error.
-                    None => json_object_row(&parse_json(payload)?, desc).map(Some),
-                }
+                // Objects are packed by `json_row`; what reaches here is not one (or not JSON),
+                // and the general path words the error.
+                json_object_row(&parse_json(payload)?, desc).map(Some)
             }
             Format::Csv { columns, header } => {
                 let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(payload);
@@ -297,27 +302,10 @@ fn parse_json(payload: &[u8]) -> Result<serde_json::Value, String> {
     serde_json::from_str(utf8(payload)?).map_err(|e| format!("invalid JSON: {e}"))
 }
 
-/// The declared columns of a JSON object read in one pass over its text, without building a
-/// `serde_json::Value` (a map and a string per field): each field's value is located as raw
-/// text, and only the declared ones are converted, string values straight from the text when
-/// they hold no escapes. The result equals [`json_object_row`]'s (missing fields are NULL, a
-/// repeated field's last value counts, undeclared fields are skipped); None when the text is not
-/// a JSON object, for the general path to report.
-fn json_columns(text: &str, desc: &RelationDesc, columns: &HashMap<String, usize>) -> Option<Result<Vec<Datum>, String>> {
-    Some(
-        json_fields(text, desc, columns)?
-            .into_iter()
-            .zip(desc.iter())
-            .map(|(field, (name, typ))| match field {
-                None => Ok(Datum::Null),
-                Some(raw) => raw_to_datum(raw, &typ.scalar_type).map_err(|e| format!("column {name}: {e}")),
-            })
-            .collect(),
-    )
-}
-
-/// Each declared column's raw value in a JSON object's text (None: the field is missing), in
-/// one pass; None when the text is not a JSON object.
+/// Each declared column's raw value in a JSON object's text (None: the field is missing),
+/// located in one pass without building a `serde_json::Value` (a map and a string per field),
+/// as [`json_object_row`] reads them: a repeated field's last value counts, undeclared fields
+/// are skipped. None when the text is not a JSON object, for the general path to report.
 fn json_fields<'a>(text: &'a str, desc: &RelationDesc, columns: &HashMap<String, usize>) -> Option<Vec<Option<&'a RawValue>>> {
     let mut de = serde_json::Deserializer::from_str(text);
     let fields = de.deserialize_map(Fields { desc, columns }).ok()?;
@@ -369,7 +357,7 @@ fn raw_to_datum(raw: &RawValue, typ: &ScalarType) -> Result<Datum, String> {
     }
 }
 
-/// Reads a JSON object's fields into their columns' slots (see [`json_columns`]).
+/// Reads a JSON object's fields into their columns' slots (see [`json_fields`]).
 struct Fields<'a> {
     desc: &'a RelationDesc,
     columns: &'a HashMap<String, usize>,
@@ -610,10 +598,10 @@ mod tests {
         }
     }
 
-    /// Reading an object's columns from its text agrees with reading the parsed value, errors
-    /// included, and leaves what is not an object to the general path.
+    /// Packing an object's columns from its text gives the row of the parsed value's datums,
+    /// errors included, and leaves what is not an object to the general path.
     #[test]
-    fn json_columns_agree_with_the_parsed_object() {
+    fn json_rows_agree_with_the_parsed_object() {
         let d = cols(&[
             ("id", ScalarType::Int64),
             ("name", ScalarType::String),
@@ -656,20 +644,19 @@ mod tests {
         let key = Datum::String("key".into());
         for text in objects {
             let general = json_object_row(&serde_json::from_str(text).unwrap(), &d);
-            let direct = json_columns(text, &d, &columns).expect("an object");
-            assert_eq!(direct, general, "{text}");
             let packed = decoder.json_row(Some(&key), text.as_bytes(), &record).expect("an object");
-            let through_datums = general.map(|values| decoder.row(Some(key.clone()), values, &record));
+            let through_datums = general.map(|values| decoder.row(Some(&key), values, &record));
             assert_eq!(packed, through_datums, "{text}");
         }
         // An out-of-range number is quoted as written, as PostgreSQL quotes its input (a parsed
         // `Number` would print `1e+400`).
         assert_eq!(
-            json_columns(r#"{"x": 1e400}"#, &d, &columns).unwrap().unwrap_err(),
+            decoder.json_row(Some(&key), br#"{"x": 1e400}"#, &record).unwrap().unwrap_err(),
             "column x: value \"1e400\" is out of range for type double precision"
         );
         for text in ["[1, 2]", "3", "\"s\"", "{\"id\": 1", "{\"id\": 1} trailing", "null"] {
-            assert!(json_columns(text, &d, &columns).is_none(), "{text}");
+            assert!(json_fields(text, &d, &columns).is_none(), "{text}");
+            assert!(decoder.json_row(Some(&key), text.as_bytes(), &record).is_none(), "{text}");
         }
     }
 
