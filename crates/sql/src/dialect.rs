@@ -28,12 +28,12 @@ pub struct RiffleDialect;
 
 const PG: PostgreSqlDialect = PostgreSqlDialect {};
 
-/// Delegates `fn name(&self) -> bool` to PostgreSQL's dialect.
-macro_rules! delegate_flags {
-    ($($name:ident),* $(,)?) => {
+/// Implements each listed method by calling PostgreSQL's dialect's.
+macro_rules! delegate {
+    ($(fn $name:ident(&self $(, $arg:ident: $typ:ty)*) -> $ret:ty;)*) => {
         $(
-            fn $name(&self) -> bool {
-                PG.$name()
+            fn $name(&self $(, $arg: $typ)*) -> $ret {
+                PG.$name($($arg),*)
             }
         )*
     };
@@ -51,114 +51,73 @@ impl Dialect for RiffleDialect {
         }
     }
 
-    fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
-        PG.identifier_quote_style(identifier)
+    // Every method `impl Dialect for PostgreSqlDialect` overrides (sqlparser 0.64).
+    delegate! {
+        fn identifier_quote_style(&self, identifier: &str) -> Option<char>;
+        fn ordered_bind_placeholder_style(&self) -> Option<BindPlaceholderStyle>;
+        fn is_delimited_identifier_start(&self, ch: char) -> bool;
+        fn is_identifier_start(&self, ch: char) -> bool;
+        fn is_identifier_part(&self, ch: char) -> bool;
+        fn is_reserved_for_identifier(&self, kw: Keyword) -> bool;
+        fn is_table_alias(&self, kw: &Keyword, parser: &mut Parser) -> bool;
+        fn supports_string_literal_column_alias(&self, explicit: bool) -> bool;
+        fn supports_string_literal_table_alias(&self, explicit: bool) -> bool;
+        fn is_custom_operator_part(&self, ch: char) -> bool;
+        fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>>;
+        fn prec_value(&self, prec: Precedence) -> u8;
+        fn is_interval_qualifier(&self, kw: Keyword) -> bool;
+        fn is_custom_type_typed_string(&self, first_keyword: Keyword, qualified: bool) -> bool;
+        fn supports_cte_materialization(&self) -> bool;
+        fn supports_unicode_string_literal(&self) -> bool;
+        fn supports_filter_during_aggregation(&self) -> bool;
+        fn supports_group_by_expr(&self) -> bool;
+        fn supports_drop_group(&self) -> bool;
+        fn supports_alter_user_as_alter_role(&self) -> bool;
+        fn supports_create_group(&self) -> bool;
+        fn supports_create_role_if_not_exists(&self) -> bool;
+        fn allow_extract_custom(&self) -> bool;
+        fn allow_extract_single_quotes(&self) -> bool;
+        fn supports_create_index_with_clause(&self) -> bool;
+        fn supports_sql_option_without_value(&self) -> bool;
+        fn supports_explain_with_utility_options(&self) -> bool;
+        fn supports_listen_notify(&self) -> bool;
+        fn supports_exclude_constraint(&self) -> bool;
+        fn supports_factorial_operator(&self) -> bool;
+        fn supports_bitwise_shift_operators(&self) -> bool;
+        fn supports_tilde_like_match_operator(&self) -> bool;
+        fn supports_comparison_in_between_low_bound(&self) -> bool;
+        fn supports_comment_on(&self) -> bool;
+        fn supports_load_extension(&self) -> bool;
+        fn supports_named_fn_args_with_colon_operator(&self) -> bool;
+        fn supports_named_fn_args_with_expr_name(&self) -> bool;
+        fn supports_named_fn_args_with_assignment_operator(&self) -> bool;
+        fn supports_empty_projections(&self) -> bool;
+        fn supports_nested_comments(&self) -> bool;
+        fn supports_copy_from_stdin_data(&self) -> bool;
+        fn supports_string_escape_constant(&self) -> bool;
+        fn supports_numeric_literal_underscores(&self) -> bool;
+        fn supports_non_decimal_integer_literals(&self) -> bool;
+        fn supports_array_typedef_with_brackets(&self) -> bool;
+        fn supports_geometric_types(&self) -> bool;
+        fn supports_order_by_using_operator(&self) -> bool;
+        fn supports_set_names(&self) -> bool;
+        fn supports_alter_column_type_using(&self) -> bool;
+        fn supports_left_associative_joins_without_parens(&self) -> bool;
+        fn supports_notnull_operator(&self) -> bool;
+        fn supports_interval_options(&self) -> bool;
+        fn supports_insert_table_alias(&self) -> bool;
+        fn supports_create_table_like_parenthesized(&self) -> bool;
+        fn supports_select_wildcard_with_alias(&self) -> bool;
+        fn supports_comma_separated_trim(&self) -> bool;
+        fn supports_xml_expressions(&self) -> bool;
+        fn supports_aliased_function_args(&self) -> bool;
+        fn supports_comment_optimizer_hint(&self) -> bool;
+        fn supports_add_column_if_not_exists(&self) -> bool;
+        fn supports_attach_partition_of(&self) -> bool;
+        fn supports_detach_partition_of(&self) -> bool;
+        fn supports_table_inheritance_markers(&self) -> bool;
+        fn supports_column_generic_options(&self) -> bool;
     }
-
-    fn ordered_bind_placeholder_style(&self) -> Option<BindPlaceholderStyle> {
-        PG.ordered_bind_placeholder_style()
-    }
-
-    fn is_delimited_identifier_start(&self, ch: char) -> bool {
-        PG.is_delimited_identifier_start(ch)
-    }
-
-    fn is_identifier_start(&self, ch: char) -> bool {
-        PG.is_identifier_start(ch)
-    }
-
-    fn is_identifier_part(&self, ch: char) -> bool {
-        PG.is_identifier_part(ch)
-    }
-
-    fn is_reserved_for_identifier(&self, kw: Keyword) -> bool {
-        PG.is_reserved_for_identifier(kw)
-    }
-
-    fn is_table_alias(&self, kw: &Keyword, parser: &mut Parser) -> bool {
-        PG.is_table_alias(kw, parser)
-    }
-
-    fn supports_string_literal_column_alias(&self, explicit: bool) -> bool {
-        PG.supports_string_literal_column_alias(explicit)
-    }
-
-    fn supports_string_literal_table_alias(&self, explicit: bool) -> bool {
-        PG.supports_string_literal_table_alias(explicit)
-    }
-
-    fn is_custom_operator_part(&self, ch: char) -> bool {
-        PG.is_custom_operator_part(ch)
-    }
-
-    fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
-        PG.get_next_precedence(parser)
-    }
-
-    fn prec_value(&self, prec: Precedence) -> u8 {
-        PG.prec_value(prec)
-    }
-
-    fn is_interval_qualifier(&self, kw: Keyword) -> bool {
-        PG.is_interval_qualifier(kw)
-    }
-
-    fn is_custom_type_typed_string(&self, first_keyword: Keyword, qualified: bool) -> bool {
-        PG.is_custom_type_typed_string(first_keyword, qualified)
-    }
-
-    delegate_flags!(
-        supports_cte_materialization,
-        supports_unicode_string_literal,
-        supports_filter_during_aggregation,
-        supports_group_by_expr,
-        supports_drop_group,
-        supports_alter_user_as_alter_role,
-        supports_create_group,
-        supports_create_role_if_not_exists,
-        allow_extract_custom,
-        allow_extract_single_quotes,
-        supports_create_index_with_clause,
-        supports_sql_option_without_value,
-        supports_explain_with_utility_options,
-        supports_listen_notify,
-        supports_exclude_constraint,
-        supports_factorial_operator,
-        supports_bitwise_shift_operators,
-        supports_tilde_like_match_operator,
-        supports_comparison_in_between_low_bound,
-        supports_comment_on,
-        supports_load_extension,
-        supports_named_fn_args_with_colon_operator,
-        supports_named_fn_args_with_expr_name,
-        supports_named_fn_args_with_assignment_operator,
-        supports_empty_projections,
-        supports_nested_comments,
-        supports_copy_from_stdin_data,
-        supports_string_escape_constant,
-        supports_numeric_literal_underscores,
-        supports_non_decimal_integer_literals,
-        supports_array_typedef_with_brackets,
-        supports_geometric_types,
-        supports_order_by_using_operator,
-        supports_set_names,
-        supports_alter_column_type_using,
-        supports_left_associative_joins_without_parens,
-        supports_notnull_operator,
-        supports_interval_options,
-        supports_insert_table_alias,
-        supports_create_table_like_parenthesized,
-        supports_select_wildcard_with_alias,
-        supports_comma_separated_trim,
-        supports_xml_expressions,
-        supports_aliased_function_args,
-        supports_comment_optimizer_hint,
-        supports_add_column_if_not_exists,
-        supports_attach_partition_of,
-        supports_detach_partition_of,
-        supports_table_inheritance_markers,
-        supports_column_generic_options,
-    );
 }
 
 #[cfg(test)]
