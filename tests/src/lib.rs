@@ -1,5 +1,7 @@
 //! Test support: run the real `riffle` binary on a free port with its own data directory.
 
+pub mod generate;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,6 +40,12 @@ pub struct TestServer {
     pub port: u16,
     /// Its data directory.
     pub data_dir: PathBuf,
+    /// Where its standard error (its log) goes.
+    pub log_path: PathBuf,
+    /// Whether the test means a compute worker to fail (a failpoint). Otherwise a worker
+    /// failure in the log fails the test when the server is dropped: the server heals itself,
+    /// so a panic would otherwise go unnoticed.
+    pub expect_compute_failures: bool,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -58,14 +66,15 @@ impl TestServer {
     /// Starts a server on an existing data directory (for restart tests).
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
         let port = free_port();
-        let log = std::fs::File::create(data_dir.with_extension(format!("{port}.log"))).expect("log file");
+        let log_path = data_dir.with_extension(format!("{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("log file");
         let child = Command::new(riffle_bin())
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra_args)
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
             .expect("spawn riffle");
@@ -73,6 +82,8 @@ impl TestServer {
             child: Some(child),
             port,
             data_dir: data_dir.to_path_buf(),
+            log_path,
+            expect_compute_failures: false,
             _tmp: None,
         };
         server.wait_ready();
@@ -127,9 +138,33 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Lines of the log that report a compute worker failure (a panic in a dataflow).
+    pub fn compute_failures(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("compute worker failed") || l.contains("panicked at"))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill9();
+        if !self.expect_compute_failures && !std::thread::panicking() {
+            let failures = self.compute_failures();
+            assert!(
+                failures.is_empty(),
+                "a compute worker failed (the server rebuilt its dataflows, but this is a bug):\n{}",
+                failures.join("\n")
+            );
+        }
     }
 }
 

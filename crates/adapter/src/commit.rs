@@ -54,6 +54,25 @@ type Reply = tokio::sync::oneshot::Sender<Result<Timestamp, String>>;
 enum Request {
     Write(Write, Reply),
     Advance(Timestamp),
+    /// Stop feeding the dataflows (see [`Committer::pause`]).
+    Pause(tokio::sync::oneshot::Sender<Paused>),
+}
+
+/// The log writer, stopped between two groups while the compute workers are rebuilt: every
+/// write enqueued before the pause is durable and was fed to the old workers; writes enqueued
+/// since wait (their clients too) until [`Paused::resume`].
+pub(crate) struct Paused {
+    /// Every write so far has a timestamp at or before this one.
+    pub(crate) last: Timestamp,
+    resume: mpsc::Sender<Timestamp>,
+}
+
+impl Paused {
+    /// Lets the writer go on, with every time before `from` closed: it advances the (new)
+    /// dataflows' inputs to `from`, and later writes get `from` or a later timestamp.
+    pub(crate) fn resume(self, from: Timestamp) {
+        let _ = self.resume.send(from);
+    }
 }
 
 /// The acknowledgement of an enqueued write: resolves, with the write's final timestamp, once
@@ -124,6 +143,14 @@ impl Committer {
     pub(crate) fn advance_to(&self, ts: Timestamp) {
         let _ = self.tx.send(Request::Advance(ts));
     }
+
+    /// Stops the writer once the writes enqueued before are durable and fed, so that the
+    /// durable log holds exactly what the dataflows were given; None if the writer is gone.
+    pub(crate) async fn pause(&self) -> Option<Paused> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx.send(Request::Pause(tx)).ok()?;
+        rx.await.ok()
+    }
 }
 
 /// The log-writer thread's state.
@@ -159,14 +186,26 @@ impl LogWriter {
                     Err(_) => return,
                 }
             };
-            let mut group = vec![first];
-            while group.len() < max_group {
+            // A pause ends the group: what came before it is committed first.
+            let mut pause = None;
+            let mut group = Vec::new();
+            match first {
+                Request::Pause(reply) => pause = Some(reply),
+                other => group.push(other),
+            }
+            while pause.is_none() && group.len() < max_group {
                 match rx.try_recv() {
+                    Ok(Request::Pause(reply)) => pause = Some(reply),
                     Ok(r) => group.push(r),
                     Err(_) => break,
                 }
             }
-            self.commit(group);
+            if !group.is_empty() {
+                self.commit(group);
+            }
+            if let Some(reply) = pause {
+                self.pause(reply);
+            }
             self.close_if_past();
         }
     }
@@ -185,13 +224,15 @@ impl LogWriter {
                     stamps.push(ts);
                 }
                 Request::Advance(t) => first_open = first_open.max(*t),
+                // Pauses end a group before it is committed (`run`).
+                Request::Pause(_) => {}
             }
         }
         let writes: Vec<(Timestamp, &[(GlobalId, Row, Diff)], &[(GlobalId, i32, i64)])> = group
             .iter()
             .filter_map(|r| match r {
                 Request::Write(w, _) => Some((w.updates.as_slice(), w.offsets.as_slice())),
-                Request::Advance(_) => None,
+                Request::Advance(_) | Request::Pause(_) => None,
             })
             .zip(&stamps)
             .map(|((updates, offsets), ts)| (*ts, updates, offsets))
@@ -238,7 +279,24 @@ impl LogWriter {
                     let _ = reply.send(outcome);
                 }
                 Request::Advance(t) => self.advance(t),
+                Request::Pause(reply) => self.pause(reply),
             }
+        }
+    }
+
+    /// Waits, feeding nothing, until the pause is lifted; then closes every time before the
+    /// time it was lifted with.
+    fn pause(&mut self, reply: tokio::sync::oneshot::Sender<Paused>) {
+        let (resume, resumed) = mpsc::channel();
+        let last = self.first_open.max(self.assigned.load(Ordering::Acquire));
+        if reply.send(Paused { last, resume }).is_err() {
+            return;
+        }
+        tracing::info!(last, "log writer paused while the compute workers are rebuilt");
+        // A dropped `Paused` (the rebuild failed) lets the writer go on as it was.
+        if let Ok(from) = resumed.recv() {
+            self.open = false;
+            self.advance(from);
         }
     }
 

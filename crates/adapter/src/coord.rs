@@ -67,6 +67,8 @@ pub struct Config {
     /// Default history kept readable with `AS OF` for tables and materialized views, in
     /// milliseconds (`RETAIN HISTORY FOR` overrides it per object).
     pub retain_history: Timestamp,
+    /// Testing only: `SET riffle_failpoint = …` injects failures.
+    pub failpoints: bool,
 }
 
 /// The state the coordinator sequences access to.
@@ -74,27 +76,29 @@ pub(crate) struct Coordinator {
     pub(crate) catalog: Catalog,
     pub(crate) durable: Arc<Durable>,
     /// The log writer: table and source writes go through it (group commit).
-    committer: crate::commit::Committer,
+    pub(crate) committer: crate::commit::Committer,
     /// Timestamp of the latest write or tick; reads happen at this time.
-    last_ts: Timestamp,
-    clock: Clock,
+    pub(crate) last_ts: Timestamp,
+    pub(crate) clock: Clock,
     retain_default: Timestamp,
     /// The first time each stored collection can be read at (its creation, or recovery).
-    readable_from: std::collections::BTreeMap<GlobalId, Timestamp>,
+    pub(crate) readable_from: std::collections::BTreeMap<GlobalId, Timestamp>,
     /// Running sources' ingestion threads.
     pub(crate) sources: std::collections::BTreeMap<GlobalId, riffle_storage::source::SourceHandle>,
     /// Running sinks' tasks.
     pub(crate) sinks: std::collections::BTreeMap<GlobalId, tokio::task::JoinHandle<()>>,
     /// Recovered updates after the earliest sink's resume time, applied at their own times
     /// once the sinks have subscribed (`Adapter::start`).
-    pending_tail: Vec<(Timestamp, Vec<(GlobalId, Row, Diff)>)>,
+    pub(crate) pending_tail: Vec<(Timestamp, Vec<(GlobalId, Row, Diff)>)>,
     /// Recovered contents of ENVELOPE UPSERT sources, to seed their key state.
     pub(crate) recovered_upsert: std::collections::BTreeMap<GlobalId, Vec<(Row, Diff)>>,
     /// Trained models retrained on a schedule: milliseconds between runs, and when the last
     /// scheduled run started (so that a failing one waits its interval too).
     retrain_every: std::collections::BTreeMap<GlobalId, (u64, Timestamp)>,
     /// Trained models retrained after their training query's rows change by a fraction.
-    retrain_change: std::collections::BTreeMap<GlobalId, ChangeWatch>,
+    pub(crate) retrain_change: std::collections::BTreeMap<GlobalId, ChangeWatch>,
+    /// Whether `SET riffle_failpoint` may inject failures (a test-only server flag).
+    failpoints: bool,
 }
 
 /// `RETRAIN AFTER CHANGE`: the fraction, the training query, the rows changed since the last
@@ -103,7 +107,7 @@ pub(crate) struct ChangeWatch {
     fraction: f64,
     plan: RelExpr,
     changed: Arc<std::sync::atomic::AtomicU64>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    pub(crate) task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The shared entry point for sessions.
@@ -113,7 +117,7 @@ pub struct Adapter {
 }
 
 /// Updates per chunk when recovery streams a log into the dataflows.
-const RECOVERY_CHUNK: usize = 100_000;
+pub(crate) const RECOVERY_CHUNK: usize = 100_000;
 
 /// The wall clock, milliseconds since the epoch (logical time's unit).
 pub(crate) fn now_ms() -> Timestamp {
@@ -131,7 +135,7 @@ pub enum Clock {
 }
 
 impl Clock {
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         match self {
             Clock::Wall => now_ms(),
             Clock::Test(t) => *t,
@@ -143,7 +147,7 @@ impl Adapter {
     /// Takes the coordinator, with its latest time caught up with the log writer's (which may
     /// have moved writes to later timestamps than proposed), so that reads at it include
     /// every acknowledged write.
-    async fn lock(&self) -> tokio::sync::MutexGuard<'_, Coordinator> {
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, Coordinator> {
         let mut coord = self.coord.lock().await;
         coord.catch_up();
         coord
@@ -170,6 +174,7 @@ impl Adapter {
             recovered_upsert: Default::default(),
             retrain_every: Default::default(),
             retrain_change: Default::default(),
+            failpoints: config.failpoints,
         };
         let mut stored = coord.durable.load_catalog()?;
         // System tables first: user dataflows may read them (views that call models import
@@ -192,81 +197,9 @@ impl Adapter {
             coord.install(&compute, &item);
             coord.catalog.insert(item);
         }
-        // Sinks resume where they stopped: history from the earliest sink's progress on is
-        // replayed at its own times (after the sinks subscribe); everything before it as one
-        // snapshot.
-        let mut history_from = Timestamp::MAX;
-        for item in coord.catalog.items() {
-            if let ItemKind::Sink(_) = item.kind {
-                if let Some(p) = coord.durable.sink_progress(item.id)? {
-                    history_from = history_from.min(p);
-                }
-            }
-        }
-        let mut max_ts = 0;
-        let mut snapshot = Vec::new();
-        let mut tail: std::collections::BTreeMap<Timestamp, Vec<(GlobalId, Row, Diff)>> = Default::default();
-        // Without sinks every log is one snapshot at the largest logged time (or now): that
-        // time is known from each log's last key, so the logs stream into the dataflows in
-        // chunks instead of being consolidated in memory first.
-        let streaming = history_from == Timestamp::MAX;
-        let mut streamed = 0;
-        let snapshot_ts = if streaming {
-            let mut t = coord.clock.now();
-            for id in &logged {
-                t = t.max(coord.durable.log_max_ts(*id)?.unwrap_or(0));
-            }
-            t
-        } else {
-            0
-        };
-        for id in logged {
-            let name = coord.catalog.get_by_id(id).map(|i| i.name.clone()).unwrap_or_default();
-            let upsert = matches!(
-                coord.catalog.get_by_id(id).map(|i| &i.kind),
-                Some(ItemKind::Source(s)) if s.envelope == riffle_sql::source::Envelope::Upsert
-            );
-            if streaming && !upsert {
-                let mut updates = 0;
-                let records = coord.durable.replay_chunks(
-                    id,
-                    RECOVERY_CHUNK,
-                    |chunk| {
-                        updates += chunk.len();
-                        compute.load(snapshot_ts, chunk.into_iter().map(|(r, d)| (id, r, d)).collect());
-                    },
-                    |n| info!(relation = %name, records = n, "replaying log"),
-                )?;
-                info!(relation = %name, records, updates, "replayed log");
-                streamed += updates;
-                continue;
-            }
-            let replayed = coord
-                .durable
-                .replay(id, history_from, |n| info!(relation = %name, records = n, "replaying log"))?;
-            info!(relation = %name, records = replayed.records, rows = replayed.rows.len(), "replayed log");
-            max_ts = max_ts.max(replayed.max_ts);
-            if upsert {
-                let mut all: Vec<(Row, Diff)> = replayed.rows.clone();
-                all.extend(replayed.tail.iter().flat_map(|(_, u)| u.iter().cloned()));
-                coord.recovered_upsert.insert(id, all);
-            }
-            snapshot.extend(replayed.rows.into_iter().map(|(row, diff)| (id, row, diff)));
-            for (ts, updates) in replayed.tail {
-                tail.entry(ts).or_default().extend(updates.into_iter().map(|(r, d)| (id, r, d)));
-            }
-        }
-        let ts = if streaming { snapshot_ts.max(max_ts) } else { history_from };
-        // History from before a restart is not kept (beyond what sinks need).
-        for t in coord.readable_from.values_mut() {
-            *t = ts;
-        }
-        let rows = snapshot.len() + streamed;
-        compute.write(ts, snapshot);
-        coord.last_ts = ts;
-        coord.pending_tail = tail.into_iter().collect();
+        coord.replay_logs(&compute, logged, 0, true)?;
         coord.ensure_system_tables(&compute)?;
-        info!(rows, ts, "recovery complete");
+        info!(ts = coord.last_ts, "recovery complete");
         Ok(Adapter {
             coord: Arc::new(Mutex::new(coord)),
             compute,
@@ -278,25 +211,7 @@ impl Adapter {
     /// before serving.
     pub async fn start(&self) -> Result<(), AdapterError> {
         let mut coord = self.lock().await;
-        let sinks = coord.items_where(|k| matches!(k, ItemKind::Sink(_)));
-        for item in &sinks {
-            let resume = coord.durable.sink_progress(item.id)?;
-            let (as_of, snapshot) = match resume {
-                Some(p) => (p, false),
-                None => (coord.last_ts, true),
-            };
-            crate::sources::start_sink(&mut coord, &self.compute, item, as_of, snapshot)?;
-        }
-        for (ts, updates) in std::mem::take(&mut coord.pending_tail) {
-            self.compute.write(ts, updates);
-            coord.last_ts = coord.last_ts.max(ts);
-        }
-        // Recovery closed every time up to here directly; from now on writes (through the log
-        // writer) come after it.
-        let recovered = coord.last_ts + 1;
-        coord.committer.advance_to(recovered);
-        coord.advance();
-        coord.watch_training_changes(&self.compute);
+        coord.resume(&self.compute, None, 0)?;
         let sources = coord.items_where(|k| matches!(k, ItemKind::Source(_)));
         for item in &sources {
             crate::sources::start_source(&mut coord, self, item)?;
@@ -462,7 +377,7 @@ impl Adapter {
                     // A point lookup: seek the index, then apply the query's steps to the hits.
                     Some(target) => {
                         tracing::debug!(?target, "point lookup through an index");
-                        let hits = self.compute.peek(target, ts).await.map_err(AdapterError::Internal)??;
+                        let hits = self.compute.peek(target, ts).await?;
                         expand(eval_over(&plan, hits)?)?
                     }
                     None => self.read(plan, ts).await?,
@@ -830,6 +745,16 @@ impl Adapter {
                 coord.advance();
                 command("SET")
             }
+            Plan::SetVariable { name, value } if name == "riffle_failpoint" => {
+                if !coord.failpoints {
+                    return Err(AdapterError::UnknownVariable(name));
+                }
+                match value.as_deref() {
+                    Some("compute_panic") => self.compute.inject_panic(),
+                    _ => return Err(AdapterError::InvalidVariable(name, value.unwrap_or_default())),
+                }
+                command("SET")
+            }
             Plan::SetVariable { name, value } => {
                 session.set(&name, value)?;
                 command("SET")
@@ -862,17 +787,9 @@ impl Adapter {
         if let Some(id) = plan.as_simple_read() {
             // The workers apply the plan's steps as they read, and send only what passes.
             let seek = seek_prefix(&plan);
-            return Ok(self
-                .compute
-                .peek(PeekTarget::Collection { id, plan, seek }, ts)
-                .await
-                .map_err(AdapterError::Internal)??);
+            return Ok(self.compute.peek(PeekTarget::Collection { id, plan, seek }, ts).await?);
         }
-        Ok(self
-            .compute
-            .peek(PeekTarget::Plan(plan), ts)
-            .await
-            .map_err(AdapterError::Internal)??)
+        Ok(self.compute.peek(PeekTarget::Plan(plan), ts).await?)
     }
 }
 
@@ -1057,7 +974,7 @@ impl Coordinator {
     /// Starts counting the changes of each `RETRAIN AFTER CHANGE` model's training query (a
     /// subscription from now on, without the snapshot): per timestamp, the larger of rows
     /// inserted and rows deleted, so an updated row counts once.
-    fn watch_training_changes(&mut self, compute: &Arc<ComputeController>) {
+    pub(crate) fn watch_training_changes(&mut self, compute: &Arc<ComputeController>) {
         let ts = self.last_ts;
         for watch in self.retrain_change.values_mut().filter(|w| w.task.is_none()) {
             let mut rx = compute.subscribe(watch.plan.clone(), ts, false);
@@ -1171,7 +1088,7 @@ impl Coordinator {
     }
 
     /// The catalog items of some kinds, in creation order.
-    fn items_where(&self, kind: impl Fn(&ItemKind) -> bool) -> Vec<CatalogItem> {
+    pub(crate) fn items_where(&self, kind: impl Fn(&ItemKind) -> bool) -> Vec<CatalogItem> {
         self.catalog.items().into_iter().filter(|i| kind(&i.kind)).cloned().collect()
     }
 
@@ -1219,7 +1136,7 @@ impl Coordinator {
 
     /// Advances every input to the clock's time, making it the read time (after the writes
     /// already queued for the log).
-    fn advance(&mut self) {
+    pub(crate) fn advance(&mut self) {
         let now = self.clock.now();
         if now > self.last_ts {
             self.committer.advance_to(now + 1);

@@ -1,5 +1,6 @@
 //! Errors returned to clients, each with its SQLSTATE.
 
+use riffle_compute::ReadError;
 use riffle_expr::EvalError;
 use riffle_repr::strconv::ParseError;
 use riffle_sql::PlanError;
@@ -16,6 +17,9 @@ pub enum AdapterError {
     /// The durable store failed.
     #[error(transparent)]
     Durable(#[from] riffle_durable::DurableError),
+    /// A read the compute workers could not answer (see [`riffle_compute::ReadError`]).
+    #[error(transparent)]
+    Read(#[from] riffle_compute::ReadError),
     /// A compute worker failed (a bug).
     #[error("internal error: {0}")]
     Internal(String),
@@ -71,6 +75,14 @@ impl AdapterError {
                 PlanError::Eval(e) => eval_code(e),
             },
             AdapterError::Eval(e) => eval_code(e),
+            AdapterError::Read(r) => match r {
+                ReadError::Eval(e) => eval_code(e),
+                ReadError::Dropped(_) => "42P01",
+                // PostgreSQL's code for "another server process crashed": the statement
+                // can be repeated once the workers are rebuilt.
+                ReadError::Restarted(_) => "57P02",
+                ReadError::NotInstalled(_) => "XX000",
+            },
             AdapterError::Durable(_) => "58030",
             AdapterError::SystemObject(_) => "42501",
             AdapterError::Storage(_) => "58000",

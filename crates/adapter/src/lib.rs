@@ -14,6 +14,7 @@ pub mod copy;
 mod error;
 pub mod metrics;
 mod models;
+mod recovery;
 mod session;
 mod sources;
 

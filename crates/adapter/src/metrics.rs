@@ -28,6 +28,8 @@ pub struct Metrics {
     pub writes_per_sync: prometheus::Histogram,
     /// Statement latency by kind (`select`, `insert`, `create`, …), seconds.
     pub statement_seconds: HistogramVec,
+    /// Rebuilds of the compute workers after one failed.
+    pub compute_restarts: IntCounter,
     view_updates: IntCounterVec,
     frontier_lag: IntGaugeVec,
     arrangement_records: IntGaugeVec,
@@ -62,6 +64,12 @@ impl Metrics {
         };
         let writes = IntCounter::new("riffle_writes_total", "Durable writes (synced RocksDB write batches)").expect("valid metric");
         registry.register(Box::new(writes.clone())).expect("unique metric");
+        let compute_restarts = IntCounter::new(
+            "riffle_compute_restarts_total",
+            "Rebuilds of the compute workers (and every dataflow, from the durable log) after a worker failed",
+        )
+        .expect("valid metric");
+        registry.register(Box::new(compute_restarts.clone())).expect("unique metric");
         let write_seconds = prometheus::Histogram::with_opts(
             HistogramOpts::new("riffle_write_seconds", "Time of each durable write (synced RocksDB batch), seconds")
                 .buckets(latency_buckets()),
@@ -97,6 +105,7 @@ impl Metrics {
             write_seconds,
             writes_per_sync,
             statement_seconds,
+            compute_restarts,
             view_updates: counter_vec(
                 "riffle_dataflow_updates_total",
                 "Updates a dataflow fed into its collection's arrangements (tables: updates written), summed over workers",

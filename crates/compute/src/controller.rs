@@ -35,12 +35,13 @@ pub enum PeekTarget {
     },
 }
 
-/// The rows of a peek (with multiplicities), or the evaluation error the collection holds.
-pub type PeekResult = Result<Vec<(Row, Diff)>, EvalError>;
+/// The rows of a peek (with multiplicities), or why they cannot be read (the evaluation error
+/// the collection holds, among others).
+pub type PeekResult = Result<Vec<(Row, Diff)>, ReadError>;
 
 /// What a worker reports for a subscription: its updates with times in [previous upper, upper),
 /// and that upper. An error ends the subscription.
-pub(crate) type SubscribeSender = tokio::sync::mpsc::UnboundedSender<(usize, Result<(Vec<(Row, Timestamp, Diff)>, Timestamp), EvalError>)>;
+pub(crate) type SubscribeSender = tokio::sync::mpsc::UnboundedSender<(usize, Result<(Vec<(Row, Timestamp, Diff)>, Timestamp), ReadError>)>;
 
 /// One step of a subscription: the changes `(time, diff, row)` at times before `progress`, in
 /// time order, and `progress`, before which every change has now been delivered.
@@ -53,9 +54,9 @@ pub struct SubscribeBatch {
 }
 
 /// A subscription's batches; an error ends the stream.
-pub type SubscribeReceiver = tokio::sync::mpsc::UnboundedReceiver<Result<SubscribeBatch, EvalError>>;
+pub type SubscribeReceiver = tokio::sync::mpsc::UnboundedReceiver<Result<SubscribeBatch, ReadError>>;
 
-pub(crate) type PeekReply = tokio::sync::mpsc::UnboundedSender<Result<PeekResult, String>>;
+pub(crate) type PeekReply = tokio::sync::mpsc::UnboundedSender<PeekResult>;
 
 /// A command, broadcast to every worker in the same order.
 #[derive(Clone)]
@@ -109,29 +110,60 @@ pub(crate) enum Command {
         ts: Timestamp,
         reply: PeekReply,
     },
+    /// Test-only: makes worker 0 build a dataflow whose operator panics when scheduled.
+    Panic,
     Shutdown,
 }
 
-/// Owns the timely workers; every method broadcasts one command.
-///
-/// Broadcasts hold a lock so that every worker sees commands in one order, even when
-/// sessions issue peeks concurrently: workers must build their dataflows identically.
-pub struct ComputeController {
-    senders: Mutex<Vec<crossbeam_channel::Sender<Command>>>,
-    /// The worker threads, to wake them when a command arrives instead of waiting out their park.
-    threads: Arc<Mutex<Vec<Option<std::thread::Thread>>>>,
-    workers: usize,
-    guards: Mutex<Option<timely::communication::WorkerGuards<()>>>,
-    /// Per worker: every input before this time has been processed by all its dataflows.
-    processed: Arc<Vec<std::sync::atomic::AtomicU64>>,
-    /// What the workers publish about their dataflows (see `introspect`).
-    introspection: Arc<crate::introspect::Introspection>,
+/// Why a read (a peek or a subscription) could not be answered.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The collection holds an evaluation error at the read time.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    /// A relation the read needs was dropped (a concurrent `DROP`) before the read finished.
+    #[error("relation {0} was dropped while the query ran")]
+    Dropped(GlobalId),
+    /// A compute worker failed while the read ran, or the workers were restarted after the
+    /// read's time was chosen; the read can be repeated once they are rebuilt.
+    #[error("compute restarted after a worker failed: {0}")]
+    Restarted(String),
+    /// The read names something the workers never installed (a bug).
+    #[error("{0} is not installed")]
+    NotInstalled(GlobalId),
 }
 
-impl ComputeController {
-    /// Starts `workers` timely worker threads in this process.
-    pub fn start(workers: usize) -> Result<Self, String> {
-        let workers = workers.max(1);
+/// Whether the current generation of workers is running, and how many generations there
+/// have been (one per start: the first, and one per rebuild after a worker failed).
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    /// Counts worker starts; 1 for the first.
+    pub generation: u64,
+    /// Why this generation's workers stopped (a panic's message), if they did.
+    pub failure: Option<String>,
+}
+
+/// One generation of timely workers: the channels to them, their threads and progress.
+struct Instance {
+    generation: u64,
+    senders: Vec<crossbeam_channel::Sender<Command>>,
+    /// The worker threads, to wake them when a command arrives instead of waiting out their park.
+    threads: Arc<Mutex<Vec<Option<std::thread::Thread>>>>,
+    guards: Option<timely::communication::WorkerGuards<()>>,
+    /// Per worker: every input before this time has been processed by all its dataflows.
+    processed: Arc<Vec<std::sync::atomic::AtomicU64>>,
+}
+
+impl Instance {
+    /// Starts `workers` timely worker threads in this process. A worker that panics is caught
+    /// at the top of its thread and reported through `health` (the others are stopped and
+    /// replaced by [`ComputeController::restart`]).
+    fn start(
+        workers: usize,
+        generation: u64,
+        introspection: Arc<crate::introspect::Introspection>,
+        health: Arc<tokio::sync::watch::Sender<Health>>,
+    ) -> Result<Self, String> {
         let mut senders = Vec::new();
         let mut receivers = Vec::new();
         for _ in 0..workers {
@@ -144,24 +176,128 @@ impl ComputeController {
         let registered = threads.clone();
         let processed: Arc<Vec<std::sync::atomic::AtomicU64>> = Arc::new((0..workers).map(|_| Default::default()).collect());
         let report = processed.clone();
-        let introspection = Arc::new(crate::introspect::Introspection::new(workers));
-        let published = introspection.clone();
         let guards = timely::execute(timely::Config::process(workers), move |worker| {
             let rx = receivers.lock().expect("receivers lock")[worker.index()]
                 .take()
                 .expect("one receiver per worker");
             registered.lock().expect("threads lock")[worker.index()] = Some(std::thread::current());
             let index = worker.index();
-            ComputeWorker::new(worker, report.clone(), index, published.clone()).run(rx);
+            let run =
+                std::panic::AssertUnwindSafe(|| ComputeWorker::new(&mut *worker, report.clone(), index, introspection.clone()).run(rx));
+            let outcome = std::panic::catch_unwind(run);
+            // Timely steps a worker until its dataflows complete once this closure returns;
+            // after a shutdown or a failure they never would (a failed peer reports no more
+            // progress), so they are dropped here.
+            for dataflow in worker.installed_dataflows() {
+                worker.drop_dataflow(dataflow);
+            }
+            if let Err(panic) = outcome {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "a compute worker panicked".into());
+                tracing::error!(worker = index, generation, panic = %message, "compute worker failed");
+                health.send_modify(|h| {
+                    if h.generation == generation && h.failure.is_none() {
+                        h.failure = Some(message);
+                    }
+                });
+            }
         })?;
-        Ok(ComputeController {
-            senders: Mutex::new(senders),
+        Ok(Instance {
+            generation,
+            senders,
             threads,
-            workers,
-            guards: Mutex::new(Some(guards)),
+            guards: Some(guards),
             processed,
-            introspection,
         })
+    }
+
+    /// Wakes every worker to take the commands just sent.
+    fn unpark(&self) {
+        for thread in self.threads.lock().expect("threads lock").iter().flatten() {
+            thread.unpark();
+        }
+    }
+
+    /// Stops the workers and waits for their threads (a panicked one has already stopped).
+    fn stop(&mut self) {
+        for tx in &self.senders {
+            let _ = tx.send(Command::Shutdown);
+        }
+        self.unpark();
+        drop(self.guards.take());
+    }
+}
+
+/// Owns the timely workers; every method broadcasts one command.
+///
+/// Broadcasts hold a lock so that every worker sees commands in one order, even when
+/// sessions issue peeks concurrently: workers must build their dataflows identically.
+///
+/// The workers can be replaced ([`ComputeController::restart`]): when one panics, the adapter
+/// starts a new generation and reinstalls every collection from the durable log. Reads in
+/// flight on the failed generation, and reads of times before the rebuild, answer
+/// [`ReadError::Restarted`] instead of waiting forever or reading a rebuilt collection at a
+/// time it no longer distinguishes.
+pub struct ComputeController {
+    instance: Mutex<Instance>,
+    workers: usize,
+    /// What the workers publish about their dataflows (see `introspect`).
+    introspection: Arc<crate::introspect::Introspection>,
+    health: Arc<tokio::sync::watch::Sender<Health>>,
+    /// The time the current generation's collections were reloaded at: earlier times are
+    /// folded into it, so reads before it cannot be answered.
+    rebuilt_at: std::sync::atomic::AtomicU64,
+}
+
+impl ComputeController {
+    /// Starts `workers` timely worker threads in this process.
+    pub fn start(workers: usize) -> Result<Self, String> {
+        let workers = workers.max(1);
+        let introspection = Arc::new(crate::introspect::Introspection::new(workers));
+        let health = Arc::new(
+            tokio::sync::watch::channel(Health {
+                generation: 1,
+                failure: None,
+            })
+            .0,
+        );
+        let instance = Instance::start(workers, 1, introspection.clone(), health.clone())?;
+        Ok(ComputeController {
+            instance: Mutex::new(instance),
+            workers,
+            introspection,
+            health,
+            rebuilt_at: Default::default(),
+        })
+    }
+
+    /// Whether the workers run, and their generation; `changed()` on the receiver wakes on a
+    /// failure and on a restart.
+    pub fn health(&self) -> tokio::sync::watch::Receiver<Health> {
+        self.health.subscribe()
+    }
+
+    /// Stops the current workers (all of them: a failed worker leaves its peers waiting on
+    /// progress it will never report) and starts a new generation with nothing installed.
+    /// The caller reinstalls every collection and loads its contents at `at` or later, before
+    /// anything else is sent: reads of earlier times are refused from now on.
+    pub fn restart(&self, at: Timestamp) -> Result<(), String> {
+        let mut instance = self.instance.lock().expect("instance lock");
+        instance.stop();
+        let generation = instance.generation + 1;
+        self.rebuilt_at.store(at, std::sync::atomic::Ordering::Release);
+        *instance = Instance::start(self.workers, generation, self.introspection.clone(), self.health.clone())?;
+        self.health.send_replace(Health { generation, failure: None });
+        Ok(())
+    }
+
+    /// Test-only failure injection: the next step of worker 0 panics inside a dataflow
+    /// operator, as a bug in an operator would.
+    pub fn inject_panic(&self) {
+        self.broadcast(Command::Panic);
     }
 
     /// What the workers last published about their dataflows, arrangements and frontiers.
@@ -169,28 +305,22 @@ impl ComputeController {
         self.introspection.snapshot()
     }
 
-    fn broadcast(&self, cmd: Command) {
-        let senders = self.senders.lock().expect("senders lock");
-        for tx in senders.iter() {
-            // A worker only stops at shutdown, so a failed send means it panicked; the peek
-            // that follows reports it.
+    /// Sends `cmd` to every worker of the current generation; returns that generation.
+    fn broadcast(&self, cmd: Command) -> u64 {
+        let instance = self.instance.lock().expect("instance lock");
+        for tx in instance.senders.iter() {
+            // A worker only stops at shutdown or when it panicked, which `health` reports.
             let _ = tx.send(cmd.clone());
         }
-        self.unpark_workers();
-    }
-
-    /// Wakes every worker to take the commands just sent.
-    fn unpark_workers(&self) {
-        for thread in self.threads.lock().expect("threads lock").iter().flatten() {
-            thread.unpark();
-        }
+        instance.unpark();
+        instance.generation
     }
 
     /// Sends each worker its own share of `updates` (the i-th update to worker i mod n;
     /// differential exchanges them by key later), moved rather than cloned.
     fn deal(&self, updates: Vec<(GlobalId, Row, Diff)>, command: impl Fn(Vec<(GlobalId, Row, Diff)>) -> Command) {
-        let senders = self.senders.lock().expect("senders lock");
-        let n = senders.len().max(1);
+        let instance = self.instance.lock().expect("instance lock");
+        let n = instance.senders.len().max(1);
         let shares = if n == 1 {
             vec![updates]
         } else {
@@ -200,10 +330,35 @@ impl ComputeController {
             }
             shares
         };
-        for (tx, share) in senders.iter().zip(shares) {
+        for (tx, share) in instance.senders.iter().zip(shares) {
             let _ = tx.send(command(share));
         }
-        self.unpark_workers();
+        instance.unpark();
+    }
+
+    /// Waits until generation `generation` fails or is replaced; the reason.
+    async fn lost(&self, generation: u64) -> ReadError {
+        let mut health = self.health.subscribe();
+        let reason = match health.wait_for(|h| h.generation != generation || h.failure.is_some()).await {
+            Ok(h) => h.failure.clone().unwrap_or_else(|| "the workers were restarted".into()),
+            Err(_) => "the workers stopped".into(),
+        };
+        ReadError::Restarted(reason)
+    }
+
+    /// Refuses a read at `ts` that the current generation cannot answer: while its workers
+    /// are down, or before the time its collections were reloaded at.
+    fn check_readable(&self, ts: Timestamp) -> Result<(), ReadError> {
+        if let Some(failure) = &self.health.borrow().failure {
+            return Err(ReadError::Restarted(failure.clone()));
+        }
+        let rebuilt_at = self.rebuilt_at.load(std::sync::atomic::Ordering::Acquire);
+        if ts < rebuilt_at {
+            return Err(ReadError::Restarted(format!(
+                "the read time {ts} is before the rebuild at {rebuilt_at}"
+            )));
+        }
+        Ok(())
     }
 
     /// Installs a table's input and arrangement, keeping `retain` milliseconds of history
@@ -266,7 +421,11 @@ impl ComputeController {
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
-        self.broadcast(Command::Subscribe {
+        if let Err(e) = self.check_readable(as_of) {
+            let _ = out_tx.send(Err(e));
+            return out_rx;
+        }
+        let generation = self.broadcast(Command::Subscribe {
             id,
             plan,
             as_of,
@@ -279,7 +438,20 @@ impl ComputeController {
             let mut uppers = vec![0 as Timestamp; workers];
             let mut released: Timestamp = 0;
             let mut pending: BTreeMap<Timestamp, BTreeMap<Row, Diff>> = BTreeMap::new();
-            while let Some((worker, update)) = rx.recv().await {
+            let lost = controller.lost(generation);
+            tokio::pin!(lost);
+            loop {
+                let (worker, update) = tokio::select! {
+                    next = rx.recv() => match next {
+                        Some(next) => next,
+                        None => break,
+                    },
+                    reason = &mut lost => {
+                        // The workers holding this subscription's dataflow are gone.
+                        let _ = out_tx.send(Err(reason));
+                        return;
+                    }
+                };
                 let (updates, upper) = match update {
                     Ok(u) => u,
                     Err(e) => {
@@ -326,7 +498,10 @@ impl ComputeController {
     /// The time before which every input has been processed by every maintained dataflow
     /// (for backpressure: ingestion waits for this to pass what it wrote).
     pub fn processed(&self) -> Timestamp {
-        self.processed
+        self.instance
+            .lock()
+            .expect("instance lock")
+            .processed
             .iter()
             .map(|p| p.load(std::sync::atomic::Ordering::Acquire))
             .min()
@@ -334,35 +509,43 @@ impl ComputeController {
     }
 
     /// Reads a collection, or computes a plan, as of `ts`.
-    pub async fn peek(&self, target: PeekTarget, ts: Timestamp) -> Result<PeekResult, String> {
+    pub async fn peek(&self, target: PeekTarget, ts: Timestamp) -> PeekResult {
+        self.check_readable(ts)?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        self.broadcast(Command::Peek { target, ts, reply: tx });
+        let generation = self.broadcast(Command::Peek { target, ts, reply: tx });
+        let lost = self.lost(generation);
+        tokio::pin!(lost);
         let mut merged: BTreeMap<Row, Diff> = BTreeMap::new();
         let mut error = None;
         for _ in 0..self.workers {
-            match rx.recv().await {
-                Some(Ok(Ok(rows))) => {
+            let reply = tokio::select! {
+                reply = rx.recv() => reply,
+                reason = &mut lost => return Err(reason),
+            };
+            match reply {
+                Some(Ok(rows)) => {
                     for (row, diff) in rows {
                         *merged.entry(row).or_insert(0) += diff;
                     }
                 }
-                Some(Ok(Err(e))) => error = Some(e),
-                Some(Err(msg)) => return Err(msg),
-                None => return Err("compute worker stopped".into()),
+                // An evaluation error from one worker is the answer unless another worker
+                // knows the read cannot be answered at all.
+                Some(Err(e @ ReadError::Eval(_))) => error = Some(e),
+                Some(Err(e)) => return Err(e),
+                None => return Err(self.lost(generation).await),
             }
         }
         if let Some(e) = error {
-            return Ok(Err(e));
+            return Err(e);
         }
-        Ok(Ok(merged.into_iter().filter(|(_, d)| *d != 0).collect()))
+        Ok(merged.into_iter().filter(|(_, d)| *d != 0).collect())
     }
 }
 
 impl Drop for ComputeController {
     fn drop(&mut self) {
-        self.broadcast(Command::Shutdown);
-        if let Ok(mut guards) = self.guards.lock() {
-            drop(guards.take());
+        if let Ok(mut instance) = self.instance.lock() {
+            instance.stop();
         }
     }
 }

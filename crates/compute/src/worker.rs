@@ -1,6 +1,6 @@
 //! The loop each timely worker runs: apply commands, step dataflows, answer peeks.
 
-use crate::controller::{Command, PeekReply, PeekTarget, SubscribeSender};
+use crate::controller::{Command, PeekReply, PeekTarget, ReadError, SubscribeSender};
 use crate::hierarchical::Buckets;
 use crate::introspect::{self, ArrangementKind, ArrangementStats, DataflowStats, Introspection, Measured, WorkerStats};
 use crate::render::{Delay, ErrTrace, Index, IndexTrace, RenderContext, RowTrace, Traces};
@@ -58,6 +58,10 @@ struct PendingPeek {
     /// A direct read's maps, filters and projections, applied to each row read, and the
     /// leading column values it fixes (where the read starts and stops).
     read: Option<(RelExpr, Option<Row>)>,
+    /// The collections and indexes the peek reads. Dropping one seals its trace (differential
+    /// closes a trace whose writer goes away), which would make an unfinished read look
+    /// complete: such a peek is answered with an error instead.
+    reads: Vec<GlobalId>,
     reply: PeekReply,
 }
 
@@ -245,10 +249,7 @@ impl<'w> ComputeWorker<'w> {
                 sender,
             } => {
                 if let Some(missing) = self.missing_input(&plan) {
-                    let _ = sender.send((
-                        self.worker.index(),
-                        Err(EvalError::InvalidArgument(format!("relation {missing} was dropped"))),
-                    ));
+                    let _ = sender.send((self.worker.index(), Err(ReadError::Dropped(missing))));
                     return;
                 }
                 let (dataflow, rows, errs, probe) = self.render_streamed("subscribe", &plan);
@@ -270,6 +271,11 @@ impl<'w> ComputeWorker<'w> {
                     let dataflow = sub.dataflow;
                     drop(sub);
                     self.drop_dataflow(dataflow);
+                }
+            }
+            Command::Panic => {
+                if self.worker.index() == 0 {
+                    self.install_failing_dataflow();
                 }
             }
             Command::Shutdown => {}
@@ -501,24 +507,26 @@ impl<'w> ComputeWorker<'w> {
             errs.flush();
         }
         // Reads happen at the latest complete time, ts - 1, or up to a collection's retention
-        // before it (`AS OF`); older history is folded together (logical compaction). Reads
-        // take every batch and filter by time, so batches may always merge up to ts - 1
+        // before it (`AS OF`); older history is folded together (logical compaction).
+        //
+        // Reads take every batch and filter by time, so batches may merge up to ts - 1
         // (physical compaction): held back with the history, every time step's batch would
-        // wait unmerged, one more per write, and each frontier read walks them all.
-        let merge_to = [ts - 1];
-        let merge_to = AntichainRef::new(&merge_to);
+        // wait unmerged, one more per write, and each frontier read walks them all. But never
+        // past what the trace holds (its upper): the arrangement has not yet seen this advance
+        // (that happens when the worker next steps), and a handle whose physical compaction is
+        // beyond the trace's upper cannot ask for the batches it holds. Every import clones
+        // this handle's frontiers, and differential's join asserts that they are within the
+        // trace's batches (a transient join over an index arranged in the same loop iteration
+        // as an advance panicked the worker); `batches_through` answers `None` past the upper,
+        // which a peek would have read as "no rows".
         let since = |id: &GlobalId| [(ts - 1).saturating_sub(self.retain.get(id).copied().unwrap_or(0))];
         for (id, (rows, errs)) in self.traces.iter_mut() {
             let since = since(id);
-            rows.set_logical_compaction(AntichainRef::new(&since));
-            rows.set_physical_compaction(merge_to);
-            errs.set_logical_compaction(AntichainRef::new(&since));
-            errs.set_physical_compaction(merge_to);
+            compact(rows, &since, ts - 1);
+            compact(errs, &since, ts - 1);
         }
         for (id, Index { trace, .. }) in self.indexes.iter_mut() {
-            let since = since(id);
-            trace.set_logical_compaction(AntichainRef::new(&since));
-            trace.set_physical_compaction(merge_to);
+            compact(trace, &since(id), ts - 1);
         }
     }
 
@@ -532,10 +540,11 @@ impl<'w> ComputeWorker<'w> {
                     transient: None,
                     lookup: None,
                     read: Some((plan, seek)),
+                    reads: vec![id],
                     reply,
                 }),
                 None => {
-                    let _ = reply.send(Err(format!("collection {id} is not installed")));
+                    let _ = reply.send(Err(ReadError::NotInstalled(id)));
                 }
             },
             PeekTarget::Index { index, collection, key } => match (self.indexes.get(&index), self.traces.get(&collection)) {
@@ -546,16 +555,17 @@ impl<'w> ComputeWorker<'w> {
                     transient: None,
                     lookup: Some((trace.clone(), key)),
                     read: None,
+                    reads: vec![index, collection],
                     reply,
                 }),
                 _ => {
-                    let _ = reply.send(Err(format!("index {index} is not installed")));
+                    let _ = reply.send(Err(ReadError::NotInstalled(index)));
                 }
             },
             PeekTarget::Plan(plan) => {
                 // A concurrent DROP may have removed an input after the query was planned.
                 if let Some(missing) = self.missing_input(&plan) {
-                    let _ = reply.send(Err(format!("relation {missing} was dropped while the query ran")));
+                    let _ = reply.send(Err(ReadError::Dropped(missing)));
                     return;
                 }
                 let (index, rows, errs, _) = self.render_arranged("peek", &plan, None, Some(ts), None);
@@ -566,6 +576,7 @@ impl<'w> ComputeWorker<'w> {
                     transient: Some(index),
                     lookup: None,
                     read: None,
+                    reads: plan.depends_on(),
                     reply,
                 });
             }
@@ -583,11 +594,20 @@ impl<'w> ComputeWorker<'w> {
             };
             if rows_ready && ready(&mut peek.errs, ts) {
                 let mut peek = self.peeks.swap_remove(i);
-                let errs = read_at(&mut peek.errs, peek.ts, |e: &EvalError| e.clone());
-                let result = match (errs.into_iter().next(), &mut peek.lookup) {
-                    (Some((e, _)), _) => Ok(Err(e)),
-                    (None, Some((index, key))) => Ok(Ok(read_key(index, key, peek.ts))),
-                    (None, None) => Ok(read_through(&mut peek.rows, peek.ts, peek.read.as_ref())),
+                let dropped = peek
+                    .reads
+                    .iter()
+                    .find(|id| !self.traces.contains_key(id) && !self.indexes.contains_key(id));
+                let result = match dropped {
+                    Some(id) => Err(ReadError::Dropped(*id)),
+                    None => {
+                        let errs = read_at(&mut peek.errs, peek.ts, |e: &EvalError| e.clone());
+                        match (errs.into_iter().next(), &mut peek.lookup) {
+                            (Some((e, _)), _) => Err(e.into()),
+                            (None, Some((index, key))) => Ok(read_key(index, key, peek.ts)),
+                            (None, None) => read_through(&mut peek.rows, peek.ts, peek.read.as_ref()).map_err(ReadError::from),
+                        }
+                    }
                 };
                 let _ = peek.reply.send(result);
                 if let Some(index) = peek.transient {
@@ -615,7 +635,7 @@ impl ComputeWorker<'_> {
                 continue;
             }
             if let Some((e, _, _)) = sub.errs.borrow().iter().find(|(_, t, _)| *t < upper) {
-                let _ = sub.sender.send((me, Err(e.clone())));
+                let _ = sub.sender.send((me, Err(e.clone().into())));
                 finished.push(i);
                 continue;
             }
@@ -646,6 +666,20 @@ impl ComputeWorker<'_> {
         }
     }
 
+    /// Test-only failure injection (`Command::Panic`): a dataflow whose one operator panics the
+    /// first time it runs, inside `step` like any operator bug.
+    fn install_failing_dataflow(&mut self) {
+        use timely::dataflow::operators::generic::operator::source;
+        self.worker.dataflow_named::<Timestamp, _, _>("failpoint", |scope| {
+            source::<_, timely::container::CapacityContainerBuilder<Vec<()>>, _, _>(scope, "Failpoint", |capability, _info| {
+                move |_output| {
+                    let _held = &capability;
+                    panic!("failpoint: a dataflow operator panicked")
+                }
+            });
+        });
+    }
+
     /// Drops a dataflow, and with it every retired index that only it still read.
     fn drop_dataflow(&mut self, dataflow: usize) {
         self.worker.drop_dataflow(dataflow);
@@ -673,6 +707,18 @@ impl ComputeWorker<'_> {
             self.index_readers.entry(id).or_default().push(dataflow);
         }
     }
+}
+
+/// Lets a trace fold history before `since` together (logical compaction) and merge its
+/// batches up to `merge_to`, or up to its upper where that is earlier (physical compaction: a
+/// handle's physical frontier must stay within the batches the trace holds, see
+/// `ComputeWorker::advance_to`).
+fn compact<Tr: TraceReader<Time = Timestamp>>(trace: &mut Tr, since: &[Timestamp], merge_to: Timestamp) {
+    let mut upper = Antichain::new();
+    trace.read_upper(&mut upper);
+    let merge_to = [upper.first().map_or(merge_to, |u| merge_to.min(*u))];
+    trace.set_logical_compaction(AntichainRef::new(since));
+    trace.set_physical_compaction(AntichainRef::new(&merge_to));
 }
 
 /// Whether a trace holds every update at or before `ts`.

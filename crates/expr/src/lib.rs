@@ -11,6 +11,7 @@ mod batch;
 mod error;
 mod explain;
 mod func;
+mod join_order;
 mod relation;
 mod scalar;
 pub mod scoring;

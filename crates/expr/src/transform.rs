@@ -5,12 +5,13 @@ use riffle_repr::Datum;
 
 /// Applies every rewrite.
 pub fn optimize(expr: RelExpr) -> RelExpr {
-    project_columns(top_k_from_row_number(expr))
+    project_columns(top_k_from_row_number(crate::join_order::order_joins(expr)))
 }
 
-/// `Project` over a `Map`: outputs that are plain columns of the Map's input are read from the
-/// input, and Map expressions no output reads are dropped (with the Map itself when none is
-/// left, and the Project when it keeps every input column in order). The planner maps each
+/// `Project` over a `Project`: one projection. `Project` over a `Map`: outputs that are plain
+/// columns of the Map's input are read from the input, and Map expressions no output reads are
+/// dropped (with the Map itself when none is left, and the Project when it keeps every input
+/// column in order). The planner maps each
 /// SELECT item before projecting, so `SELECT a, b FROM t` was `Project(Map(t, [#0, #1]))`:
 /// every row evaluated each column into an owned datum (text copied) and was rebuilt wider
 /// before the projection cut it; now it is a projection, a copy of the columns' bytes.
@@ -21,6 +22,17 @@ pub fn project_columns(expr: RelExpr) -> RelExpr {
     };
     let (inner, scalars) = match *input {
         RelExpr::Map { input: inner, scalars } if inner.arity().is_some() => (inner, scalars),
+        // A projection of a projection (join ordering puts one over the joins it reorders)
+        // is one projection.
+        RelExpr::Project {
+            input: inner,
+            outputs: inner_outputs,
+        } => {
+            return project_columns(RelExpr::Project {
+                input: inner,
+                outputs: outputs.into_iter().map(|c| inner_outputs[c]).collect(),
+            })
+        }
         other => {
             return RelExpr::Project {
                 input: Box::new(other),
@@ -84,7 +96,7 @@ pub fn project_columns(expr: RelExpr) -> RelExpr {
 }
 
 /// Applies `f` to each direct input of `expr`.
-fn map_inputs(expr: RelExpr, f: &mut impl FnMut(RelExpr) -> RelExpr) -> RelExpr {
+pub(crate) fn map_inputs(expr: RelExpr, f: &mut impl FnMut(RelExpr) -> RelExpr) -> RelExpr {
     let mut boxed = |b: Box<RelExpr>| Box::new(f(*b));
     match expr {
         e @ (RelExpr::Get { .. } | RelExpr::LocalGet { .. } | RelExpr::Constant { .. }) => e,

@@ -194,7 +194,7 @@ impl Handler {
                 None => rx.recv().await,
             };
             let Some(batch) = next else { break };
-            let batch = batch.map_err(|e| user_error(&AdapterError::Eval(e)))?;
+            let batch = batch.map_err(|e| user_error(&AdapterError::Read(e)))?;
             for (t, d, row) in batch.updates {
                 let mut text = if progress { format!("{t}\tf\t{d}") } else { format!("{t}\t{d}") };
                 for datum in row.unpack() {

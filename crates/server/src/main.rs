@@ -60,6 +60,10 @@ struct Args {
     /// Testing only: time stands still until `SET riffle_test_clock = '<timestamp>'` moves it.
     #[arg(long)]
     test_clock: bool,
+    /// Testing only: allows `SET riffle_failpoint = 'compute_panic'`, which makes a dataflow
+    /// operator panic (to test that the server rebuilds its compute workers).
+    #[arg(long, hide = true)]
+    failpoints: bool,
 }
 
 /// An interval in PostgreSQL's syntax, as milliseconds.
@@ -68,7 +72,19 @@ fn parse_retention(s: &str) -> Result<u64, String> {
     u64::try_from(i.total_micros() / 1000).map_err(|_| "the retention must not be negative".to_string())
 }
 
+/// Stack for every thread that plans or renders statements: the planner, optimizer and
+/// dataflow rendering recurse over a statement's expression and join trees, which the SQLite
+/// corpus's twenty-table joins (forty `AND`ed equalities) make deep enough to overflow the
+/// 2 MiB default of a debug build.
+const THREAD_STACK: usize = 16 << 20;
+
 fn main() -> anyhow::Result<()> {
+    // Timely spawns its worker threads with the standard library's default size, which this
+    // variable sets; nothing has spawned a thread yet.
+    if std::env::var_os("RUST_MIN_STACK").is_none() {
+        // The process is still single-threaded: nothing reads the environment concurrently.
+        std::env::set_var("RUST_MIN_STACK", THREAD_STACK.to_string());
+    }
     tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
@@ -85,11 +101,16 @@ fn main() -> anyhow::Result<()> {
         workers: args.workers,
         clock,
         retain_history: args.retain_history,
+        failpoints: args.failpoints,
     };
     let adapter = Arc::new(riffle_adapter::Adapter::open(&args.data_dir, config).context("recovering the data directory")?);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(THREAD_STACK)
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         adapter.start().await.context("starting sources and sinks")?;
+        adapter.spawn_healer();
         if let Some(addr) = &args.metrics_listen {
             let bound = riffle_adapter::metrics::serve_metrics(addr, adapter.clone(), tokio::runtime::Handle::current())
                 .map_err(anyhow::Error::msg)?;
