@@ -147,6 +147,12 @@ async fn a_panicking_dataflow_is_survived() {
             retrying(&client, "SELECT sum(v) FROM events WHERE bucket = 2").await.unwrap()
         );
         assert!(server.log().contains("compute worker failed"), "the failure was logged");
+        assert_eq!(
+            retrying(&client, "SELECT workers, generation, status, last_failure FROM riffle_compute")
+                .await
+                .unwrap(),
+            vec![format!("{workers}|3|running|failpoint: a dataflow operator panicked")]
+        );
         server.kill9();
     }
 }

@@ -4,7 +4,7 @@ pub mod generate;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// The `riffle` binary under test: `$RIFFLE_BIN`, else the one next to this test in target/.

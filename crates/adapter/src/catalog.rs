@@ -294,6 +294,23 @@ impl Catalog {
                 }
                 Some((desc, rows))
             }
+            "riffle_compute" => {
+                // The compute workers' generation: 1 until a worker fails and they are rebuilt
+                // (see docs/operations.md).
+                let desc = columns(&[("workers", Int32), ("generation", Int64), ("status", Text), ("last_failure", Text)]);
+                let Some(compute) = self.compute.as_ref() else {
+                    return Some((desc, Vec::new()));
+                };
+                let health = compute.health().borrow().clone();
+                let text = |t: Option<String>| t.map_or(Datum::Null, Datum::String);
+                let row = Row::new(vec![
+                    Datum::Int32(compute.workers() as i32),
+                    Datum::Int64(health.generation as i64),
+                    Datum::String(if health.failure.is_some() { "rebuilding" } else { "running" }.into()),
+                    text(health.failure.or(health.last_failure)),
+                ]);
+                Some((desc, vec![row]))
+            }
             "riffle_frontiers" => {
                 let desc = columns(&[
                     ("object", Text),

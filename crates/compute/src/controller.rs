@@ -141,6 +141,8 @@ pub struct Health {
     pub generation: u64,
     /// Why this generation's workers stopped (a panic's message), if they did.
     pub failure: Option<String>,
+    /// Why the previous generation stopped, once there has been a restart.
+    pub last_failure: Option<String>,
 }
 
 /// One generation of timely workers: the channels to them, their threads and progress.
@@ -260,7 +262,7 @@ impl ComputeController {
         let health = Arc::new(
             tokio::sync::watch::channel(Health {
                 generation: 1,
-                failure: None,
+                ..Health::default()
             })
             .0,
         );
@@ -272,6 +274,11 @@ impl ComputeController {
             health,
             rebuilt_at: Default::default(),
         })
+    }
+
+    /// The number of timely workers.
+    pub fn workers(&self) -> usize {
+        self.workers
     }
 
     /// Whether the workers run, and their generation; `changed()` on the receiver wakes on a
@@ -290,7 +297,10 @@ impl ComputeController {
         let generation = instance.generation + 1;
         self.rebuilt_at.store(at, std::sync::atomic::Ordering::Release);
         *instance = Instance::start(self.workers, generation, self.introspection.clone(), self.health.clone())?;
-        self.health.send_replace(Health { generation, failure: None });
+        self.health.send_modify(|h| {
+            h.generation = generation;
+            h.last_failure = h.failure.take().or(h.last_failure.take());
+        });
         Ok(())
     }
 

@@ -16,7 +16,8 @@
 //! Each predicate is applied at the first join where every input it reads is present:
 //! equalities between the joined inputs and the new one become join keys, others the join's
 //! residual. A projection restores the written column order, so the result is exactly the
-//! original plan's. A tree whose order does not change is left as planned.
+//! original plan's. A tree whose order does not change, and that joins on keys everywhere, is
+//! left as planned.
 //!
 //! There are no statistics yet (selectivity is read from the plan's shape), and the shape is
 //! always a left-deep chain of binary joins; differential's delta joins (one arrangement per
@@ -38,10 +39,26 @@ pub fn order_joins(expr: RelExpr) -> RelExpr {
         return crate::transform::map_inputs(original, &mut order_joins);
     }
     let order = graph.order();
-    if order.iter().copied().eq(0..graph.inputs.len()) {
+    if order.iter().copied().eq(0..graph.inputs.len()) && keyed_everywhere(&original) {
         return crate::transform::map_inputs(original, &mut order_joins);
     }
     graph.rebuild(&order)
+}
+
+/// Whether every join at the top of a join tree has keys: in the written order, a tree
+/// without a cross product is left as planned.
+fn keyed_everywhere(e: &RelExpr) -> bool {
+    match e {
+        RelExpr::Join {
+            left,
+            right,
+            keys,
+            kind: JoinKind::Inner,
+            ..
+        } => !keys.is_empty() && keyed_everywhere(left) && keyed_everywhere(right),
+        RelExpr::Filter { input, .. } if is_join_tree(input) => keyed_everywhere(input),
+        _ => true,
+    }
 }
 
 /// The inputs of a tree of inner joins, each with its first column in the tree's output, and
@@ -352,5 +369,165 @@ fn conjunction(mut ps: Vec<ScalarExpr>) -> Option<ScalarExpr> {
         0 => None,
         1 => ps.pop(),
         _ => Some(ScalarExpr::And(ps)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riffle_repr::{Datum, Row};
+
+    /// A reference evaluator for the plans these tests build: constants, filters,
+    /// projections and inner joins (nested loops).
+    fn eval(e: &RelExpr) -> Vec<Vec<Datum>> {
+        let mut out = match e {
+            RelExpr::Constant { rows, .. } => rows.iter().map(|(r, _)| r.unpack()).collect(),
+            RelExpr::Filter { input, predicates } => eval(input)
+                .into_iter()
+                .filter(|r| predicates.iter().all(|p| p.eval(r).unwrap() == Datum::Bool(true)))
+                .collect(),
+            RelExpr::Project { input, outputs } => eval(input)
+                .into_iter()
+                .map(|r| outputs.iter().map(|c| r[*c].clone()).collect())
+                .collect(),
+            RelExpr::Join {
+                left,
+                right,
+                keys,
+                residual,
+                ..
+            } => {
+                let mut out = Vec::new();
+                for l in eval(left) {
+                    for r in eval(right) {
+                        let matched = keys.iter().all(|(lk, rk)| {
+                            let (a, b) = (lk.eval(&l).unwrap(), rk.eval(&r).unwrap());
+                            !a.is_null() && a == b
+                        });
+                        let row: Vec<Datum> = l.iter().chain(r.iter()).cloned().collect();
+                        if matched && residual.as_ref().is_none_or(|p| p.eval(&row).unwrap() == Datum::Bool(true)) {
+                            out.push(row);
+                        }
+                    }
+                }
+                out
+            }
+            other => panic!("not evaluated here: {other:?}"),
+        };
+        out.sort();
+        out
+    }
+
+    fn table(n: i64, salt: i64) -> RelExpr {
+        RelExpr::Constant {
+            rows: (0..n)
+                .map(|i| (Row::new(vec![Datum::Int64(i), Datum::Int64((i * salt) % 5)]), 1))
+                .collect(),
+            arity: 2,
+        }
+    }
+
+    fn eq(a: usize, b: usize) -> ScalarExpr {
+        ScalarExpr::Call {
+            func: Func::Eq,
+            args: vec![ScalarExpr::Column(a), ScalarExpr::Column(b)],
+        }
+    }
+
+    fn join(left: RelExpr, right: RelExpr, keys: Vec<(usize, usize)>) -> RelExpr {
+        RelExpr::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            keys: keys
+                .into_iter()
+                .map(|(l, r)| (ScalarExpr::Column(l), ScalarExpr::Column(r)))
+                .collect(),
+            residual: None,
+            kind: JoinKind::Inner,
+            right_arity: 2,
+        }
+    }
+
+    /// Every join of a plan has keys (no cross product).
+    fn no_cross_product(e: &RelExpr) -> bool {
+        match e {
+            RelExpr::Join { left, right, keys, .. } => !keys.is_empty() && no_cross_product(left) && no_cross_product(right),
+            RelExpr::Filter { input, .. } | RelExpr::Project { input, .. } => no_cross_product(input),
+            _ => true,
+        }
+    }
+
+    /// The first input the left-deep chain starts with.
+    fn first_input(e: &RelExpr) -> &RelExpr {
+        match e {
+            RelExpr::Join { left, .. } => first_input(left),
+            RelExpr::Project { input, .. } if matches!(**input, RelExpr::Join { .. }) => first_input(input),
+            other => other,
+        }
+    }
+
+    #[test]
+    fn a_cross_product_written_first_is_joined_by_its_equalities() {
+        // FROM a, b, c WHERE a.1 = c.1 AND b.0 = c.0 AND c.0 = 3: a × b first as written.
+        let (a, b) = (table(6, 2), table(7, 3));
+        let c = RelExpr::Filter {
+            input: Box::new(table(8, 1)),
+            predicates: vec![ScalarExpr::Call {
+                func: Func::Eq,
+                args: vec![ScalarExpr::Column(0), ScalarExpr::Literal(Datum::Int64(3))],
+            }],
+        };
+        let written = join(join(a, b, vec![]), c.clone(), vec![(1, 1), (2, 0)]);
+        assert!(!no_cross_product(&written));
+        let ordered = order_joins(written.clone());
+        assert!(no_cross_product(&ordered), "{ordered:?}");
+        assert_eq!(first_input(&ordered), &c, "the filtered input goes first");
+        assert_eq!(eval(&ordered), eval(&written));
+        assert!(!eval(&written).is_empty());
+        // Ordering is stable: an ordered plan is left alone.
+        assert_eq!(order_joins(ordered.clone()), ordered);
+    }
+
+    #[test]
+    fn filters_over_the_joins_are_placed_where_their_inputs_meet() {
+        // FROM a, b, c, d WHERE a.0 = b.0 AND c.1 = d.1 AND b.1 = c.1 AND a.1 + d.0 > 2,
+        // with the equalities and the residual in a filter above cross products.
+        let tables: Vec<RelExpr> = (0..4).map(|i| table(5 + i, 2 + i as i64)).collect();
+        let cross = join(
+            join(join(tables[0].clone(), tables[1].clone(), vec![]), tables[2].clone(), vec![]),
+            tables[3].clone(),
+            vec![],
+        );
+        let sum = ScalarExpr::Call {
+            func: Func::Add,
+            args: vec![ScalarExpr::Column(1), ScalarExpr::Column(6)],
+        };
+        let written = RelExpr::Filter {
+            input: Box::new(cross),
+            predicates: vec![
+                eq(0, 2),
+                eq(5, 7),
+                eq(3, 5),
+                ScalarExpr::Call {
+                    func: Func::Gt,
+                    args: vec![sum, ScalarExpr::Literal(Datum::Int64(2))],
+                },
+            ],
+        };
+        let ordered = order_joins(written.clone());
+        assert!(no_cross_product(&ordered), "{ordered:?}");
+        assert_eq!(eval(&ordered), eval(&written));
+        assert!(!eval(&written).is_empty());
+    }
+
+    #[test]
+    fn two_way_joins_and_outer_joins_are_left_as_written() {
+        let two = join(table(3, 1), table(3, 2), vec![]);
+        assert_eq!(order_joins(two.clone()), two);
+        let mut outer = join(join(table(3, 1), table(3, 2), vec![]), table(3, 3), vec![(0, 0)]);
+        if let RelExpr::Join { kind, .. } = &mut outer {
+            *kind = JoinKind::LeftOuter;
+        }
+        assert_eq!(order_joins(outer.clone()), outer);
     }
 }
