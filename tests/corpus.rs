@@ -7,7 +7,7 @@
 //! hash, formatted as SQLite's runner does: `R` columns with three decimals, NULL as `NULL`,
 //! the empty string as `(empty)`). Each query without ORDER BY/LIMIT is then also created as a
 //! materialized view, which must equal the ad hoc answer. The latest `LIVE_VIEWS` views stay
-//! alive (so every query runs beside a hundred maintained dataflows reading the same tables,
+//! alive (so every query runs beside twenty maintained dataflows reading the same tables,
 //! and views are created and dropped all the time); older ones are dropped, and at the end of
 //! each file its tables are dropped with CASCADE. (Keeping all of a file's thousands of views
 //! alive measures timely's per-dataflow progress work on every tick rather than correctness:
@@ -26,7 +26,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 /// The longest any one statement may take.
 const STATEMENT_CAP: Duration = Duration::from_secs(30);
 /// Materialized views kept alive at once (see the module docs).
-const LIVE_VIEWS: usize = 100;
+const LIVE_VIEWS: usize = 20;
 /// The longest one server's run over every file may take.
 const RUN_CAP: Duration = Duration::from_secs(25 * 60);
 

@@ -1,9 +1,10 @@
-//! Self-healing compute: a dataflow operator panics (the test-only failpoint
+//! Never down. Self-healing compute: a dataflow operator panics (the test-only failpoint
 //! `SET riffle_failpoint = 'compute_panic'`, which the server allows only with `--failpoints`)
 //! while sessions write and read. The server must notice, answer the reads in flight with
 //! 57P02, rebuild its timely workers and every dataflow from the durable log, and go on: the
 //! same sessions stay connected, no acknowledged write is lost or applied twice, and every
-//! view, index and subscription-free read is correct afterwards.
+//! view, index and subscription-free read is correct afterwards. And statements too deeply
+//! nested for a stack are refused with an error instead of aborting the server.
 
 use riffle_tests::{sorted_rows, TestServer};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,5 +164,33 @@ async fn the_failpoint_needs_the_flag() {
     let client = server.connect().await;
     let err = client.batch_execute("SET riffle_failpoint = 'compute_panic'").await.unwrap_err();
     assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("42704"), "{err}");
+    assert_eq!(sorted_rows(&client, "SELECT 1").await.unwrap(), vec!["1"]);
+}
+
+/// Statements nested too deeply for any thread's stack (sqlparser builds an operator chain as
+/// a left-deep tree as long as the chain) are refused with 54001; the server stays up, and
+/// chains within the limit, AND/OR included, are answered.
+#[tokio::test]
+async fn deep_expressions_are_refused_not_fatal() {
+    let server = TestServer::start();
+    let client = server.connect().await;
+    let plus = |n: usize| format!("SELECT {}", vec!["1"; n].join(" + "));
+    assert_eq!(sorted_rows(&client, &plus(900)).await.unwrap(), vec!["900"]);
+    for sql in [
+        plus(5_000),
+        plus(200_000),
+        format!("SELECT 1 WHERE {}", vec!["true"; 100_000].join(" AND ")),
+        format!("SELECT 1{}", "::int".repeat(50_000)),
+    ] {
+        let err = sorted_rows(&client, &sql).await.unwrap_err();
+        assert!(err.starts_with("54001: stack depth limit exceeded"), "{err}");
+    }
+    let or_chain = (0..900).map(|i| format!("x = {i}")).collect::<Vec<_>>().join(" OR ");
+    assert_eq!(
+        sorted_rows(&client, &format!("SELECT count(*) FROM generate_series(1, 2000) AS g(x) WHERE {or_chain}"))
+            .await
+            .unwrap(),
+        vec!["899"]
+    );
     assert_eq!(sorted_rows(&client, "SELECT 1").await.unwrap(), vec!["1"]);
 }

@@ -68,6 +68,7 @@ impl AdapterError {
                 PlanError::DependentObjects(_) => "2BP01",
                 PlanError::WrongObjectType(..) => "42809",
                 PlanError::Unsupported(_) => "0A000",
+                PlanError::TooDeep(_) => "54001",
                 PlanError::InvalidParameter(_) => "42P10",
                 PlanError::InvalidValue(_) => "22023",
                 PlanError::UnknownObject(..) => "42704",

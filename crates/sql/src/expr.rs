@@ -94,6 +94,7 @@ const AGGREGATES: &[&str] = &[
 ];
 
 /// Whether an expression contains an aggregate call (outside subqueries).
+#[recursive::recursive]
 pub fn contains_aggregate(e: &Expr) -> bool {
     match e {
         Expr::Function(f) => {
@@ -232,6 +233,11 @@ impl Planner<'_> {
     }
 
     /// Plans an expression; `hint` types parameters and untyped literals from context.
+    ///
+    /// Every recursion over a statement's expressions passes through here, so this is where
+    /// the stack grows on demand (`recursive`, on the heap) for deeply nested input (up to
+    /// `statement::MAX_EXPR_DEPTH` levels; a debug build's frames here are tens of KiB).
+    #[recursive::recursive]
     pub fn plan_expr_hinted(&self, cx: ExprCx, e: &Expr, hint: Option<&ScalarType>) -> Result<Typed, PlanError> {
         if let Some(g) = cx.grouping {
             if let Some(t) = self.match_grouped(cx, g, e)? {
@@ -749,15 +755,29 @@ impl Planner<'_> {
             B::Gt => cmp(Func::Gt),
             B::GtEq => cmp(Func::Gte),
             B::And | B::Or => {
-                let l = self.plan_expr_hinted(cx, left, Some(&ScalarType::Bool))?;
-                let r = self.plan_expr_hinted(cx, right, Some(&ScalarType::Bool))?;
+                // `a AND b AND c …` is one left-deep tree as long as the chain: walked here in
+                // a loop into one n-ary AND (or OR), so evaluation does not recurse per term.
+                let mut operands = vec![right];
+                let mut rest = left;
+                while let Expr::BinaryOp { left, op: inner, right } = rest {
+                    if inner != op {
+                        break;
+                    }
+                    operands.push(right);
+                    rest = left;
+                }
+                operands.push(rest);
+                operands.reverse();
                 let what = if *op == B::And { "argument of AND" } else { "argument of OR" };
-                let l = self.require(l, &ScalarType::Bool, what)?;
-                let r = self.require(r, &ScalarType::Bool, what)?;
+                let mut planned = Vec::with_capacity(operands.len());
+                for operand in operands {
+                    let t = self.plan_expr_hinted(cx, operand, Some(&ScalarType::Bool))?;
+                    planned.push(self.require(t, &ScalarType::Bool, what)?.expr);
+                }
                 let expr = if *op == B::And {
-                    ScalarExpr::And(vec![l.expr, r.expr])
+                    ScalarExpr::And(planned)
                 } else {
-                    ScalarExpr::Or(vec![l.expr, r.expr])
+                    ScalarExpr::Or(planned)
                 };
                 Ok(Typed::new(expr, ScalarType::Bool))
             }
