@@ -1,6 +1,7 @@
 //! Test support: run the real `riffle` binary on a free port with its own data directory.
 
 pub mod generate;
+pub mod sqllogic;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
