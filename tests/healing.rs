@@ -187,9 +187,12 @@ async fn deep_expressions_are_refused_not_fatal() {
     }
     let or_chain = (0..900).map(|i| format!("x = {i}")).collect::<Vec<_>>().join(" OR ");
     assert_eq!(
-        sorted_rows(&client, &format!("SELECT count(*) FROM generate_series(1, 2000) AS g(x) WHERE {or_chain}"))
-            .await
-            .unwrap(),
+        sorted_rows(
+            &client,
+            &format!("SELECT count(*) FROM generate_series(1, 2000) AS g(x) WHERE {or_chain}")
+        )
+        .await
+        .unwrap(),
         vec!["899"]
     );
     assert_eq!(sorted_rows(&client, "SELECT 1").await.unwrap(), vec!["1"]);

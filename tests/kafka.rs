@@ -445,12 +445,26 @@ async fn sinks_debezium_and_upsert_resume_after_restart() {
     // Restart: nothing already written is written again; new changes follow.
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.kill9();
-    let server = TestServer::start_in(dir.path(), &[]);
+    let mut server = TestServer::start_in(dir.path(), &["--failpoints"]);
+    server.expect_compute_failures = true;
     let c = server.connect().await;
     c.batch_execute("INSERT INTO scores VALUES (3, 30)").await.unwrap();
     let dbz = consume_all(&broker, &out_dbz, 5);
     assert_eq!(dbz.len(), 5, "{dbz:?}");
     assert_eq!(dbz[4].1.as_deref(), Some(r#"{"after":{"id":3,"score":30},"before":null}"#));
+    // A compute worker fails and every dataflow is rebuilt while the server runs: the sinks
+    // resume from their stored progress too, writing nothing twice.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.batch_execute("SET riffle_failpoint = 'compute_panic'").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.log().contains("compute rebuilt") {
+        assert!(Instant::now() < deadline, "the compute workers were not rebuilt");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.batch_execute("INSERT INTO scores VALUES (4, 40)").await.unwrap();
+    let dbz = consume_all(&broker, &out_dbz, 6);
+    assert_eq!(dbz.len(), 6, "{dbz:?}");
+    assert_eq!(dbz[5].1.as_deref(), Some(r#"{"after":{"id":4,"score":40},"before":null}"#));
     let err = c
         .batch_execute(&format!(
             "CREATE SINK bad FROM alerts INTO KAFKA CONNECTION k (TOPIC '{out_up}') FORMAT JSON ENVELOPE UPSERT"

@@ -76,10 +76,17 @@ async fn main() {
     let riffle = server.connect().await;
     let pg = match std::env::var("RIFFLE_TEST_PG") {
         Ok(base) => {
-            let (admin, conn) = tokio_postgres::connect(&format!("{base} dbname=postgres"), NoTls).await.expect("PostgreSQL");
+            let (admin, conn) = tokio_postgres::connect(&format!("{base} dbname=postgres"), NoTls)
+                .await
+                .expect("PostgreSQL");
             tokio::spawn(conn);
-            admin.batch_execute("DROP DATABASE IF EXISTS sqlite_corpus; CREATE DATABASE sqlite_corpus").await.unwrap();
-            let (client, conn) = tokio_postgres::connect(&format!("{base} dbname=sqlite_corpus"), NoTls).await.expect("PostgreSQL");
+            admin
+                .batch_execute("DROP DATABASE IF EXISTS sqlite_corpus; CREATE DATABASE sqlite_corpus")
+                .await
+                .unwrap();
+            let (client, conn) = tokio_postgres::connect(&format!("{base} dbname=sqlite_corpus"), NoTls)
+                .await
+                .expect("PostgreSQL");
             tokio::spawn(conn);
             Some(client)
         }

@@ -188,4 +188,3 @@ pub fn check(q: &Query, rows: &[Vec<Option<String>>]) -> Result<(), String> {
         }
     }
 }
-

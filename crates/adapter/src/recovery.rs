@@ -169,7 +169,7 @@ impl Adapter {
             .pause()
             .await
             .ok_or_else(|| AdapterError::Internal("the log writer stopped".into()))?;
-        // The rebuild reloads everything at a time no earlier than any acknowledged write.
+        // The rebuild closes every time up to one no earlier than any acknowledged write.
         let at = paused.last.max(coord.last_ts).max(coord.clock.now());
         // Sinks and change counters subscribed to the failed workers; they start again below.
         for (_, task) in std::mem::take(&mut coord.sinks) {
@@ -183,7 +183,7 @@ impl Adapter {
         let compute = self.compute.clone();
         let coord = &mut *coord;
         tokio::task::block_in_place(|| -> Result<(), AdapterError> {
-            compute.restart(at).map_err(AdapterError::Internal)?;
+            compute.restart().map_err(AdapterError::Internal)?;
             let mut items = coord.items_where(|_| true);
             items.sort_by_key(|item| (!item.id.is_system(), item.id.0));
             let mut logged = Vec::new();
@@ -194,7 +194,11 @@ impl Adapter {
                 coord.install(&compute, item);
             }
             info!(collections = items.len(), "reinstalled every dataflow");
-            coord.replay_logs(&compute, logged, at, false)
+            coord.replay_logs(&compute, logged, at, false)?;
+            // With sinks the replay starts at the earliest sink's progress, before `at`, and
+            // the history after it follows at its own times (`resume`).
+            compute.readable_from(coord.last_ts);
+            Ok(())
         })?;
         coord.resume(&compute, Some(paused), at)?;
         Metrics::get().compute_restarts.inc();

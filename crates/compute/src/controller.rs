@@ -249,8 +249,9 @@ pub struct ComputeController {
     /// What the workers publish about their dataflows (see `introspect`).
     introspection: Arc<crate::introspect::Introspection>,
     health: Arc<tokio::sync::watch::Sender<Health>>,
-    /// The time the current generation's collections were reloaded at: earlier times are
-    /// folded into it, so reads before it cannot be answered.
+    /// The time the current generation's collections were reloaded at (earlier times are
+    /// folded into it, so reads before it cannot be answered); `Timestamp::MAX` while they are
+    /// being reloaded.
     rebuilt_at: std::sync::atomic::AtomicU64,
 }
 
@@ -289,19 +290,25 @@ impl ComputeController {
 
     /// Stops the current workers (all of them: a failed worker leaves its peers waiting on
     /// progress it will never report) and starts a new generation with nothing installed.
-    /// The caller reinstalls every collection and loads its contents at `at` or later, before
-    /// anything else is sent: reads of earlier times are refused from now on.
-    pub fn restart(&self, at: Timestamp) -> Result<(), String> {
+    /// Every read is refused until the caller has reinstalled the collections, loaded their
+    /// contents and said from when they are readable ([`ComputeController::readable_from`]).
+    pub fn restart(&self) -> Result<(), String> {
         let mut instance = self.instance.lock().expect("instance lock");
         instance.stop();
         let generation = instance.generation + 1;
-        self.rebuilt_at.store(at, std::sync::atomic::Ordering::Release);
+        self.rebuilt_at.store(Timestamp::MAX, std::sync::atomic::Ordering::Release);
         *instance = Instance::start(self.workers, generation, self.introspection.clone(), self.health.clone())?;
         self.health.send_modify(|h| {
             h.generation = generation;
             h.last_failure = h.failure.take().or(h.last_failure.take());
         });
         Ok(())
+    }
+
+    /// After a restart: the rebuilt collections hold their contents from `ts` on (earlier
+    /// history is folded into it), so reads at `ts` or later are answered again.
+    pub fn readable_from(&self, ts: Timestamp) {
+        self.rebuilt_at.store(ts, std::sync::atomic::Ordering::Release);
     }
 
     /// Test-only failure injection: the next step of worker 0 panics inside a dataflow
