@@ -7,7 +7,7 @@
 //! hash, formatted as SQLite's runner does: `R` columns with three decimals, NULL as `NULL`,
 //! the empty string as `(empty)`). Each query without ORDER BY/LIMIT is then also created as a
 //! materialized view, which must equal the ad hoc answer. The latest `LIVE_VIEWS` views stay
-//! alive, so every query runs beside hundreds of maintained dataflows over the same tables and
+//! alive, so every query runs beside a hundred maintained dataflows over the same tables and
 //! views are created and dropped throughout; at the end of each file its tables are dropped
 //! with CASCADE. (Keeping every view of a file alive, thousands, passed too, but then each
 //! statement pays timely's progress work for every live dataflow: select4 took six minutes on
@@ -28,7 +28,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 /// The longest any one statement may take.
 const STATEMENT_CAP: Duration = Duration::from_secs(30);
 /// Materialized views kept alive at once (see the module docs).
-const LIVE_VIEWS: usize = 250;
+const LIVE_VIEWS: usize = 100;
 /// The longest one server's run over every file may take.
 const RUN_CAP: Duration = Duration::from_secs(20 * 60);
 
