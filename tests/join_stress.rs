@@ -89,7 +89,7 @@ async fn run(seed: u64, workers: &str, pg_base: Option<&str>) {
         let client = server.connect().await;
         let mut rng = Rng(seed ^ 0x9e37_79b9);
         tokio::spawn(async move {
-            for _ in 0..250 {
+            for _ in 0..1000 {
                 let q = join_query(&mut rng, &TABLES);
                 if let Err(e) = sorted_rows(&client, &q).await {
                     panic!("seed {seed}: `{q}` failed: {e}");
@@ -104,7 +104,7 @@ async fn run(seed: u64, workers: &str, pg_base: Option<&str>) {
         tokio::spawn(async move {
             let mut next_id = 1_000_000;
             let mut log = Vec::new();
-            for _ in 0..150 {
+            for _ in 0..400 {
                 for w in writes_to(&mut rng, &TABLES, &mut next_id) {
                     if let Err(e) = client.batch_execute(&w).await {
                         panic!("seed {seed}: `{w}` failed: {e}");
@@ -121,7 +121,7 @@ async fn run(seed: u64, workers: &str, pg_base: Option<&str>) {
         let mut rng = Rng(seed ^ 0x2545_f491);
         tokio::spawn(async move {
             let mut indexes: Vec<String> = Vec::new();
-            for i in 0..60 {
+            for i in 0..160 {
                 let sql = if indexes.len() < 3 || rng.chance(50) {
                     let (t, c) = (rng.pick(&TABLES), rng.pick(&["a", "b"]));
                     let name = format!("{t}_{c}_{i}");
@@ -175,7 +175,7 @@ async fn run(seed: u64, workers: &str, pg_base: Option<&str>) {
         );
     }
     eprintln!(
-        "seed {seed}, {workers} worker(s): 250 joins under {} writes, 40 checked against PostgreSQL",
+        "seed {seed}, {workers} worker(s): 1000 joins under {} writes, 40 checked against PostgreSQL",
         log.len()
     );
 }

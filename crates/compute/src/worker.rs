@@ -252,6 +252,7 @@ impl<'w> ComputeWorker<'w> {
                     let _ = sender.send((self.worker.index(), Err(ReadError::Dropped(missing))));
                     return;
                 }
+                let as_of = self.read_time(as_of, &plan.depends_on());
                 let (dataflow, rows, errs, probe) = self.render_streamed("subscribe", &plan);
                 self.subscriptions.push(Subscription {
                     id,
@@ -530,7 +531,28 @@ impl<'w> ComputeWorker<'w> {
         }
     }
 
+    /// The time a read chosen at `ts` over `ids` happens at: `ts`, or the latest of their
+    /// compaction frontiers where that is later.
+    ///
+    /// The coordinator picks a read's time and sends the read after letting go of its lock,
+    /// while the log writer may send writes and advances meanwhile: by the time a worker takes
+    /// the read, the collections may have folded history up to a later time (`advance_to`'s
+    /// logical compaction), and a trace compacted past the read time cannot answer for it
+    /// (updates before it may have moved after it; a transient join then produced rows with
+    /// negative counts). Reading at the compaction frontier instead still includes every write
+    /// acknowledged before the read was chosen, which is all a read promises. Every worker
+    /// takes commands in one order, so every worker computes the same time.
+    fn read_time(&self, ts: Timestamp, ids: &[GlobalId]) -> Timestamp {
+        let since = |id: &GlobalId| (self.time.saturating_sub(1)).saturating_sub(self.retain.get(id).copied().unwrap_or(0));
+        ids.iter().map(since).fold(ts, Timestamp::max)
+    }
+
     fn start_peek(&mut self, target: PeekTarget, ts: Timestamp, reply: PeekReply) {
+        let ts = match &target {
+            PeekTarget::Collection { id, .. } => self.read_time(ts, &[*id]),
+            PeekTarget::Index { index, collection, .. } => self.read_time(ts, &[*index, *collection]),
+            PeekTarget::Plan(plan) => self.read_time(ts, &plan.depends_on()),
+        };
         match target {
             PeekTarget::Collection { id, plan, seek } => match self.traces.get(&id) {
                 Some((rows, errs)) => self.peeks.push(PendingPeek {
