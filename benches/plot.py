@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Plots a benchmark's CSV as a PNG for docs/ (matplotlib; `pip install matplotlib`).
 
-Usage: benches/plot.py nexmark|recompute|freshness CSV PNG
+Usage: benches/plot.py nexmark|recompute|freshness|sqlite_corpus CSV PNG
 The CSV is what the benchmark binary wrote with --csv.
 """
 import csv
@@ -76,11 +76,35 @@ def freshness(rows, out):
     rates(rows, out, "Freshness: INSERT to SUBSCRIBE client", "ms to arrival at the subscriber")
 
 
+def sqlite_corpus(rows, out):
+    files = []
+    for r in rows:
+        if r["file"] not in files:
+            files.append(r["file"])
+    systems = ["riffle", "postgresql"]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    width = 0.38
+    for k, system in enumerate(systems):
+        totals = [next((float(r["total_s"]) for r in rows if r["file"] == f and r["system"] == system), 0) for f in files]
+        xs = [i + (k - 0.5) * width for i in range(len(files))]
+        ax.bar(xs, totals, width, label=system)
+        for x, t in zip(xs, totals):
+            ax.text(x, t * 1.05, f"{t:.1f}", ha="center", fontsize=7)
+    ax.set_xticks(range(len(files)))
+    ax.set_xticklabels(files)
+    ax.set_ylabel("seconds for every query of the file, one after another")
+    ax.set_title("SQLite sqllogictest select1-5, ad hoc (select5: joins of 4-64 tables)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
 def main():
     kind, path, out = sys.argv[1:4]
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    {"nexmark": nexmark, "recompute": recompute, "freshness": freshness}[kind](rows, out)
+    {"nexmark": nexmark, "recompute": recompute, "freshness": freshness, "sqlite_corpus": sqlite_corpus}[kind](rows, out)
     print(f"wrote {out}")
 
 
