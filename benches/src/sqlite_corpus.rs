@@ -80,10 +80,7 @@ async fn main() {
                 .await
                 .expect("PostgreSQL");
             tokio::spawn(conn);
-            admin
-                .batch_execute("DROP DATABASE IF EXISTS sqlite_corpus")
-                .await
-                .unwrap();
+            admin.batch_execute("DROP DATABASE IF EXISTS sqlite_corpus").await.unwrap();
             admin.batch_execute("CREATE DATABASE sqlite_corpus").await.unwrap();
             let (client, conn) = tokio_postgres::connect(&format!("{base} dbname=sqlite_corpus"), NoTls)
                 .await
