@@ -48,7 +48,7 @@ pub enum PlanError {
     #[error("{0} is not supported")]
     Unsupported(String),
     /// An expression nested deeper than the limit (54001, PostgreSQL's "stack depth limit
-    /// exceeded"); see `statement::MAX_EXPR_DEPTH`.
+    /// exceeded"); see `depth::MAX_EXPR_DEPTH`.
     #[error("stack depth limit exceeded: expressions may nest at most {0} levels deep")]
     TooDeep(usize),
     /// A bad value in the statement itself, such as a non-constant LIMIT (22023 / 42601).

@@ -236,7 +236,7 @@ impl Planner<'_> {
     ///
     /// Every recursion over a statement's expressions passes through here, so this is where
     /// the stack grows on demand (`recursive`, on the heap) for deeply nested input (up to
-    /// `statement::MAX_EXPR_DEPTH` levels; a debug build's frames here are tens of KiB).
+    /// `depth::MAX_EXPR_DEPTH` levels; a debug build's frames here are tens of KiB).
     #[recursive::recursive]
     pub fn plan_expr_hinted(&self, cx: ExprCx, e: &Expr, hint: Option<&ScalarType>) -> Result<Typed, PlanError> {
         if let Some(g) = cx.grouping {

@@ -7,6 +7,7 @@
 
 mod catalog;
 mod copy;
+mod depth;
 mod dialect;
 mod error;
 mod expr;
