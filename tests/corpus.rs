@@ -19,7 +19,7 @@
 //! the materialized views.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use riffle_tests::sqllogic::{check, parse, Record};
+use riffle_tests::sqllogic::{check, created_table, parse, Record};
 use riffle_tests::TestServer;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -68,10 +68,7 @@ async fn run_file(client: &Client, path: &Path, views: bool) -> Result<Tally, St
         match record {
             Record::Statement { sql, line } => {
                 run(client, &sql).await.map_err(|e| format!("{name}:{line}: `{sql}`: {e}"))?;
-                let words: Vec<&str> = sql.split_whitespace().collect();
-                if words.len() > 2 && words[0].eq_ignore_ascii_case("create") && words[1].eq_ignore_ascii_case("table") {
-                    tables.push(words[2].split('(').next().unwrap_or_default().to_string());
-                }
+                tables.extend(created_table(&sql));
             }
             Record::Query(q) => {
                 let rows = run(client, &q.sql)

@@ -11,7 +11,7 @@
 //! ```
 
 use riffle_benches::{ms, percentile};
-use riffle_tests::sqllogic::{check, parse, Record};
+use riffle_tests::sqllogic::{check, created_table, parse, Record};
 use riffle_tests::TestServer;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -39,10 +39,7 @@ async fn run_file(client: &Client, path: &PathBuf) -> Vec<Duration> {
         match record {
             Record::Statement { sql, .. } => {
                 client.batch_execute(&sql).await.unwrap_or_else(|e| panic!("`{sql}`: {e}"));
-                let words: Vec<&str> = sql.split_whitespace().collect();
-                if words.len() > 2 && words[0].eq_ignore_ascii_case("create") && words[1].eq_ignore_ascii_case("table") {
-                    tables.push(words[2].split('(').next().unwrap_or_default().to_string());
-                }
+                tables.extend(created_table(&sql));
             }
             Record::Query(q) => {
                 let start = Instant::now();

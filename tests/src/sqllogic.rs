@@ -188,3 +188,10 @@ pub fn check(q: &Query, rows: &[Vec<Option<String>>]) -> Result<(), String> {
         }
     }
 }
+
+/// The table a `CREATE TABLE` statement creates (to drop it when its file ends).
+pub fn created_table(sql: &str) -> Option<String> {
+    let words: Vec<&str> = sql.split_whitespace().collect();
+    let creates = words.len() > 2 && words[0].eq_ignore_ascii_case("create") && words[1].eq_ignore_ascii_case("table");
+    creates.then(|| words[2].split('(').next().unwrap_or_default().to_string())
+}

@@ -520,7 +520,7 @@ impl<'w> ComputeWorker<'w> {
         // trace's batches (a transient join over an index arranged in the same loop iteration
         // as an advance panicked the worker); `batches_through` answers `None` past the upper,
         // which a peek would have read as "no rows".
-        let since = |id: &GlobalId| [(ts - 1).saturating_sub(self.retain.get(id).copied().unwrap_or(0))];
+        let since = |id: &GlobalId| [compaction_frontier(ts, &self.retain, id)];
         for (id, (rows, errs)) in self.traces.iter_mut() {
             let since = since(id);
             compact(rows, &since, ts - 1);
@@ -543,8 +543,9 @@ impl<'w> ComputeWorker<'w> {
     /// acknowledged before the read was chosen, which is all a read promises. Every worker
     /// takes commands in one order, so every worker computes the same time.
     fn read_time(&self, ts: Timestamp, ids: &[GlobalId]) -> Timestamp {
-        let since = |id: &GlobalId| (self.time.saturating_sub(1)).saturating_sub(self.retain.get(id).copied().unwrap_or(0));
-        ids.iter().map(since).fold(ts, Timestamp::max)
+        ids.iter()
+            .map(|id| compaction_frontier(self.time, &self.retain, id))
+            .fold(ts, Timestamp::max)
     }
 
     fn start_peek(&mut self, target: PeekTarget, ts: Timestamp, reply: PeekReply) {
@@ -729,6 +730,12 @@ impl ComputeWorker<'_> {
             self.index_readers.entry(id).or_default().push(dataflow);
         }
     }
+}
+
+/// How far collection `id` folds its history once the inputs are at `time`: the latest
+/// complete time, `time - 1`, less the collection's retention (`RETAIN HISTORY FOR`).
+fn compaction_frontier(time: Timestamp, retain: &BTreeMap<GlobalId, Timestamp>, id: &GlobalId) -> Timestamp {
+    time.saturating_sub(1).saturating_sub(retain.get(id).copied().unwrap_or(0))
 }
 
 /// Lets a trace fold history before `since` together (logical compaction) and merge its
