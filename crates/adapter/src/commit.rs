@@ -9,23 +9,16 @@
 //! queueing for N. Order is kept because the queue is FIFO; logical time advances (ticks) go
 //! through the same queue, so they never overtake a write.
 //!
-//! Writes within one millisecond share its timestamp, so logical time never runs ahead of the
-//! clock however many writes arrive (one timestamp per write would move it a millisecond per
-//! write: 10,000 writes a second put it 9 seconds ahead every second, and temporal filters
-//! would expire rows as they arrive). The writer keeps the latest timestamp *open* (the
-//! dataflows' inputs not advanced past it) until the clock passes it, then closes it; a write
-//! proposed at a timestamp already closed is moved to the first open one. Reads use
-//! [`Committer::last_assigned`] (or later), so they include every acknowledged write, and wait
-//! at most until that millisecond is over. With the test clock (which stands still) every group
-//! closes its timestamp at once.
+//! Which timestamp each write finally gets, and when a time is closed, is the rule in
+//! [`crate::timestamp`]; this file is the mechanics around it: the queue, the synced batch,
+//! feeding the dataflows and the acknowledgements.
 
-use crate::coord::now_ms;
 use crate::error::AdapterError;
 use crate::metrics::Metrics;
+use crate::timestamp::OpenTime;
 use riffle_compute::ComputeController;
 use riffle_durable::Durable;
 use riffle_repr::{Diff, GlobalId, Row, Timestamp};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -99,35 +92,19 @@ impl Pending {
 /// The handle to the log-writer thread.
 pub(crate) struct Committer {
     tx: mpsc::Sender<Request>,
-    /// The largest timestamp given to a write (published before the write is acknowledged).
-    assigned: Arc<AtomicU64>,
 }
 
 impl Committer {
-    /// Starts the log-writer thread. `wall_clock`: timestamps are the wall clock's
-    /// milliseconds (else a test clock that only moves when told, so nothing is held open).
-    pub(crate) fn start(durable: Arc<Durable>, compute: Arc<ComputeController>, wall_clock: bool) -> Result<Self, AdapterError> {
+    /// Starts the log-writer thread, which gives writes their final timestamps with `time`
+    /// (from [`crate::timestamp::Timestamps::open_time`]).
+    pub(crate) fn start(durable: Arc<Durable>, compute: Arc<ComputeController>, time: OpenTime) -> Result<Self, AdapterError> {
         let (tx, rx) = mpsc::channel();
-        let assigned = Arc::new(AtomicU64::new(0));
-        let writer = LogWriter {
-            durable,
-            compute,
-            assigned: assigned.clone(),
-            wall_clock,
-            first_open: 0,
-            open: false,
-        };
+        let writer = LogWriter { durable, compute, time };
         std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| AdapterError::Internal(format!("starting the log writer: {e}")))?;
-        Ok(Committer { tx, assigned })
-    }
-
-    /// The largest timestamp any write has been given: a read at it (or later) includes every
-    /// acknowledged write.
-    pub(crate) fn last_assigned(&self) -> Timestamp {
-        self.assigned.load(Ordering::Acquire)
+        Ok(Committer { tx })
     }
 
     /// Enqueues a write; its proposed timestamp must not be below any earlier one's.
@@ -157,12 +134,7 @@ impl Committer {
 struct LogWriter {
     durable: Arc<Durable>,
     compute: Arc<ComputeController>,
-    assigned: Arc<AtomicU64>,
-    wall_clock: bool,
-    /// Writes get this timestamp or later: every earlier one is closed.
-    first_open: Timestamp,
-    /// Writes were fed at `first_open` and it is not closed yet.
-    open: bool,
+    time: OpenTime,
 }
 
 impl LogWriter {
@@ -170,8 +142,7 @@ impl LogWriter {
         let max_group = max_group();
         loop {
             // With a timestamp open, wait only until the clock passes it, then close it.
-            let first = if self.open {
-                let wait = Duration::from_millis((self.first_open + 1).saturating_sub(now_ms())).max(Duration::from_micros(100));
+            let first = if let Some(wait) = self.time.until_due() {
                 match rx.recv_timeout(wait) {
                     Ok(r) => r,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -214,20 +185,12 @@ impl LogWriter {
     /// batch, feeds them to the dataflows in order and acknowledges them.
     fn commit(&mut self, group: Vec<Request>) {
         // Final timestamps, walking the group in order (an advance moves later writes on).
-        let mut first_open = self.first_open;
-        let mut stamps = Vec::with_capacity(group.len());
-        for r in &group {
-            match r {
-                Request::Write(w, _) => {
-                    let ts = w.ts.max(first_open);
-                    first_open = ts;
-                    stamps.push(ts);
-                }
-                Request::Advance(t) => first_open = first_open.max(*t),
-                // Pauses end a group before it is committed (`run`).
-                Request::Pause(_) => {}
-            }
-        }
+        // Pauses end a group before it is committed (`run`).
+        let stamps = self.time.assign(group.iter().filter_map(|r| match r {
+            Request::Write(w, _) => Some(Ok(w.ts)),
+            Request::Advance(t) => Some(Err(*t)),
+            Request::Pause(_) => None,
+        }));
         let writes: Vec<(Timestamp, &[(GlobalId, Row, Diff)], &[(GlobalId, i32, i64)])> = group
             .iter()
             .filter_map(|r| match r {
@@ -258,7 +221,7 @@ impl LogWriter {
         drop(writes);
         if result.is_ok() {
             if let Some(last) = stamps.last() {
-                self.assigned.fetch_max(*last, Ordering::AcqRel);
+                self.time.publish(*last);
             }
         }
         let mut stamps = stamps.into_iter();
@@ -288,42 +251,39 @@ impl LogWriter {
     /// time it was lifted with.
     fn pause(&mut self, reply: tokio::sync::oneshot::Sender<Paused>) {
         let (resume, resumed) = mpsc::channel();
-        let last = self.first_open.max(self.assigned.load(Ordering::Acquire));
+        let last = self.time.last();
         if reply.send(Paused { last, resume }).is_err() {
             return;
         }
         tracing::info!(last, "log writer paused while the compute workers are rebuilt");
         // A dropped `Paused` (the rebuild failed) lets the writer go on as it was.
         if let Ok(from) = resumed.recv() {
-            self.open = false;
-            self.advance(from);
+            if let Some(t) = self.time.resume(from) {
+                self.compute.advance_to(t);
+            }
         }
     }
 
-    /// Feeds a write at `ts` (not below `first_open`), closing the open timestamp if `ts` is
-    /// later.
+    /// Feeds a write at `ts` (not below the first open time), closing the open time first if
+    /// `ts` is later.
     fn feed(&mut self, ts: Timestamp, updates: Vec<(GlobalId, Row, Diff)>) {
-        if self.open && self.first_open < ts {
-            self.compute.advance_to(ts);
+        if let Some(t) = self.time.fed(ts) {
+            self.compute.advance_to(t);
         }
         self.compute.load(ts, updates);
-        self.open = true;
-        self.first_open = ts;
     }
 
-    /// Closes every timestamp before `t` (the open one, `first_open`, too if `t` is later).
+    /// Closes every time before `t`.
     fn advance(&mut self, t: Timestamp) {
-        if t > self.first_open {
+        if let Some(t) = self.time.advance(t) {
             self.compute.advance_to(t);
-            self.first_open = t;
-            self.open = false;
         }
     }
 
-    /// Closes the open timestamp once the clock has passed it (at once with the test clock).
+    /// Closes the open time once the clock has passed it.
     fn close_if_past(&mut self) {
-        if self.open && (!self.wall_clock || now_ms() > self.first_open) {
-            self.advance(self.first_open + 1);
+        if let Some(t) = self.time.close_due() {
+            self.compute.advance_to(t);
         }
     }
 }

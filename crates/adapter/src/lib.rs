@@ -14,13 +14,15 @@ pub mod copy;
 mod error;
 pub mod metrics;
 mod models;
-mod recovery;
+mod response;
 mod session;
-mod sources;
+mod timestamp;
 
-pub use coord::{Adapter, Clock, Config, ExecuteResponse};
+pub use coord::{Adapter, Config};
 pub use error::AdapterError;
+pub use response::ExecuteResponse;
 pub use session::Session;
+pub use timestamp::Clock;
 
 /// Chooses the device models run on ("cpu", "cuda", "cuda:N"); call before [`Adapter::open`],
 /// which loads the stored models.

@@ -4,12 +4,11 @@
 //! Counters and histograms the coordinator updates live in one process-wide [`Registry`]
 //! ([`Metrics::get`]). The per-collection families (`riffle_view_updates_total`,
 //! `riffle_frontier_lag_ms`, `riffle_arrangement_*`, `riffle_source_*`) are refilled from the
-//! workers' latest statistics on each scrape ([`Adapter::metrics_text`]), so dropped objects
-//! leave the output.
+//! workers' latest statistics on each scrape ([`render`]), so dropped objects leave the output.
 
-use crate::coord::Adapter;
+use crate::catalog::Catalog;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
-use riffle_compute::introspect::ArrangementKind;
+use riffle_compute::introspect::{ArrangementKind, WorkerStats};
 use riffle_repr::GlobalId;
 use riffle_sql::SessionCatalog;
 use std::collections::BTreeMap;
@@ -164,83 +163,74 @@ pub(crate) fn statement_kind(stmt: &riffle_sql::Statement) -> &'static str {
     }
 }
 
-impl Adapter {
-    /// The Prometheus text exposition of every metric, with the per-collection families read
-    /// from the workers' and sources' latest statistics.
-    pub async fn metrics_text(&self) -> String {
-        let m = Metrics::get();
-        let stats = self.compute.introspection();
-        let coord = self.coord.lock().await;
-        let catalog = &coord.catalog;
-        let label = |id: GlobalId| match catalog.get_by_id(id) {
-            Some(item) => (item.name.clone(), item.kind.noun().to_string()),
-            None => (id.to_string(), String::new()),
-        };
-        let mut updates: BTreeMap<GlobalId, u64> = BTreeMap::new();
-        let mut lag: BTreeMap<GlobalId, u64> = BTreeMap::new();
-        let mut records: BTreeMap<GlobalId, u64> = BTreeMap::new();
-        let mut bytes: BTreeMap<GlobalId, u64> = BTreeMap::new();
-        for w in &stats {
-            for d in &w.dataflows {
-                if let Some(id) = d.object {
-                    *updates.entry(id).or_default() += d.updates;
-                }
-            }
-            for a in &w.arrangements {
-                *records.entry(a.id).or_default() += a.records;
-                *bytes.entry(a.id).or_default() += a.bytes;
-                if a.kind != ArrangementKind::Errors {
-                    let e = lag.entry(a.id).or_default();
-                    *e = (*e).max(a.lag(w.input_time));
-                }
+/// The Prometheus text exposition of every metric, with the per-collection families filled
+/// from the workers' latest statistics and the sources' status, named from the catalog.
+pub(crate) fn render(catalog: &Catalog, stats: &[WorkerStats]) -> String {
+    let m = Metrics::get();
+    let label = |id: GlobalId| match catalog.get_by_id(id) {
+        Some(item) => (item.name.clone(), item.kind.noun().to_string()),
+        None => (id.to_string(), String::new()),
+    };
+    let mut updates: BTreeMap<GlobalId, u64> = BTreeMap::new();
+    let mut lag: BTreeMap<GlobalId, u64> = BTreeMap::new();
+    let mut records: BTreeMap<GlobalId, u64> = BTreeMap::new();
+    let mut bytes: BTreeMap<GlobalId, u64> = BTreeMap::new();
+    for w in stats {
+        for d in &w.dataflows {
+            if let Some(id) = d.object {
+                *updates.entry(id).or_default() += d.updates;
             }
         }
-        m.view_updates.reset();
-        for (id, n) in updates {
-            let (name, kind) = label(id);
-            m.view_updates.with_label_values(&[name.as_str(), kind.as_str()]).inc_by(n);
-        }
-        for (family, values) in [
-            (&m.frontier_lag, &lag),
-            (&m.arrangement_records, &records),
-            (&m.arrangement_bytes, &bytes),
-        ] {
-            family.reset();
-            for (id, v) in values {
-                let (name, kind) = label(*id);
-                family.with_label_values(&[name.as_str(), kind.as_str()]).set(*v as i64);
+        for a in &w.arrangements {
+            *records.entry(a.id).or_default() += a.records;
+            *bytes.entry(a.id).or_default() += a.bytes;
+            if a.kind != ArrangementKind::Errors {
+                let e = lag.entry(a.id).or_default();
+                *e = (*e).max(a.lag(w.input_time));
             }
         }
-        m.source_lag.reset();
-        m.source_records.reset();
-        for (id, status) in &catalog.source_status {
-            let (name, _) = label(*id);
-            let s = status.lock().expect("status lock").clone();
-            m.source_records.with_label_values(&[name.as_str()]).inc_by(s.records);
-            for (p, progress) in &s.partitions {
-                if progress.high_watermark >= 0 {
-                    let l = (progress.high_watermark - progress.next_offset).max(0);
-                    m.source_lag.with_label_values(&[name.as_str(), p.to_string().as_str()]).set(l);
-                }
-            }
-        }
-        drop(coord);
-        let mut out = Vec::new();
-        let encoder = prometheus::TextEncoder::new();
-        if let Err(e) = encoder.encode(&m.registry.gather(), &mut out) {
-            tracing::warn!(error = %e, "encoding metrics");
-        }
-        String::from_utf8(out).unwrap_or_default()
     }
+    m.view_updates.reset();
+    for (id, n) in updates {
+        let (name, kind) = label(id);
+        m.view_updates.with_label_values(&[name.as_str(), kind.as_str()]).inc_by(n);
+    }
+    for (family, values) in [
+        (&m.frontier_lag, &lag),
+        (&m.arrangement_records, &records),
+        (&m.arrangement_bytes, &bytes),
+    ] {
+        family.reset();
+        for (id, v) in values {
+            let (name, kind) = label(*id);
+            family.with_label_values(&[name.as_str(), kind.as_str()]).set(*v as i64);
+        }
+    }
+    m.source_lag.reset();
+    m.source_records.reset();
+    for (id, status) in &catalog.source_status {
+        let (name, _) = label(*id);
+        let s = status.lock().expect("status lock").clone();
+        m.source_records.with_label_values(&[name.as_str()]).inc_by(s.records);
+        for (p, progress) in &s.partitions {
+            if progress.high_watermark >= 0 {
+                let l = (progress.high_watermark - progress.next_offset).max(0);
+                m.source_lag.with_label_values(&[name.as_str(), p.to_string().as_str()]).set(l);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let encoder = prometheus::TextEncoder::new();
+    if let Err(e) = encoder.encode(&m.registry.gather(), &mut out) {
+        tracing::warn!(error = %e, "encoding metrics");
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
-/// Serves `GET /metrics` (Prometheus text format) on `addr` from a thread of its own; returns
-/// the address it bound (useful with port 0).
-pub fn serve_metrics(
-    addr: &str,
-    adapter: std::sync::Arc<Adapter>,
-    runtime: tokio::runtime::Handle,
-) -> Result<std::net::SocketAddr, String> {
+/// Serves `GET /metrics` (Prometheus text format) on `addr` from a thread of its own, each
+/// scrape answered by `scrape` (`Adapter::metrics_text`); returns the address it bound
+/// (useful with port 0).
+pub fn serve_metrics(addr: &str, scrape: impl Fn() -> String + Send + 'static) -> Result<std::net::SocketAddr, String> {
     let server = tiny_http::Server::http(addr).map_err(|e| format!("binding the metrics endpoint {addr}: {e}"))?;
     let bound = server
         .server_addr()
@@ -252,7 +242,7 @@ pub fn serve_metrics(
             for request in server.incoming_requests() {
                 let response = match (request.method(), request.url()) {
                     (tiny_http::Method::Get, "/metrics") => {
-                        let body = runtime.block_on(adapter.metrics_text());
+                        let body = scrape();
                         let header =
                             tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/plain; version=0.0.4"[..]).expect("valid header");
                         tiny_http::Response::from_string(body).with_header(header)

@@ -91,13 +91,9 @@ pub(crate) enum Command {
     Drop {
         id: GlobalId,
     },
-    /// Each worker gets its own share of the updates (see [`ComputeController::deal`]).
-    Write {
-        ts: Timestamp,
-        updates: Vec<(GlobalId, Row, Diff)>,
-    },
-    /// Like `Write` but leaves the inputs at `ts`, so that more updates can follow at the same
-    /// time (recovery loads a snapshot in chunks); an `AdvanceTo` completes it.
+    /// Updates at `ts`; each worker gets its own share (see [`ComputeController::deal`]). The
+    /// inputs stay at `ts`, so that more updates can follow at the same time (a group of
+    /// writes, or a snapshot loaded in chunks); an `AdvanceTo` closes it.
     Load {
         ts: Timestamp,
         updates: Vec<(GlobalId, Row, Diff)>,
@@ -411,11 +407,6 @@ impl ComputeController {
     /// Drops a collection's dataflow and arrangement.
     pub fn drop_collection(&self, id: GlobalId) {
         self.broadcast(Command::Drop { id });
-    }
-
-    /// Applies table updates at `ts` and closes that time.
-    pub fn write(&self, ts: Timestamp, updates: Vec<(GlobalId, Row, Diff)>) {
-        self.deal(updates, |updates| Command::Write { ts, updates });
     }
 
     /// Feeds updates at `ts` without advancing the inputs past it: call repeatedly to load a

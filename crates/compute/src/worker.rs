@@ -159,10 +159,7 @@ impl<'w> ComputeWorker<'w> {
     }
 
     fn handle(&mut self, cmd: Command) {
-        if !matches!(
-            cmd,
-            Command::Write { .. } | Command::Load { .. } | Command::AdvanceTo { .. } | Command::Peek { .. }
-        ) {
+        if !matches!(cmd, Command::Load { .. } | Command::AdvanceTo { .. } | Command::Peek { .. }) {
             // The set of dataflows changes: publish it at the end of this loop iteration.
             self.next_publish = std::time::Instant::now();
         }
@@ -233,10 +230,6 @@ impl<'w> ComputeWorker<'w> {
                         self.drop_dataflow(index);
                     }
                 }
-            }
-            Command::Write { ts, updates } => {
-                self.feed(ts, updates);
-                self.advance_to(ts + 1);
             }
             Command::Load { ts, updates } => self.feed(ts, updates),
             Command::AdvanceTo { ts } => self.advance_to(ts),

@@ -112,7 +112,8 @@ fn main() -> anyhow::Result<()> {
         adapter.start().await.context("starting sources and sinks")?;
         adapter.spawn_healer();
         if let Some(addr) = &args.metrics_listen {
-            let bound = riffle_adapter::metrics::serve_metrics(addr, adapter.clone(), tokio::runtime::Handle::current())
+            let (scraped, runtime) = (adapter.clone(), tokio::runtime::Handle::current());
+            let bound = riffle_adapter::metrics::serve_metrics(addr, move || runtime.block_on(scraped.metrics_text()))
                 .map_err(anyhow::Error::msg)?;
             info!(address = %bound, "serving Prometheus metrics at /metrics");
         }

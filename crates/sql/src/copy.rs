@@ -1,7 +1,7 @@
 //! COPY: `COPY table | (query) TO STDOUT | 'file'` and `COPY table FROM STDIN | 'file'`, with
 //! PostgreSQL's options and Riffle's extra formats (parquet, arrow, jsonl, libsvm).
 
-use crate::plan::{object_name, Plan, Planner};
+use crate::plan::{object_name, CopyFromPlan, CopyToPlan, Plan, Planner};
 use crate::scope::Scope;
 use crate::{ItemKind, PlanError};
 use riffle_copy::{Format, Options};
@@ -131,13 +131,13 @@ impl Planner<'_> {
                     (plan, finishing, desc)
                 }
             };
-            return Ok(Plan::CopyTo {
+            return Ok(Plan::CopyTo(CopyToPlan {
                 plan,
                 finishing,
                 desc,
                 target,
                 options,
-            });
+            }));
         }
         let ast::CopySource::Table { table_name, columns } = source else {
             return Err(PlanError::Syntax("COPY FROM needs a table, not a query".into()));
@@ -154,7 +154,7 @@ impl Planner<'_> {
         };
         let scope = Scope::from_desc(Some(&table.name), &table.desc);
         let columns = self.copy_columns(&scope, &table.name, columns, table.desc.arity())?;
-        Ok(Plan::CopyFrom {
+        Ok(Plan::CopyFrom(CopyFromPlan {
             table: table.id,
             columns,
             defaults: (0..table.desc.arity())
@@ -163,7 +163,7 @@ impl Planner<'_> {
             source: target,
             options,
             payload,
-        })
+        }))
     }
 
     /// The column positions a COPY names (all, when it names none).

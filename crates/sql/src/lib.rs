@@ -26,7 +26,10 @@ pub use catalog::{CatalogItem, ItemKind, ModelDesc, ModelOutput, SessionCatalog,
 pub use copy::CopyTarget;
 pub use error::PlanError;
 pub use kafka::{avro_desc, avro_type};
-pub use plan::{plan, DropKind, Params, Plan, PlanContext, ShowKind, TrainPlan};
+pub use plan::{
+    plan, CopyFromPlan, CopyToPlan, CreateModelPlan, DropKind, DropPlan, Params, Plan, PlanContext, ReadThenWritePlan, SelectPlan,
+    ShowKind, SubscribePlan, TrainPlan,
+};
 pub use statement::{
     parse, CreateConnection, CreateModel, CreateSink, CreateSource, FormatSpec, ObjectKind, Statement, StatementOption, Subscribe,
     TrainSpec,

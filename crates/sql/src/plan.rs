@@ -133,33 +133,9 @@ pub enum Plan {
         sink: crate::source::SinkDesc,
     },
     /// CREATE [OR REPLACE] MODEL: the adapter reads and checks the file.
-    CreateModel {
-        /// Name.
-        name: String,
-        /// OR REPLACE.
-        or_replace: bool,
-        /// IF NOT EXISTS.
-        if_not_exists: bool,
-        /// The file on the server.
-        path: String,
-        /// "onnx", "safetensors" or "hf-bert"; None: known from the file.
-        format: Option<String>,
-        /// The JSON description of a safetensors model (`WITH (config = '…')`).
-        config: Option<String>,
-        /// `TRAIN …`: fit the model to a query's rows instead of reading a file.
-        train: Option<TrainPlan>,
-    },
+    CreateModel(CreateModelPlan),
     /// DROP …
-    Drop {
-        /// Kind named by the statement.
-        kind: DropKind,
-        /// Names.
-        names: Vec<String>,
-        /// IF EXISTS was given.
-        if_exists: bool,
-        /// CASCADE was given.
-        cascade: bool,
-    },
+    Drop(DropPlan),
     /// INSERT: rows to add to a table, computed by `source` in table column order.
     Insert {
         /// Target table.
@@ -168,69 +144,15 @@ pub enum Plan {
         source: RelExpr,
     },
     /// UPDATE or DELETE: read matching rows, then retract them (and insert replacements).
-    ReadThenWrite {
-        /// Target table.
-        table: GlobalId,
-        /// The current rows to change.
-        selection: RelExpr,
-        /// For UPDATE: the new row, as expressions over the old one.
-        assignments: Option<Vec<ScalarExpr>>,
-        /// Command tag ("UPDATE" or "DELETE").
-        tag: &'static str,
-    },
+    ReadThenWrite(ReadThenWritePlan),
     /// A query.
-    Select {
-        /// What to compute.
-        plan: RelExpr,
-        /// Ordering, limit and final projection.
-        finishing: RowSetFinishing,
-        /// Result columns.
-        desc: RelationDesc,
-        /// `AS OF`: the time to read at, milliseconds since the epoch (None: now).
-        as_of: Option<u64>,
-    },
+    Select(SelectPlan),
     /// `COPY … TO`: a query's rows out, to the client or a server file.
-    CopyTo {
-        /// What to compute.
-        plan: RelExpr,
-        /// Ordering, limit and final projection.
-        finishing: RowSetFinishing,
-        /// Columns written.
-        desc: RelationDesc,
-        /// Where the rows go.
-        target: crate::copy::CopyTarget,
-        /// Format and its options.
-        options: riffle_copy::Options,
-    },
+    CopyTo(CopyToPlan),
     /// `COPY table FROM`: rows into a table, from the client or a server file.
-    CopyFrom {
-        /// The table.
-        table: GlobalId,
-        /// The table columns the input's fields fill, in input order; the others take their
-        /// defaults.
-        columns: Vec<usize>,
-        /// Each table column's default (None: NULL).
-        defaults: Vec<Option<ScalarExpr>>,
-        /// Where the rows come from.
-        source: crate::copy::CopyTarget,
-        /// Format and its options.
-        options: riffle_copy::Options,
-        /// Data given inline after the statement (a script's `COPY … FROM STDIN;` lines).
-        payload: Option<String>,
-    },
+    CopyFrom(CopyFromPlan),
     /// SUBSCRIBE: stream a query's changes.
-    Subscribe {
-        /// What to watch, projected to its output columns.
-        plan: RelExpr,
-        /// Output columns (before `mz_timestamp`, `mz_diff`).
-        desc: RelationDesc,
-        /// Start with the current contents.
-        snapshot: bool,
-        /// Emit `mz_progressed` rows as time advances.
-        progress: bool,
-        /// Start from this retained time instead of now.
-        as_of: Option<u64>,
-    },
+    Subscribe(SubscribePlan),
     /// A query answered from constant rows (SHOW and catalog listings).
     Rows {
         /// Result columns.
@@ -268,6 +190,112 @@ pub enum Plan {
         /// Command tag.
         tag: &'static str,
     },
+}
+
+/// CREATE [OR REPLACE] MODEL: the adapter reads and checks the file.
+#[derive(Clone, Debug)]
+pub struct CreateModelPlan {
+    /// Name.
+    pub name: String,
+    /// OR REPLACE.
+    pub or_replace: bool,
+    /// IF NOT EXISTS.
+    pub if_not_exists: bool,
+    /// The file on the server.
+    pub path: String,
+    /// "onnx", "safetensors" or "hf-bert"; None: known from the file.
+    pub format: Option<String>,
+    /// The JSON description of a safetensors model (`WITH (config = '…')`).
+    pub config: Option<String>,
+    /// `TRAIN …`: fit the model to a query's rows instead of reading a file.
+    pub train: Option<TrainPlan>,
+}
+
+/// DROP …
+#[derive(Clone, Debug)]
+pub struct DropPlan {
+    /// Kind named by the statement.
+    pub kind: DropKind,
+    /// Names.
+    pub names: Vec<String>,
+    /// IF EXISTS was given.
+    pub if_exists: bool,
+    /// CASCADE was given.
+    pub cascade: bool,
+}
+
+/// UPDATE or DELETE: read matching rows, then retract them (and insert replacements).
+#[derive(Clone, Debug)]
+pub struct ReadThenWritePlan {
+    /// Target table.
+    pub table: GlobalId,
+    /// The current rows to change.
+    pub selection: RelExpr,
+    /// For UPDATE: the new row, as expressions over the old one.
+    pub assignments: Option<Vec<ScalarExpr>>,
+    /// Command tag ("UPDATE" or "DELETE").
+    pub tag: &'static str,
+}
+
+/// A query.
+#[derive(Clone, Debug)]
+pub struct SelectPlan {
+    /// What to compute.
+    pub plan: RelExpr,
+    /// Ordering, limit and final projection.
+    pub finishing: RowSetFinishing,
+    /// Result columns.
+    pub desc: RelationDesc,
+    /// `AS OF`: the time to read at, milliseconds since the epoch (None: now).
+    pub as_of: Option<u64>,
+}
+
+/// `COPY … TO`: a query's rows out, to the client or a server file.
+#[derive(Clone, Debug)]
+pub struct CopyToPlan {
+    /// What to compute.
+    pub plan: RelExpr,
+    /// Ordering, limit and final projection.
+    pub finishing: RowSetFinishing,
+    /// Columns written.
+    pub desc: RelationDesc,
+    /// Where the rows go.
+    pub target: crate::copy::CopyTarget,
+    /// Format and its options.
+    pub options: riffle_copy::Options,
+}
+
+/// `COPY table FROM`: rows into a table, from the client or a server file.
+#[derive(Clone, Debug)]
+pub struct CopyFromPlan {
+    /// The table.
+    pub table: GlobalId,
+    /// The table columns the input's fields fill, in input order; the others take their
+    /// defaults.
+    pub columns: Vec<usize>,
+    /// Each table column's default (None: NULL).
+    pub defaults: Vec<Option<ScalarExpr>>,
+    /// Where the rows come from.
+    pub source: crate::copy::CopyTarget,
+    /// Format and its options.
+    pub options: riffle_copy::Options,
+    /// Data given inline after the statement (a script's `COPY … FROM STDIN;` lines).
+    pub payload: Option<String>,
+}
+
+/// SUBSCRIBE: stream a query's changes.
+#[derive(Clone, Debug)]
+pub struct SubscribePlan {
+    /// What to watch, projected to its output columns.
+    pub plan: RelExpr,
+    /// Output columns (before `mz_timestamp`, `mz_diff`).
+    pub desc: RelationDesc,
+    /// Start with the current contents.
+    pub snapshot: bool,
+    /// Emit `mz_progressed` rows as time advances.
+    pub progress: bool,
+    /// Start from this retained time instead of now.
+    pub as_of: Option<u64>,
 }
 
 /// Per-statement context: the statement time and where the statement appears.
@@ -423,15 +451,16 @@ pub fn plan(
     let plan = match stmt {
         crate::Statement::Sql(stmt) => planner.plan_statement(stmt)?,
         crate::Statement::AsOf { query, as_of } => {
-            let Plan::Select { plan, finishing, desc, .. } = planner.plan_statement(&ast::Statement::Query(query.clone()))? else {
+            let Plan::Select(SelectPlan { plan, finishing, desc, .. }) = planner.plan_statement(&ast::Statement::Query(query.clone()))?
+            else {
                 unreachable!("a query plans as a SELECT")
             };
-            Plan::Select {
+            Plan::Select(SelectPlan {
                 plan,
                 finishing,
                 desc,
                 as_of: Some(planner.plan_time(as_of, "AS OF")?),
-            }
+            })
         }
         crate::Statement::CreateConnection(c) => planner.plan_create_connection(c)?,
         crate::Statement::CreateSource(c) => planner.plan_create_source(c)?,
@@ -441,7 +470,7 @@ pub fn plan(
             names,
             if_exists,
             cascade,
-        } => Plan::Drop {
+        } => Plan::Drop(DropPlan {
             kind: match kind {
                 crate::ObjectKind::Connection => DropKind::Connection,
                 crate::ObjectKind::Source => DropKind::Source,
@@ -451,7 +480,7 @@ pub fn plan(
             names: names.clone(),
             if_exists: *if_exists,
             cascade: *cascade,
-        },
+        }),
         crate::Statement::Show(kind) => planner.show_objects(match kind {
             crate::ObjectKind::Connection => ShowKind::Connections,
             crate::ObjectKind::Source => ShowKind::Sources,
@@ -474,7 +503,7 @@ pub fn plan(
                 None => None,
                 Some(spec) => Some(planner.plan_training(spec, train_options)?),
             };
-            Plan::CreateModel {
+            Plan::CreateModel(CreateModelPlan {
                 name: c.name.clone(),
                 or_replace: c.or_replace,
                 if_not_exists: c.if_not_exists,
@@ -482,10 +511,12 @@ pub fn plan(
                 format,
                 config,
                 train,
-            }
+            })
         }
         crate::Statement::Subscribe(sub) => {
-            let Plan::Select { plan, finishing, desc, .. } = planner.plan_statement(&ast::Statement::Query(sub.query.clone()))? else {
+            let Plan::Select(SelectPlan { plan, finishing, desc, .. }) =
+                planner.plan_statement(&ast::Statement::Query(sub.query.clone()))?
+            else {
                 unreachable!("a query plans as a SELECT")
             };
             if !finishing.order_by.is_empty() || finishing.limit.is_some() || finishing.offset > 0 {
@@ -493,7 +524,7 @@ pub fn plan(
                     "ORDER BY, LIMIT or OFFSET in SUBSCRIBE (wrap the query in a view with a top-k instead)",
                 ));
             }
-            Plan::Subscribe {
+            Plan::Subscribe(SubscribePlan {
                 plan: RelExpr::Project {
                     input: Box::new(plan),
                     outputs: finishing.project,
@@ -502,7 +533,7 @@ pub fn plan(
                 snapshot: sub.snapshot,
                 progress: sub.progress,
                 as_of: sub.as_of.as_ref().map(|t| planner.plan_time(t, "AS OF")).transpose()?,
-            }
+            })
         }
     };
     let types = planner
@@ -536,12 +567,12 @@ impl<'a> Planner<'a> {
             Statement::Query(q) => {
                 let planned = self.plan_query(q)?;
                 let desc = planned.scope.desc();
-                Ok(Plan::Select {
+                Ok(Plan::Select(SelectPlan {
                     plan: planned.expr,
                     finishing: planned.finishing,
                     desc,
                     as_of: None,
-                })
+                }))
             }
             Statement::CreateTable(ct) => self.plan_create_table(ct),
             Statement::CreateView(cv) => self.plan_create_view(cv),
@@ -561,12 +592,12 @@ impl<'a> Planner<'a> {
                     other => return Err(PlanError::unsupported(format!("DROP {other}"))),
                 };
                 let names = names.iter().map(object_name).collect::<Result<_, _>>()?;
-                Ok(Plan::Drop {
+                Ok(Plan::Drop(DropPlan {
                     kind,
                     names,
                     if_exists: *if_exists,
                     cascade: *cascade,
-                })
+                }))
             }
             Statement::Insert(ins) => self.plan_insert(ins),
             Statement::Copy {
@@ -620,7 +651,7 @@ impl<'a> Planner<'a> {
                     })
                 };
                 let lines = match inner {
-                    Plan::Select { plan, finishing, .. } => {
+                    Plan::Select(SelectPlan { plan, finishing, .. }) => {
                         let read = match plan.as_simple_read() {
                             Some(id) => format!("-- answered by reading the arrangement of {} (no dataflow)", name_of(id)),
                             None => "-- rendered as a transient dataflow, dropped after the read".to_string(),
@@ -1312,12 +1343,12 @@ impl<'a> Planner<'a> {
             };
             assignments[idx] = t.expr;
         }
-        Ok(Plan::ReadThenWrite {
+        Ok(Plan::ReadThenWrite(ReadThenWritePlan {
             table: table.id,
             selection,
             assignments: Some(assignments),
             tag: "UPDATE",
-        })
+        }))
     }
 
     fn plan_delete(&self, del: &ast::Delete) -> Result<Plan, PlanError> {
@@ -1337,12 +1368,12 @@ impl<'a> Planner<'a> {
         let qualifier = alias.as_ref().map_or(table.name.clone(), |a| a.name.value.clone());
         let scope = Scope::from_desc(Some(&qualifier), &table.desc);
         let selection = self.write_selection(table, &scope, del.selection.as_ref())?;
-        Ok(Plan::ReadThenWrite {
+        Ok(Plan::ReadThenWrite(ReadThenWritePlan {
             table: table.id,
             selection,
             assignments: None,
             tag: "DELETE",
-        })
+        }))
     }
 
     fn write_selection(&self, table: &CatalogItem, scope: &Scope, selection: Option<&ast::Expr>) -> Result<RelExpr, PlanError> {

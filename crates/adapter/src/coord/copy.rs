@@ -1,0 +1,80 @@
+//! COPY TO and COPY FROM, to and from the client or a file on the server.
+//!
+//! The codecs (text, CSV, binary, JSON lines, Parquet, Arrow …) are in [`crate::copy`]; here is
+//! only where the rows come from and go to. COPY FROM STDIN answers `CopyIn` and the protocol
+//! layer streams the client's data into [`Adapter::copy_in`].
+
+use super::{command, Adapter, Guard};
+use crate::{AdapterError, ExecuteResponse, Session};
+use riffle_sql::{CopyFromPlan, CopyTarget, CopyToPlan, SessionCatalog};
+use tracing::info;
+
+impl Adapter {
+    /// COPY (query) TO STDOUT or TO a server file, read at the read timestamp.
+    pub(super) async fn sequence_copy_to(
+        &self,
+        coord: Guard<'_>,
+        session: &Session,
+        copy: CopyToPlan,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        let CopyToPlan {
+            plan,
+            finishing,
+            desc,
+            target,
+            options,
+        } = copy;
+        let ts = coord.timestamps.read_ts();
+        drop(coord);
+        let rows = finishing.finish(self.read(plan, ts).await?);
+        match target {
+            CopyTarget::Client => Ok(ExecuteResponse::CopyOut { desc, rows, options }),
+            CopyTarget::File(path) => {
+                let chunks = crate::copy::encode(&desc, &rows, &options, &session.zone())?;
+                std::fs::write(&path, chunks.concat()).map_err(|e| AdapterError::File(format!("could not write file \"{path}\": {e}")))?;
+                info!(path, rows = rows.len(), format = options.format.name(), "COPY TO file");
+                Ok(command(&format!("COPY {}", rows.len())))
+            }
+        }
+    }
+
+    /// COPY table FROM STDIN, FROM a server file, or with the data inline after the statement.
+    pub(super) async fn sequence_copy_from(
+        &self,
+        coord: Guard<'_>,
+        session: &Session,
+        copy: CopyFromPlan,
+    ) -> Result<ExecuteResponse, AdapterError> {
+        let CopyFromPlan {
+            table,
+            columns,
+            defaults,
+            source,
+            options,
+            payload,
+        } = copy;
+        coord.check_writable(table)?;
+        let types = coord
+            .catalog
+            .get_by_id(table)
+            .map(|i| i.desc.types.iter().map(|t| t.scalar_type.clone()).collect())
+            .unwrap_or_default();
+        let copy = crate::copy::CopyIn {
+            columns,
+            types,
+            defaults,
+            options,
+        };
+        // Read the input without the coordinator's lock (other statements go on meanwhile).
+        drop(coord);
+        let data = match (source, payload) {
+            (CopyTarget::File(path), _) => {
+                std::fs::read(&path).map_err(|e| AdapterError::File(format!("could not open file \"{path}\" for reading: {e}")))?
+            }
+            (CopyTarget::Client, Some(inline)) => inline.into_bytes(),
+            (CopyTarget::Client, None) => return Ok(ExecuteResponse::CopyIn { table, copy }),
+        };
+        let n = self.copy_in(table, copy.rows(&data, &session.zone())?).await?;
+        Ok(command(&format!("COPY {n}")))
+    }
+}
