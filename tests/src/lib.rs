@@ -25,13 +25,26 @@ pub fn riffle_bin() -> PathBuf {
     })
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range
+/// (32768 and up on Linux). A port from that range (what binding port 0 gives) can be taken
+/// by any client socket before the server binds it, and a connection to it while nothing
+/// listens can connect to itself (TCP simultaneous open): the readiness check then succeeds
+/// against no server and the test's first real connection is reset.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind ephemeral port")
-        .local_addr()
-        .expect("local addr")
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const LOW: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    // Test binaries run one after another, but their tests run in parallel: each process
+    // starts at its own offset and walks the range.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % SPAN as u32) as u16;
+    loop {
+        let offset = start.wrapping_add(NEXT.fetch_add(7, Ordering::Relaxed)) % SPAN;
+        let port = LOW + offset;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A running `riffle` process, killed when dropped.

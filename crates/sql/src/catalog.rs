@@ -1,5 +1,6 @@
 //! The planner's view of the catalog.
 
+use crate::Plan;
 use riffle_expr::{RelExpr, ScalarExpr};
 use riffle_repr::{GlobalId, RelationDesc};
 use serde::{Deserialize, Serialize};
@@ -124,6 +125,63 @@ pub struct CatalogItem {
     /// `RETAIN HISTORY FOR`, in milliseconds (None: the server's default; indexes follow the
     /// indexed collection).
     pub retain_history: Option<u64>,
+}
+
+impl CatalogItem {
+    /// The item a CREATE plan of a table, view, index, connection, source or sink describes,
+    /// with id `id`; any other plan is handed back (a model's item needs its stored versions,
+    /// which only the adapter has).
+    pub fn from_plan(id: GlobalId, plan: Plan, create_sql: String) -> Result<CatalogItem, Plan> {
+        let item = |name, desc, kind, depends_on, retain_history| CatalogItem {
+            id,
+            name,
+            desc,
+            kind,
+            create_sql,
+            depends_on,
+            retain_history,
+        };
+        Ok(match plan {
+            Plan::CreateTable {
+                name,
+                desc,
+                table,
+                retain_history,
+                ..
+            } => item(name, desc, ItemKind::Table(table), vec![], retain_history),
+            Plan::CreateView {
+                name,
+                desc,
+                plan,
+                materialized,
+                depends_on,
+                retain_history,
+                refresh,
+                group_size,
+                ..
+            } => {
+                let kind = if materialized {
+                    ItemKind::MaterializedView { plan, refresh, group_size }
+                } else {
+                    ItemKind::View { plan }
+                };
+                item(name, desc, kind, depends_on, retain_history)
+            }
+            Plan::CreateConnection { name, connection, .. } => {
+                item(name, RelationDesc::empty(), ItemKind::Connection(connection), vec![], None)
+            }
+            Plan::CreateSource { name, desc, source, .. } => {
+                let depends_on = vec![source.connection_id];
+                item(name, desc, ItemKind::Source(source), depends_on, None)
+            }
+            Plan::CreateSink { name, sink, .. } => {
+                let depends_on = vec![sink.connection_id, sink.from];
+                item(name, RelationDesc::empty(), ItemKind::Sink(sink), depends_on, None)
+            }
+            Plan::CreateIndex { name, on, keys, .. } => item(name, RelationDesc::empty(), ItemKind::Index { on, keys }, vec![on], None),
+            other => return Err(other),
+        })
+    }
 }
 
 /// Read access to the catalog during planning.

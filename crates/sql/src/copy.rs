@@ -79,7 +79,7 @@ fn options(options: &[ast::CopyOption], legacy: &[ast::CopyLegacyOption]) -> Res
 
 impl Planner<'_> {
     pub(crate) fn plan_copy(
-        &self,
+        &mut self,
         source: &ast::CopySource,
         to: bool,
         target: &ast::CopyTarget,

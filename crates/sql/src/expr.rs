@@ -175,7 +175,7 @@ fn datetime_field_name(f: &DateTimeField) -> String {
 impl Planner<'_> {
     /// The model a model function names in its first argument (a string literal), which the
     /// statement then depends on.
-    fn model_arg(&self, function: &str, first: Option<Typed>) -> Result<(String, crate::ModelDesc), PlanError> {
+    fn model_arg(&mut self, function: &str, first: Option<Typed>) -> Result<(String, crate::ModelDesc), PlanError> {
         let model_name = match first.map(|t| t.expr) {
             Some(ScalarExpr::Literal(Datum::String(m))) => m,
             _ => {
@@ -191,8 +191,8 @@ impl Planner<'_> {
         let crate::ItemKind::Model(desc) = &item.kind else {
             return Err(PlanError::WrongObjectType(model_name, "model"));
         };
-        if !self.deps.borrow().contains(&item.id) {
-            self.deps.borrow_mut().push(item.id);
+        if !self.deps.contains(&item.id) {
+            self.deps.push(item.id);
         }
         Ok((model_name, desc.clone()))
     }
@@ -228,7 +228,7 @@ impl Planner<'_> {
     }
 
     /// Plans an expression with no type expectation.
-    pub fn plan_expr(&self, cx: ExprCx, e: &Expr) -> Result<Typed, PlanError> {
+    pub fn plan_expr(&mut self, cx: ExprCx, e: &Expr) -> Result<Typed, PlanError> {
         self.plan_expr_hinted(cx, e, None)
     }
 
@@ -238,7 +238,7 @@ impl Planner<'_> {
     /// the stack grows on demand (`recursive`, on the heap) for deeply nested input (up to
     /// `depth::MAX_EXPR_DEPTH` levels; a debug build's frames here are tens of KiB).
     #[recursive::recursive]
-    pub fn plan_expr_hinted(&self, cx: ExprCx, e: &Expr, hint: Option<&ScalarType>) -> Result<Typed, PlanError> {
+    pub fn plan_expr_hinted(&mut self, cx: ExprCx, e: &Expr, hint: Option<&ScalarType>) -> Result<Typed, PlanError> {
         if let Some(g) = cx.grouping {
             if let Some(t) = self.match_grouped(cx, g, e)? {
                 return Ok(t);
@@ -480,7 +480,7 @@ impl Planner<'_> {
     }
 
     /// In a grouped query, maps an expression to a group key or aggregate column, if it is one.
-    fn match_grouped(&self, cx: ExprCx, g: &Grouping, e: &Expr) -> Result<Option<Typed>, PlanError> {
+    fn match_grouped(&mut self, cx: ExprCx, g: &Grouping, e: &Expr) -> Result<Option<Typed>, PlanError> {
         if let Expr::Function(f) = e {
             let name = f.name.to_string().to_ascii_lowercase();
             if AGGREGATES.contains(&name.as_str()) && f.over.is_none() {
@@ -520,7 +520,7 @@ impl Planner<'_> {
         Ok(None)
     }
 
-    fn plan_column(&self, cx: ExprCx, table: Option<&str>, name: &str) -> Result<Typed, PlanError> {
+    fn plan_column(&mut self, cx: ExprCx, table: Option<&str>, name: &str) -> Result<Typed, PlanError> {
         if let Some(g) = cx.grouping {
             let idx = g.input.resolve(table, name)?;
             let qualified = match table {
@@ -537,7 +537,7 @@ impl Planner<'_> {
         match cx.scope.resolve(table, name) {
             Ok(i) => {
                 if cx.scope.items[i].outer {
-                    self.correlated.set(true);
+                    self.correlated = true;
                 }
                 Ok(Typed::new(ScalarExpr::Column(i), cx.scope.items[i].typ.scalar_type.clone()))
             }
@@ -576,7 +576,7 @@ impl Planner<'_> {
         })
     }
 
-    fn plan_value(&self, v: &Value, hint: Option<&ScalarType>) -> Result<Typed, PlanError> {
+    fn plan_value(&mut self, v: &Value, hint: Option<&ScalarType>) -> Result<Typed, PlanError> {
         match v {
             Value::Number(s, _) => number_literal(s),
             Value::SingleQuotedString(s)
@@ -600,8 +600,8 @@ impl Planner<'_> {
         }
     }
 
-    fn plan_param(&self, n: usize, hint: Option<&ScalarType>) -> Result<Typed, PlanError> {
-        let mut types = self.param_types.borrow_mut();
+    fn plan_param(&mut self, n: usize, hint: Option<&ScalarType>) -> Result<Typed, PlanError> {
+        let types = &mut self.param_types;
         if types.len() < n {
             types.resize(n, None);
         }
@@ -618,7 +618,7 @@ impl Planner<'_> {
         Ok(Typed::lit(value, typ))
     }
 
-    fn plan_unary(&self, cx: ExprCx, op: &UnaryOperator, expr: &Expr) -> Result<Typed, PlanError> {
+    fn plan_unary(&mut self, cx: ExprCx, op: &UnaryOperator, expr: &Expr) -> Result<Typed, PlanError> {
         match op {
             UnaryOperator::Not => {
                 let arg = self.plan_expr_hinted(cx, expr, Some(&ScalarType::Bool))?;
@@ -648,7 +648,7 @@ impl Planner<'_> {
     }
 
     /// Plans both operands, letting a parameter or untyped literal take the other's type.
-    pub fn plan_pair(&self, cx: ExprCx, a: &Expr, b: &Expr) -> Result<(Typed, Typed), PlanError> {
+    pub fn plan_pair(&mut self, cx: ExprCx, a: &Expr, b: &Expr) -> Result<(Typed, Typed), PlanError> {
         let a_flexible = is_flexible(a);
         if a_flexible && !is_flexible(b) {
             let tb = self.plan_expr(cx, b)?;
@@ -661,7 +661,7 @@ impl Planner<'_> {
         }
     }
 
-    fn plan_comparison(&self, cx: ExprCx, a: &Expr, b: &Expr, func: Func) -> Result<Typed, PlanError> {
+    fn plan_comparison(&mut self, cx: ExprCx, a: &Expr, b: &Expr, func: Func) -> Result<Typed, PlanError> {
         let (ta, tb) = self.plan_pair(cx, a, b)?;
         self.compare_typed(ta, tb, func)
     }
@@ -696,7 +696,7 @@ impl Planner<'_> {
         Ok((a.expr, b.expr))
     }
 
-    fn plan_nonstrict(&self, cx: ExprCx, func: Func, x: &Expr, negate: bool) -> Result<Typed, PlanError> {
+    fn plan_nonstrict(&mut self, cx: ExprCx, func: Func, x: &Expr, negate: bool) -> Result<Typed, PlanError> {
         let arg = self.plan_expr(cx, x)?;
         let arg = if func != Func::IsNull {
             self.require(arg, &ScalarType::Bool, "argument of IS TRUE")?
@@ -710,7 +710,7 @@ impl Planner<'_> {
         ))
     }
 
-    fn plan_like(&self, cx: ExprCx, expr: &Expr, pattern: &Expr, case_insensitive: bool, negated: bool) -> Result<Typed, PlanError> {
+    fn plan_like(&mut self, cx: ExprCx, expr: &Expr, pattern: &Expr, case_insensitive: bool, negated: bool) -> Result<Typed, PlanError> {
         let s = self.plan_expr_hinted(cx, expr, Some(&ScalarType::String))?;
         let p = self.plan_expr_hinted(cx, pattern, Some(&ScalarType::String))?;
         let s = self.require_text(s, "LIKE")?;
@@ -744,9 +744,9 @@ impl Planner<'_> {
         Err(PlanError::TypeMismatch(format!("{what} must be type {typ}, not type {}", t.typ)))
     }
 
-    fn plan_binary(&self, cx: ExprCx, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Typed, PlanError> {
+    fn plan_binary(&mut self, cx: ExprCx, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Typed, PlanError> {
         use BinaryOperator as B;
-        let cmp = |f: Func| self.plan_comparison(cx, left, right, f);
+        let mut cmp = |f: Func| self.plan_comparison(cx, left, right, f);
         match op {
             B::Eq => cmp(Func::Eq),
             B::NotEq => cmp(Func::NotEq),
@@ -895,7 +895,7 @@ impl Planner<'_> {
         }
     }
 
-    fn plan_arith(&self, cx: ExprCx, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Typed, PlanError> {
+    fn plan_arith(&mut self, cx: ExprCx, left: &Expr, op: &BinaryOperator, right: &Expr) -> Result<Typed, PlanError> {
         use ScalarType as T;
         let (l, r) = self.plan_pair(cx, left, right)?;
         let (func, sym) = match op {
@@ -971,7 +971,7 @@ impl Planner<'_> {
     }
 
     fn plan_case(
-        &self,
+        &mut self,
         cx: ExprCx,
         operand: Option<&Expr>,
         conditions: &[ast::CaseWhen],
@@ -995,7 +995,7 @@ impl Planner<'_> {
             None => Typed::lit(Datum::Null, ScalarType::Unknown),
         };
         results.push(els);
-        let results = self.unify(results, "CASE")?;
+        let (results, typ) = self.unify_typed(results, "CASE")?;
         let mut iter = results.into_iter().rev();
         let mut expr = iter.next().expect("else branch").expr;
         for (cond, result) in conds.into_iter().rev().zip(iter) {
@@ -1005,12 +1005,16 @@ impl Planner<'_> {
                 els: Box::new(expr),
             };
         }
-        let typ = self.last_unified.borrow().clone();
         Ok(Typed::new(expr, typ))
     }
 
     /// Coerces expressions to their common type (CASE branches, COALESCE, UNION columns).
     pub fn unify(&self, items: Vec<Typed>, what: &str) -> Result<Vec<Typed>, PlanError> {
+        Ok(self.unify_typed(items, what)?.0)
+    }
+
+    /// Like [`Planner::unify`], also answering the common type.
+    fn unify_typed(&self, items: Vec<Typed>, what: &str) -> Result<(Vec<Typed>, ScalarType), PlanError> {
         let mut common = ScalarType::Unknown;
         for t in &items {
             common = common_type(&common, &t.typ)
@@ -1021,11 +1025,11 @@ impl Planner<'_> {
         } else {
             common
         };
-        *self.last_unified.borrow_mut() = common.clone();
-        items.into_iter().map(|t| self.cast(t, &common, false)).collect()
+        let items = items.into_iter().map(|t| self.cast(t, &common, false)).collect::<Result<_, _>>()?;
+        Ok((items, common))
     }
 
-    fn constant_zone(&self, cx: ExprCx, e: &Expr) -> Result<riffle_repr::zone::Zone, PlanError> {
+    fn constant_zone(&mut self, cx: ExprCx, e: &Expr) -> Result<riffle_repr::zone::Zone, PlanError> {
         let z = self.plan_expr_hinted(
             ExprCx {
                 subq: None,
@@ -1067,34 +1071,7 @@ impl Planner<'_> {
 
     /// Casts an expression; `explicit` allows casts that PostgreSQL only performs when asked.
     pub fn cast(&self, t: Typed, to: &ScalarType, explicit: bool) -> Result<Typed, PlanError> {
-        if t.typ == *to {
-            return Ok(t);
-        }
-        if *to == ScalarType::Unknown {
-            return Ok(t);
-        }
-        let allowed = explicit || t.typ == ScalarType::Unknown || crate::types::can_assign(&t.typ, to);
-        if !allowed {
-            return Err(PlanError::TypeMismatch(format!("cannot cast type {} to {}", t.typ, to)));
-        }
-        if let ScalarExpr::Literal(d) = &t.expr {
-            // A timestamptz literal without an offset is wall-clock time in the session's zone.
-            if let (Datum::String(text), ScalarType::TimestampTz) = (d, to) {
-                let micros = riffle_repr::strconv::parse_timestamptz_in(text, &self.ctx.zone).map_err(riffle_expr::EvalError::from)?;
-                return Ok(Typed::lit(Datum::TimestampTz(micros), to.clone()));
-            }
-            let folded = riffle_expr::Func::Cast(to.clone()).eval(std::slice::from_ref(d))?;
-            return Ok(Typed::lit(folded, to.clone()));
-        }
-        if t.typ.without_modifiers() == to.without_modifiers()
-            && !matches!(
-                to,
-                ScalarType::Numeric { typmod: Some(_) } | ScalarType::VarChar { max_len: Some(_) }
-            )
-        {
-            return Ok(Typed::new(t.expr, to.clone()));
-        }
-        Ok(Typed::new(ScalarExpr::call(Func::Cast(to.clone()), vec![t.expr]), to.clone()))
+        cast_in(&self.ctx.zone, t, to, explicit)
     }
 
     fn coerce_datetime_arg(&self, t: Typed) -> Result<Typed, PlanError> {
@@ -1143,7 +1120,7 @@ impl Planner<'_> {
 
     /// Plans an aggregate call; `agg(x) FILTER (WHERE c)` becomes `agg(CASE WHEN c THEN x END)`,
     /// which is the same thing because aggregates skip NULL inputs.
-    fn plan_aggregate(&self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
+    fn plan_aggregate(&mut self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
         let (mut agg, typ) = self.plan_aggregate_unfiltered(cx, name, f)?;
         if let Some(filter) = &f.filter {
             if contains_aggregate(filter) {
@@ -1163,7 +1140,7 @@ impl Planner<'_> {
         Ok((agg, typ))
     }
 
-    fn plan_aggregate_unfiltered(&self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
+    fn plan_aggregate_unfiltered(&mut self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
         if name.starts_with("percentile_") {
             return self.plan_percentile(cx, name, f);
         }
@@ -1230,7 +1207,7 @@ impl Planner<'_> {
     }
 
     /// `percentile_cont(f) / percentile_disc(f) WITHIN GROUP (ORDER BY x)`.
-    fn plan_percentile(&self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
+    fn plan_percentile(&mut self, cx: ExprCx, name: &str, f: &ast::Function) -> Result<(AggregateExpr, ScalarType), PlanError> {
         let (args, _, _) = self.function_args(f)?;
         let [fraction] = args.as_slice() else {
             return Err(PlanError::UnknownFunction(format!("function {name} takes one fraction argument")));
@@ -1355,7 +1332,7 @@ impl Planner<'_> {
         Ok((func, typ, t))
     }
 
-    fn plan_function(&self, cx: ExprCx, f: &ast::Function) -> Result<Typed, PlanError> {
+    fn plan_function(&mut self, cx: ExprCx, f: &ast::Function) -> Result<Typed, PlanError> {
         if let Some(over) = &f.over {
             return self.plan_window_call(cx, f, over);
         }
@@ -1381,17 +1358,20 @@ impl Planner<'_> {
         self.plan_func_call(cx, &name, &owned, true)
     }
 
-    fn plan_func_call(&self, cx: ExprCx, name: &str, args: &[Expr], _explicit: bool) -> Result<Typed, PlanError> {
+    fn plan_func_call(&mut self, cx: ExprCx, name: &str, args: &[Expr], _explicit: bool) -> Result<Typed, PlanError> {
         use ScalarType as T;
         let arity_err = || PlanError::UnknownFunction(format!("function {name} with {} arguments does not exist", args.len()));
         let mut planned = Vec::with_capacity(args.len());
         for a in args {
             planned.push(self.plan_expr(cx, a)?);
         }
-        let text_arg = |t: Typed| -> Result<Typed, PlanError> { self.cast(t, &T::String, matches!(name, "concat" | "concat_ws")) };
+        // The argument helpers cast in the session's zone without holding the planner, which
+        // the arms below also need.
+        let zone = self.ctx.zone.clone();
+        let text_arg = |t: Typed| -> Result<Typed, PlanError> { cast_in(&zone, t, &T::String, matches!(name, "concat" | "concat_ws")) };
         let int_arg = |t: Typed| -> Result<Typed, PlanError> {
             if t.typ.is_integer() || t.typ == T::Unknown {
-                self.cast(t, &T::Int64, false)
+                cast_in(&zone, t, &T::Int64, false)
             } else {
                 Err(PlanError::UnknownFunction(format!("function {name}({}) does not exist", t.typ)))
             }
@@ -1854,4 +1834,37 @@ fn is_flexible(e: &Expr) -> bool {
         Expr::Nested(inner) => is_flexible(inner),
         _ => false,
     }
+}
+
+/// Casts an expression, reading text as a timestamptz in `zone`; `explicit` allows casts that
+/// PostgreSQL only performs when asked. ([`Planner::cast`] in the session's zone.)
+pub(crate) fn cast_in(zone: &riffle_repr::zone::Zone, t: Typed, to: &ScalarType, explicit: bool) -> Result<Typed, PlanError> {
+    if t.typ == *to {
+        return Ok(t);
+    }
+    if *to == ScalarType::Unknown {
+        return Ok(t);
+    }
+    let allowed = explicit || t.typ == ScalarType::Unknown || crate::types::can_assign(&t.typ, to);
+    if !allowed {
+        return Err(PlanError::TypeMismatch(format!("cannot cast type {} to {}", t.typ, to)));
+    }
+    if let ScalarExpr::Literal(d) = &t.expr {
+        // A timestamptz literal without an offset is wall-clock time in the session's zone.
+        if let (Datum::String(text), ScalarType::TimestampTz) = (d, to) {
+            let micros = riffle_repr::strconv::parse_timestamptz_in(text, zone).map_err(riffle_expr::EvalError::from)?;
+            return Ok(Typed::lit(Datum::TimestampTz(micros), to.clone()));
+        }
+        let folded = riffle_expr::Func::Cast(to.clone()).eval(std::slice::from_ref(d))?;
+        return Ok(Typed::lit(folded, to.clone()));
+    }
+    if t.typ.without_modifiers() == to.without_modifiers()
+        && !matches!(
+            to,
+            ScalarType::Numeric { typmod: Some(_) } | ScalarType::VarChar { max_len: Some(_) }
+        )
+    {
+        return Ok(Typed::new(t.expr, to.clone()));
+    }
+    Ok(Typed::new(ScalarExpr::call(Func::Cast(to.clone()), vec![t.expr]), to.clone()))
 }

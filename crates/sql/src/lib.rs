@@ -12,6 +12,7 @@ mod dialect;
 mod error;
 mod expr;
 mod kafka;
+mod memory;
 mod plan;
 mod query;
 mod scope;
@@ -26,6 +27,7 @@ pub use catalog::{CatalogItem, ItemKind, ModelDesc, ModelOutput, SessionCatalog,
 pub use copy::CopyTarget;
 pub use error::PlanError;
 pub use kafka::{avro_desc, avro_type};
+pub use memory::MemCatalog;
 pub use plan::{
     plan, CopyFromPlan, CopyToPlan, CreateModelPlan, DropKind, DropPlan, Params, Plan, PlanContext, ReadThenWritePlan, SelectPlan,
     ShowKind, SubscribePlan, TrainPlan,

@@ -7,7 +7,6 @@ use crate::{CatalogItem, ItemKind, PlanError, SessionCatalog, TableDesc};
 use riffle_expr::{Func, RelExpr, RowSetFinishing, ScalarExpr};
 use riffle_repr::{ColumnType, Datum, GlobalId, RefreshSchedule, RelationDesc, Row, ScalarType};
 use sqlparser::ast::{self, ObjectType};
-use std::cell::RefCell;
 
 /// What kind of object a DROP names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -328,23 +327,29 @@ pub struct Params {
     pub values: Option<Vec<Datum>>,
 }
 
-/// The planner: a catalog, a statement context and the parameters seen so far.
+/// The planner of one statement: what it reads (the catalog, the statement's context, bound
+/// parameter values) and what it learns while planning. Every method that learns something
+/// takes `&mut self`, so the state below changes only where a signature says it may.
 pub struct Planner<'a> {
     pub(crate) catalog: &'a dyn SessionCatalog,
     pub(crate) ctx: PlanContext,
-    pub(crate) param_types: RefCell<Vec<Option<ScalarType>>>,
+    /// Parameter types: declared by the client, or inferred where a `$n` is first used.
+    pub(crate) param_types: Vec<Option<ScalarType>>,
     pub(crate) param_values: Option<Vec<Datum>>,
-    pub(crate) ctes: RefCell<Vec<(String, RelExpr, Scope)>>,
-    pub(crate) last_unified: RefCell<ScalarType>,
-    pub(crate) deps: RefCell<Vec<GlobalId>>,
-    /// The outer rows (`D`) the next SELECT must cross-join into its FROM (a correlated
-    /// subquery being planned), with their scope.
-    pub(crate) pending_outer: RefCell<Option<(RelExpr, Scope)>>,
-    /// Set when a column of an enclosing query is referenced.
-    pub(crate) correlated: std::cell::Cell<bool>,
+    /// WITH bindings in scope, innermost last.
+    pub(crate) ctes: Vec<(String, RelExpr, Scope)>,
+    /// Catalog items the statement reads (a view's dependencies).
+    pub(crate) deps: Vec<GlobalId>,
+    /// Set when a column of an enclosing query is referenced (a correlated subquery); saved
+    /// and restored around each subquery by `plan_subquery_relation`.
+    pub(crate) correlated: bool,
     /// Next id for a WITH RECURSIVE binding.
-    pub(crate) next_local: std::cell::Cell<u64>,
+    pub(crate) next_local: u64,
 }
+
+/// The outer rows (`D`) a correlated subquery's SELECT cross-joins into its FROM, with their
+/// scope (see "Subqueries" in docs/architecture.md).
+pub(crate) type OuterRows = (RelExpr, Scope);
 
 /// The options of `CREATE MODEL … TRAIN` (lower case; multi-word ones as written).
 const TRAIN_OPTIONS: &[&str] = &[
@@ -397,7 +402,7 @@ impl Planner<'_> {
                 spec.algorithm
             )));
         }
-        let planner = self.clone_shallow();
+        let mut planner = self.clone_shallow();
         let planned = planner.plan_query(&spec.query)?;
         let desc = planned.scope.desc();
         let plan = RelExpr::Project {
@@ -427,7 +432,7 @@ impl Planner<'_> {
                 )));
             }
         }
-        let depends_on = planner.deps.borrow().clone();
+        let depends_on = planner.deps.clone();
         Ok(TrainPlan {
             algorithm,
             plan,
@@ -447,7 +452,7 @@ pub fn plan(
     ctx: PlanContext,
     params: &Params,
 ) -> Result<(Plan, Vec<ScalarType>), PlanError> {
-    let planner = Planner::new(catalog, ctx, params.types.clone(), params.values.clone());
+    let mut planner = Planner::new(catalog, ctx, params.types.clone(), params.values.clone());
     let plan = match stmt {
         crate::Statement::Sql(stmt) => planner.plan_statement(stmt)?,
         crate::Statement::AsOf { query, as_of } => {
@@ -538,7 +543,6 @@ pub fn plan(
     };
     let types = planner
         .param_types
-        .borrow()
         .iter()
         .map(|t| t.clone().unwrap_or(ScalarType::String))
         .collect();
@@ -561,7 +565,7 @@ pub(crate) fn object_name(name: &ast::ObjectName) -> Result<String, PlanError> {
 }
 
 impl<'a> Planner<'a> {
-    fn plan_statement(&self, stmt: &ast::Statement) -> Result<Plan, PlanError> {
+    fn plan_statement(&mut self, stmt: &ast::Statement) -> Result<Plan, PlanError> {
         use ast::Statement;
         match stmt {
             Statement::Query(q) => {
@@ -795,7 +799,7 @@ impl<'a> Planner<'a> {
         Ok(Plan::Rows { desc, rows, tag: "SHOW" })
     }
 
-    fn plan_create_table(&self, ct: &ast::CreateTable) -> Result<Plan, PlanError> {
+    fn plan_create_table(&mut self, ct: &ast::CreateTable) -> Result<Plan, PlanError> {
         if ct.query.is_some() {
             return Err(PlanError::unsupported("CREATE TABLE AS"));
         }
@@ -812,7 +816,7 @@ impl<'a> Planner<'a> {
                     ast::ColumnOption::NotNull => nullable = false,
                     ast::ColumnOption::Null => nullable = true,
                     ast::ColumnOption::Default(e) => {
-                        let planner = Planner {
+                        let mut planner = Planner {
                             ctx: PlanContext {
                                 in_view: false,
                                 ..self.ctx.clone()
@@ -852,12 +856,12 @@ impl<'a> Planner<'a> {
     }
 
     /// The `retain_history` option (`RETAIN HISTORY FOR '<interval>'`), in milliseconds.
-    fn retain_history(&self, options: &ast::CreateTableOptions) -> Result<Option<u64>, PlanError> {
+    fn retain_history(&mut self, options: &ast::CreateTableOptions) -> Result<Option<u64>, PlanError> {
         Ok(self.object_options(options, false)?.retain_history)
     }
 
     /// An interval option's value in milliseconds.
-    fn interval_option(&self, what: &'static str, value: &ast::Expr) -> Result<u64, PlanError> {
+    fn interval_option(&mut self, what: &'static str, value: &ast::Expr) -> Result<u64, PlanError> {
         let d = match self.constant_value(what, value, Some(&ScalarType::Interval))? {
             Datum::String(s) => Datum::Interval(riffle_repr::strconv::parse_interval(&s).map_err(riffle_expr::EvalError::from)?),
             d => d,
@@ -873,7 +877,7 @@ impl<'a> Planner<'a> {
     /// The options of a table or view: `RETAIN HISTORY FOR '<interval>'` (in milliseconds)
     /// and, for a materialized view, `REFRESH EVERY '<interval>' [ALIGNED TO <timestamp |
     /// milliseconds>]` and `EXPECTED GROUP SIZE <n>`.
-    fn object_options(&self, options: &ast::CreateTableOptions, materialized: bool) -> Result<ObjectOptions, PlanError> {
+    fn object_options(&mut self, options: &ast::CreateTableOptions, materialized: bool) -> Result<ObjectOptions, PlanError> {
         let options = match options {
             ast::CreateTableOptions::None => return Ok(ObjectOptions::default()),
             ast::CreateTableOptions::With(o) => o,
@@ -925,7 +929,7 @@ impl<'a> Planner<'a> {
     }
 
     /// `EXPECTED GROUP SIZE <n>`: a positive integer.
-    fn group_size_option(&self, value: &ast::Expr) -> Result<u64, PlanError> {
+    fn group_size_option(&mut self, value: &ast::Expr) -> Result<u64, PlanError> {
         match self.constant_value("EXPECTED GROUP SIZE", value, None)? {
             Datum::Int16(n) if n > 0 => Ok(n as u64),
             Datum::Int32(n) if n > 0 => Ok(n as u64),
@@ -938,14 +942,14 @@ impl<'a> Planner<'a> {
 
     /// The value of an option's expression, which may name no column (`what` names the option
     /// in errors; `hint` types its literals).
-    fn constant_value(&self, what: &'static str, value: &ast::Expr, hint: Option<&ScalarType>) -> Result<Datum, PlanError> {
+    fn constant_value(&mut self, what: &'static str, value: &ast::Expr, hint: Option<&ScalarType>) -> Result<Datum, PlanError> {
         let empty = Scope::default();
         let t = self.plan_expr_hinted(ExprCx::new(&empty, what), value, hint)?;
         Ok(t.expr.eval(&[])?)
     }
 
     /// A constant time for AS OF: milliseconds since the epoch as a number, or a timestamp.
-    fn plan_time(&self, e: &ast::Expr, what: &'static str) -> Result<u64, PlanError> {
+    fn plan_time(&mut self, e: &ast::Expr, what: &'static str) -> Result<u64, PlanError> {
         let micros = match self.constant_value(what, e, None)? {
             Datum::Int16(v) => v as i64 * 1000,
             Datum::Int32(v) => v as i64 * 1000,
@@ -981,14 +985,12 @@ impl<'a> Planner<'a> {
         Planner {
             catalog,
             ctx,
-            param_types: RefCell::new(param_types),
+            param_types,
             param_values,
-            ctes: RefCell::new(Vec::new()),
-            last_unified: RefCell::new(ScalarType::Unknown),
-            deps: RefCell::new(Vec::new()),
-            pending_outer: RefCell::new(None),
-            correlated: std::cell::Cell::new(false),
-            next_local: std::cell::Cell::new(0),
+            ctes: Vec::new(),
+            deps: Vec::new(),
+            correlated: false,
+            next_local: 0,
         }
     }
 
@@ -1009,7 +1011,7 @@ impl<'a> Planner<'a> {
 
     /// Plans a DEFAULT expression; `now()` stays a call, which each write statement replaces
     /// with its own time ([`Planner::table_default`]).
-    fn plan_default(&self, cx: ExprCx, e: &ast::Expr, typ: &ScalarType) -> Result<Typed, PlanError> {
+    fn plan_default(&mut self, cx: ExprCx, e: &ast::Expr, typ: &ScalarType) -> Result<Typed, PlanError> {
         if let ast::Expr::Function(f) = e {
             let n = f.name.to_string().to_ascii_lowercase();
             if matches!(n.as_str(), "now" | "current_timestamp") {
@@ -1065,9 +1067,9 @@ impl<'a> Planner<'a> {
         self.cast(t, typ, false)
     }
 
-    fn plan_create_view(&self, cv: &ast::CreateView) -> Result<Plan, PlanError> {
+    fn plan_create_view(&mut self, cv: &ast::CreateView) -> Result<Plan, PlanError> {
         let name = object_name(&cv.name)?;
-        let view_planner = Planner {
+        let mut view_planner = Planner {
             ctx: PlanContext {
                 in_view: true,
                 ..self.ctx.clone()
@@ -1090,7 +1092,7 @@ impl<'a> Planner<'a> {
                 return Err(PlanError::InvalidParameter(format!("column \"{n}\" specified more than once")));
             }
         }
-        let depends_on = view_planner.deps.borrow().clone();
+        let depends_on = view_planner.deps.clone();
         let ObjectOptions {
             retain_history,
             refresh,
@@ -1144,16 +1146,17 @@ impl<'a> Planner<'a> {
         })
     }
 
-    pub(crate) fn table_for_write(&self, name: &ast::ObjectName) -> Result<&CatalogItem, PlanError> {
+    pub(crate) fn table_for_write(&self, name: &ast::ObjectName) -> Result<&'a CatalogItem, PlanError> {
         let n = object_name(name)?;
-        let item = self.catalog.get(&n).ok_or_else(|| PlanError::UnknownRelation(n.clone()))?;
+        let catalog: &'a dyn SessionCatalog = self.catalog;
+        let item = catalog.get(&n).ok_or_else(|| PlanError::UnknownRelation(n.clone()))?;
         match item.kind {
             ItemKind::Table(_) => Ok(item),
             _ => Err(PlanError::WrongObjectType(n, "table")),
         }
     }
 
-    fn plan_insert(&self, ins: &ast::Insert) -> Result<Plan, PlanError> {
+    fn plan_insert(&mut self, ins: &ast::Insert) -> Result<Plan, PlanError> {
         if ins.on.is_some() || ins.returning.is_some() {
             return Err(PlanError::unsupported("INSERT ... ON CONFLICT / RETURNING"));
         }
@@ -1305,7 +1308,7 @@ impl<'a> Planner<'a> {
         Ok(Plan::Insert { table: table.id, source })
     }
 
-    fn plan_update(&self, up: &ast::Update) -> Result<Plan, PlanError> {
+    fn plan_update(&mut self, up: &ast::Update) -> Result<Plan, PlanError> {
         if up.from.is_some() || up.returning.is_some() {
             return Err(PlanError::unsupported("UPDATE ... FROM / RETURNING"));
         }
@@ -1351,7 +1354,7 @@ impl<'a> Planner<'a> {
         }))
     }
 
-    fn plan_delete(&self, del: &ast::Delete) -> Result<Plan, PlanError> {
+    fn plan_delete(&mut self, del: &ast::Delete) -> Result<Plan, PlanError> {
         if del.using.is_some() || del.returning.is_some() {
             return Err(PlanError::unsupported("DELETE ... USING / RETURNING"));
         }
@@ -1376,7 +1379,7 @@ impl<'a> Planner<'a> {
         }))
     }
 
-    fn write_selection(&self, table: &CatalogItem, scope: &Scope, selection: Option<&ast::Expr>) -> Result<RelExpr, PlanError> {
+    fn write_selection(&mut self, table: &CatalogItem, scope: &Scope, selection: Option<&ast::Expr>) -> Result<RelExpr, PlanError> {
         let get = RelExpr::Get {
             id: table.id,
             arity: table.desc.arity(),

@@ -1,7 +1,7 @@
 //! Planning queries: FROM, joins, WHERE, GROUP BY, SELECT lists, set operations, ORDER BY.
 
 use crate::expr::{contains_aggregate, ExprCx, Grouping, Typed};
-use crate::plan::Planner;
+use crate::plan::{OuterRows, Planner};
 use crate::scope::{Scope, ScopeItem};
 use crate::subquery::{missing_keys, null_safe_keys, SubqueryCx};
 use crate::window::WindowCx;
@@ -78,8 +78,15 @@ fn arity_of(scope: &Scope) -> usize {
 
 impl Planner<'_> {
     /// Plans a full query (WITH, body, ORDER BY, LIMIT).
-    pub fn plan_query(&self, q: &ast::Query) -> Result<PlannedQuery, PlanError> {
-        let saved = self.ctes.borrow().len();
+    pub fn plan_query(&mut self, q: &ast::Query) -> Result<PlannedQuery, PlanError> {
+        self.plan_query_over(q, None)
+    }
+
+    /// Plans a query whose SELECT body cross-joins `outer` into its FROM: the rows of the
+    /// enclosing query that a correlated subquery is planned over. Its WITH bindings are
+    /// planned without them.
+    pub(crate) fn plan_query_over(&mut self, q: &ast::Query, outer: Option<OuterRows>) -> Result<PlannedQuery, PlanError> {
+        let saved = self.ctes.len();
         if let Some(with) = &q.with {
             for cte in &with.cte_tables {
                 let name = cte.alias.name.value.clone();
@@ -99,11 +106,11 @@ impl Planner<'_> {
                 for (item, col) in scope.items.iter_mut().zip(cte.alias.columns.iter()) {
                     item.name = col.name.value.clone();
                 }
-                self.ctes.borrow_mut().push((name, expr, scope));
+                self.ctes.push((name, expr, scope));
             }
         }
-        let result = self.plan_query_body(q);
-        self.ctes.borrow_mut().truncate(saved);
+        let result = self.plan_query_body(q, outer);
+        self.ctes.truncate(saved);
         result.map(|mut planned| {
             planned.expr = riffle_expr::transform::optimize(planned.expr);
             planned
@@ -113,7 +120,7 @@ impl Planner<'_> {
     /// `name AS (base UNION [ALL] step)` in WITH RECURSIVE: `step` sees `name` as the rows
     /// found so far, and the result is the fixpoint (rendered with differential's iterate).
     fn plan_recursive(
-        &self,
+        &mut self,
         name: &str,
         columns: &[ast::TableAliasColumnDef],
         base: &SetExpr,
@@ -125,14 +132,12 @@ impl Planner<'_> {
             item.table = Some(name.to_string());
         }
         apply_column_aliases(&mut scope, columns);
-        let id = self.next_local.get();
-        self.next_local.set(id + 1);
+        let id = self.next_local;
+        self.next_local += 1;
         let arity = scope.len();
-        self.ctes
-            .borrow_mut()
-            .push((name.to_string(), RelExpr::LocalGet { id, arity }, scope.clone()));
+        self.ctes.push((name.to_string(), RelExpr::LocalGet { id, arity }, scope.clone()));
         let planned_step = self.plan_set_expr(step);
-        self.ctes.borrow_mut().pop();
+        self.ctes.pop();
         let (step_rel, step_scope) = planned_step?;
         if step_scope.len() != arity {
             return Err(PlanError::Syntax(format!(
@@ -174,7 +179,7 @@ impl Planner<'_> {
         ))
     }
 
-    fn plan_query_body(&self, q: &ast::Query) -> Result<PlannedQuery, PlanError> {
+    fn plan_query_body(&mut self, q: &ast::Query, outer: Option<OuterRows>) -> Result<PlannedQuery, PlanError> {
         if q.fetch.is_some() || !q.locks.is_empty() {
             return Err(PlanError::unsupported("FETCH and locking clauses"));
         }
@@ -186,7 +191,7 @@ impl Planner<'_> {
             },
         };
         let mut planned = match q.body.as_ref() {
-            SetExpr::Select(select) => self.plan_select(select, order_by)?,
+            SetExpr::Select(select) => self.plan_select(select, order_by, outer)?,
             other => {
                 let (expr, scope) = self.plan_set_expr(other)?;
                 let n = scope.len();
@@ -223,7 +228,7 @@ impl Planner<'_> {
         Ok(planned)
     }
 
-    fn constant_count(&self, e: &Expr, what: &'static str) -> Result<Option<usize>, PlanError> {
+    fn constant_count(&mut self, e: &Expr, what: &'static str) -> Result<Option<usize>, PlanError> {
         let empty = Scope::default();
         let t = self.plan_expr_hinted(ExprCx::new(&empty, what), e, Some(&ScalarType::Int64))?;
         match t.expr {
@@ -255,9 +260,9 @@ impl Planner<'_> {
         Ok(out)
     }
 
-    fn plan_set_expr(&self, body: &SetExpr) -> Result<(RelExpr, Scope), PlanError> {
+    fn plan_set_expr(&mut self, body: &SetExpr) -> Result<(RelExpr, Scope), PlanError> {
         match body {
-            SetExpr::Select(select) => Ok(self.plan_select(select, &[])?.into_relation()),
+            SetExpr::Select(select) => Ok(self.plan_select(select, &[], None)?.into_relation()),
             SetExpr::Query(q) => Ok(self.plan_query(q)?.into_relation()),
             SetExpr::Values(values) => self.plan_values(values),
             SetExpr::SetOperation {
@@ -341,7 +346,7 @@ impl Planner<'_> {
         Ok((wrap(l, lmap), wrap(r, rmap), scope))
     }
 
-    fn plan_values(&self, values: &ast::Values) -> Result<(RelExpr, Scope), PlanError> {
+    fn plan_values(&mut self, values: &ast::Values) -> Result<(RelExpr, Scope), PlanError> {
         let empty = Scope::default();
         let mut rows: Vec<Vec<Typed>> = Vec::new();
         for row in &values.rows {
@@ -391,7 +396,7 @@ impl Planner<'_> {
     }
 
     /// Plans the FROM clause: a cross product of its items, each possibly a join tree.
-    pub fn plan_from(&self, from: &[ast::TableWithJoins]) -> Result<(RelExpr, Scope), PlanError> {
+    pub fn plan_from(&mut self, from: &[ast::TableWithJoins]) -> Result<(RelExpr, Scope), PlanError> {
         let mut acc: Option<(RelExpr, Scope)> = None;
         for twj in from {
             let mut cur = match (&twj.relation, acc.take()) {
@@ -455,7 +460,7 @@ impl Planner<'_> {
     /// `left, LATERAL (subquery)`: the subquery is decorrelated like a subquery in an
     /// expression (see subquery.rs) and joined back on all of `left`'s columns.
     fn plan_lateral(
-        &self,
+        &mut self,
         left: (RelExpr, Scope),
         q: &ast::Query,
         alias: Option<&ast::TableAlias>,
@@ -495,7 +500,7 @@ impl Planner<'_> {
         Ok((project(join, outputs), full))
     }
 
-    fn plan_table_factor(&self, tf: &TableFactor) -> Result<(RelExpr, Scope), PlanError> {
+    fn plan_table_factor(&mut self, tf: &TableFactor) -> Result<(RelExpr, Scope), PlanError> {
         match tf {
             TableFactor::Table {
                 name,
@@ -565,7 +570,7 @@ impl Planner<'_> {
 
     /// A table function in FROM (`generate_series`, `unnest`, `jsonb_array_elements[_text]`):
     /// one column, named after the function, the alias, or the alias's column list.
-    fn plan_table_function(&self, name: &str, args: &[Expr], alias: Option<&ast::TableAlias>) -> Result<(RelExpr, Scope), PlanError> {
+    fn plan_table_function(&mut self, name: &str, args: &[Expr], alias: Option<&ast::TableAlias>) -> Result<(RelExpr, Scope), PlanError> {
         let empty = Scope::default();
         let cx = ExprCx::new(&empty, "FROM");
         let planned: Vec<Typed> = args.iter().map(|a| self.plan_expr(cx, a)).collect::<Result<_, _>>()?;
@@ -634,7 +639,7 @@ impl Planner<'_> {
     /// `TUMBLE(t, ts, size)` and `HOP(t, ts, slide, size)`: the rows of `t`, each with the
     /// `window_start` and `window_end` of every window that holds its `ts` (one for TUMBLE,
     /// size/slide for HOP), as in RisingWave and Flink.
-    fn plan_time_window(&self, name: &str, args: &[Expr], alias: Option<&ast::TableAlias>) -> Result<(RelExpr, Scope), PlanError> {
+    fn plan_time_window(&mut self, name: &str, args: &[Expr], alias: Option<&ast::TableAlias>) -> Result<(RelExpr, Scope), PlanError> {
         let usage = || {
             PlanError::Syntax(format!(
                 "usage: {}",
@@ -665,7 +670,7 @@ impl Planner<'_> {
             )));
         }
         let empty = Scope::default();
-        let interval = |e: &Expr| -> Result<ScalarExpr, PlanError> {
+        let mut interval = |e: &Expr| -> Result<ScalarExpr, PlanError> {
             let t = self.plan_expr_hinted(ExprCx::new(&empty, "window size"), e, Some(&ScalarType::Interval))?;
             Ok(self.cast(t, &ScalarType::Interval, false)?.expr)
         };
@@ -715,7 +720,7 @@ impl Planner<'_> {
     }
 
     /// Resolves a table, view or CTE name into a plan and scope.
-    pub fn plan_table_name(&self, name: &ast::ObjectName, alias: Option<&str>) -> Result<(RelExpr, Scope), PlanError> {
+    pub fn plan_table_name(&mut self, name: &ast::ObjectName, alias: Option<&str>) -> Result<(RelExpr, Scope), PlanError> {
         let parts: Vec<String> = name
             .0
             .iter()
@@ -729,7 +734,7 @@ impl Planner<'_> {
         };
         let qualifier = alias.map(str::to_string).unwrap_or_else(|| base.clone());
         if schema.is_none() {
-            if let Some((_, expr, scope)) = self.ctes.borrow().iter().rev().find(|(n, _, _)| *n == base) {
+            if let Some((_, expr, scope)) = self.ctes.iter().rev().find(|(n, _, _)| *n == base) {
                 let mut scope = scope.clone();
                 scope.items.iter_mut().for_each(|i| i.table = Some(qualifier.clone()));
                 return Ok((expr.clone(), scope));
@@ -758,10 +763,11 @@ impl Planner<'_> {
                 ));
             }
         }
-        let item = user_item.ok_or_else(|| PlanError::UnknownRelation(name.to_string()))?;
+        // Named as written, without the quotes: relation "T" does not exist.
+        let item = user_item.ok_or_else(|| PlanError::UnknownRelation(parts.join(".")))?;
         let scope = Scope::from_desc(Some(&qualifier), &item.desc);
-        if !self.deps.borrow().contains(&item.id) {
-            self.deps.borrow_mut().push(item.id);
+        if !self.deps.contains(&item.id) {
+            self.deps.push(item.id);
         }
         let expr = match &item.kind {
             crate::ItemKind::View { plan } => plan.clone(),
@@ -777,7 +783,7 @@ impl Planner<'_> {
         Ok((expr, scope))
     }
 
-    fn plan_join(&self, left: (RelExpr, Scope), right: (RelExpr, Scope), op: &JoinOperator) -> Result<(RelExpr, Scope), PlanError> {
+    fn plan_join(&mut self, left: (RelExpr, Scope), right: (RelExpr, Scope), op: &JoinOperator) -> Result<(RelExpr, Scope), PlanError> {
         let (kind, constraint) = match op {
             JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
             JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::LeftOuter, c),
@@ -839,7 +845,7 @@ impl Planner<'_> {
     /// candidates = join(distinct left rows, right) on keys and the inequality; the best
     /// candidate per left row is a top-1 by the right side's time; left rows join back to it.
     fn plan_asof(
-        &self,
+        &mut self,
         left: (RelExpr, Scope),
         right: (RelExpr, Scope),
         matching: Option<&Expr>,
@@ -995,7 +1001,7 @@ impl Planner<'_> {
 
     /// Joins two relations on an optional ON expression.
     pub fn join_on(
-        &self,
+        &mut self,
         left: (RelExpr, Scope),
         right: (RelExpr, Scope),
         kind: JoinKind,
@@ -1056,15 +1062,21 @@ impl Planner<'_> {
         ))
     }
 
-    fn plan_select(&self, select: &ast::Select, order_by: &[ast::OrderByExpr]) -> Result<PlannedQuery, PlanError> {
+    /// Plans a SELECT; a correlated subquery's SELECT sees the `outer` rows (D) as leading
+    /// columns.
+    fn plan_select(
+        &mut self,
+        select: &ast::Select,
+        order_by: &[ast::OrderByExpr],
+        outer: Option<OuterRows>,
+    ) -> Result<PlannedQuery, PlanError> {
         if select.top.is_some() || select.into.is_some() || !select.lateral_views.is_empty() || select.qualify.is_some() {
             return Err(PlanError::unsupported("this SELECT clause"));
         }
         if !select.named_window.is_empty() {
             return Err(PlanError::unsupported("window functions"));
         }
-        // A correlated subquery's SELECT sees the outer rows (D) as leading columns.
-        let prefix = self.pending_outer.borrow_mut().take();
+        let prefix = outer;
         let (mut rel, mut scope) = self.plan_from(&select.from)?;
         let (n_prefix, outer_rows) = match prefix {
             Some((d, d_scope)) => {
@@ -1481,6 +1493,23 @@ fn output_name(e: &Expr) -> String {
             .map(|t| pg_type_label(&t))
             .unwrap_or_else(|_| "?column?".into()),
         Expr::Interval(_) => "interval".into(),
+        Expr::Exists { .. } => "exists".into(),
+        // A scalar subquery takes the name of its one column.
+        Expr::Subquery(q) => subquery_output_name(&q.body),
+        _ => "?column?".into(),
+    }
+}
+
+/// The name of a scalar subquery's column: its first SELECT's one item's.
+fn subquery_output_name(body: &SetExpr) -> String {
+    match body {
+        SetExpr::Select(select) => match select.projection.as_slice() {
+            [ast::SelectItem::ExprWithAlias { alias, .. }] => alias.value.clone(),
+            [ast::SelectItem::UnnamedExpr(e)] => output_name(e),
+            _ => "?column?".into(),
+        },
+        SetExpr::SetOperation { left, .. } => subquery_output_name(left),
+        SetExpr::Query(q) => subquery_output_name(&q.body),
         _ => "?column?".into(),
     }
 }

@@ -152,7 +152,7 @@ fn not_if(negated: bool, e: ScalarExpr) -> ScalarExpr {
 impl Planner<'_> {
     /// Plans a subquery's relation. With `prefixed`, its first `cx.scope.len()` columns are
     /// the outer row (`D`); without, it is the subquery alone.
-    fn plan_subquery_relation(&self, cx: ExprCx, q: &ast::Query, force_prefix: bool) -> Result<(RelExpr, Scope, bool), PlanError> {
+    fn plan_subquery_relation(&mut self, cx: ExprCx, q: &ast::Query, force_prefix: bool) -> Result<(RelExpr, Scope, bool), PlanError> {
         let sub = cx
             .subq
             .ok_or_else(|| PlanError::unsupported(format!("subqueries in {}", cx.clause)))?;
@@ -161,14 +161,11 @@ impl Planner<'_> {
             input: Box::new(sub.rel.clone()),
         };
         let takes_prefix = matches!(q.body.as_ref(), ast::SetExpr::Select(_));
-        let saved = self.correlated.replace(false);
-        if takes_prefix {
-            *self.pending_outer.borrow_mut() = Some((d.clone(), cx.scope.as_outer()));
-        }
-        let planned = self.plan_query(q);
-        self.pending_outer.borrow_mut().take();
-        let correlated = self.correlated.get();
-        self.correlated.set(saved || correlated);
+        let saved = std::mem::replace(&mut self.correlated, false);
+        let outer = takes_prefix.then(|| (d.clone(), cx.scope.as_outer()));
+        let planned = self.plan_query_over(q, outer);
+        let correlated = self.correlated;
+        self.correlated = saved || correlated;
         let (rel, scope) = planned?.into_relation();
         if takes_prefix && correlated {
             let inner = Scope {
@@ -178,9 +175,9 @@ impl Planner<'_> {
         }
         // Not correlated: plan the subquery on its own (again, if it took the prefix).
         let (rel, scope) = if takes_prefix {
-            let saved = self.correlated.get();
+            let saved = self.correlated;
             let again = self.plan_query(q)?.into_relation();
-            self.correlated.set(saved);
+            self.correlated = saved;
             again
         } else {
             (rel, scope)
@@ -194,12 +191,12 @@ impl Planner<'_> {
     }
 
     /// A LATERAL subquery's relation: `(rows, scope, prefixed)` as for subqueries in expressions.
-    pub fn plan_lateral_relation(&self, cx: ExprCx, q: &ast::Query) -> Result<(RelExpr, Scope, bool), PlanError> {
+    pub fn plan_lateral_relation(&mut self, cx: ExprCx, q: &ast::Query) -> Result<(RelExpr, Scope, bool), PlanError> {
         self.plan_subquery_relation(cx, q, false)
     }
 
     /// `(SELECT …)` as a value: NULL when it returns no row.
-    pub fn plan_scalar_subquery(&self, cx: ExprCx, q: &ast::Query) -> Result<Typed, PlanError> {
+    pub fn plan_scalar_subquery(&mut self, cx: ExprCx, q: &ast::Query) -> Result<Typed, PlanError> {
         let (rel, scope, prefixed) = self.plan_subquery_relation(cx, q, false)?;
         if scope.len() != 1 {
             return Err(PlanError::Syntax("subquery must return only one column".into()));
@@ -214,7 +211,7 @@ impl Planner<'_> {
     }
 
     /// `[NOT] EXISTS (…)`.
-    pub fn plan_exists(&self, cx: ExprCx, q: &ast::Query, negated: bool) -> Result<Typed, PlanError> {
+    pub fn plan_exists(&mut self, cx: ExprCx, q: &ast::Query, negated: bool) -> Result<Typed, PlanError> {
         let (rel, _, prefixed) = self.plan_subquery_relation(cx, q, false)?;
         let n = if prefixed { cx.scope.len() } else { 0 };
         let marker = RelExpr::Map {
@@ -237,7 +234,7 @@ impl Planner<'_> {
 
     /// `x [NOT] IN (SELECT y …)` with SQL's three-valued result: true if some `y = x`, NULL if
     /// none does but some comparison is NULL, false otherwise (also for an empty subquery).
-    pub fn plan_in_subquery(&self, cx: ExprCx, x: &Expr, q: &ast::Query, negated: bool) -> Result<Typed, PlanError> {
+    pub fn plan_in_subquery(&mut self, cx: ExprCx, x: &Expr, q: &ast::Query, negated: bool) -> Result<Typed, PlanError> {
         let (rel, scope, prefixed) = self.plan_subquery_relation(cx, q, false)?;
         if scope.len() != 1 {
             return Err(PlanError::Syntax("subquery has too many columns".into()));
@@ -283,7 +280,7 @@ impl Planner<'_> {
     /// true if some `y = x`; else false for an empty subquery; else NULL if `x` is NULL or
     /// some `y` is NULL; else false. (Comparing every outer row with every subquery row, as
     /// the correlated plan must, is quadratic.)
-    fn plan_uncorrelated_in(&self, cx: ExprCx, x: &Expr, rel: RelExpr, y_type: ScalarType, negated: bool) -> Result<Typed, PlanError> {
+    fn plan_uncorrelated_in(&mut self, cx: ExprCx, x: &Expr, rel: RelExpr, y_type: ScalarType, negated: bool) -> Result<Typed, PlanError> {
         let tx = self.plan_expr(ExprCx { subq: None, ..cx }, x)?;
         let ty = Typed {
             expr: ScalarExpr::Column(0),

@@ -107,7 +107,7 @@ fn frame_bound(b: &WindowFrameBound, rows: bool) -> Result<FrameBound, PlanError
 
 impl Planner<'_> {
     /// Plans `f(…) OVER (…)`, returning a placeholder column for its result.
-    pub fn plan_window_call(&self, cx: ExprCx, f: &ast::Function, over: &WindowType) -> Result<Typed, PlanError> {
+    pub fn plan_window_call(&mut self, cx: ExprCx, f: &ast::Function, over: &WindowType) -> Result<Typed, PlanError> {
         let windows = cx
             .windows
             .ok_or_else(|| PlanError::WindowingError(format!("window functions are not allowed in {}", cx.clause)))?;

@@ -8,7 +8,7 @@
 use super::{command, Adapter, Coordinator, Guard};
 use crate::{AdapterError, ExecuteResponse};
 use riffle_compute::ComputeController;
-use riffle_repr::{Datum, GlobalId, RelationDesc, Row};
+use riffle_repr::{Datum, GlobalId, Row};
 use riffle_sql::{CatalogItem, DropKind, DropPlan, ItemKind, Plan, PlanError, SessionCatalog, Statement};
 use tracing::info;
 
@@ -102,84 +102,11 @@ impl Coordinator {
     /// The catalog item a CREATE plan describes, with id `id` (a new one, or the stored one
     /// at recovery).
     pub(super) fn item_from_plan(&mut self, id: GlobalId, plan: Plan, create_sql: String) -> Result<CatalogItem, AdapterError> {
-        Ok(match plan {
-            Plan::CreateTable {
-                name,
-                desc,
-                table,
-                retain_history,
-                ..
-            } => CatalogItem {
-                id,
-                name,
-                desc,
-                kind: ItemKind::Table(table),
-                create_sql,
-                depends_on: vec![],
-                retain_history,
-            },
-            Plan::CreateView {
-                name,
-                desc,
-                plan,
-                materialized,
-                depends_on,
-                retain_history,
-                refresh,
-                group_size,
-                ..
-            } => CatalogItem {
-                id,
-                name,
-                desc,
-                kind: if materialized {
-                    ItemKind::MaterializedView { plan, refresh, group_size }
-                } else {
-                    ItemKind::View { plan }
-                },
-                create_sql,
-                depends_on,
-                retain_history,
-            },
-            Plan::CreateConnection { name, connection, .. } => CatalogItem {
-                id,
-                name,
-                desc: RelationDesc::empty(),
-                kind: ItemKind::Connection(connection),
-                create_sql,
-                depends_on: vec![],
-                retain_history: None,
-            },
-            Plan::CreateSource { name, desc, source, .. } => CatalogItem {
-                id,
-                name,
-                desc,
-                depends_on: vec![source.connection_id],
-                kind: ItemKind::Source(source),
-                create_sql,
-                retain_history: None,
-            },
-            Plan::CreateSink { name, sink, .. } => CatalogItem {
-                id,
-                name,
-                desc: RelationDesc::empty(),
-                depends_on: vec![sink.connection_id, sink.from],
-                kind: ItemKind::Sink(sink),
-                create_sql,
-                retain_history: None,
-            },
-            Plan::CreateModel(model) => self.stored_model_item(id, model, create_sql)?,
-            Plan::CreateIndex { name, on, keys, .. } => CatalogItem {
-                id,
-                name,
-                desc: RelationDesc::empty(),
-                kind: ItemKind::Index { on, keys },
-                create_sql,
-                depends_on: vec![on],
-                retain_history: None,
-            },
-            other => return Err(AdapterError::Internal(format!("not a catalog item: {other:?}"))),
-        })
+        match CatalogItem::from_plan(id, plan, create_sql.clone()) {
+            Ok(item) => Ok(item),
+            Err(Plan::CreateModel(model)) => self.stored_model_item(id, model, create_sql),
+            Err(other) => Err(AdapterError::Internal(format!("not a catalog item: {other:?}"))),
+        }
     }
 
     /// Drops the named items and everything that depends on them (with `cascade`; indexes
