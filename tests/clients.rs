@@ -250,3 +250,47 @@ async fn tokio_postgres_subscribe_as_of_and_cancel() {
     let err = watcher.copy_out("SUBSCRIBE t AS OF 10").await.err().expect("refused");
     assert_eq!(err.code().map(|c| c.code()), Some("22023"), "{err}");
 }
+
+/// A SUBSCRIBE whose relation is dropped while it streams ends with 42P01, as a SELECT caught
+/// by the same DROP does (rather than streaming nothing forever), directly, through a view, and
+/// through a materialized view dropped by CASCADE; the session goes on.
+#[tokio::test(flavor = "multi_thread")]
+async fn subscribe_ends_with_42p01_when_its_relation_is_dropped() {
+    use futures::StreamExt;
+    let server = TestServer::start();
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE t (a int);
+             INSERT INTO t VALUES (1);
+             CREATE MATERIALIZED VIEW mv AS SELECT count(*) FROM t;",
+        )
+        .await
+        .unwrap();
+    let mut streams = Vec::new();
+    let mut watchers = Vec::new();
+    for query in ["SUBSCRIBE t", "SUBSCRIBE (SELECT a + 1 FROM t)", "SUBSCRIBE mv"] {
+        let watcher = server.connect().await;
+        let mut stream = Box::pin(watcher.copy_out(query).await.unwrap());
+        // The snapshot's one row arrives first.
+        let first = tokio::time::timeout(std::time::Duration::from_secs(20), stream.next()).await;
+        assert!(matches!(first, Ok(Some(Ok(_)))), "{query}: {first:?}");
+        streams.push((query, stream));
+        watchers.push(watcher);
+    }
+    client.batch_execute("DROP TABLE t CASCADE").await.unwrap();
+    for (query, mut stream) in streams {
+        let end = tokio::time::timeout(std::time::Duration::from_secs(20), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("{query}: still streaming 20 s after the DROP"));
+        let err = match end {
+            Some(Err(e)) => e,
+            other => panic!("{query}: expected an error, got {other:?}"),
+        };
+        let code = err.as_db_error().map(|e| e.code().code().to_string());
+        assert_eq!(code.as_deref(), Some("42P01"), "{query}: {err}");
+    }
+    for watcher in &watchers {
+        assert_eq!(watcher.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
+    }
+}

@@ -17,7 +17,7 @@ use crate::error::AdapterError;
 use crate::metrics::Metrics;
 use crate::timestamp::OpenTime;
 use riffle_compute::ComputeController;
-use riffle_durable::Durable;
+use riffle_durable::{Durable, DurableError};
 use riffle_repr::{Diff, GlobalId, Row, Timestamp};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub(crate) struct Write {
     pub rows_by_object: Vec<(String, u64)>,
 }
 
-type Reply = tokio::sync::oneshot::Sender<Result<Timestamp, String>>;
+type Reply = tokio::sync::oneshot::Sender<Result<Timestamp, DurableError>>;
 
 enum Request {
     Write(Write, Reply),
@@ -71,13 +71,14 @@ impl Paused {
 /// The acknowledgement of an enqueued write: resolves, with the write's final timestamp, once
 /// it is durable and handed to the dataflows.
 #[must_use = "a write is acknowledged only once its Pending resolves"]
-pub(crate) struct Pending(tokio::sync::oneshot::Receiver<Result<Timestamp, String>>);
+pub(crate) struct Pending(tokio::sync::oneshot::Receiver<Result<Timestamp, DurableError>>);
 
 impl Pending {
     /// Waits for the write to be durable; its final timestamp.
     pub(crate) async fn wait(self) -> Result<Timestamp, AdapterError> {
         match self.0.await {
-            Ok(r) => r.map_err(AdapterError::Internal),
+            Ok(r) => Ok(r?),
+            // The reply was dropped unanswered: the writer is gone.
             Err(_) => Err(AdapterError::Internal("the log writer stopped".into())),
         }
     }
@@ -110,9 +111,9 @@ impl Committer {
     /// Enqueues a write; its proposed timestamp must not be below any earlier one's.
     pub(crate) fn write(&self, write: Write) -> Pending {
         let (reply, rx) = tokio::sync::oneshot::channel();
-        if let Err(mpsc::SendError(Request::Write(_, reply))) = self.tx.send(Request::Write(write, reply)) {
-            let _ = reply.send(Err("the log writer stopped".into()));
-        }
+        // If the writer is gone the request, and its reply with it, is dropped: the `Pending`
+        // then answers that the writer stopped.
+        let _ = self.tx.send(Request::Write(write, reply));
         Pending(rx)
     }
 
@@ -204,7 +205,7 @@ impl LogWriter {
             Ok(())
         } else {
             let start = Instant::now();
-            let r = self.durable.append_group(&writes).map_err(|e| e.to_string());
+            let r = self.durable.append_group(&writes);
             let took = start.elapsed();
             if took > Duration::from_millis(5) {
                 tracing::debug!(writes = writes.len(), ms = took.as_secs_f64() * 1e3, "slow durable write");

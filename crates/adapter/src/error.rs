@@ -47,6 +47,18 @@ pub enum AdapterError {
     /// A bad value for a session variable.
     #[error("invalid value for parameter \"{0}\": \"{1}\"")]
     InvalidVariable(String, String),
+    /// The client cancelled the statement (a CancelRequest: psql's Ctrl-C).
+    #[error("canceling statement due to user request")]
+    Canceled,
+    /// The client ended a COPY FROM STDIN with CopyFail.
+    #[error("COPY from stdin failed: {0}")]
+    CopyFailed(String),
+    /// A message the protocol does not allow at this point.
+    #[error("{0}")]
+    ProtocolViolation(String),
+    /// A statement that cannot run where it was sent (SUBSCRIBE in a multi-statement query).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl AdapterError {
@@ -84,7 +96,10 @@ impl AdapterError {
                 ReadError::Restarted(_) => "57P02",
                 ReadError::NotInstalled(_) => "XX000",
             },
-            AdapterError::Durable(_) => "58030",
+            // PostgreSQL's disk_full, data_corrupted and io_error.
+            AdapterError::Durable(e) if e.is_disk_full() => "53100",
+            AdapterError::Durable(riffle_durable::DurableError::Corrupt(_)) => "XX001",
+            AdapterError::Durable(riffle_durable::DurableError::Rocks(_)) => "58030",
             AdapterError::SystemObject(_) => "42501",
             AdapterError::Storage(_) => "58000",
             AdapterError::File(_) => "58P01",
@@ -94,6 +109,9 @@ impl AdapterError {
             AdapterError::Internal(_) => "XX000",
             AdapterError::UnknownVariable(_) => "42704",
             AdapterError::InvalidVariable(..) | AdapterError::InvalidAsOf(_) => "22023",
+            AdapterError::Canceled | AdapterError::CopyFailed(_) => "57014",
+            AdapterError::ProtocolViolation(_) => "08P01",
+            AdapterError::Unsupported(_) => "0A000",
         }
     }
 }

@@ -46,6 +46,9 @@ struct Subscription {
     as_of: Timestamp,
     snapshot_pending: Option<bool>,
     sender: SubscribeSender,
+    /// The stored collections it reads: dropping one ends it with `ReadError::Dropped`, as a
+    /// peek of a dropped collection is answered.
+    reads: Vec<GlobalId>,
 }
 
 struct PendingPeek {
@@ -217,6 +220,7 @@ impl<'w> ComputeWorker<'w> {
                 self.retain.insert(id, self.retain.get(&on).copied().unwrap_or(0));
             }
             Command::Drop { id } => {
+                self.end_subscriptions_reading(id);
                 self.inputs.remove(&id);
                 self.traces.remove(&id);
                 self.indexes.remove(&id);
@@ -245,9 +249,11 @@ impl<'w> ComputeWorker<'w> {
                     let _ = sender.send((self.worker.index(), Err(ReadError::Dropped(missing))));
                     return;
                 }
-                let as_of = self.read_time(as_of, &plan.depends_on());
+                let reads = plan.depends_on();
+                let as_of = self.read_time(as_of, &reads);
                 let (dataflow, rows, errs, probe) = self.render_streamed("subscribe", &plan);
                 self.subscriptions.push(Subscription {
+                    reads,
                     id,
                     rows,
                     errs,
@@ -642,6 +648,23 @@ impl ComputeWorker<'_> {
     /// Sends each subscription the updates completed since its last report: those before the
     /// probe's frontier. The first report is the snapshot: everything at or before `as_of`,
     /// folded to `as_of` (or dropped without SNAPSHOT).
+    /// Ends every subscription that reads `dropped` with `ReadError::Dropped` (42P01).
+    fn end_subscriptions_reading(&mut self, dropped: GlobalId) {
+        let me = self.worker.index();
+        let mut i = 0;
+        while i < self.subscriptions.len() {
+            if self.subscriptions[i].reads.contains(&dropped) {
+                let sub = self.subscriptions.swap_remove(i);
+                let _ = sub.sender.send((me, Err(ReadError::Dropped(dropped))));
+                let dataflow = sub.dataflow;
+                drop(sub);
+                self.drop_dataflow(dataflow);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     fn process_subscriptions(&mut self) {
         let me = self.worker.index();
         let mut finished = Vec::new();

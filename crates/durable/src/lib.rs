@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// A storage failure.
-#[derive(Debug, thiserror::Error)]
+/// A storage failure (cloned to answer every write of a group that failed together).
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum DurableError {
     /// RocksDB reported an error.
     #[error("storage error: {0}")]
@@ -27,6 +27,13 @@ pub enum DurableError {
     /// Stored bytes did not decode.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+}
+
+impl DurableError {
+    /// Whether the disk is full (RocksDB passes the operating system's message on).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, DurableError::Rocks(e) if e.to_string().contains("No space left on device"))
+    }
 }
 
 /// The durable store.

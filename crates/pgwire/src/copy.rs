@@ -9,11 +9,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::SinkExt;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::ClientInfo;
-use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail, CopyOutResponse};
 use pgwire::messages::response::CommandComplete;
 use pgwire::messages::PgWireBackendMessage as M;
 use riffle_adapter::copy::CopyReader;
+use riffle_adapter::AdapterError;
 use riffle_copy::{Format, Options};
 use riffle_repr::zone::Zone;
 use riffle_repr::{GlobalId, RelationDesc, Row};
@@ -128,11 +129,9 @@ impl CopyHandler for Handler {
     {
         let pending = copy_state(client).0.lock().expect("copy state").take();
         let Some(p) = pending else {
-            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                "ERROR".into(),
-                "08P01".into(),
+            return Err(user_error(&AdapterError::ProtocolViolation(
                 "COPY data without a COPY FROM STDIN".into(),
-            ))));
+            )));
         };
         let rows = p.data.finish().map_err(|e| user_error(&e))?;
         let n = self.adapter.copy_in(p.table, rows).await.map_err(|e| user_error(&e))?;
@@ -147,10 +146,6 @@ impl CopyHandler for Handler {
         PgWireError: From<<C as futures::Sink<M>>::Error>,
     {
         copy_state(client).0.lock().expect("copy state").take();
-        PgWireError::UserError(Box::new(ErrorInfo::new(
-            "ERROR".into(),
-            "57014".into(),
-            format!("COPY from stdin failed: {}", fail.message),
-        )))
+        user_error(&AdapterError::CopyFailed(fail.message))
     }
 }

@@ -43,9 +43,7 @@ impl QueryParser for Parser {
         match stmts.len() {
             0 => Ok(None),
             1 => Ok(Some(Prepared { stmt: stmts.remove(0) })),
-            _ => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                "ERROR".into(),
-                "42601".into(),
+            _ => Err(user_error(&AdapterError::Plan(riffle_sql::PlanError::Syntax(
                 "cannot insert multiple commands into a prepared statement".into(),
             )))),
         }
@@ -70,7 +68,7 @@ pub struct Handler {
 }
 
 pub(crate) fn user_error(e: &AdapterError) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".into(), e.code().into(), e.to_string())))
+    PgWireError::UserError(Box::new(error_info(e)))
 }
 
 fn fields(desc: &RelationDesc, format: &Format) -> Vec<FieldInfo> {
@@ -124,17 +122,13 @@ fn to_response(resp: ExecuteResponse, format: &Format, zone: &Zone) -> Response 
             Err(e) => Response::Error(Box::new(error_info(&e))),
         },
         // Answered in `execute_stmt`, which keeps the pending COPY on the connection.
-        ExecuteResponse::CopyIn { .. } => Response::Error(Box::new(ErrorInfo::new(
-            "ERROR".into(),
-            "0A000".into(),
+        ExecuteResponse::CopyIn { .. } => Response::Error(Box::new(error_info(&AdapterError::Unsupported(
             "COPY FROM STDIN cannot run here".into(),
-        ))),
+        )))),
         // Only reachable through a path that cannot stream; `stream_subscribe` handles the rest.
-        ExecuteResponse::Subscribe { .. } => Response::Error(Box::new(ErrorInfo::new(
-            "ERROR".into(),
-            "0A000".into(),
-            "SUBSCRIBE cannot run here".into(),
-        ))),
+        ExecuteResponse::Subscribe { .. } => {
+            Response::Error(Box::new(error_info(&AdapterError::Unsupported("SUBSCRIBE cannot run here".into()))))
+        }
     }
 }
 
@@ -170,7 +164,7 @@ impl Handler {
                 client.flush().await?;
                 return Ok(());
             }
-            _ => return Err(PgWireError::ApiError("SUBSCRIBE did not start a subscription".into())),
+            _ => return Err(user_error(&AdapterError::Internal("SUBSCRIBE did not start a subscription".into()))),
         };
         let columns = desc.arity() + if progress { 3 } else { 2 };
         client
@@ -185,11 +179,7 @@ impl Handler {
             let next = match cancel.as_mut() {
                 Some(c) => tokio::select! {
                     batch = rx.recv() => batch,
-                    _ = c => return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                        "ERROR".into(),
-                        "57014".into(),
-                        "canceling statement due to user request".into(),
-                    )))),
+                    _ = c => return Err(user_error(&AdapterError::Canceled)),
                 },
                 None => rx.recv().await,
             };
@@ -315,13 +305,9 @@ impl SimpleQueryHandler for Handler {
             Ok([stmt]) if matches!(stmt, Statement::Subscribe(_)) || crate::copy::is_copy_out(stmt) => {
                 self.stream_subscribe(client, stmt, &Params::default(), true).await
             }
-            Ok(stmts) if stmts.iter().any(|s| matches!(s, Statement::Subscribe(_))) => {
-                Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                    "ERROR".into(),
-                    "0A000".into(),
-                    "SUBSCRIBE must be the only statement in a query string".into(),
-                ))))
-            }
+            Ok(stmts) if stmts.iter().any(|s| matches!(s, Statement::Subscribe(_))) => Err(user_error(&AdapterError::Unsupported(
+                "SUBSCRIBE must be the only statement in a query string".into(),
+            ))),
             _ => self._on_query(client, query).await,
         }
     }

@@ -15,7 +15,7 @@ use crate::commit::{Committer, Paused};
 use crate::timestamp::Timestamps;
 use crate::AdapterError;
 use riffle_compute::ComputeController;
-use riffle_durable::Durable;
+use riffle_durable::{Durable, DurableError};
 use riffle_repr::{Diff, GlobalId, Row, Timestamp};
 use riffle_sql::{ItemKind, Params, PlanContext, SessionCatalog};
 use std::collections::BTreeMap;
@@ -59,11 +59,11 @@ impl Adapter {
         let mut logged = Vec::new();
         for (id, bytes) in stored {
             let stored: StoredItem =
-                serde_json::from_slice(&bytes).map_err(|e| AdapterError::Internal(format!("corrupt catalog entry {id}: {e}")))?;
+                serde_json::from_slice(&bytes).map_err(|e| DurableError::Corrupt(format!("catalog entry {id}: {e}")))?;
             let stmt = riffle_sql::parse(&stored.create_sql)?
                 .into_iter()
                 .next()
-                .ok_or_else(|| AdapterError::Internal("empty catalog entry".into()))?;
+                .ok_or_else(|| DurableError::Corrupt(format!("catalog entry {id} holds no statement")))?;
             let (plan, _) = riffle_sql::plan(&coord.catalog, &stmt, PlanContext::default(), &Params::default())?;
             let item = coord.item_from_plan(id, plan, stored.create_sql)?;
             if matches!(item.kind, ItemKind::Table(_) | ItemKind::Source(_)) {

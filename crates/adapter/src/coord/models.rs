@@ -9,6 +9,7 @@
 use super::{command, Adapter, Coordinator, Guard};
 use crate::models::{TrainingRun, TrainingStatus, VersionMeta};
 use crate::{AdapterError, ExecuteResponse};
+use riffle_durable::DurableError;
 use riffle_repr::{Datum, GlobalId, RelationDesc, Row, Timestamp};
 use riffle_sql::{CatalogItem, CreateModelPlan, ItemKind, PlanError, SessionCatalog, Statement, TrainPlan};
 use std::sync::Arc;
@@ -270,13 +271,13 @@ impl Coordinator {
                 let (created_at, bytes) = self
                     .durable
                     .model_version(id, v)?
-                    .ok_or_else(|| AdapterError::Internal(format!("model {name} has no stored version {v}")))?;
+                    .ok_or_else(|| DurableError::Corrupt(format!("model {name} has no stored version {v}")))?;
                 (v, created_at, bytes)
             }
             None => self
                 .durable
                 .latest_model(id)?
-                .ok_or_else(|| AdapterError::Internal(format!("model {name} has no stored version")))?,
+                .ok_or_else(|| DurableError::Corrupt(format!("model {name} has no stored version")))?,
         };
         for m in metas {
             self.catalog.add_model_version(id, m);
