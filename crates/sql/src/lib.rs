@@ -5,17 +5,25 @@
 //! storage or dataflows, so it can be tested with an in-memory catalog.
 #![warn(missing_docs)]
 
+mod aggregate;
 mod catalog;
 mod copy;
+mod ddl;
 mod depth;
 mod dialect;
+mod dml;
 mod error;
 mod expr;
+mod extensions;
+mod from;
+mod functions;
 mod kafka;
 mod memory;
+mod operators;
 mod plan;
 mod query;
 mod scope;
+mod select;
 pub mod source;
 mod statement;
 mod subquery;
