@@ -49,6 +49,8 @@ enum Request {
     Advance(Timestamp),
     /// Stop feeding the dataflows (see [`Committer::pause`]).
     Pause(tokio::sync::oneshot::Sender<Paused>),
+    /// Answered once every earlier write has its final timestamp (see [`Committer::barrier`]).
+    Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
 /// The log writer, stopped between two groups while the compute workers are rebuilt: every
@@ -122,6 +124,19 @@ impl Committer {
         let _ = self.tx.send(Request::Advance(ts));
     }
 
+    /// Resolves once every write enqueued before has its final timestamp published (durable
+    /// and fed, or failed): after it, [`crate::timestamp::Timestamps::catch_up`] makes the
+    /// read timestamp cover all of them. A write proposed at a time the writer had already
+    /// closed is moved to a later one, so without this a read at the read timestamp could miss
+    /// a write proposed before it; a read that decides what a write retracts (UPDATE,
+    /// DELETE, a transaction's snapshot) must not.
+    pub(crate) async fn barrier(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.tx.send(Request::Barrier(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     /// Stops the writer once the writes enqueued before are durable and fed, so that the
     /// durable log holds exactly what the dataflows were given; None if the writer is gone.
     pub(crate) async fn pause(&self) -> Option<Paused> {
@@ -190,13 +205,13 @@ impl LogWriter {
         let stamps = self.time.assign(group.iter().filter_map(|r| match r {
             Request::Write(w, _) => Some(Ok(w.ts)),
             Request::Advance(t) => Some(Err(*t)),
-            Request::Pause(_) => None,
+            Request::Pause(_) | Request::Barrier(_) => None,
         }));
         let writes: Vec<(Timestamp, &[(GlobalId, Row, Diff)], &[(GlobalId, i32, i64)])> = group
             .iter()
             .filter_map(|r| match r {
                 Request::Write(w, _) => Some((w.updates.as_slice(), w.offsets.as_slice())),
-                Request::Advance(_) | Request::Pause(_) => None,
+                Request::Advance(_) | Request::Pause(_) | Request::Barrier(_) => None,
             })
             .zip(&stamps)
             .map(|((updates, offsets), ts)| (*ts, updates, offsets))
@@ -244,6 +259,9 @@ impl LogWriter {
                 }
                 Request::Advance(t) => self.advance(t),
                 Request::Pause(reply) => self.pause(reply),
+                Request::Barrier(reply) => {
+                    let _ = reply.send(());
+                }
             }
         }
     }

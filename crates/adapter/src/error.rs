@@ -59,6 +59,12 @@ pub enum AdapterError {
     /// A statement that cannot run where it was sent (SUBSCRIBE in a multi-statement query).
     #[error("{0}")]
     Unsupported(String),
+    /// A statement in a transaction block that already failed.
+    #[error("current transaction is aborted, commands ignored until end of transaction block")]
+    InFailedTransaction,
+    /// COMMIT of a block that read a relation someone else wrote after its snapshot.
+    #[error("could not serialize access due to concurrent update")]
+    SerializationFailure,
 }
 
 impl AdapterError {
@@ -112,6 +118,8 @@ impl AdapterError {
             AdapterError::Canceled | AdapterError::CopyFailed(_) => "57014",
             AdapterError::ProtocolViolation(_) => "08P01",
             AdapterError::Unsupported(_) => "0A000",
+            AdapterError::InFailedTransaction => "25P02",
+            AdapterError::SerializationFailure => "40001",
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Per-connection state.
 
 use crate::AdapterError;
+use riffle_compute::ReadHold;
 use riffle_repr::zone::Zone;
-use std::collections::BTreeMap;
+use riffle_repr::{Diff, GlobalId, Row};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Session variables PostgreSQL clients read or set, with their defaults.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -30,6 +32,27 @@ const DEFAULTS: &[(&str, &str)] = &[
 #[derive(Debug, Default)]
 pub struct Session {
     vars: BTreeMap<String, String>,
+    /// The open transaction block (BEGIN … COMMIT/ROLLBACK), if any.
+    pub(crate) txn: Option<Transaction>,
+}
+
+/// An open transaction block. Its reads happen at one snapshot; its writes are buffered here
+/// and applied at one timestamp, in one synced log write, at COMMIT; ROLLBACK, or the client
+/// going away (the session is dropped), discards them. See docs/sql.md, "Transactions".
+#[derive(Debug, Default)]
+pub(crate) struct Transaction {
+    /// The snapshot every read of the block happens at, held readable against compaction
+    /// (chosen by the block's first read or write).
+    pub(crate) snapshot: Option<ReadHold>,
+    /// The coordinator's count of writes when the snapshot was chosen: a write to a relation
+    /// the block touched after it makes COMMIT fail with 40001.
+    pub(crate) snapshot_seq: u64,
+    /// Writes buffered until COMMIT.
+    pub(crate) writes: Vec<(GlobalId, Row, Diff)>,
+    /// Tables and sources the block read or wrote (what COMMIT validates).
+    pub(crate) touched: BTreeSet<GlobalId>,
+    /// A statement failed: every statement but COMMIT/ROLLBACK gets 25P02.
+    pub(crate) failed: bool,
 }
 
 impl Session {
@@ -37,6 +60,7 @@ impl Session {
     pub fn new() -> Self {
         Session {
             vars: DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            txn: None,
         }
     }
 
@@ -55,6 +79,19 @@ impl Session {
     /// The session's TimeZone.
     pub fn zone(&self) -> Zone {
         self.vars.get("timezone").and_then(|z| Zone::parse(z)).unwrap_or(Zone::Utc)
+    }
+
+    /// Whether a transaction block is open ('T' or 'E' in ReadyForQuery).
+    pub fn in_transaction(&self) -> bool {
+        self.txn.is_some()
+    }
+
+    /// Marks an open transaction block failed (an error the adapter did not see, such as bad
+    /// COPY data): it then hears only COMMIT (answered ROLLBACK) or ROLLBACK.
+    pub fn fail_transaction(&mut self) {
+        if let Some(txn) = self.txn.as_mut() {
+            txn.failed = true;
+        }
     }
 
     /// SHOW name.

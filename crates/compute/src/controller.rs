@@ -72,6 +72,11 @@ pub(crate) enum Command {
         snapshot: bool,
         sender: SubscribeSender,
     },
+    /// No collection folds history past this time while it is set (a transaction's
+    /// snapshot, see [`ComputeController::hold_reads`]).
+    HoldReads {
+        ts: Option<Timestamp>,
+    },
     DropSubscribe {
         id: u64,
     },
@@ -249,9 +254,61 @@ pub struct ComputeController {
     /// folded into it, so reads before it cannot be answered); `Timestamp::MAX` while they are
     /// being reloaded.
     rebuilt_at: std::sync::atomic::AtomicU64,
+    /// Read holds by id, and the next id.
+    holds: Mutex<(u64, BTreeMap<u64, Timestamp>)>,
+}
+
+/// A time reads still need: while any is held, no collection folds its history past the
+/// earliest (a transaction reads every statement at its snapshot). Dropped, it releases.
+pub struct ReadHold {
+    id: u64,
+    ts: Timestamp,
+    controller: std::sync::Weak<ComputeController>,
+}
+
+impl ReadHold {
+    /// The held time.
+    pub fn ts(&self) -> Timestamp {
+        self.ts
+    }
+}
+
+impl std::fmt::Debug for ReadHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ReadHold({})", self.ts)
+    }
+}
+
+impl Drop for ReadHold {
+    fn drop(&mut self) {
+        if let Some(controller) = self.controller.upgrade() {
+            let mut holds = controller.holds.lock().expect("holds lock");
+            holds.1.remove(&self.id);
+            controller.broadcast(Command::HoldReads {
+                ts: holds.1.values().min().copied(),
+            });
+        }
+    }
 }
 
 impl ComputeController {
+    /// Holds `ts` readable: until the returned hold is dropped, no collection folds its history
+    /// past the earliest held time (reads at `ts` see exactly the state at `ts`).
+    pub fn hold_reads(self: &Arc<Self>, ts: Timestamp) -> ReadHold {
+        let mut holds = self.holds.lock().expect("holds lock");
+        let id = holds.0;
+        holds.0 += 1;
+        holds.1.insert(id, ts);
+        self.broadcast(Command::HoldReads {
+            ts: holds.1.values().min().copied(),
+        });
+        ReadHold {
+            id,
+            ts,
+            controller: Arc::downgrade(self),
+        }
+    }
+
     /// Starts `workers` timely worker threads in this process.
     pub fn start(workers: usize) -> Result<Self, String> {
         let workers = workers.max(1);
@@ -270,6 +327,7 @@ impl ComputeController {
             introspection,
             health,
             rebuilt_at: Default::default(),
+            holds: Default::default(),
         })
     }
 
@@ -289,11 +347,17 @@ impl ComputeController {
     /// Every read is refused until the caller has reinstalled the collections, loaded their
     /// contents and said from when they are readable ([`ComputeController::readable_from`]).
     pub fn restart(&self) -> Result<(), String> {
+        // Locks in the order `hold_reads` takes them: holds, then the instance.
+        let holds = self.holds.lock().expect("holds lock");
         let mut instance = self.instance.lock().expect("instance lock");
         instance.stop();
         let generation = instance.generation + 1;
         self.rebuilt_at.store(Timestamp::MAX, std::sync::atomic::Ordering::Release);
         *instance = Instance::start(self.workers, generation, self.introspection.clone(), self.health.clone())?;
+        let held = holds.1.values().min().copied();
+        for tx in &instance.senders {
+            let _ = tx.send(Command::HoldReads { ts: held });
+        }
         self.health.send_modify(|h| {
             h.generation = generation;
             h.last_failure = h.failure.take().or(h.last_failure.take());

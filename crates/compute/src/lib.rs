@@ -15,5 +15,5 @@ mod render;
 mod spines;
 mod worker;
 
-pub use controller::{ComputeController, Health, PeekResult, PeekTarget, ReadError, SubscribeBatch, SubscribeReceiver};
+pub use controller::{ComputeController, Health, PeekResult, PeekTarget, ReadError, ReadHold, SubscribeBatch, SubscribeReceiver};
 pub use render::MODEL_VERSIONS;

@@ -82,6 +82,11 @@ pub struct ComputeWorker<'w> {
     dataflows: BTreeMap<GlobalId, usize>,
     /// How much history (milliseconds before the read time) each collection keeps readable.
     retain: BTreeMap<GlobalId, Timestamp>,
+    /// The earliest time a transaction still reads at: nothing folds history past it.
+    hold: Option<Timestamp>,
+    /// How far each collection's and index's trace has folded its history (its logical
+    /// compaction, which only moves forward).
+    since: BTreeMap<GlobalId, Timestamp>,
     time: Timestamp,
     peeks: Vec<PendingPeek>,
     subscriptions: Vec<Subscription>,
@@ -109,6 +114,8 @@ impl<'w> ComputeWorker<'w> {
             retired: BTreeMap::new(),
             dataflows: BTreeMap::new(),
             retain: BTreeMap::new(),
+            hold: None,
+            since: BTreeMap::new(),
             time: 0,
             peeks: Vec::new(),
             subscriptions: Vec::new(),
@@ -225,6 +232,7 @@ impl<'w> ComputeWorker<'w> {
                 self.traces.remove(&id);
                 self.indexes.remove(&id);
                 self.retain.remove(&id);
+                self.since.remove(&id);
                 self.updates.remove(&id);
                 if let Some(index) = self.dataflows.remove(&id) {
                     if self.index_readers.get(&id).is_some_and(|r| !r.is_empty()) {
@@ -265,6 +273,7 @@ impl<'w> ComputeWorker<'w> {
                     sender,
                 });
             }
+            Command::HoldReads { ts } => self.hold = ts,
             Command::DropSubscribe { id } => {
                 if let Some(pos) = self.subscriptions.iter().position(|s| s.id == id) {
                     let sub = self.subscriptions.swap_remove(pos);
@@ -519,7 +528,14 @@ impl<'w> ComputeWorker<'w> {
         // trace's batches (a transient join over an index arranged in the same loop iteration
         // as an advance panicked the worker); `batches_through` answers `None` past the upper,
         // which a peek would have read as "no rows".
-        let since = |id: &GlobalId| [compaction_frontier(ts, &self.retain, id)];
+        // Logical compaction only moves forward: a read hold set after a trace was compacted
+        // past its time leaves the trace where it is, and reads move up to it (`read_time`).
+        let (retain, hold, since) = (&self.retain, self.hold, &mut self.since);
+        let mut since = |id: &GlobalId| {
+            let applied = since.entry(*id).or_default();
+            *applied = (*applied).max(compaction_frontier(ts, retain, hold, id));
+            [*applied]
+        };
         for (id, (rows, errs)) in self.traces.iter_mut() {
             let since = since(id);
             compact(rows, &since, ts - 1);
@@ -543,7 +559,7 @@ impl<'w> ComputeWorker<'w> {
     /// takes commands in one order, so every worker computes the same time.
     fn read_time(&self, ts: Timestamp, ids: &[GlobalId]) -> Timestamp {
         ids.iter()
-            .map(|id| compaction_frontier(self.time, &self.retain, id))
+            .map(|id| self.since.get(id).copied().unwrap_or(0))
             .fold(ts, Timestamp::max)
     }
 
@@ -749,9 +765,11 @@ impl ComputeWorker<'_> {
 }
 
 /// How far collection `id` folds its history once the inputs are at `time`: the latest
-/// complete time, `time - 1`, less the collection's retention (`RETAIN HISTORY FOR`).
-fn compaction_frontier(time: Timestamp, retain: &BTreeMap<GlobalId, Timestamp>, id: &GlobalId) -> Timestamp {
-    time.saturating_sub(1).saturating_sub(retain.get(id).copied().unwrap_or(0))
+/// complete time, `time - 1`, less the collection's retention (`RETAIN HISTORY FOR`), and
+/// never past a held read time (a transaction's snapshot).
+fn compaction_frontier(time: Timestamp, retain: &BTreeMap<GlobalId, Timestamp>, hold: Option<Timestamp>, id: &GlobalId) -> Timestamp {
+    let frontier = time.saturating_sub(1).saturating_sub(retain.get(id).copied().unwrap_or(0));
+    hold.map_or(frontier, |h| frontier.min(h))
 }
 
 /// Lets a trace fold history before `since` together (logical compaction) and merge its

@@ -358,6 +358,38 @@ impl RelExpr {
         }
     }
 
+    /// Replaces every read of a stored collection with what `f` makes of it (None: keeps it).
+    pub fn rewrite_gets(&mut self, f: &mut impl FnMut(GlobalId, usize) -> Option<RelExpr>) {
+        match self {
+            RelExpr::Get { id, arity } => {
+                if let Some(new) = f(*id, *arity) {
+                    *self = new;
+                }
+            }
+            RelExpr::Constant { .. } | RelExpr::LocalGet { .. } => {}
+            RelExpr::Recursive { base, step, .. } => {
+                base.rewrite_gets(f);
+                step.rewrite_gets(f);
+            }
+            RelExpr::Map { input, .. }
+            | RelExpr::Filter { input, .. }
+            | RelExpr::Project { input, .. }
+            | RelExpr::Reduce { input, .. }
+            | RelExpr::Distinct { input }
+            | RelExpr::Negate { input }
+            | RelExpr::Threshold { input }
+            | RelExpr::Window { input, .. }
+            | RelExpr::FlatMap { input, .. }
+            | RelExpr::TemporalFilter { input, .. }
+            | RelExpr::TopK { input, .. } => input.rewrite_gets(f),
+            RelExpr::Join { left, right, .. } => {
+                left.rewrite_gets(f);
+                right.rewrite_gets(f);
+            }
+            RelExpr::Union { inputs } => inputs.iter_mut().for_each(|i| i.rewrite_gets(f)),
+        }
+    }
+
     /// The stored collection and key columns by which a join input, keyed by `keys`, could
     /// be read from an index instead of being arranged: the input is a plain read of a
     /// collection and every key is one of its columns. Compute uses an index on exactly those

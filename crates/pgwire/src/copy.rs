@@ -133,8 +133,20 @@ impl CopyHandler for Handler {
                 "COPY data without a COPY FROM STDIN".into(),
             )));
         };
-        let rows = p.data.finish().map_err(|e| user_error(&e))?;
-        let n = self.adapter.copy_in(p.table, rows).await.map_err(|e| user_error(&e))?;
+        let session = crate::handler::session_of(client);
+        let mut session = session.lock().await;
+        let rows = match p.data.finish() {
+            Ok(rows) => rows,
+            Err(e) => {
+                session.fail_transaction();
+                return Err(user_error(&e));
+            }
+        };
+        let n = self
+            .adapter
+            .copy_in(&mut session, p.table, rows)
+            .await
+            .map_err(|e| user_error(&e))?;
         client.send(M::CommandComplete(CommandComplete::new(format!("COPY {n}")))).await?;
         Ok(())
     }

@@ -50,6 +50,8 @@ impl Adapter {
             retrain_every: Default::default(),
             retrain_change: Default::default(),
             failpoints: config.failpoints,
+            write_seq: 0,
+            last_write_seq: Default::default(),
         };
         let mut stored = coord.durable.load_catalog()?;
         // System tables first: user dataflows may read them (views that call models import

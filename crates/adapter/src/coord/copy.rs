@@ -10,11 +10,12 @@ use riffle_sql::{CopyFromPlan, CopyTarget, CopyToPlan, SessionCatalog};
 use tracing::info;
 
 impl Adapter {
-    /// COPY (query) TO STDOUT or TO a server file, read at the read timestamp.
+    /// COPY (query) TO STDOUT or TO a server file, read at the read timestamp (a transaction
+    /// block's snapshot).
     pub(super) async fn sequence_copy_to(
         &self,
-        coord: Guard<'_>,
-        session: &Session,
+        mut coord: Guard<'_>,
+        session: &mut Session,
         copy: CopyToPlan,
     ) -> Result<ExecuteResponse, AdapterError> {
         let CopyToPlan {
@@ -24,7 +25,7 @@ impl Adapter {
             target,
             options,
         } = copy;
-        let ts = coord.timestamps.read_ts();
+        let (plan, ts) = self.read_in_session(&mut coord, session, plan).await;
         drop(coord);
         let rows = finishing.finish(self.read(plan, ts).await?);
         match target {
@@ -42,7 +43,7 @@ impl Adapter {
     pub(super) async fn sequence_copy_from(
         &self,
         coord: Guard<'_>,
-        session: &Session,
+        session: &mut Session,
         copy: CopyFromPlan,
     ) -> Result<ExecuteResponse, AdapterError> {
         let CopyFromPlan {
@@ -74,7 +75,8 @@ impl Adapter {
             (CopyTarget::Client, Some(inline)) => inline.into_bytes(),
             (CopyTarget::Client, None) => return Ok(ExecuteResponse::CopyIn { table, copy }),
         };
-        let n = self.copy_in(table, copy.rows(&data, &session.zone())?).await?;
+        let rows = copy.rows(&data, &session.zone())?;
+        let n = self.copy_in(session, table, rows).await?;
         Ok(command(&format!("COPY {n}")))
     }
 }

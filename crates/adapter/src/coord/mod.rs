@@ -13,6 +13,7 @@
 //! | `models.rs`     | CREATE MODEL: loading a file, or training on a query's rows             |
 //! | `schedule.rs`   | ticks and scheduled retraining (`RETRAIN EVERY`, `AFTER CHANGE`)        |
 //! | `variables.rs`  | SET and SHOW, including the test clock and failpoints                   |
+//! | `txn.rs`        | BEGIN, COMMIT, ROLLBACK; reads and writes inside a transaction block    |
 //! | `sources.rs`    | running sources (ingestion threads writing through the log writer)      |
 //! | `sinks.rs`      | running sinks (subscriptions produced to Kafka, with durable progress)  |
 //! | `bootstrap.rs`  | opening a data directory: catalog, log replay, resuming sinks           |
@@ -36,6 +37,7 @@ mod read;
 mod schedule;
 mod sinks;
 mod sources;
+mod txn;
 mod variables;
 
 use crate::catalog::{Catalog, StoredItem};
@@ -93,6 +95,10 @@ pub(crate) struct Coordinator {
     pub(crate) retrain_change: BTreeMap<GlobalId, ChangeWatch>,
     /// Whether `SET riffle_failpoint` may inject failures (a test-only server flag).
     pub(crate) failpoints: bool,
+    /// Writes proposed so far, and for each table and source the count when it was last
+    /// written: a transaction that read a relation written after its snapshot cannot commit.
+    pub(crate) write_seq: u64,
+    pub(crate) last_write_seq: BTreeMap<GlobalId, u64>,
 }
 
 /// The shared entry point for sessions.
@@ -150,8 +156,22 @@ impl Adapter {
 
     async fn plan_and_sequence(&self, session: &mut Session, stmt: &Statement, params: &Params) -> Result<ExecuteResponse, AdapterError> {
         let coord = self.lock().await;
-        let (plan, _) = riffle_sql::plan(&coord.catalog, stmt, context(session.zone()), params)?;
-        self.sequence(coord, session, stmt, plan).await
+        let planned = riffle_sql::plan(&coord.catalog, stmt, context(session.zone()), params);
+        // A failed transaction block hears only its end.
+        let ends_block = matches!(planned, Ok((Plan::Commit | Plan::Rollback, _)));
+        if session.txn.as_ref().is_some_and(|t| t.failed) && !ends_block {
+            return Err(AdapterError::InFailedTransaction);
+        }
+        let result = match planned {
+            Ok((plan, _)) => self.sequence(coord, session, stmt, plan).await,
+            Err(e) => Err(e.into()),
+        };
+        if result.is_err() {
+            if let Some(txn) = session.txn.as_mut() {
+                txn.failed = true;
+            }
+        }
+        result
     }
 
     /// Carries out a plan, with the coordinator taken: one function per kind of plan.
@@ -163,14 +183,14 @@ impl Adapter {
         plan: Plan,
     ) -> Result<ExecuteResponse, AdapterError> {
         match plan {
-            Plan::Select(select) => self.sequence_select(coord, select).await,
+            Plan::Select(select) => self.sequence_select(coord, session, select).await,
             Plan::Explain { lines } => Ok(read::explain(lines)),
             Plan::Subscribe(subscribe) => self.sequence_subscribe(coord, subscribe),
             Plan::Rows { desc, rows, tag } => Ok(ExecuteResponse::Rows { desc, rows, tag }),
             Plan::CopyTo(copy) => self.sequence_copy_to(coord, session, copy).await,
             Plan::CopyFrom(copy) => self.sequence_copy_from(coord, session, copy).await,
-            Plan::Insert { table, source } => self.sequence_insert(coord, table, source).await,
-            Plan::ReadThenWrite(plan) => self.sequence_read_then_write(coord, plan).await,
+            Plan::Insert { table, source } => self.sequence_insert(coord, session, table, source).await,
+            Plan::ReadThenWrite(plan) => self.sequence_read_then_write(coord, session, plan).await,
             plan @ (Plan::CreateTable { .. }
             | Plan::CreateView { .. }
             | Plan::CreateIndex { .. }
@@ -181,9 +201,9 @@ impl Adapter {
             Plan::Drop(drop) => self.sequence_drop(coord, drop),
             Plan::SetVariable { name, value } => self.sequence_set(coord, session, name, value),
             Plan::ShowVariable { name } => variables::sequence_show(session, name),
-            Plan::StartTransaction => Ok(command("BEGIN")),
-            Plan::Commit => Ok(command("COMMIT")),
-            Plan::Rollback => Ok(command("ROLLBACK")),
+            Plan::StartTransaction => Ok(self.sequence_begin(session)),
+            Plan::Commit => self.sequence_commit(coord, session).await,
+            Plan::Rollback => Ok(self.sequence_rollback(session)),
             Plan::NoOp { tag } => Ok(command(tag)),
         }
     }
@@ -238,9 +258,13 @@ impl Coordinator {
     /// Like `write`, storing sources' next offsets in the same durable batch.
     pub(crate) fn write_with_offsets(&mut self, updates: Vec<(GlobalId, Row, Diff)>, offsets: Vec<(GlobalId, i32, i64)>) -> Pending {
         let ts = self.timestamps.propose_write();
+        self.write_seq += 1;
         let mut per: BTreeMap<GlobalId, u64> = Default::default();
         for (id, _, _) in &updates {
             *per.entry(*id).or_default() += 1;
+        }
+        for id in per.keys() {
+            self.last_write_seq.insert(*id, self.write_seq);
         }
         let rows_by_object = per
             .into_iter()

@@ -8,24 +8,33 @@
 
 use super::{Adapter, Coordinator, Guard};
 use crate::catalog::Catalog;
-use crate::{AdapterError, ExecuteResponse};
+use crate::{AdapterError, ExecuteResponse, Session};
 use riffle_compute::PeekTarget;
 use riffle_expr::{EvalError, RelExpr, ScalarExpr};
 use riffle_repr::{ColumnType, Datum, Diff, RelationDesc, Row, ScalarType, Timestamp};
 use riffle_sql::{CatalogItem, ItemKind, SelectPlan, SessionCatalog, SubscribePlan};
 
 impl Adapter {
-    /// SELECT: at the read timestamp, or at a retained `AS OF` time.
-    pub(super) async fn sequence_select(&self, coord: Guard<'_>, select: SelectPlan) -> Result<ExecuteResponse, AdapterError> {
+    /// SELECT: at the read timestamp (a transaction block's snapshot), or at a retained
+    /// `AS OF` time.
+    pub(super) async fn sequence_select(
+        &self,
+        mut coord: Guard<'_>,
+        session: &mut Session,
+        select: SelectPlan,
+    ) -> Result<ExecuteResponse, AdapterError> {
         let SelectPlan {
             plan,
             finishing,
             desc,
             as_of,
         } = select;
-        let ts = match as_of {
-            Some(t) => coord.check_as_of(&plan, t, false)?,
-            None => coord.timestamps.read_ts(),
+        let (plan, ts) = match as_of {
+            Some(t) => {
+                let ts = coord.check_as_of(&plan, t, false)?;
+                (plan, ts)
+            }
+            None => self.read_in_session(&mut coord, session, plan).await,
         };
         let lookup = index_lookup(&coord.catalog, &plan);
         drop(coord);
