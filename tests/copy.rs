@@ -371,3 +371,44 @@ pd.DataFrame({"id": [9], "score": [1.5], "name": ["from pandas"], "vec": ["{0.5}
         assert_eq!(err.code().map(|c| c.code()), Some(code), "{sql}: {err}");
     }
 }
+
+/// Server files a statement may not touch: special files are not read (nothing endless or
+/// slow ties the server up), the data directory is never written (through `..` too), and a
+/// file whose data does not fit the table is refused without quoting it.
+#[tokio::test(flavor = "multi_thread")]
+async fn server_files_are_guarded() {
+    let server = TestServer::start();
+    let c = server.connect().await;
+    c.batch_execute("CREATE TABLE t (a integer, b text)").await.unwrap();
+    let code = |e: tokio_postgres::Error| e.code().map(|c| c.code().to_string()).unwrap_or_default();
+    let err = c.batch_execute("COPY t FROM '/dev/zero'").await.unwrap_err();
+    assert_eq!(code(err), "42501");
+    let inside = server.data_dir.join("db").join("stolen.csv");
+    let err = c
+        .batch_execute(&format!("COPY (SELECT 1) TO '{}' WITH (FORMAT csv)", inside.display()))
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "42501");
+    let sneaky = format!("{}/db/../db/x.csv", server.data_dir.display());
+    let err = c.batch_execute(&format!("COPY (SELECT 1) TO '{sneaky}'")).await.unwrap_err();
+    assert_eq!(code(err), "42501");
+    assert!(!inside.exists());
+    // A file with data that does not fit: refused, and not quoted.
+    let secret = server.data_dir.with_extension("secret.txt");
+    std::fs::write(&secret, "hunter2\tsecret-value\n").unwrap();
+    let err = c.batch_execute(&format!("COPY t FROM '{}'", secret.display())).await.unwrap_err();
+    let message = err.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+    assert_eq!(code(err), "22P04");
+    assert!(!message.contains("hunter2") && !message.contains("secret-value"), "{message}");
+    // A regular file outside the data directory is read and written as before.
+    let out = server.data_dir.with_extension("out.csv");
+    c.batch_execute(&format!("COPY (SELECT 7, 'x') TO '{}' WITH (FORMAT csv)", out.display()))
+        .await
+        .unwrap();
+    c.batch_execute(&format!("COPY t FROM '{}' WITH (FORMAT csv)", out.display()))
+        .await
+        .unwrap();
+    assert_eq!(c.query_one("SELECT count(*) FROM t", &[]).await.unwrap().get::<_, i64>(0), 1);
+    let _ = std::fs::remove_file(secret);
+    let _ = std::fs::remove_file(out);
+}

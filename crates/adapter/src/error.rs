@@ -59,9 +59,18 @@ pub enum AdapterError {
     /// A statement that cannot run where it was sent (SUBSCRIBE in a multi-statement query).
     #[error("{0}")]
     Unsupported(String),
+    /// Something the statement may not do (42501): a server file it may not read or write.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// A write giving two rows equal values in a PRIMARY KEY or UNIQUE constraint.
+    #[error("duplicate key value violates unique constraint \"{0}\"")]
+    UniqueViolation(String),
     /// A statement in a transaction block that already failed.
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
+    /// A write or DDL statement in a READ ONLY transaction block (the statement's name).
+    #[error("cannot execute {0} in a read-only transaction")]
+    ReadOnlyTransaction(&'static str),
     /// COMMIT of a block that read a relation someone else wrote after its snapshot.
     #[error("could not serialize access due to concurrent update")]
     SerializationFailure,
@@ -91,6 +100,7 @@ impl AdapterError {
                 PlanError::InvalidValue(_) => "22023",
                 PlanError::UnknownObject(..) => "42704",
                 PlanError::UnknownParameter(_) => "42P02",
+                PlanError::InvalidTableDefinition(_) => "42P16",
                 PlanError::Eval(e) => eval_code(e),
             },
             AdapterError::Eval(e) => eval_code(e),
@@ -118,7 +128,10 @@ impl AdapterError {
             AdapterError::Canceled | AdapterError::CopyFailed(_) => "57014",
             AdapterError::ProtocolViolation(_) => "08P01",
             AdapterError::Unsupported(_) => "0A000",
+            AdapterError::UniqueViolation(_) => "23505",
+            AdapterError::PermissionDenied(_) => "42501",
             AdapterError::InFailedTransaction => "25P02",
+            AdapterError::ReadOnlyTransaction(_) => "25006",
             AdapterError::SerializationFailure => "40001",
         }
     }
@@ -140,6 +153,7 @@ fn eval_code(e: &EvalError) -> &'static str {
         EvalError::FeatureNotSupported(_) => "0A000",
         EvalError::InvalidCast { .. } => "42846",
         EvalError::NotNullViolation { .. } => "23502",
+        EvalError::CheckViolation { .. } => "23514",
         EvalError::MultipleRowsFromSubquery => "21000",
     }
 }

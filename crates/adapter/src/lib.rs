@@ -15,6 +15,7 @@ mod error;
 pub mod metrics;
 mod models;
 mod response;
+mod server_files;
 mod session;
 mod timestamp;
 

@@ -53,6 +53,8 @@ pub(crate) struct Transaction {
     pub(crate) touched: BTreeSet<GlobalId>,
     /// A statement failed: every statement but COMMIT/ROLLBACK gets 25P02.
     pub(crate) failed: bool,
+    /// READ ONLY: writes and DDL are refused (25006).
+    pub(crate) read_only: bool,
 }
 
 impl Session {

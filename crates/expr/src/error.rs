@@ -49,6 +49,14 @@ pub enum EvalError {
         /// Table name.
         relation: String,
     },
+    /// A row for which a CHECK constraint is false.
+    #[error("new row for relation \"{relation}\" violates check constraint \"{constraint}\"")]
+    CheckViolation {
+        /// Table name.
+        relation: String,
+        /// Constraint name.
+        constraint: String,
+    },
     /// A scalar subquery returned more than one row.
     #[error("more than one row returned by a subquery used as an expression")]
     MultipleRowsFromSubquery,

@@ -105,6 +105,32 @@ impl CatalogItem {
 pub struct TableDesc {
     /// Default value of each column (`None`: NULL).
     pub defaults: Vec<Option<ScalarExpr>>,
+    /// CHECK constraints, checked on every row written.
+    #[serde(default)]
+    pub checks: Vec<CheckConstraint>,
+    /// PRIMARY KEY (first, if any) and UNIQUE constraints, checked on every row written.
+    #[serde(default)]
+    pub keys: Vec<UniqueKey>,
+}
+
+/// A PRIMARY KEY or UNIQUE constraint: no two rows may have equal values in all its columns
+/// (23505); rows with a NULL in them never conflict, as in PostgreSQL.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UniqueKey {
+    /// Its name (PostgreSQL's default: `<table>_pkey`, `<table>_<columns>_key`).
+    pub name: String,
+    /// Column positions.
+    pub columns: Vec<usize>,
+}
+
+/// A CHECK constraint: a row for which its expression is false is refused (23514); true and
+/// NULL pass, as in PostgreSQL.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckConstraint {
+    /// Its name (PostgreSQL's default: `<table>_<column>_check`, or `<table>_check`).
+    pub name: String,
+    /// A boolean expression over the table's columns.
+    pub expr: ScalarExpr,
 }
 
 /// One named object in the catalog.

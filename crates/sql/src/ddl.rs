@@ -5,7 +5,7 @@ use crate::expr::ExprCx;
 use crate::plan::*;
 use crate::scope::Scope;
 use crate::types::parse_type_name;
-use crate::{ItemKind, PlanError, TableDesc};
+use crate::{CheckConstraint, ItemKind, PlanError, TableDesc, UniqueKey};
 use riffle_expr::Func;
 use riffle_repr::{ColumnType, Datum, RefreshSchedule, RelationDesc, ScalarType};
 use sqlparser::ast;
@@ -107,6 +107,10 @@ impl<'a> Planner<'a> {
         let name = object_name(&ct.name)?;
         let mut desc = RelationDesc::empty();
         let mut defaults = Vec::new();
+        // CHECK constraints by name, planned once every column is known; keys by name, with
+        // whether each is the primary key and its column names.
+        let mut checks: Vec<(String, &ast::Expr)> = Vec::new();
+        let mut keys: Vec<(Option<String>, bool, Vec<String>)> = Vec::new();
         let empty = Scope::default();
         for col in &ct.columns {
             let typ = parse_type_name(&col.data_type)?;
@@ -127,8 +131,18 @@ impl<'a> Planner<'a> {
                         let t = planner.plan_default(ExprCx::new(&empty, "DEFAULT expressions"), e, &typ)?;
                         default = Some(t.expr);
                     }
-                    ast::ColumnOption::PrimaryKey(_) => nullable = false,
-                    ast::ColumnOption::Unique(_) => {}
+                    ast::ColumnOption::PrimaryKey(_) => {
+                        nullable = false;
+                        keys.push((opt.name.as_ref().map(|n| n.value.clone()), true, vec![col.name.value.clone()]));
+                    }
+                    ast::ColumnOption::Unique(_) => {
+                        keys.push((opt.name.as_ref().map(|n| n.value.clone()), false, vec![col.name.value.clone()]))
+                    }
+                    ast::ColumnOption::Check(c) => {
+                        let named = opt.name.as_ref().or(c.name.as_ref()).map(|n| n.value.clone());
+                        checks.push((named.unwrap_or_else(|| format!("{name}_{}_check", col.name.value)), &c.expr));
+                    }
+                    ast::ColumnOption::ForeignKey(_) => return Err(PlanError::unsupported("FOREIGN KEY constraints")),
                     other => return Err(PlanError::unsupported(format!("column option {other}"))),
                 }
             }
@@ -147,10 +161,64 @@ impl<'a> Planner<'a> {
             );
             defaults.push(default);
         }
+        for constraint in &ct.constraints {
+            match constraint {
+                ast::TableConstraint::PrimaryKey(pk) => {
+                    keys.push((pk.name.as_ref().map(|n| n.value.clone()), true, key_columns(&pk.columns)?))
+                }
+                ast::TableConstraint::Unique(u) => keys.push((u.name.as_ref().map(|n| n.value.clone()), false, key_columns(&u.columns)?)),
+                ast::TableConstraint::Check(c) => {
+                    let named = c.name.as_ref().map(|n| n.value.clone()).unwrap_or_else(|| format!("{name}_check"));
+                    checks.push((named, &c.expr));
+                }
+                ast::TableConstraint::ForeignKey(_) => return Err(PlanError::unsupported("FOREIGN KEY constraints")),
+                other => return Err(PlanError::unsupported(format!("table constraint {other}"))),
+            }
+        }
+        let scope = Scope::from_desc(Some(&name), &desc);
+        let mut unique = Vec::with_capacity(keys.len());
+        // The primary key first (there may be one), then UNIQUE keys in order.
+        keys.sort_by_key(|(_, primary, _)| !primary);
+        for (i, (key_name, primary, columns)) in keys.into_iter().enumerate() {
+            if primary && i > 0 {
+                return Err(PlanError::InvalidTableDefinition(format!(
+                    "multiple primary keys for table \"{name}\" are not allowed"
+                )));
+            }
+            let columns = columns.iter().map(|c| scope.resolve(None, c)).collect::<Result<Vec<_>, _>>()?;
+            if primary {
+                // A primary key's columns are NOT NULL.
+                for c in &columns {
+                    desc.types[*c].nullable = false;
+                }
+            }
+            let key_name = key_name.unwrap_or_else(|| {
+                if primary {
+                    format!("{name}_pkey")
+                } else {
+                    let cols: Vec<&str> = columns.iter().map(|c| desc.names[*c].as_str()).collect();
+                    format!("{name}_{}_key", cols.join("_"))
+                }
+            });
+            unique.push(UniqueKey { name: key_name, columns });
+        }
+        let mut planned_checks = Vec::with_capacity(checks.len());
+        for (constraint, e) in checks {
+            let t = self.plan_expr_hinted(ExprCx::new(&scope, "check constraints"), e, Some(&ScalarType::Bool))?;
+            let t = self.require(t, &ScalarType::Bool, "argument of CHECK")?;
+            planned_checks.push(CheckConstraint {
+                name: constraint,
+                expr: t.expr,
+            });
+        }
         Ok(Plan::CreateTable {
             name,
             desc,
-            table: TableDesc { defaults },
+            table: TableDesc {
+                defaults,
+                checks: planned_checks,
+                keys: unique,
+            },
             if_not_exists: ct.if_not_exists,
             retain_history: self.retain_history(&ct.table_options)?,
         })
@@ -272,4 +340,15 @@ impl<'a> Planner<'a> {
         }
         Ok((micros / 1000) as u64)
     }
+}
+
+/// The column names of a PRIMARY KEY or UNIQUE table constraint.
+fn key_columns(columns: &[ast::IndexColumn]) -> Result<Vec<String>, PlanError> {
+    columns
+        .iter()
+        .map(|c| match &c.column.expr {
+            ast::Expr::Identifier(id) => Ok(id.value.clone()),
+            _ => Err(PlanError::unsupported("a key on an expression")),
+        })
+        .collect()
 }

@@ -66,6 +66,9 @@ pub enum PlanError {
     /// Too many or too few values in an INSERT (42601).
     #[error("{0}")]
     Syntax(String),
+    /// A table definition PostgreSQL refuses, such as two primary keys (42P16).
+    #[error("{0}")]
+    InvalidTableDefinition(String),
     /// A parameter `$n` whose value was not supplied (08P01 / 42P02).
     #[error("there is no parameter ${0}")]
     UnknownParameter(usize),

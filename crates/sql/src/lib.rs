@@ -31,7 +31,7 @@ mod system;
 mod types;
 mod window;
 
-pub use catalog::{CatalogItem, ItemKind, ModelDesc, ModelOutput, SessionCatalog, TableDesc, SYSTEM_TABLES};
+pub use catalog::{CatalogItem, CheckConstraint, ItemKind, ModelDesc, ModelOutput, SessionCatalog, TableDesc, UniqueKey, SYSTEM_TABLES};
 pub use copy::CopyTarget;
 pub use error::PlanError;
 pub use kafka::{avro_desc, avro_type};

@@ -171,8 +171,17 @@ pub enum Plan {
         /// Variable name.
         name: String,
     },
-    /// BEGIN / START TRANSACTION
-    StartTransaction,
+    /// BEGIN / START TRANSACTION [READ ONLY | READ WRITE] [ISOLATION LEVEL …] (every
+    /// level runs serializably).
+    StartTransaction {
+        /// READ ONLY: writes and DDL in the block are refused (25006).
+        read_only: bool,
+    },
+    /// SET TRANSACTION READ ONLY | READ WRITE [ISOLATION LEVEL …], for the open block.
+    SetTransaction {
+        /// The access mode named, if any.
+        read_only: Option<bool>,
+    },
     /// COMMIT
     Commit,
     /// ROLLBACK
@@ -539,6 +548,15 @@ pub fn plan(
     Ok((plan, types))
 }
 
+/// The access mode among a transaction's modes: Some(true) for READ ONLY.
+fn read_only(modes: &[ast::TransactionMode]) -> Option<bool> {
+    modes.iter().rev().find_map(|m| match m {
+        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly) => Some(true),
+        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => Some(false),
+        ast::TransactionMode::IsolationLevel(_) => None,
+    })
+}
+
 pub(crate) fn object_name(name: &ast::ObjectName) -> Result<String, PlanError> {
     let parts: Vec<String> = name
         .0
@@ -630,7 +648,9 @@ impl<'a> Planner<'a> {
                     .ok_or_else(|| PlanError::Syntax("SHOW COLUMNS requires FROM <relation>".into()))?;
                 self.show_columns(&object_name(name)?)
             }
-            Statement::StartTransaction { .. } => Ok(Plan::StartTransaction),
+            Statement::StartTransaction { modes, .. } => Ok(Plan::StartTransaction {
+                read_only: read_only(modes).unwrap_or(false),
+            }),
             Statement::Commit { .. } => Ok(Plan::Commit),
             Statement::Rollback { .. } => Ok(Plan::Rollback),
             Statement::Discard { .. } => Ok(Plan::NoOp { tag: "DISCARD ALL" }),
@@ -722,7 +742,9 @@ impl<'a> Planner<'a> {
                 })
             }
             ast::Set::SetNames { .. } | ast::Set::SetNamesDefault { .. } => Ok(Plan::NoOp { tag: "SET" }),
-            ast::Set::SetTransaction { .. } => Ok(Plan::NoOp { tag: "SET" }),
+            ast::Set::SetTransaction { modes, .. } => Ok(Plan::SetTransaction {
+                read_only: read_only(modes),
+            }),
             other => Err(PlanError::unsupported(format!("{other}"))),
         }
     }

@@ -52,6 +52,7 @@ impl Adapter {
             failpoints: config.failpoints,
             write_seq: 0,
             last_write_seq: Default::default(),
+            data_dir: std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()),
         };
         let mut stored = coord.durable.load_catalog()?;
         // System tables first: user dataflows may read them (views that call models import

@@ -5,7 +5,7 @@
 //! layer streams the client's data into [`Adapter::copy_in`].
 
 use super::{command, Adapter, Guard};
-use crate::{AdapterError, ExecuteResponse, Session};
+use crate::{server_files, AdapterError, ExecuteResponse, Session};
 use riffle_sql::{CopyFromPlan, CopyTarget, CopyToPlan, SessionCatalog};
 use tracing::info;
 
@@ -26,11 +26,13 @@ impl Adapter {
             options,
         } = copy;
         let (plan, ts) = self.read_in_session(&mut coord, session, plan).await;
+        let data_dir = coord.data_dir.clone();
         drop(coord);
         let rows = finishing.finish(self.read(plan, ts).await?);
         match target {
             CopyTarget::Client => Ok(ExecuteResponse::CopyOut { desc, rows, options }),
             CopyTarget::File(path) => {
+                server_files::check_writable(&path, &data_dir)?;
                 let chunks = crate::copy::encode(&desc, &rows, &options, &session.zone())?;
                 std::fs::write(&path, chunks.concat()).map_err(|e| AdapterError::File(format!("could not write file \"{path}\": {e}")))?;
                 info!(path, rows = rows.len(), format = options.format.name(), "COPY TO file");
@@ -68,14 +70,25 @@ impl Adapter {
         };
         // Read the input without the coordinator's lock (other statements go on meanwhile).
         drop(coord);
-        let data = match (source, payload) {
+        let (data, file) = match (source, payload) {
             (CopyTarget::File(path), _) => {
-                std::fs::read(&path).map_err(|e| AdapterError::File(format!("could not open file \"{path}\" for reading: {e}")))?
+                server_files::check_readable(&path, false)?;
+                let data =
+                    std::fs::read(&path).map_err(|e| AdapterError::File(format!("could not open file \"{path}\" for reading: {e}")))?;
+                (data, Some(path))
             }
-            (CopyTarget::Client, Some(inline)) => inline.into_bytes(),
+            (CopyTarget::Client, Some(inline)) => (inline.into_bytes(), None),
             (CopyTarget::Client, None) => return Ok(ExecuteResponse::CopyIn { table, copy }),
         };
-        let rows = copy.rows(&data, &session.zone())?;
+        let rows = copy.rows(&data, &session.zone()).map_err(|e| match &file {
+            // What a server file holds is not the client's to learn from an error message.
+            Some(path) => AdapterError::Copy(riffle_copy::CopyError::BadInput(format!(
+                "file \"{path}\" does not hold valid {} data for this table ({}; the data is not shown)",
+                copy.options.format.name(),
+                e.code()
+            ))),
+            None => e,
+        })?;
         let n = self.copy_in(session, table, rows).await?;
         Ok(command(&format!("COPY {n}")))
     }

@@ -6,9 +6,10 @@
 
 use super::{command, Adapter, Coordinator, Guard};
 use crate::{AdapterError, ExecuteResponse, Session};
-use riffle_expr::{EvalError, RelExpr};
-use riffle_repr::{Diff, GlobalId, Row};
-use riffle_sql::{ReadThenWritePlan, SessionCatalog};
+use riffle_expr::{EvalError, JoinKind, RelExpr, ScalarExpr};
+use riffle_repr::{Datum, Diff, GlobalId, Row};
+use riffle_sql::{CatalogItem, ItemKind, ReadThenWritePlan, SessionCatalog};
+use std::collections::BTreeMap;
 use tracing::info;
 
 impl Adapter {
@@ -26,6 +27,7 @@ impl Adapter {
         let rows = self.read_updates(source, ts).await?;
         let n: i64 = rows.iter().map(|(_, d)| *d).sum();
         let updates = coord.check_rows(table, rows)?;
+        self.check_unique(&mut coord, session, table, &updates).await?;
         self.apply_write(coord, session, updates).await?;
         Ok(command(&format!("INSERT 0 {n}")))
     }
@@ -90,6 +92,7 @@ impl Adapter {
             updates.extend(coord.check_rows(table, new)?.into_iter().map(|(_, r, d)| (r, d)));
         }
         let updates: Vec<_> = updates.into_iter().map(|(r, d)| (table, r, d)).collect();
+        self.check_unique(&mut coord, session, table, &updates).await?;
         self.apply_write(coord, session, updates).await?;
         Ok(command(&format!("{tag} {n}")))
     }
@@ -98,16 +101,19 @@ impl Adapter {
     /// arrived, or from a file) into `table`, all at one timestamp; returns the row count once
     /// they are durable (in a transaction block: buffered until COMMIT).
     pub async fn copy_in(&self, session: &mut Session, table: GlobalId, rows: Vec<Row>) -> Result<u64, AdapterError> {
-        let coord = self.lock().await;
+        let mut coord = self.lock().await;
         let n = rows.len();
         let checked = coord
             .check_writable(table)
             .and_then(|()| coord.check_rows(table, rows.into_iter().map(|r| (r, 1)).collect()));
         let result = match checked {
-            Ok(updates) => {
-                info!(%table, rows = n, "COPY FROM");
-                self.apply_write(coord, session, updates).await
-            }
+            Ok(updates) => match self.check_unique(&mut coord, session, table, &updates).await {
+                Ok(()) => {
+                    info!(%table, rows = n, "COPY FROM");
+                    self.apply_write(coord, session, updates).await
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         if result.is_err() {
@@ -117,8 +123,81 @@ impl Adapter {
     }
 }
 
+impl Adapter {
+    /// Refuses updates to `table` that would leave two rows with equal values in the columns
+    /// of a PRIMARY KEY or UNIQUE constraint (23505; a NULL in them never conflicts). The rows
+    /// already there are counted at the read timestamp after every earlier write has its final
+    /// timestamp (`Committer::barrier`), with the coordinator held until the write is queued,
+    /// or at a transaction block's snapshot with its own writes (COMMIT then refuses with
+    /// 40001 if the table changed since).
+    async fn check_unique(
+        &self,
+        coord: &mut Guard<'_>,
+        session: &mut Session,
+        table: GlobalId,
+        updates: &[(GlobalId, Row, Diff)],
+    ) -> Result<(), AdapterError> {
+        let (keys, arity) = match coord.catalog.get_by_id(table) {
+            Some(CatalogItem {
+                kind: ItemKind::Table(t),
+                desc,
+                ..
+            }) if !t.keys.is_empty() => (t.keys.clone(), desc.arity()),
+            _ => return Ok(()),
+        };
+        let mut waited = session.txn.is_some();
+        for key in &keys {
+            // The net change of each key value this statement makes.
+            let mut delta: BTreeMap<Row, Diff> = BTreeMap::new();
+            for (_, row, d) in updates {
+                let values: Vec<Datum> = key.columns.iter().map(|c| row.get(*c).to_datum()).collect();
+                if !values.iter().any(Datum::is_null) {
+                    *delta.entry(Row::new(values)).or_default() += d;
+                }
+            }
+            let grown: Vec<(Row, Diff)> = delta.iter().filter(|(_, d)| **d > 0).map(|(r, _)| (r.clone(), 1)).collect();
+            if grown.is_empty() {
+                continue;
+            }
+            if delta.values().any(|d| *d > 1) {
+                return Err(AdapterError::UniqueViolation(key.name.clone()));
+            }
+            if !waited {
+                coord.committer.barrier().await;
+                coord.timestamps.catch_up();
+                waited = true;
+            }
+            // The existing rows with those key values: the table joined with them.
+            let k = key.columns.len();
+            let matching = RelExpr::Project {
+                input: Box::new(RelExpr::Join {
+                    left: Box::new(RelExpr::Get { id: table, arity }),
+                    right: Box::new(RelExpr::Constant { rows: grown, arity: k }),
+                    keys: key
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (ScalarExpr::Column(*c), ScalarExpr::Column(i)))
+                        .collect(),
+                    residual: None,
+                    kind: JoinKind::Inner,
+                    right_arity: k,
+                }),
+                outputs: (arity..arity + k).collect(),
+            };
+            let (matching, ts) = self.read_in_session(coord, session, matching).await;
+            for (value, n) in self.read_updates(matching, ts).await? {
+                if n + delta.get(&value).copied().unwrap_or(0) > 1 {
+                    return Err(AdapterError::UniqueViolation(key.name.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Coordinator {
-    /// Applies NOT NULL constraints to rows about to enter a table.
+    /// Applies NOT NULL and CHECK constraints to rows about to enter a table.
     fn check_rows(&self, table: GlobalId, rows: Vec<(Row, Diff)>) -> Result<Vec<(GlobalId, Row, Diff)>, AdapterError> {
         let item = self
             .catalog
@@ -139,6 +218,19 @@ impl Coordinator {
             }
             if arity != types.len() {
                 return Err(AdapterError::Internal(format!("a row of {arity} columns for table {}", item.name)));
+            }
+        }
+        if let ItemKind::Table(table) = &item.kind {
+            for check in &table.checks {
+                for (row, _) in rows.iter().filter(|(_, d)| *d > 0) {
+                    if check.expr.eval_on(row)? == Datum::Bool(false) {
+                        return Err(EvalError::CheckViolation {
+                            relation: item.name.clone(),
+                            constraint: check.name.clone(),
+                        }
+                        .into());
+                    }
+                }
             }
         }
         Ok(rows.into_iter().map(|(r, d)| (table, r, d)).collect())

@@ -99,6 +99,8 @@ pub(crate) struct Coordinator {
     /// written: a transaction that read a relation written after its snapshot cannot commit.
     pub(crate) write_seq: u64,
     pub(crate) last_write_seq: BTreeMap<GlobalId, u64>,
+    /// The data directory, where statements never write server files.
+    pub(crate) data_dir: std::path::PathBuf,
 }
 
 /// The shared entry point for sessions.
@@ -163,7 +165,10 @@ impl Adapter {
             return Err(AdapterError::InFailedTransaction);
         }
         let result = match planned {
-            Ok((plan, _)) => self.sequence(coord, session, stmt, plan).await,
+            Ok((plan, _)) => match (session.txn.as_ref().is_some_and(|t| t.read_only), writes(&plan)) {
+                (true, Some(what)) => Err(AdapterError::ReadOnlyTransaction(what)),
+                _ => self.sequence(coord, session, stmt, plan).await,
+            },
             Err(e) => Err(e.into()),
         };
         if result.is_err() {
@@ -201,7 +206,8 @@ impl Adapter {
             Plan::Drop(drop) => self.sequence_drop(coord, drop),
             Plan::SetVariable { name, value } => self.sequence_set(coord, session, name, value),
             Plan::ShowVariable { name } => variables::sequence_show(session, name),
-            Plan::StartTransaction => Ok(self.sequence_begin(session)),
+            Plan::StartTransaction { read_only } => Ok(self.sequence_begin(session, read_only)),
+            Plan::SetTransaction { read_only } => Ok(self.sequence_set_transaction(session, read_only)),
             Plan::Commit => self.sequence_commit(coord, session).await,
             Plan::Rollback => Ok(self.sequence_rollback(session)),
             Plan::NoOp { tag } => Ok(command(tag)),
@@ -277,6 +283,36 @@ impl Coordinator {
             rows_by_object,
         })
     }
+}
+
+/// The statement a plan writes with (for "cannot execute … in a read-only transaction"), or
+/// None for a plan that changes nothing stored.
+fn writes(plan: &Plan) -> Option<&'static str> {
+    Some(match plan {
+        Plan::Insert { .. } => "INSERT",
+        Plan::ReadThenWrite(p) => p.tag,
+        Plan::CopyFrom(_) => "COPY FROM",
+        Plan::CreateTable { .. } => "CREATE TABLE",
+        Plan::CreateView { .. } => "CREATE VIEW",
+        Plan::CreateIndex { .. } => "CREATE INDEX",
+        Plan::CreateConnection { .. } => "CREATE CONNECTION",
+        Plan::CreateSource { .. } => "CREATE SOURCE",
+        Plan::CreateSink { .. } => "CREATE SINK",
+        Plan::CreateModel(_) => "CREATE MODEL",
+        Plan::Drop(_) => "DROP",
+        Plan::Select(_)
+        | Plan::Subscribe(_)
+        | Plan::CopyTo(_)
+        | Plan::Rows { .. }
+        | Plan::Explain { .. }
+        | Plan::SetVariable { .. }
+        | Plan::ShowVariable { .. }
+        | Plan::StartTransaction { .. }
+        | Plan::SetTransaction { .. }
+        | Plan::Commit
+        | Plan::Rollback
+        | Plan::NoOp { .. } => return None,
+    })
 }
 
 /// A command's completion tag as a response.

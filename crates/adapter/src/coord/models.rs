@@ -311,6 +311,7 @@ fn read_model_file(path: &str, format: Option<String>) -> Result<NewVersion, Ada
             "could not read model file \"{path}\": no such file or folder"
         )));
     }
+    crate::server_files::check_readable(path, true)?;
     let bytes = riffle_models::read_model(p, format.as_deref()).map_err(|e| AdapterError::Model(e.to_string()))?;
     let format = format.unwrap_or_else(|| riffle_models::detect_format(&bytes).to_string());
     Ok(NewVersion {

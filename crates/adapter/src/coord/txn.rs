@@ -23,11 +23,23 @@ use tracing::debug;
 
 impl Adapter {
     /// BEGIN / START TRANSACTION (inside a block PostgreSQL warns and goes on).
-    pub(super) fn sequence_begin(&self, session: &mut Session) -> ExecuteResponse {
+    pub(super) fn sequence_begin(&self, session: &mut Session, read_only: bool) -> ExecuteResponse {
         if session.txn.is_none() {
-            session.txn = Some(Transaction::default());
+            session.txn = Some(Transaction {
+                read_only,
+                ..Transaction::default()
+            });
         }
         command("BEGIN")
+    }
+
+    /// SET TRANSACTION: the open block's access mode (outside a block PostgreSQL warns and
+    /// nothing changes).
+    pub(super) fn sequence_set_transaction(&self, session: &mut Session, read_only: Option<bool>) -> ExecuteResponse {
+        if let (Some(txn), Some(read_only)) = (session.txn.as_mut(), read_only) {
+            txn.read_only = read_only;
+        }
+        command("SET")
     }
 
     /// ROLLBACK: the block's writes are discarded (outside a block PostgreSQL warns).

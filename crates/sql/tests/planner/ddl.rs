@@ -121,3 +121,35 @@ fn copy_plans_name_their_table_and_columns() {
     };
     assert_eq!(copy.desc.names, ["a"]);
 }
+
+#[test]
+fn keys_and_checks_are_named_as_postgresql_names_them() {
+    let Plan::CreateTable { desc, table, .. } = catalog()
+        .plan("CREATE TABLE k (a int, b int UNIQUE, c int CHECK (c > 0), PRIMARY KEY (a), UNIQUE (b, c), CONSTRAINT pos CHECK (a > 0))")
+        .unwrap()
+    else {
+        panic!()
+    };
+    let keys: Vec<(&str, &[usize])> = table.keys.iter().map(|k| (k.name.as_str(), k.columns.as_slice())).collect();
+    assert_eq!(keys, [("k_pkey", &[0][..]), ("k_b_key", &[1][..]), ("k_b_c_key", &[1, 2][..])]);
+    assert!(!desc.types[0].nullable, "a primary key column is NOT NULL");
+    let checks: Vec<&str> = table.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(checks, ["k_c_check", "pos"]);
+}
+
+#[test]
+fn constraints_riffle_cannot_hold_are_refused() {
+    assert!(matches!(
+        error("CREATE TABLE k (a int PRIMARY KEY, b int PRIMARY KEY)"),
+        PlanError::InvalidTableDefinition(_)
+    ));
+    assert!(matches!(
+        error("CREATE TABLE k (a int REFERENCES t (a))"),
+        PlanError::Unsupported(_)
+    ));
+    assert!(matches!(
+        error("CREATE TABLE k (a int, FOREIGN KEY (a) REFERENCES t (a))"),
+        PlanError::Unsupported(_)
+    ));
+    assert!(matches!(error("CREATE TABLE k (a int CHECK (a + 1))"), PlanError::TypeMismatch(_)));
+}
