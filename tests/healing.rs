@@ -197,3 +197,21 @@ async fn deep_expressions_are_refused_not_fatal() {
     );
     assert_eq!(sorted_rows(&client, "SELECT 1").await.unwrap(), vec!["1"]);
 }
+
+/// Without authentication the server serves loopback only, unless the operator says
+/// `--auth trust`; it says so in its log either way.
+#[test]
+fn an_exposed_address_needs_auth_trust() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(riffle_tests::riffle_bin())
+        .args(["--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env_remove("RIFFLE_AUTH")
+        .output()
+        .expect("run riffle");
+    assert!(!out.status.success(), "riffle served 0.0.0.0 without --auth trust");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("refusing to serve 0.0.0.0:0 without authentication"), "{log}");
+    let server = TestServer::start_with(&["--auth", "trust"]);
+    assert!(server.log().contains("no authentication"), "{}", server.log());
+}

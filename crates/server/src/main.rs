@@ -57,6 +57,11 @@ struct Args {
     /// Serve Prometheus metrics at `http://ADDRESS/metrics` (for example `127.0.0.1:6876`).
     #[arg(long, env = "RIFFLE_METRICS_LISTEN")]
     metrics_listen: Option<String>,
+    /// How clients are authenticated. Only `trust` exists yet (every client that reaches the
+    /// port connects, as a superuser): the server serves a non-loopback address only when it
+    /// is named explicitly. See docs/security.md.
+    #[arg(long, env = "RIFFLE_AUTH", value_enum)]
+    auth: Option<Auth>,
     /// Testing only: time stands still until `SET riffle_test_clock = '<timestamp>'` moves it.
     #[arg(long)]
     test_clock: bool,
@@ -64,6 +69,35 @@ struct Args {
     /// operator panic (to test that the server rebuilds its compute workers).
     #[arg(long, hide = true)]
     failpoints: bool,
+}
+
+/// Client authentication methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Auth {
+    /// No authentication.
+    Trust,
+}
+
+/// Refuses to serve an address other hosts can reach without authentication unless the
+/// operator said `--auth trust`; warns whenever there is no authentication.
+fn check_exposure(listen: &str, auth: Option<Auth>) -> anyhow::Result<()> {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<std::net::SocketAddr> = listen
+        .to_socket_addrs()
+        .with_context(|| format!("resolving the listen address {listen}"))?
+        .collect();
+    let loopback = !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback());
+    if !loopback && auth != Some(Auth::Trust) {
+        anyhow::bail!(
+            "refusing to serve {listen} without authentication: any client that reaches it would connect as a superuser. \
+             Serve 127.0.0.1, or say --auth trust (RIFFLE_AUTH=trust) to accept that (see docs/security.md)"
+        );
+    }
+    tracing::warn!(
+        address = listen,
+        "no authentication: every client that reaches {listen} connects as a superuser (docs/security.md)"
+    );
+    Ok(())
 }
 
 /// An interval in PostgreSQL's syntax, as milliseconds.
@@ -90,6 +124,7 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
+    check_exposure(&args.listen, args.auth)?;
     info!(data_dir = %args.data_dir.display(), workers = args.workers, "starting riffle {}", env!("CARGO_PKG_VERSION"));
     riffle_adapter::set_model_device(&args.device).context("choosing the model device")?;
     let clock = if args.test_clock {
