@@ -330,15 +330,11 @@ pub enum RelExpr {
 }
 
 impl RelExpr {
-    /// Calls `f` on every collection this plan reads.
-    pub fn for_each_get(&self, f: &mut impl FnMut(GlobalId)) {
+    /// The plan's direct inputs, mutably (none for reads and constants).
+    pub fn inputs_mut(&mut self) -> Vec<&mut RelExpr> {
         match self {
-            RelExpr::Get { id, .. } => f(*id),
-            RelExpr::Constant { .. } | RelExpr::LocalGet { .. } => {}
-            RelExpr::Recursive { base, step, .. } => {
-                base.for_each_get(f);
-                step.for_each_get(f);
-            }
+            RelExpr::Get { .. } | RelExpr::Constant { .. } | RelExpr::LocalGet { .. } => vec![],
+            RelExpr::Recursive { base, step, .. } => vec![&mut **base, &mut **step],
             RelExpr::Map { input, .. }
             | RelExpr::Filter { input, .. }
             | RelExpr::Project { input, .. }
@@ -349,12 +345,38 @@ impl RelExpr {
             | RelExpr::Window { input, .. }
             | RelExpr::FlatMap { input, .. }
             | RelExpr::TemporalFilter { input, .. }
-            | RelExpr::TopK { input, .. } => input.for_each_get(f),
-            RelExpr::Join { left, right, .. } => {
-                left.for_each_get(f);
-                right.for_each_get(f);
-            }
-            RelExpr::Union { inputs } => inputs.iter().for_each(|i| i.for_each_get(f)),
+            | RelExpr::TopK { input, .. } => vec![&mut **input],
+            RelExpr::Join { left, right, .. } => vec![&mut **left, &mut **right],
+            RelExpr::Union { inputs } => inputs.iter_mut().collect(),
+        }
+    }
+
+    /// The plan's direct inputs (none for reads and constants).
+    pub fn inputs(&self) -> Vec<&RelExpr> {
+        match self {
+            RelExpr::Get { .. } | RelExpr::Constant { .. } | RelExpr::LocalGet { .. } => vec![],
+            RelExpr::Recursive { base, step, .. } => vec![&**base, &**step],
+            RelExpr::Map { input, .. }
+            | RelExpr::Filter { input, .. }
+            | RelExpr::Project { input, .. }
+            | RelExpr::Reduce { input, .. }
+            | RelExpr::Distinct { input }
+            | RelExpr::Negate { input }
+            | RelExpr::Threshold { input }
+            | RelExpr::Window { input, .. }
+            | RelExpr::FlatMap { input, .. }
+            | RelExpr::TemporalFilter { input, .. }
+            | RelExpr::TopK { input, .. } => vec![&**input],
+            RelExpr::Join { left, right, .. } => vec![&**left, &**right],
+            RelExpr::Union { inputs } => inputs.iter().collect(),
+        }
+    }
+
+    /// Calls `f` on every collection this plan reads.
+    pub fn for_each_get(&self, f: &mut impl FnMut(GlobalId)) {
+        match self {
+            RelExpr::Get { id, .. } => f(*id),
+            other => other.inputs().into_iter().for_each(|i| i.for_each_get(f)),
         }
     }
 
@@ -366,27 +388,7 @@ impl RelExpr {
                     *self = new;
                 }
             }
-            RelExpr::Constant { .. } | RelExpr::LocalGet { .. } => {}
-            RelExpr::Recursive { base, step, .. } => {
-                base.rewrite_gets(f);
-                step.rewrite_gets(f);
-            }
-            RelExpr::Map { input, .. }
-            | RelExpr::Filter { input, .. }
-            | RelExpr::Project { input, .. }
-            | RelExpr::Reduce { input, .. }
-            | RelExpr::Distinct { input }
-            | RelExpr::Negate { input }
-            | RelExpr::Threshold { input }
-            | RelExpr::Window { input, .. }
-            | RelExpr::FlatMap { input, .. }
-            | RelExpr::TemporalFilter { input, .. }
-            | RelExpr::TopK { input, .. } => input.rewrite_gets(f),
-            RelExpr::Join { left, right, .. } => {
-                left.rewrite_gets(f);
-                right.rewrite_gets(f);
-            }
-            RelExpr::Union { inputs } => inputs.iter_mut().for_each(|i| i.rewrite_gets(f)),
+            other => other.inputs_mut().into_iter().for_each(|i| i.rewrite_gets(f)),
         }
     }
 
