@@ -652,7 +652,11 @@ impl<'a> Planner<'a> {
                 read_only: read_only(modes).unwrap_or(false),
             }),
             Statement::Commit { .. } => Ok(Plan::Commit),
-            Statement::Rollback { .. } => Ok(Plan::Rollback),
+            Statement::Rollback { savepoint: None, .. } => Ok(Plan::Rollback),
+            // Not a whole ROLLBACK: refused rather than rolling back the whole block.
+            Statement::Rollback { savepoint: Some(_), .. } => Err(PlanError::unsupported("ROLLBACK TO SAVEPOINT")),
+            Statement::Savepoint { .. } => Err(PlanError::unsupported("SAVEPOINT")),
+            Statement::ReleaseSavepoint { .. } => Err(PlanError::unsupported("RELEASE SAVEPOINT")),
             Statement::Discard { .. } => Ok(Plan::NoOp { tag: "DISCARD ALL" }),
             Statement::Explain { statement, .. } => {
                 let inner = self.plan_statement(statement)?;

@@ -56,3 +56,11 @@ fn drop_of_a_missing_object_is_left_to_the_adapter() {
 fn unsupported_sql_is_0a000() {
     assert!(matches!(error("SELECT * FROM t FOR UPDATE"), PlanError::Unsupported(_)));
 }
+
+#[test]
+fn savepoints_are_refused_not_taken_for_a_whole_rollback() {
+    for sql in ["SAVEPOINT a", "ROLLBACK TO SAVEPOINT a", "ROLLBACK TO a", "RELEASE SAVEPOINT a"] {
+        assert!(matches!(error(sql), PlanError::Unsupported(_)), "{sql}");
+    }
+    assert!(matches!(catalog().plan("ROLLBACK").unwrap(), Plan::Rollback));
+}
