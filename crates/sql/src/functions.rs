@@ -2,6 +2,7 @@
 //! it (string, math, date/time, JSON, array, model and vector functions), and the coercions
 //! each signature asks of its arguments.
 
+use crate::coerce::cast_in;
 use crate::expr::*;
 use crate::plan::Planner;
 use crate::PlanError;

@@ -7,6 +7,7 @@
 
 mod aggregate;
 mod catalog;
+mod coerce;
 mod copy;
 mod ddl;
 mod depth;
