@@ -72,14 +72,11 @@ impl Adapter {
         } = plan;
         coord.check_writable(table)?;
         if session.txn.is_none() {
-            coord.committer.barrier().await;
-            coord.timestamps.catch_up();
+            coord.settle().await;
         }
+        // In a block this also puts the table in the block's read set: what an UPDATE or
+        // DELETE retracts must not change before COMMIT.
         let (selection, ts) = self.read_in_session(&mut coord, session, selection).await;
-        if let Some(txn) = session.txn.as_mut() {
-            // What an UPDATE or DELETE retracts must not change before COMMIT.
-            txn.touched.insert(table);
-        }
         let old = self.read_updates(selection, ts).await?;
         let n: i64 = old.iter().map(|(_, d)| *d).sum();
         let mut updates: Vec<(Row, Diff)> = old.iter().map(|(r, d)| (r.clone(), -d)).collect();
@@ -163,8 +160,7 @@ impl Adapter {
                 return Err(AdapterError::UniqueViolation(key.name.clone()));
             }
             if !waited {
-                coord.committer.barrier().await;
-                coord.timestamps.catch_up();
+                coord.settle().await;
                 waited = true;
             }
             // The existing rows with those key values: the table joined with them.

@@ -246,6 +246,14 @@ impl Coordinator {
         self.catalog.items().into_iter().filter(|i| kind(&i.kind)).cloned().collect()
     }
 
+    /// Waits until every write proposed so far has its final timestamp, then catches the read
+    /// timestamp up with them: a read at it then sees all of them (see `Committer::barrier`).
+    /// For reads that decide what a write retracts or whether a key is taken.
+    pub(crate) async fn settle(&mut self) {
+        self.committer.barrier().await;
+        self.timestamps.catch_up();
+    }
+
     /// Moves time to the clock's "now" if no write did (see [`Timestamps::tick`]).
     pub(crate) fn tick(&mut self) {
         if let Some(close) = self.timestamps.tick() {

@@ -108,8 +108,7 @@ impl Adapter {
         if let Some(hold) = &txn.snapshot {
             return hold.ts();
         }
-        coord.committer.barrier().await;
-        coord.timestamps.catch_up();
+        coord.settle().await;
         let ts = coord.timestamps.read_ts();
         txn.snapshot = Some(self.compute.hold_reads(ts));
         txn.snapshot_seq = coord.write_seq;
