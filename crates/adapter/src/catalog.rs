@@ -5,7 +5,7 @@ use riffle_sql::{CatalogItem, SessionCatalog};
 use riffle_storage::source::SourceStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// What is stored per catalog item: its id and the SQL that recreates it.
 ///
@@ -32,6 +32,9 @@ pub struct Catalog {
     /// The compute workers, whose published statistics answer `riffle_dataflows`,
     /// `riffle_arrangement_sizes` and `riffle_frontiers`.
     pub(crate) compute: Option<Arc<riffle_compute::ComputeController>>,
+    /// Roles and privileges (shared with the adapter, which authenticates from it without
+    /// taking the coordinator).
+    pub(crate) access: Arc<RwLock<crate::access::Access>>,
 }
 
 impl Catalog {
@@ -405,6 +408,9 @@ impl SessionCatalog for Catalog {
     }
 
     fn system_rows(&self, name: &str) -> Option<(RelationDesc, Vec<Row>)> {
+        if let Some(found) = crate::access::catalog_rows(&self.access.read().expect("access lock"), name) {
+            return Some(found);
+        }
         if let Some(found) = self.introspection_rows(name) {
             return Some(found);
         }

@@ -71,6 +71,18 @@ pub enum AdapterError {
     /// A write or DDL statement in a READ ONLY transaction block (the statement's name).
     #[error("cannot execute {0} in a read-only transaction")]
     ReadOnlyTransaction(&'static str),
+    /// A role that does not exist.
+    #[error("role \"{0}\" does not exist")]
+    UnknownRole(String),
+    /// CREATE ROLE of a name taken.
+    #[error("role \"{0}\" already exists")]
+    RoleExists(String),
+    /// DROP ROLE of a role that owns objects or holds privileges.
+    #[error("role \"{0}\" cannot be dropped because some objects depend on it")]
+    RoleInUse(String),
+    /// A role name reserved by the system, or a predefined role.
+    #[error("role name \"{0}\" is reserved")]
+    ReservedRole(String),
     /// COMMIT of a block that read a relation someone else wrote after its snapshot.
     #[error("could not serialize access due to concurrent update")]
     SerializationFailure,
@@ -101,6 +113,7 @@ impl AdapterError {
                 PlanError::UnknownObject(..) => "42704",
                 PlanError::UnknownParameter(_) => "42P02",
                 PlanError::InvalidTableDefinition(_) => "42P16",
+                PlanError::InvalidGrant(_) => "0LP01",
                 PlanError::Eval(e) => eval_code(e),
             },
             AdapterError::Eval(e) => eval_code(e),
@@ -133,6 +146,10 @@ impl AdapterError {
             AdapterError::InFailedTransaction => "25P02",
             AdapterError::ReadOnlyTransaction(_) => "25006",
             AdapterError::SerializationFailure => "40001",
+            AdapterError::UnknownRole(_) => "42704",
+            AdapterError::RoleExists(_) => "42710",
+            AdapterError::RoleInUse(_) => "2BP01",
+            AdapterError::ReservedRole(_) => "42939",
         }
     }
 }

@@ -7,6 +7,7 @@
 //! peek arrangements after releasing the lock, so slow reads never block writers.
 #![warn(missing_docs)]
 
+mod access;
 mod catalog;
 mod commit;
 mod coord;
@@ -15,6 +16,7 @@ mod error;
 pub mod metrics;
 mod models;
 mod response;
+pub mod scram;
 mod server_files;
 mod session;
 mod timestamp;

@@ -29,11 +29,15 @@ const DEFAULTS: &[(&str, &str)] = &[
 ];
 
 /// One client connection's state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Session {
     vars: BTreeMap<String, String>,
     /// The open transaction block (BEGIN … COMMIT/ROLLBACK), if any.
     pub(crate) txn: Option<Transaction>,
+    /// The role the client authenticated as (`session_user`).
+    pub(crate) session_user: String,
+    /// The role whose privileges statements run with (`current_user`; SET ROLE changes it).
+    pub(crate) current_user: String,
 }
 
 /// An open transaction block. Its reads happen at one snapshot; its writes are buffered here
@@ -57,13 +61,31 @@ pub(crate) struct Transaction {
     pub(crate) read_only: bool,
 }
 
+impl Default for Session {
+    fn default() -> Self {
+        Session::new()
+    }
+}
+
 impl Session {
-    /// A session with default variables.
+    /// A session of the bootstrap superuser, with default variables.
     pub fn new() -> Self {
+        Session::for_role(crate::access::BOOTSTRAP_SUPERUSER)
+    }
+
+    /// A session of `role` (which the caller authenticated), with default variables.
+    pub(crate) fn for_role(role: &str) -> Self {
         Session {
             vars: DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             txn: None,
+            session_user: role.to_string(),
+            current_user: role.to_string(),
         }
+    }
+
+    /// The role statements run as (`current_user`).
+    pub fn current_user(&self) -> &str {
+        &self.current_user
     }
 
     /// SET name = value (None resets to the default).

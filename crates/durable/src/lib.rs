@@ -61,6 +61,9 @@ fn log_key_ts(key: &[u8]) -> Result<Timestamp, DurableError> {
         .ok_or_else(|| DurableError::Corrupt("short log key".into()))
 }
 
+/// The role catalog's key (no other key space is a bare tag).
+const ACCESS_KEY: &[u8] = b"a";
+
 fn catalog_key(id: GlobalId) -> Vec<u8> {
     keyed(b'c', id)
 }
@@ -451,6 +454,18 @@ impl Durable {
     pub fn put_catalog(&self, id: GlobalId, entry: &[u8]) -> Result<(), DurableError> {
         self.db.put_opt(catalog_key(id), entry, &Self::sync_opts())?;
         Ok(())
+    }
+
+    /// Durably records the role catalog (roles, their verifiers, object privileges), stored
+    /// whole under one key.
+    pub fn put_access(&self, bytes: &[u8]) -> Result<(), DurableError> {
+        self.db.put_opt(ACCESS_KEY, bytes, &Self::sync_opts())?;
+        Ok(())
+    }
+
+    /// The role catalog, if one was stored.
+    pub fn access(&self) -> Result<Option<Vec<u8>>, DurableError> {
+        Ok(self.db.get(ACCESS_KEY)?)
     }
 
     /// Durably removes catalog entries and their logs, in one batch.

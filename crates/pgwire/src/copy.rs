@@ -133,7 +133,7 @@ impl CopyHandler for Handler {
                 "COPY data without a COPY FROM STDIN".into(),
             )));
         };
-        let session = crate::handler::session_of(client);
+        let session = crate::handler::session_of(client, &self.adapter);
         let mut session = session.lock().await;
         let rows = match p.data.finish() {
             Ok(rows) => rows,

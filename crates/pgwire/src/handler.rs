@@ -64,7 +64,7 @@ pub struct Handler {
     parser: Arc<Parser>,
     /// Tracks connections so that a CancelRequest (psql's Ctrl-C) can stop a running query or
     /// SUBSCRIBE.
-    connections: Arc<pgwire::api::ConnectionManager>,
+    pub(crate) connections: Arc<pgwire::api::ConnectionManager>,
 }
 
 pub(crate) fn user_error(e: &AdapterError) -> PgWireError {
@@ -78,8 +78,12 @@ fn fields(desc: &RelationDesc, format: &Format) -> Vec<FieldInfo> {
         .collect()
 }
 
-pub(crate) fn session_of<C: ClientInfo>(client: &C) -> Arc<Mutex<Session>> {
-    client.session_extensions().get_or_insert_with(|| Mutex::new(Session::new()))
+/// The connection's session, made on first use for the user the client connected as.
+pub(crate) fn session_of<C: ClientInfo>(client: &C, adapter: &Adapter) -> Arc<Mutex<Session>> {
+    client.session_extensions().get_or_insert_with(|| {
+        let user = client.metadata().get(pgwire::api::METADATA_USER).cloned();
+        Mutex::new(adapter.session_for(user.as_deref()))
+    })
 }
 
 fn to_response(resp: ExecuteResponse, format: &Format, zone: &Zone) -> Response {
@@ -148,7 +152,7 @@ impl Handler {
         use pgwire::messages::copy::{CopyData, CopyDone, CopyOutResponse};
         use pgwire::messages::response::{CommandComplete, ReadyForQuery, TransactionStatus};
         use pgwire::messages::PgWireBackendMessage as M;
-        let session = session_of(client);
+        let session = session_of(client, &self.adapter);
         let (resp, zone) = {
             let mut session = session.lock().await;
             let resp = self.adapter.execute(&mut session, stmt, params).await.map_err(|e| user_error(&e))?;
@@ -220,7 +224,7 @@ impl Handler {
 
     /// Runs a statement; a `COPY … FROM STDIN` is left pending on the connection for its data.
     async fn run<C: ClientInfo>(&self, client: &C, stmt: &Statement, params: &Params, format: &Format) -> Result<Response, AdapterError> {
-        let session = session_of(client);
+        let session = session_of(client, &self.adapter);
         let mut session = session.lock().await;
         debug!(%stmt, "execute");
         let resp = self.adapter.execute(&mut session, stmt, params).await?;
@@ -434,6 +438,7 @@ impl ExtendedQueryHandler for Handler {
 
 struct Factory {
     handler: Arc<Handler>,
+    startup: Arc<crate::auth::Startup>,
 }
 
 impl PgWireServerHandlers for Factory {
@@ -446,11 +451,15 @@ impl PgWireServerHandlers for Factory {
     }
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        self.handler.clone()
+        self.startup.clone()
     }
 
     fn copy_handler(&self) -> Arc<impl pgwire::api::copy::CopyHandler> {
         self.handler.clone()
+    }
+
+    fn error_handler(&self) -> Arc<impl pgwire::api::ErrorHandler> {
+        Arc::new(crate::auth::LoginErrors)
     }
 
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
@@ -458,21 +467,42 @@ impl PgWireServerHandlers for Factory {
     }
 }
 
-/// Accepts connections on `listener` until the process exits.
-pub async fn serve(listener: TcpListener, adapter: Arc<Adapter>) -> std::io::Result<()> {
+/// How connections are secured: TLS (optional, or required) on top of the adapter's
+/// authentication (passwords when its role catalog requires them).
+#[derive(Clone, Debug, Default)]
+pub struct Security {
+    /// TLS certificate and key; None: plain connections only.
+    pub tls: Option<crate::TlsConfig>,
+    /// Refuse connections that did not negotiate TLS.
+    pub tls_required: bool,
+}
+
+/// Accepts connections on `listener` until the process exits. Fails at once if the TLS files
+/// cannot be read.
+pub async fn serve(listener: TcpListener, adapter: Arc<Adapter>, security: Security) -> std::io::Result<()> {
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let acceptor = security.tls.as_ref().map(|t| t.acceptor()).transpose().map_err(invalid)?;
+    if security.tls_required && acceptor.is_none() {
+        return Err(invalid("--tls-required needs --tls-cert and --tls-key".into()));
+    }
+    let handler = Arc::new(Handler {
+        adapter,
+        parser: Arc::new(Parser),
+        connections: Arc::new(pgwire::api::ConnectionManager::new()),
+    });
+    let cert_pem = security.tls.as_ref().and_then(|t| t.cert_pem());
+    let startup = crate::auth::Startup::new(handler.clone(), security.tls_required, cert_pem.as_deref()).map_err(invalid)?;
     let factory = Arc::new(Factory {
-        handler: Arc::new(Handler {
-            adapter,
-            parser: Arc::new(Parser),
-            connections: Arc::new(pgwire::api::ConnectionManager::new()),
-        }),
+        handler,
+        startup: Arc::new(startup),
     });
     loop {
         let (socket, addr) = listener.accept().await?;
         let factory = factory.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             debug!(%addr, "connection");
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, factory).await {
+            if let Err(e) = pgwire::tokio::process_socket(socket, acceptor, factory).await {
                 debug!(%addr, error = %e, "connection closed with error");
             }
         });

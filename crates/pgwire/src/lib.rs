@@ -5,8 +5,11 @@
 //! binary encodings of values, so that every driver sees the types PostgreSQL would send.
 #![warn(missing_docs)]
 
+mod auth;
 mod codec;
 mod copy;
 mod handler;
+mod tls;
 
-pub use handler::serve;
+pub use handler::{serve, Security};
+pub use tls::TlsConfig;

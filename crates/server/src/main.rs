@@ -57,11 +57,30 @@ struct Args {
     /// Serve Prometheus metrics at `http://ADDRESS/metrics` (for example `127.0.0.1:6876`).
     #[arg(long, env = "RIFFLE_METRICS_LISTEN")]
     metrics_listen: Option<String>,
-    /// How clients are authenticated. Only `trust` exists yet (every client that reaches the
-    /// port connects, as a superuser): the server serves a non-loopback address only when it
-    /// is named explicitly. See docs/security.md.
+    /// `trust`: serve an address other hosts can reach without passwords (every client that
+    /// reaches it connects, as a superuser). Needed only for a data directory that has no
+    /// password; see docs/security.md.
     #[arg(long, env = "RIFFLE_AUTH", value_enum)]
     auth: Option<Auth>,
+    /// The superuser `riffle`'s password, set when the data directory is initialised (or
+    /// first started with one); from then on every client authenticates with SCRAM-SHA-256.
+    #[arg(long, env = "RIFFLE_PASSWORD", hide_env_values = true, conflicts_with = "password_file")]
+    password: Option<String>,
+    /// A file holding the superuser's password (its first line), as `--password`.
+    #[arg(long, env = "RIFFLE_PASSWORD_FILE")]
+    password_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM) for client connections.
+    #[arg(long, env = "RIFFLE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "RIFFLE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Refuse connections that do not use TLS.
+    #[arg(long, env = "RIFFLE_TLS_REQUIRED", requires = "tls_cert")]
+    tls_required: bool,
+    /// A CA (PEM): clients must present a certificate it signed.
+    #[arg(long, env = "RIFFLE_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
     /// Testing only: time stands still until `SET riffle_test_clock = '<timestamp>'` moves it.
     #[arg(long)]
     test_clock: bool,
@@ -76,6 +95,23 @@ struct Args {
 enum Auth {
     /// No authentication.
     Trust,
+}
+
+/// The bootstrap password from `--password` / `RIFFLE_PASSWORD` or the first line of
+/// `--password-file`.
+fn bootstrap_password(args: &Args) -> anyhow::Result<Option<String>> {
+    let password = match (&args.password, &args.password_file) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("reading the password file {}", file.display()))?;
+            Some(text.lines().next().unwrap_or_default().to_string())
+        }
+        (None, None) => None,
+    };
+    match password {
+        Some(p) if p.is_empty() => anyhow::bail!("the bootstrap password is empty"),
+        other => Ok(other),
+    }
 }
 
 /// Refuses to serve an address other hosts can reach without authentication unless the
@@ -124,7 +160,7 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
-    check_exposure(&args.listen, args.auth)?;
+    let password = bootstrap_password(&args)?;
     info!(data_dir = %args.data_dir.display(), workers = args.workers, "starting riffle {}", env!("CARGO_PKG_VERSION"));
     riffle_adapter::set_model_device(&args.device).context("choosing the model device")?;
     let clock = if args.test_clock {
@@ -137,8 +173,22 @@ fn main() -> anyhow::Result<()> {
         clock,
         retain_history: args.retain_history,
         failpoints: args.failpoints,
+        password,
     };
     let adapter = Arc::new(riffle_adapter::Adapter::open(&args.data_dir, config).context("recovering the data directory")?);
+    if adapter.password_auth() {
+        info!("clients authenticate with SCRAM-SHA-256 passwords");
+    } else {
+        check_exposure(&args.listen, args.auth)?;
+    }
+    let security = riffle_pgwire::Security {
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert, key)| riffle_pgwire::TlsConfig {
+            cert,
+            key,
+            client_ca: args.tls_client_ca.clone(),
+        }),
+        tls_required: args.tls_required,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_stack_size(THREAD_STACK)
         .enable_all()
@@ -155,7 +205,7 @@ fn main() -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
-        info!(address = %listener.local_addr()?, "listening for PostgreSQL connections");
+        info!(address = %listener.local_addr()?, tls = security.tls.is_some(), tls_required = security.tls_required, "listening for PostgreSQL connections");
         let ticker = adapter.clone();
         let tick = std::time::Duration::from_millis(args.tick_ms.max(1));
         tokio::spawn(async move {
@@ -165,7 +215,7 @@ fn main() -> anyhow::Result<()> {
             }
         });
         tokio::select! {
-            r = riffle_pgwire::serve(listener, adapter) => r.context("serving"),
+            r = riffle_pgwire::serve(listener, adapter, security) => r.context("serving"),
             _ = tokio::signal::ctrl_c() => {
                 info!("shutting down");
                 Ok(())

@@ -69,6 +69,9 @@ pub enum PlanError {
     /// A table definition PostgreSQL refuses, such as two primary keys (42P16).
     #[error("{0}")]
     InvalidTableDefinition(String),
+    /// A privilege that does not exist for the object's kind (0LP01).
+    #[error("{0}")]
+    InvalidGrant(String),
     /// A parameter `$n` whose value was not supplied (08P01 / 42P02).
     #[error("there is no parameter ${0}")]
     UnknownParameter(usize),

@@ -553,11 +553,15 @@ impl Planner<'_> {
         }
     }
 
-    fn plan_niladic(&self, name: &str) -> Result<Option<Typed>, PlanError> {
+    pub(crate) fn plan_niladic(&self, name: &str) -> Result<Option<Typed>, PlanError> {
         Ok(Some(match name {
             "current_timestamp" | "localtimestamp" => self.now_literal(ScalarType::TimestampTz)?,
             "current_date" => self.now_literal(ScalarType::Date)?,
-            "current_user" | "session_user" | "user" => Typed::lit(Datum::String("riffle".into()), ScalarType::String),
+            "current_user" | "session_user" | "user" | "current_role" if self.ctx.in_view => {
+                return Err(PlanError::unsupported(format!("{name} in a view definition")))
+            }
+            "current_user" | "user" | "current_role" => Typed::lit(Datum::String(self.ctx.current_user.clone()), ScalarType::String),
+            "session_user" => Typed::lit(Datum::String(self.ctx.session_user.clone()), ScalarType::String),
             "current_schema" => Typed::lit(Datum::String("public".into()), ScalarType::String),
             "current_catalog" => Typed::lit(Datum::String("riffle".into()), ScalarType::String),
             _ => return Ok(None),

@@ -433,6 +433,8 @@ impl Planner<'_> {
                 T::String,
             )),
             ("current_database", 0) => Ok(Typed::lit(Datum::String("riffle".into()), T::String)),
+            // `SELECT current_user` reaches here as a call without arguments.
+            ("current_user" | "session_user" | "user" | "current_role", 0) => Ok(self.plan_niladic(name)?.expect("a niladic function")),
             ("current_schema", 0) => Ok(Typed::lit(Datum::String("public".into()), T::String)),
             ("array_length", 2) => {
                 let mut it = planned.into_iter();

@@ -23,6 +23,7 @@ mod memory;
 mod operators;
 mod plan;
 mod query;
+mod roles;
 mod scope;
 mod select;
 pub mod source;
@@ -37,6 +38,7 @@ pub use copy::CopyTarget;
 pub use error::PlanError;
 pub use kafka::{avro_desc, avro_type};
 pub use memory::MemCatalog;
+pub use roles::{GrantPlan, GrantTarget, MembershipPlan, Privilege, RolePlan};
 pub use plan::{
     plan, CopyFromPlan, CopyToPlan, CreateModelPlan, DropKind, DropPlan, Params, Plan, PlanContext, ReadThenWritePlan, SelectPlan,
     ShowKind, SubscribePlan, TrainPlan,

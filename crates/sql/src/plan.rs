@@ -159,6 +159,28 @@ pub enum Plan {
         /// Command tag for CommandComplete.
         tag: &'static str,
     },
+    /// CREATE ROLE | USER.
+    CreateRole(crate::RolePlan),
+    /// ALTER ROLE … [WITH] options (the attributes it names).
+    AlterRole(crate::RolePlan),
+    /// DROP ROLE | USER [IF EXISTS] names.
+    DropRoles {
+        /// The roles.
+        names: Vec<String>,
+        /// IF EXISTS was given.
+        if_exists: bool,
+    },
+    /// GRANT privileges ON objects TO roles.
+    Grant(crate::GrantPlan),
+    /// REVOKE privileges ON objects FROM roles.
+    Revoke(crate::GrantPlan),
+    /// GRANT role TO member.
+    GrantRole(crate::MembershipPlan),
+    /// REVOKE role FROM member.
+    RevokeRole(crate::MembershipPlan),
+    /// SET ROLE name | NONE, SET SESSION AUTHORIZATION name | DEFAULT (None: the session's
+    /// own role again).
+    SetRole(Option<String>),
     /// SET name = value
     SetVariable {
         /// Variable name.
@@ -313,6 +335,10 @@ pub struct PlanContext {
     pub in_view: bool,
     /// The session's TimeZone, for timestamptz literals without an offset.
     pub zone: riffle_repr::zone::Zone,
+    /// `current_user`: the role the session acts as (SET ROLE changes it).
+    pub current_user: String,
+    /// `session_user`: the role the client authenticated as.
+    pub session_user: String,
 }
 
 impl Default for PlanContext {
@@ -321,6 +347,8 @@ impl Default for PlanContext {
             now_micros: 0,
             in_view: false,
             zone: riffle_repr::zone::Zone::Utc,
+            current_user: "riffle".into(),
+            session_user: "riffle".into(),
         }
     }
 }
@@ -596,6 +624,12 @@ impl<'a> Planner<'a> {
                 cascade,
                 ..
             } => {
+                if matches!(object_type, ObjectType::Role | ObjectType::User) {
+                    return Ok(Plan::DropRoles {
+                        names: self.role_names(names)?,
+                        if_exists: *if_exists,
+                    });
+                }
                 let kind = match object_type {
                     ObjectType::Table => DropKind::Table,
                     ObjectType::View => DropKind::View,
@@ -611,6 +645,12 @@ impl<'a> Planner<'a> {
                     cascade: *cascade,
                 }))
             }
+            Statement::CreateRole(c) => self.plan_create_role(c),
+            Statement::AlterRole { name, operation } => self.plan_alter_role(name, operation),
+            Statement::Grant(g) => Ok(Plan::Grant(self.plan_grant(&g.privileges, g.objects.as_ref(), &g.grantees)?)),
+            Statement::Revoke(r) => Ok(Plan::Revoke(self.plan_grant(&r.privileges, r.objects.as_ref(), &r.grantees)?)),
+            Statement::GrantRole(g) => Ok(Plan::GrantRole(self.plan_membership(&g.roles, &g.grantees)?)),
+            Statement::RevokeRole(r) => Ok(Plan::RevokeRole(self.plan_membership(&r.roles, &r.grantees)?)),
             Statement::Insert(ins) => self.plan_insert(ins),
             Statement::Copy {
                 source,
@@ -746,6 +786,11 @@ impl<'a> Planner<'a> {
                 })
             }
             ast::Set::SetNames { .. } | ast::Set::SetNamesDefault { .. } => Ok(Plan::NoOp { tag: "SET" }),
+            ast::Set::SetRole { role_name, .. } => Ok(crate::roles::set_role(role_name.as_ref())),
+            ast::Set::SetSessionAuthorization(p) => Ok(crate::roles::set_role(match &p.kind {
+                ast::SetSessionAuthorizationParamKind::User(u) => Some(u),
+                ast::SetSessionAuthorizationParamKind::Default => None,
+            })),
             ast::Set::SetTransaction { modes, .. } => Ok(Plan::SetTransaction {
                 read_only: read_only(modes),
             }),

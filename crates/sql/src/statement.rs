@@ -364,6 +364,30 @@ fn parse_one(tokens: Vec<TokenWithSpan>) -> Result<Statement, PlanError> {
         expect_end(&mut p)?;
         return Ok(stmt);
     }
+    // `CREATE USER` and `ALTER USER` are PostgreSQL's spellings of CREATE ROLE … LOGIN and
+    // ALTER ROLE (sqlparser reads them as Snowflake's users).
+    if (word(0, "create") || word(0, "alter")) && word(1, "user") && !word(2, "mapping") {
+        let mut tokens = tokens;
+        tokens[sig[1]].token = Token::make_keyword("ROLE");
+        let mut p = parser(tokens);
+        let mut stmt = p.parse_statement().map_err(parse_error)?;
+        expect_end(&mut p)?;
+        if let ast::Statement::CreateRole(c) = &mut stmt {
+            c.login = Some(c.login.unwrap_or(true));
+        }
+        return Ok(Statement::Sql(stmt));
+    }
+    // `GRANT|REVOKE … ON MODEL m …`: Riffle's object kind, planned as the item it names.
+    if word(0, "grant") || word(0, "revoke") {
+        if let Some(n) = (1..sig.len()).find(|&n| word(n, "on") && word(n + 1, "model")) {
+            let mut tokens = tokens;
+            tokens.remove(sig[n + 1]);
+            let mut p = parser(tokens);
+            let stmt = p.parse_statement().map_err(parse_error)?;
+            expect_end(&mut p)?;
+            return Ok(Statement::Sql(stmt));
+        }
+    }
     if word(0, "subscribe") {
         return parse_subscribe(tokens[sig[0] + 1..].to_vec()).map(Statement::Subscribe);
     }

@@ -28,7 +28,7 @@ fn text(s: &str) -> Datum {
 /// The contents of a system relation, if `schema.name` names one.
 pub fn system_table(catalog: &dyn SessionCatalog, schema: Option<&str>, name: &str) -> Option<(RelationDesc, Vec<Row>)> {
     use ScalarType::{Bool, Int32, Int64, String as Text};
-    if matches!(schema, None | Some("public")) {
+    if matches!(schema, None | Some("public") | Some("pg_catalog")) {
         if let Some(found) = catalog.system_rows(name) {
             return Some(found);
         }

@@ -10,6 +10,7 @@
 //! ([`Coordinator::resume`]) and starts the sources.
 
 use super::{Adapter, Config, Coordinator};
+use crate::access::Access;
 use crate::catalog::{Catalog, StoredItem};
 use crate::commit::{Committer, Paused};
 use crate::timestamp::Timestamps;
@@ -54,6 +55,7 @@ impl Adapter {
             last_write_seq: Default::default(),
             data_dir: std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf()),
         };
+        *coord.catalog.access.write().expect("access lock") = open_access(&coord.durable, config.password.as_deref())?;
         let mut stored = coord.durable.load_catalog()?;
         // System tables first: user dataflows may read them (views that call models import
         // riffle_model_current).
@@ -79,6 +81,7 @@ impl Adapter {
         coord.ensure_system_tables(&compute)?;
         info!(ts = coord.timestamps.read_ts(), "recovery complete");
         Ok(Adapter {
+            access: coord.catalog.access.clone(),
             coord: Arc::new(Mutex::new(coord)),
             compute,
         })
@@ -96,6 +99,32 @@ impl Adapter {
         }
         Ok(())
     }
+}
+
+/// The role catalog: a fresh data directory's (the bootstrap superuser, with `password` if one
+/// is given, which turns password authentication on for good), or the stored one. A password
+/// given to a data directory that has none yet turns authentication on; one given to a data
+/// directory that already requires passwords is ignored (change it with ALTER ROLE).
+fn open_access(durable: &Durable, password: Option<&str>) -> Result<Access, AdapterError> {
+    let Some(bytes) = durable.access()? else {
+        let access = Access::bootstrap(password);
+        durable.put_access(&access.to_bytes())?;
+        if access.password_auth {
+            info!("initialised with a password for the superuser riffle: clients authenticate with SCRAM-SHA-256");
+        }
+        return Ok(access);
+    };
+    let mut access = Access::from_bytes(&bytes).map_err(DurableError::Corrupt)?;
+    match password {
+        Some(p) if !access.password_auth => {
+            access.set_bootstrap_password(p);
+            durable.put_access(&access.to_bytes())?;
+            info!("the superuser riffle now has the given password: clients authenticate with SCRAM-SHA-256 from now on");
+        }
+        Some(_) => info!("this data directory already requires passwords: the bootstrap password given is ignored (ALTER ROLE changes one)"),
+        None => {}
+    }
+    Ok(access)
 }
 
 impl Coordinator {

@@ -14,7 +14,7 @@ use tracing::info;
 
 impl Adapter {
     /// CREATE TABLE, [MATERIALIZED] VIEW, INDEX, CONNECTION, SOURCE and SINK.
-    pub(super) fn sequence_create(&self, mut coord: Guard<'_>, stmt: &Statement, plan: Plan) -> Result<ExecuteResponse, AdapterError> {
+    pub(super) fn sequence_create(&self, mut coord: Guard<'_>, stmt: &Statement, plan: Plan, owner: &str) -> Result<ExecuteResponse, AdapterError> {
         let (name, if_not_exists) = match &plan {
             Plan::CreateTable { name, if_not_exists, .. }
             | Plan::CreateView { name, if_not_exists, .. }
@@ -62,6 +62,7 @@ impl Adapter {
             riffle_storage::sink::SinkProducer::new(desc)
                 .map_err(|e| AdapterError::Storage(format!("cannot create a Kafka producer: {e}")))?;
         }
+        coord.record_owner(id, owner)?;
         coord.persist(&item)?;
         coord.install(&self.compute, &item);
         coord.catalog.insert(item.clone());
@@ -184,6 +185,12 @@ impl Coordinator {
         }
         // Dependents first, so no dataflow outlives what it reads.
         to_drop.sort_by(|a, b| b.cmp(a));
+        // Privileges go first: an id left without them after a crash has the bootstrap
+        // superuser as owner, never a dropped item's grants.
+        self.change_access(|a| {
+            a.dropped(&to_drop);
+            Ok(())
+        })?;
         self.durable.drop_items(&to_drop)?;
         let mut dropped_versions = Vec::new();
         for id in to_drop {

@@ -26,6 +26,7 @@
 //! synced acknowledgement, a model's training. Modules outside `coord` (catalog, log writer,
 //! timestamps, metrics, models, copy codecs, sessions, errors) never reach back into it.
 
+mod authorize;
 mod bootstrap;
 mod copy;
 mod ddl;
@@ -66,6 +67,10 @@ pub struct Config {
     pub retain_history: Timestamp,
     /// Testing only: `SET riffle_failpoint = …` injects failures.
     pub failpoints: bool,
+    /// The bootstrap superuser's password (`RIFFLE_PASSWORD`, `--password-file`): set when a
+    /// data directory is initialised, or first started with one; it turns password
+    /// authentication on for good.
+    pub password: Option<String>,
 }
 
 /// The state the coordinator sequences access to.
@@ -107,6 +112,9 @@ pub(crate) struct Coordinator {
 pub struct Adapter {
     pub(crate) coord: Arc<Mutex<Coordinator>>,
     pub(crate) compute: Arc<ComputeController>,
+    /// The role catalog (also the coordinator's, through its catalog): logins read it without
+    /// waiting for the coordinator.
+    pub(crate) access: Arc<std::sync::RwLock<crate::access::Access>>,
 }
 
 /// The coordinator, taken by one statement.
@@ -133,7 +141,7 @@ impl Adapter {
             types: param_types.to_vec(),
             values: None,
         };
-        let (plan, types) = riffle_sql::plan(&coord.catalog, stmt, context(riffle_repr::zone::Zone::Utc), &params)?;
+        let (plan, types) = riffle_sql::plan(&coord.catalog, stmt, PlanContext::default(), &params)?;
         let desc = match plan {
             Plan::Select(s) => Some(s.desc),
             Plan::Rows { desc, .. } => Some(desc),
@@ -158,18 +166,24 @@ impl Adapter {
 
     async fn plan_and_sequence(&self, session: &mut Session, stmt: &Statement, params: &Params) -> Result<ExecuteResponse, AdapterError> {
         let coord = self.lock().await;
-        let planned = riffle_sql::plan(&coord.catalog, stmt, context(session.zone()), params);
+        let resolving = authorize::Resolving::new(&coord.catalog);
+        let planned = riffle_sql::plan(&resolving, stmt, context(session), params);
+        let resolved = resolving.resolved();
+        let planned = planned.map_err(AdapterError::from).and_then(|(plan, _)| {
+            coord.authorize(session, &plan, &resolved)?;
+            Ok(plan)
+        });
         // A failed transaction block hears only its end.
-        let ends_block = matches!(planned, Ok((Plan::Commit | Plan::Rollback, _)));
+        let ends_block = matches!(planned, Ok(Plan::Commit | Plan::Rollback));
         if session.txn.as_ref().is_some_and(|t| t.failed) && !ends_block {
             return Err(AdapterError::InFailedTransaction);
         }
         let result = match planned {
-            Ok((plan, _)) => match (session.txn.as_ref().is_some_and(|t| t.read_only), writes(&plan)) {
+            Ok(plan) => match (session.txn.as_ref().is_some_and(|t| t.read_only), writes(&plan)) {
                 (true, Some(what)) => Err(AdapterError::ReadOnlyTransaction(what)),
                 _ => self.sequence(coord, session, stmt, plan).await,
             },
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         };
         if result.is_err() {
             if let Some(txn) = session.txn.as_mut() {
@@ -201,8 +215,16 @@ impl Adapter {
             | Plan::CreateIndex { .. }
             | Plan::CreateConnection { .. }
             | Plan::CreateSource { .. }
-            | Plan::CreateSink { .. }) => self.sequence_create(coord, stmt, plan),
-            Plan::CreateModel(model) => self.sequence_create_model(coord, stmt, model).await,
+            | Plan::CreateSink { .. }) => self.sequence_create(coord, stmt, plan, &session.current_user),
+            Plan::CreateModel(model) => self.sequence_create_model(coord, stmt, model, &session.current_user).await,
+            plan @ (Plan::CreateRole(_)
+            | Plan::AlterRole(_)
+            | Plan::DropRoles { .. }
+            | Plan::Grant(_)
+            | Plan::Revoke(_)
+            | Plan::GrantRole(_)
+            | Plan::RevokeRole(_)
+            | Plan::SetRole(_)) => self.sequence_access(coord, session, plan),
             Plan::Drop(drop) => self.sequence_drop(coord, drop),
             Plan::SetVariable { name, value } => self.sequence_set(coord, session, name, value),
             Plan::ShowVariable { name } => variables::sequence_show(session, name),
@@ -308,6 +330,11 @@ fn writes(plan: &Plan) -> Option<&'static str> {
         Plan::CreateSink { .. } => "CREATE SINK",
         Plan::CreateModel(_) => "CREATE MODEL",
         Plan::Drop(_) => "DROP",
+        Plan::CreateRole(_) => "CREATE ROLE",
+        Plan::AlterRole(_) => "ALTER ROLE",
+        Plan::DropRoles { .. } => "DROP ROLE",
+        Plan::Grant(_) | Plan::GrantRole(_) => "GRANT",
+        Plan::Revoke(_) | Plan::RevokeRole(_) => "REVOKE",
         Plan::Select(_)
         | Plan::Subscribe(_)
         | Plan::CopyTo(_)
@@ -319,6 +346,7 @@ fn writes(plan: &Plan) -> Option<&'static str> {
         | Plan::SetTransaction { .. }
         | Plan::Commit
         | Plan::Rollback
+        | Plan::SetRole(_)
         | Plan::NoOp { .. } => return None,
     })
 }
@@ -329,9 +357,11 @@ fn command(tag: &str) -> ExecuteResponse {
 }
 
 /// What the planner needs to know of the session and the moment.
-fn context(zone: riffle_repr::zone::Zone) -> PlanContext {
+fn context(session: &Session) -> PlanContext {
     PlanContext {
-        zone,
+        zone: session.zone(),
+        current_user: session.current_user.clone(),
+        session_user: session.session_user.clone(),
         now_micros: chrono::Utc::now().timestamp_micros(),
         in_view: false,
     }

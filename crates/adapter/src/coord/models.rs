@@ -39,6 +39,7 @@ impl Adapter {
         mut coord: Guard<'_>,
         stmt: &Statement,
         plan: CreateModelPlan,
+        owner: &str,
     ) -> Result<ExecuteResponse, AdapterError> {
         if plan.if_not_exists && matches!(coord.catalog.get(&plan.name).map(|i| &i.kind), Some(ItemKind::Model(_))) {
             return Ok(command("CREATE MODEL"));
@@ -54,12 +55,16 @@ impl Adapter {
         };
         // Checked again: the catalog may have changed while the model trained.
         let existing = coord.replaced_model(&plan)?;
+        let new_model = existing.is_none();
         let Added {
             name,
             version,
             promoted,
             changes,
         } = coord.add_model_version(existing, &plan, stmt, new)?;
+        if let Some(id) = coord.catalog.get(&name).map(|i| i.id).filter(|_| new_model) {
+            coord.record_owner(id, owner)?;
+        }
         if !promoted {
             info!(model = %name, version, "trained version not promoted: its validation metric is worse");
             return Ok(command("CREATE MODEL"));
