@@ -651,6 +651,15 @@ impl<'a> Planner<'a> {
             Statement::Revoke(r) => Ok(Plan::Revoke(self.plan_grant(&r.privileges, r.objects.as_ref(), &r.grantees)?)),
             Statement::GrantRole(g) => Ok(Plan::GrantRole(self.plan_membership(&g.roles, &g.grantees)?)),
             Statement::RevokeRole(r) => Ok(Plan::RevokeRole(self.plan_membership(&r.roles, &r.grantees)?)),
+            Statement::Reset(r) => match &r.reset {
+                ast::Reset::SessionAuthorization => Ok(Plan::SetRole(None)),
+                ast::Reset::ConfigurationParameter(name) if name.to_string().eq_ignore_ascii_case("role") => Ok(Plan::SetRole(None)),
+                ast::Reset::ConfigurationParameter(name) => Ok(Plan::SetVariable {
+                    name: name.to_string().to_ascii_lowercase(),
+                    value: None,
+                }),
+                ast::Reset::ALL => Err(PlanError::unsupported("RESET ALL")),
+            },
             Statement::Insert(ins) => self.plan_insert(ins),
             Statement::Copy {
                 source,

@@ -129,7 +129,7 @@ fn member_of(access: &Access, role: &str, of: &str, what: &str) -> Result<(), Ad
     if access.is_member(role, of) {
         Ok(())
     } else {
-        Err(denied(format!("permission denied to {what}: only superusers and members of {of} may")))
+        Err(denied(format!("must be superuser or a member of the {of} role to {what}")))
     }
 }
 
@@ -228,8 +228,13 @@ impl Coordinator {
                 Some((t, _, false)) if t == *id => continue,
                 _ => {}
             }
-            // Names a DROP, GRANT or CREATE INDEX resolves are checked above as ownership.
-            if matches!(plan, Plan::Drop(_) | Plan::Grant(_) | Plan::Revoke(_) | Plan::CreateIndex { .. }) {
+            // Names a DROP, GRANT or CREATE INDEX resolves are checked above as ownership; a
+            // plain view's reads are checked when it is read, as its owner (PostgreSQL creates
+            // it without looking).
+            if matches!(
+                plan,
+                Plan::Drop(_) | Plan::Grant(_) | Plan::Revoke(_) | Plan::CreateIndex { .. } | Plan::CreateView { materialized: false, .. }
+            ) {
                 continue;
             }
             check_read(&access, catalog, role, *id, read_privilege(&item.kind))?;
