@@ -136,3 +136,35 @@ async fn a_client_that_goes_away_mid_block_leaves_nothing() {
     c.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(count(&c, "SELECT count(*) FROM t").await, 0);
 }
+
+/// `idle_in_transaction_session_timeout`: a block left idle longer is rolled back (its writes
+/// never appear) and its connection is closed with 25P03 at its next message; a block that
+/// keeps talking, or a session outside a block, is not touched.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_block_times_out() {
+    let server = TestServer::start();
+    let (a, b) = (server.connect().await, server.connect().await);
+    b.batch_execute("CREATE TABLE t (k int)").await.unwrap();
+    let err = a
+        .batch_execute("SET idle_in_transaction_session_timeout = 'soon'")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("22023"));
+    a.batch_execute("SET idle_in_transaction_session_timeout = '400ms'").await.unwrap();
+    // Busy in a block, and idle outside one: neither times out.
+    a.batch_execute("BEGIN; INSERT INTO t VALUES (1)").await.unwrap();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        a.batch_execute("SELECT 1").await.unwrap();
+    }
+    a.batch_execute("COMMIT").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(count(&a, "SELECT count(*) FROM t").await, 1);
+    // Idle in a block: rolled back and closed.
+    a.batch_execute("BEGIN; INSERT INTO t VALUES (2)").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let err = a.batch_execute("COMMIT").await.unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("25P03"), "{err}");
+    assert!(a.is_closed() || a.batch_execute("SELECT 1").await.is_err(), "the connection stays open");
+    assert_eq!(count(&b, "SELECT count(*) FROM t").await, 1, "the idle block's write was kept");
+}

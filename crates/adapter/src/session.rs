@@ -20,6 +20,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("server_version_num", "150000"),
     ("standard_conforming_strings", "on"),
     ("statement_timeout", "0"),
+    ("idle_in_transaction_session_timeout", "0"),
     ("timezone", "UTC"),
     ("transaction_isolation", "serializable"),
     ("default_transaction_isolation", "serializable"),
@@ -38,6 +39,11 @@ pub struct Session {
     pub(crate) session_user: String,
     /// The role whose privileges statements run with (`current_user`; SET ROLE changes it).
     pub(crate) current_user: String,
+    /// Statements run so far (an idle-in-transaction timer is for the last of them).
+    pub(crate) statements: u64,
+    /// The open block outlived `idle_in_transaction_session_timeout`: it was rolled back and
+    /// the connection is to be closed.
+    idle_expired: bool,
 }
 
 /// An open transaction block. Its reads happen at one snapshot; its writes are buffered here
@@ -80,7 +86,33 @@ impl Session {
             txn: None,
             session_user: role.to_string(),
             current_user: role.to_string(),
+            statements: 0,
+            idle_expired: false,
         }
+    }
+
+    /// `idle_in_transaction_session_timeout`, if set (not 0).
+    pub fn idle_in_transaction_timeout(&self) -> Option<std::time::Duration> {
+        let ms = self.vars.get("idle_in_transaction_session_timeout").and_then(|v| duration_ms(v))?;
+        (ms > 0).then(|| std::time::Duration::from_millis(ms))
+    }
+
+    /// How many statements the session has run.
+    pub fn statements_run(&self) -> u64 {
+        self.statements
+    }
+
+    /// Ends an open block that sat idle past its timeout: its writes are discarded and its
+    /// snapshot released at once; the connection learns on its next message (25P03, FATAL).
+    pub fn expire_idle_transaction(&mut self) {
+        if self.txn.take().is_some() {
+            self.idle_expired = true;
+        }
+    }
+
+    /// Whether the idle-in-transaction timeout ended this session.
+    pub fn idle_expired(&self) -> bool {
+        self.idle_expired
     }
 
     /// The role statements run as (`current_user`).
@@ -94,6 +126,9 @@ impl Session {
         let default = DEFAULTS.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
         let value = value.or(default.clone()).unwrap_or_default();
         if name == "timezone" && Zone::parse(&value).is_none() {
+            return Err(AdapterError::InvalidVariable(name, value));
+        }
+        if name.ends_with("_timeout") && duration_ms(&value).is_none() {
             return Err(AdapterError::InvalidVariable(name, value));
         }
         self.vars.insert(name, value);
@@ -123,5 +158,40 @@ impl Session {
         let name = name.to_ascii_lowercase();
         let key = if name == "time zone" { "timezone".to_string() } else { name };
         self.vars.get(&key).cloned().ok_or(AdapterError::UnknownVariable(key))
+    }
+}
+
+/// A timeout setting in milliseconds, as PostgreSQL reads them: a number of milliseconds, or a
+/// number with a unit (`ms`, `s`, `min`, `h`, `d`).
+fn duration_ms(value: &str) -> Option<u64> {
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "" | "ms" => 1.0,
+        "s" => 1e3,
+        "min" => 60e3,
+        "h" => 3600e3,
+        "d" => 86_400e3,
+        _ => return None,
+    };
+    let ms = number * scale;
+    (ms.is_finite() && ms >= 0.0 && ms < u64::MAX as f64).then_some(ms.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_ms;
+
+    #[test]
+    fn timeouts_read_as_postgresql_reads_them() {
+        assert_eq!(duration_ms("0"), Some(0));
+        assert_eq!(duration_ms("250"), Some(250));
+        assert_eq!(duration_ms("5s"), Some(5000));
+        assert_eq!(duration_ms("1.5 s"), Some(1500));
+        assert_eq!(duration_ms("2min"), Some(120_000));
+        assert_eq!(duration_ms("-1"), None);
+        assert_eq!(duration_ms("soon"), None);
     }
 }

@@ -224,10 +224,12 @@ impl Handler {
 
     /// Runs a statement; a `COPY … FROM STDIN` is left pending on the connection for its data.
     async fn run<C: ClientInfo>(&self, client: &C, stmt: &Statement, params: &Params, format: &Format) -> Result<Response, AdapterError> {
-        let session = session_of(client, &self.adapter);
-        let mut session = session.lock().await;
-        debug!(%stmt, "execute");
-        let resp = self.adapter.execute(&mut session, stmt, params).await?;
+        let shared = session_of(client, &self.adapter);
+        let mut session = shared.lock().await;
+        debug!(stmt = %stmt.redacted(), "execute");
+        let resp = self.adapter.execute(&mut session, stmt, params).await;
+        watch_idle_transaction(&shared, &session);
+        let resp = resp?;
         if let ExecuteResponse::CopyIn { table, copy } = resp {
             let columns = copy.columns.len();
             let format = if copy.options.format == riffle_copy::Format::Binary { 1 } else { 0 };
@@ -305,6 +307,7 @@ impl SimpleQueryHandler for Handler {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
     {
+        refuse_if_expired(client, &self.adapter).await?;
         match riffle_sql::parse(&query.query).as_deref() {
             Ok([stmt]) if matches!(stmt, Statement::Subscribe(_)) || crate::copy::is_copy_out(stmt) => {
                 self.stream_subscribe(client, stmt, &Params::default(), true).await
@@ -372,6 +375,7 @@ impl ExtendedQueryHandler for Handler {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<pgwire::messages::PgWireBackendMessage>>::Error>,
     {
+        refuse_if_expired(client, &self.adapter).await?;
         use pgwire::api::store::{Entry, PortalStore};
         let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
         let portal = match client.portal_store().get_portal(name) {
@@ -465,6 +469,36 @@ impl PgWireServerHandlers for Factory {
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
         Arc::new(pgwire::api::cancel::DefaultCancelHandler::new(self.handler.connections.clone()))
     }
+}
+
+/// After a statement that leaves a transaction block open, starts the session's
+/// `idle_in_transaction_session_timeout` clock: if no statement follows in time, the block is
+/// rolled back (its snapshot released at once) and the connection is closed at its next message.
+fn watch_idle_transaction(shared: &Arc<Mutex<Session>>, session: &Session) {
+    let Some(timeout) = session.idle_in_transaction_timeout().filter(|_| session.in_transaction()) else {
+        return;
+    };
+    let (shared, after) = (shared.clone(), session.statements_run());
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        let mut session = shared.lock().await;
+        if session.statements_run() == after {
+            info!("closing a session idle in a transaction block past idle_in_transaction_session_timeout");
+            session.expire_idle_transaction();
+        }
+    });
+}
+
+/// The error that ends a session whose block outlived `idle_in_transaction_session_timeout`.
+async fn refuse_if_expired<C: ClientInfo>(client: &C, adapter: &Adapter) -> PgWireResult<()> {
+    if session_of(client, adapter).lock().await.idle_expired() {
+        return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+            "FATAL".into(),
+            "25P03".into(),
+            "terminating connection due to idle-in-transaction timeout".into(),
+        ))));
+    }
+    Ok(())
 }
 
 /// How connections are secured: TLS (optional, or required) on top of the adapter's

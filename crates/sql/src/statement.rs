@@ -195,6 +195,23 @@ pub struct Subscribe {
     pub as_of: Option<ast::Expr>,
 }
 
+impl Statement {
+    /// The statement's text with its secrets masked (`PASSWORD '…'` of a role, a connection's
+    /// options): what may be logged.
+    pub fn redacted(&self) -> String {
+        match self {
+            Statement::Sql(ast::Statement::CreateRole(c)) if c.password.is_some() => {
+                let mut c = c.clone();
+                c.password = Some(ast::Password::Password(ast::Expr::value(ast::Value::SingleQuotedString("********".into()))));
+                ast::Statement::CreateRole(c).to_string()
+            }
+            Statement::Sql(ast::Statement::AlterRole { name, .. }) => format!("ALTER ROLE {name} …"),
+            Statement::CreateConnection(c) => format!("CREATE CONNECTION {} …", c.name),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Statement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

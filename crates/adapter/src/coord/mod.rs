@@ -156,6 +156,7 @@ impl Adapter {
     /// Runs one statement.
     pub async fn execute(&self, session: &mut Session, stmt: &Statement, params: &Params) -> Result<ExecuteResponse, AdapterError> {
         let start = std::time::Instant::now();
+        session.statements += 1;
         let result = self.plan_and_sequence(session, stmt, params).await;
         crate::metrics::Metrics::get()
             .statement_seconds
