@@ -1,13 +1,8 @@
 //! Real PostgreSQL clients against the real server: tokio-postgres (binary results and typed
 //! parameters), psql (simple protocol), psycopg 3 (extended protocol) and JDBC.
 
-use riffle_tests::TestServer;
-use std::path::Path;
+use riffle_tests::{clients_dir, TestServer};
 use std::process::Command;
-
-fn clients_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/clients"))
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tokio_postgres_types_params_and_errors() {
@@ -136,28 +131,8 @@ fn psycopg_extended_protocol() {
 
 #[test]
 fn jdbc_driver() {
-    let jar = std::env::var("RIFFLE_JDBC_JAR").unwrap_or_else(|_| "/usr/share/java/postgresql.jar".into());
-    assert!(Path::new(&jar).exists(), "{jar} missing: apt-get install libpostgresql-jdbc-java");
     let server = TestServer::start();
-    let build = tempfile::tempdir().unwrap();
-    let javac = Command::new("javac")
-        .args(["-cp", &jar, "-d"])
-        .arg(build.path())
-        .arg(clients_dir().join("java/JdbcTest.java"))
-        .output()
-        .expect("run javac");
-    assert!(javac.status.success(), "javac: {}", String::from_utf8_lossy(&javac.stderr));
-    let cp = format!("{}:{jar}", build.path().display());
-    let out = Command::new("java")
-        .args(["-cp", &cp, "JdbcTest", &server.port.to_string()])
-        .output()
-        .expect("run java");
-    assert!(
-        out.status.success(),
-        "JDBC test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    riffle_tests::run_java("JdbcTest", &[&server.port.to_string()]);
 }
 
 /// SUBSCRIBE streams a view's changes over COPY-out (psycopg's `copy()`): the snapshot, then

@@ -4,7 +4,7 @@
 //! authentication kept across a restart without the bootstrap password; secrets in neither
 //! the log nor the data directory.
 
-use riffle_tests::TestServer;
+use riffle_tests::{clients_dir, TestServer};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -63,10 +63,6 @@ fn found_in_files(dir: &Path, needle: &[u8]) -> Option<PathBuf> {
         }
     }
     None
-}
-
-fn clients_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -157,26 +153,7 @@ async fn passwords_and_tls_with_real_clients() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let jar = std::env::var("RIFFLE_JDBC_JAR").unwrap_or_else(|_| "/usr/share/java/postgresql.jar".into());
-    let build = tempfile::tempdir().unwrap();
-    let javac = Command::new("javac")
-        .args(["-cp", &jar, "-d"])
-        .arg(build.path())
-        .arg(clients_dir().join("java/SecurityTest.java"))
-        .output()
-        .expect("run javac");
-    assert!(javac.status.success(), "javac: {}", String::from_utf8_lossy(&javac.stderr));
-    let out = Command::new("java")
-        .args(["-cp", &format!("{}:{jar}", build.path().display()), "SecurityTest", &port.to_string()])
-        .args([ca.to_str().unwrap(), ALICE])
-        .output()
-        .expect("run java");
-    assert!(
-        out.status.success(),
-        "JDBC: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    riffle_tests::run_java("SecurityTest", &[&port.to_string(), ca.to_str().unwrap(), ALICE]);
 
     // Secrets never reach the log or the data directory (only SCRAM verifiers do).
     for secret in [BOOT, ALICE] {

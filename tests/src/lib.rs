@@ -25,6 +25,37 @@ pub fn riffle_bin() -> PathBuf {
     })
 }
 
+/// The client programs the tests run (tests/clients: Python, Java).
+pub fn clients_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/clients"))
+}
+
+/// Compiles `tests/clients/java/<class>.java` against the PostgreSQL JDBC driver
+/// (`$RIFFLE_JDBC_JAR`, else Debian's) and runs it with `args`; panics unless it succeeds.
+pub fn run_java(class: &str, args: &[&str]) {
+    let jar = std::env::var("RIFFLE_JDBC_JAR").unwrap_or_else(|_| "/usr/share/java/postgresql.jar".into());
+    assert!(Path::new(&jar).exists(), "{jar} missing: apt-get install libpostgresql-jdbc-java");
+    let build = tempfile::tempdir().expect("temp dir");
+    let javac = Command::new("javac")
+        .args(["-cp", &jar, "-d"])
+        .arg(build.path())
+        .arg(clients_dir().join(format!("java/{class}.java")))
+        .output()
+        .expect("run javac");
+    assert!(javac.status.success(), "javac: {}", String::from_utf8_lossy(&javac.stderr));
+    let out = Command::new("java")
+        .args(["-cp", &format!("{}:{jar}", build.path().display()), class])
+        .args(args)
+        .output()
+        .expect("run java");
+    assert!(
+        out.status.success(),
+        "{class} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range
 /// (32768 and up on Linux). A port from that range (what binding port 0 gives) can be taken
 /// by any client socket before the server binds it, and a connection to it while nothing
