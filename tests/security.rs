@@ -40,12 +40,50 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         let out = Command::new("openssl").args(args).current_dir(dir).output().expect("run openssl");
         assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Riffle test CA"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Riffle test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
     std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
     run(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2",
-        "-extfile", "ext.cnf",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
     ]);
     (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"))
 }
@@ -101,7 +139,19 @@ async fn passwords_and_tls_with_real_clients() {
     }
     // psql without a password cannot get in either.
     let out = Command::new("psql")
-        .args(["-w", "-h", "127.0.0.1", "-p", &port.to_string(), "-U", "riffle", "-d", "riffle", "-c", "SELECT 1"])
+        .args([
+            "-w",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "riffle",
+            "-d",
+            "riffle",
+            "-c",
+            "SELECT 1",
+        ])
         .env_remove("PGPASSWORD")
         .output()
         .unwrap();
@@ -118,7 +168,11 @@ async fn passwords_and_tls_with_real_clients() {
         .await
         .err()
         .and_then(|e| e.as_db_error().map(|d| d.code().code().to_string()));
-    assert_eq!(plain.as_deref(), Some("28000"), "a plain connection is refused under --tls-required");
+    assert_eq!(
+        plain.as_deref(),
+        Some("28000"),
+        "a plain connection is refused under --tls-required"
+    );
 
     // psql: verify-full checks the certificate against the CA and the host name; SCRAM with
     // channel binding.
@@ -139,7 +193,11 @@ async fn passwords_and_tls_with_real_clients() {
     let out = psql("verify-full", "localhost", "wrong");
     assert!(String::from_utf8_lossy(&out.stderr).contains("password authentication failed for user \"alice\""));
     let out = psql("disable", "localhost", ALICE);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("TLS"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TLS"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // psycopg and JDBC, both verify-full.
     let out = Command::new("python3")
@@ -172,7 +230,11 @@ async fn trust_is_loopback_only_until_a_password_is_set() {
     let mut server = TestServer::start_in(&data, &[]);
     let client = login(server.port, "anyone", "ignored").await;
     let row = client.query_one("SELECT current_user", &[]).await.unwrap();
-    assert_eq!(row.get::<_, String>(0), "riffle", "an unknown user connects as the bootstrap superuser");
+    assert_eq!(
+        row.get::<_, String>(0),
+        "riffle",
+        "an unknown user connects as the bootstrap superuser"
+    );
     drop(client);
     server.kill9();
     let server = TestServer::start_in(&data, &["--password", BOOT]);

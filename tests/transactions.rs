@@ -165,6 +165,9 @@ async fn an_idle_block_times_out() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let err = a.batch_execute("COMMIT").await.unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("25P03"), "{err}");
-    assert!(a.is_closed() || a.batch_execute("SELECT 1").await.is_err(), "the connection stays open");
+    assert!(
+        a.is_closed() || a.batch_execute("SELECT 1").await.is_err(),
+        "the connection stays open"
+    );
     assert_eq!(count(&b, "SELECT count(*) FROM t").await, 1, "the idle block's write was kept");
 }

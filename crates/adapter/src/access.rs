@@ -254,7 +254,6 @@ impl Access {
         }
     }
 
-
     /// GRANT (`grant` true) or REVOKE of privileges on items.
     pub fn grant(&mut self, ids: &[GlobalId], privileges: &[Privilege], grantees: &[String], grant: bool) -> Result<(), RoleError> {
         self.known(grantees)?;
@@ -333,11 +332,8 @@ impl Access {
     /// CREATEROLE (and superuser for superusers).
     pub fn alter_role(&mut self, by: &str, plan: &riffle_sql::RolePlan) -> Result<(), RoleError> {
         let target = self.roles.get(&plan.name).ok_or_else(|| RoleError::Unknown(plan.name.clone()))?;
-        let own_password_only = by == plan.name
-            && plan.superuser.is_none()
-            && plan.login.is_none()
-            && plan.create_role.is_none()
-            && plan.in_roles.is_empty();
+        let own_password_only =
+            by == plan.name && plan.superuser.is_none() && plan.login.is_none() && plan.create_role.is_none() && plan.in_roles.is_empty();
         if !own_password_only {
             self.may_manage(by, target.superuser || plan.superuser == Some(true), "alter role")?;
         }
@@ -361,14 +357,20 @@ impl Access {
     /// `session_roles` (the roles sessions act as).
     pub fn drop_role(&mut self, by: &str, name: &str, if_exists: bool, in_use: &BTreeSet<String>) -> Result<(), RoleError> {
         let Some(target) = self.roles.get(name) else {
-            return if if_exists { Ok(()) } else { Err(RoleError::Unknown(name.to_string())) };
+            return if if_exists {
+                Ok(())
+            } else {
+                Err(RoleError::Unknown(name.to_string()))
+            };
         };
         self.may_manage(by, target.superuser, "drop role")?;
         if target.builtin {
             return Err(RoleError::Reserved(name.to_string()));
         }
         if in_use.contains(name) {
-            return Err(RoleError::Denied(format!("current user cannot be dropped: role \"{name}\" is in use by a session")));
+            return Err(RoleError::Denied(format!(
+                "current user cannot be dropped: role \"{name}\" is in use by a session"
+            )));
         }
         let owns = self.acls.values().any(|a| a.owner == name);
         let granted = self.acls.values().any(|a| a.grants.contains_key(name)) || self.schema_create.contains(name);
@@ -444,8 +446,9 @@ impl Default for Access {
 pub fn catalog_rows(access: &Access, name: &str) -> Option<(RelationDesc, Vec<Row>)> {
     use ScalarType::{Bool, Int32, Int64, String as Text, TimestampTz};
     let desc = |cols: &[(&str, ScalarType)]| {
-        cols.iter()
-            .fold(RelationDesc::empty(), |d, (n, t)| d.with_column(*n, ColumnType::nullable(t.clone())))
+        cols.iter().fold(RelationDesc::empty(), |d, (n, t)| {
+            d.with_column(*n, ColumnType::nullable(t.clone()))
+        })
     };
     let text = |s: &str| Datum::String(s.to_string());
     let masked = |r: &Role| if r.verifier.is_some() { text("********") } else { Datum::Null };
@@ -483,7 +486,11 @@ pub fn catalog_rows(access: &Access, name: &str) -> Option<(RelationDesc, Vec<Ro
                         Datum::Bool(false),
                         Datum::Bool(r.superuser),
                         Datum::Int32(-1),
-                        if authid { r.verifier.as_deref().map_or(Datum::Null, text) } else { masked(r) },
+                        if authid {
+                            r.verifier.as_deref().map_or(Datum::Null, text)
+                        } else {
+                            masked(r)
+                        },
                         Datum::Null,
                     ];
                     if !authid {
@@ -581,8 +588,14 @@ mod tests {
         assert!(!a.owns("bob", t));
         // Loops are refused; dependents block DROP ROLE.
         assert!(a.grant_membership("riffle", &["bob".into()], &["readers".into()], true).is_err());
-        assert!(matches!(a.drop_role("riffle", "alice", false, &BTreeSet::new()), Err(RoleError::Dependents(_))));
-        assert!(matches!(a.drop_role("bob", "readers", false, &BTreeSet::new()), Err(RoleError::Denied(_))));
+        assert!(matches!(
+            a.drop_role("riffle", "alice", false, &BTreeSet::new()),
+            Err(RoleError::Dependents(_))
+        ));
+        assert!(matches!(
+            a.drop_role("bob", "readers", false, &BTreeSet::new()),
+            Err(RoleError::Denied(_))
+        ));
         a.dropped(&[t]);
         a.drop_role("riffle", "alice", false, &BTreeSet::new()).unwrap();
         assert!(a.role("alice").is_none());

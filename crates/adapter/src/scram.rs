@@ -37,7 +37,9 @@ pub struct Verifier {
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier").field("iterations", &self.iterations).finish_non_exhaustive()
+        f.debug_struct("Verifier")
+            .field("iterations", &self.iterations)
+            .finish_non_exhaustive()
     }
 }
 
@@ -159,7 +161,13 @@ mod tests {
         assert!(!text.contains("s3cret"));
         assert_eq!(Verifier::parse(&text), Some(v.clone()));
         assert_eq!(Verifier::from_statement(&text), v);
-        for bad in ["", "md5abc", "SCRAM-SHA-256$", "SCRAM-SHA-256$0:AAAA$AAAA:AAAA", "SCRAM-SHA-256$4096:!!$a:b"] {
+        for bad in [
+            "",
+            "md5abc",
+            "SCRAM-SHA-256$",
+            "SCRAM-SHA-256$0:AAAA$AAAA:AAAA",
+            "SCRAM-SHA-256$4096:!!$a:b",
+        ] {
             assert_eq!(Verifier::parse(bad), None, "{bad}");
         }
         // Two verifiers of one password differ (fresh salts).

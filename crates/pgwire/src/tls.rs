@@ -45,7 +45,8 @@ impl TlsConfig {
         #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let chain = certs(&self.cert)?;
-        let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|e| format!("reading the private key from {}: {e}", self.key.display()))?;
+        let key =
+            PrivateKeyDer::from_pem_file(&self.key).map_err(|e| format!("reading the private key from {}: {e}", self.key.display()))?;
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?;
@@ -62,9 +63,13 @@ impl TlsConfig {
                 builder.with_client_cert_verifier(verifier)
             }
         };
-        let mut config = builder
-            .with_single_cert(chain, key)
-            .map_err(|e| format!("the certificate {} and key {} do not make a TLS identity: {e}", self.cert.display(), self.key.display()))?;
+        let mut config = builder.with_single_cert(chain, key).map_err(|e| {
+            format!(
+                "the certificate {} and key {} do not make a TLS identity: {e}",
+                self.cert.display(),
+                self.key.display()
+            )
+        })?;
         // Direct TLS (PostgreSQL 17's sslnegotiation=direct) requires this ALPN name.
         config.alpn_protocols = vec![b"postgresql".to_vec()];
         Ok(pgwire::tokio::TlsAcceptor::from(Arc::new(config)))

@@ -182,11 +182,15 @@ fn main() -> anyhow::Result<()> {
         check_exposure(&args.listen, args.auth)?;
     }
     let security = riffle_pgwire::Security {
-        tls: args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert, key)| riffle_pgwire::TlsConfig {
-            cert,
-            key,
-            client_ca: args.tls_client_ca.clone(),
-        }),
+        tls: args
+            .tls_cert
+            .clone()
+            .zip(args.tls_key.clone())
+            .map(|(cert, key)| riffle_pgwire::TlsConfig {
+                cert,
+                key,
+                client_ca: args.tls_client_ca.clone(),
+            }),
         tls_required: args.tls_required,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

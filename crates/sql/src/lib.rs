@@ -38,11 +38,11 @@ pub use copy::CopyTarget;
 pub use error::PlanError;
 pub use kafka::{avro_desc, avro_type};
 pub use memory::MemCatalog;
-pub use roles::{GrantPlan, GrantTarget, MembershipPlan, Privilege, RolePlan};
 pub use plan::{
     plan, CopyFromPlan, CopyToPlan, CreateModelPlan, DropKind, DropPlan, Params, Plan, PlanContext, ReadThenWritePlan, SelectPlan,
     ShowKind, SubscribePlan, TrainPlan,
 };
+pub use roles::{GrantPlan, GrantTarget, MembershipPlan, Privilege, RolePlan};
 pub use statement::{
     parse, CreateConnection, CreateModel, CreateSink, CreateSource, FormatSpec, ObjectKind, Statement, StatementOption, Subscribe,
     TrainSpec,

@@ -204,7 +204,12 @@ impl Planner<'_> {
     }
 
     /// GRANT privileges ON objects TO roles.
-    pub(crate) fn plan_grant(&self, privileges: &ast::Privileges, objects: Option<&ast::GrantObjects>, grantees: &[ast::Grantee]) -> Result<GrantPlan, PlanError> {
+    pub(crate) fn plan_grant(
+        &self,
+        privileges: &ast::Privileges,
+        objects: Option<&ast::GrantObjects>,
+        grantees: &[ast::Grantee],
+    ) -> Result<GrantPlan, PlanError> {
         let objects = objects.ok_or_else(|| PlanError::Syntax("GRANT needs ON".into()))?;
         let (target, kinds) = match objects {
             ast::GrantObjects::Schemas(names) => {
@@ -220,10 +225,7 @@ impl Planner<'_> {
                 let mut kinds = Vec::new();
                 for n in names {
                     let name = object_name(n)?;
-                    let item = self
-                        .catalog
-                        .get(&name)
-                        .ok_or_else(|| PlanError::UnknownRelation(name.clone()))?;
+                    let item = self.catalog.get(&name).ok_or_else(|| PlanError::UnknownRelation(name.clone()))?;
                     let is_connection = matches!(item.kind, ItemKind::Connection(_));
                     if is_connection != matches!(objects, ast::GrantObjects::Connections(_)) {
                         let wanted = if is_connection { "a table" } else { "a connection" };
@@ -235,7 +237,12 @@ impl Planner<'_> {
                 (GrantTarget::Items(items), Some(kinds))
             }
             ast::GrantObjects::AllTablesInSchema { .. } => return Err(PlanError::unsupported("GRANT … ON ALL TABLES IN SCHEMA")),
-            other => return Err(PlanError::unsupported(format!("GRANT ON {}", other.to_string().split_whitespace().next().unwrap_or("")))),
+            other => {
+                return Err(PlanError::unsupported(format!(
+                    "GRANT ON {}",
+                    other.to_string().split_whitespace().next().unwrap_or("")
+                )))
+            }
         };
         let privileges = match (privileges, &kinds) {
             (ast::Privileges::All { .. }, None) => vec![Privilege::Usage, Privilege::Create],
@@ -270,7 +277,10 @@ impl Planner<'_> {
                         }),
                     };
                     if !fits {
-                        return Err(PlanError::InvalidGrant(format!("invalid privilege type {} for this object", p.name())));
+                        return Err(PlanError::InvalidGrant(format!(
+                            "invalid privilege type {} for this object",
+                            p.name()
+                        )));
                     }
                     out.push(p);
                 }

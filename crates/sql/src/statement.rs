@@ -202,7 +202,9 @@ impl Statement {
         match self {
             Statement::Sql(ast::Statement::CreateRole(c)) if c.password.is_some() => {
                 let mut c = c.clone();
-                c.password = Some(ast::Password::Password(ast::Expr::value(ast::Value::SingleQuotedString("********".into()))));
+                c.password = Some(ast::Password::Password(ast::Expr::value(ast::Value::SingleQuotedString(
+                    "********".into(),
+                ))));
                 ast::Statement::CreateRole(c).to_string()
             }
             Statement::Sql(ast::Statement::AlterRole { name, .. }) => format!("ALTER ROLE {name} …"),

@@ -121,7 +121,9 @@ fn open_access(durable: &Durable, password: Option<&str>) -> Result<Access, Adap
             durable.put_access(&access.to_bytes())?;
             info!("the superuser riffle now has the given password: clients authenticate with SCRAM-SHA-256 from now on");
         }
-        Some(_) => info!("this data directory already requires passwords: the bootstrap password given is ignored (ALTER ROLE changes one)"),
+        Some(_) => {
+            info!("this data directory already requires passwords: the bootstrap password given is ignored (ALTER ROLE changes one)")
+        }
         None => {}
     }
     Ok(access)

@@ -14,7 +14,13 @@ use tracing::info;
 
 impl Adapter {
     /// CREATE TABLE, [MATERIALIZED] VIEW, INDEX, CONNECTION, SOURCE and SINK.
-    pub(super) fn sequence_create(&self, mut coord: Guard<'_>, stmt: &Statement, plan: Plan, owner: &str) -> Result<ExecuteResponse, AdapterError> {
+    pub(super) fn sequence_create(
+        &self,
+        mut coord: Guard<'_>,
+        stmt: &Statement,
+        plan: Plan,
+        owner: &str,
+    ) -> Result<ExecuteResponse, AdapterError> {
         let (name, if_not_exists) = match &plan {
             Plan::CreateTable { name, if_not_exists, .. }
             | Plan::CreateView { name, if_not_exists, .. }
