@@ -1,8 +1,7 @@
 //! Real PostgreSQL clients against the real server: tokio-postgres (binary results and typed
 //! parameters), psql (simple protocol), psycopg 3 (extended protocol) and JDBC.
 
-use riffle_tests::{clients_dir, TestServer};
-use std::process::Command;
+use riffle_tests::TestServer;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tokio_postgres_types_params_and_errors() {
@@ -116,17 +115,7 @@ fn psql_simple_protocol() {
 #[test]
 fn psycopg_extended_protocol() {
     let server = TestServer::start();
-    let out = Command::new("python3")
-        .arg(clients_dir().join("psycopg_test.py"))
-        .arg(server.port.to_string())
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "psycopg test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    riffle_tests::run_python("psycopg_test.py", &[&server.port.to_string()]);
 }
 
 #[test]
@@ -140,17 +129,7 @@ fn jdbc_driver() {
 #[test]
 fn subscribe_streams_changes() {
     let server = TestServer::start();
-    let out = Command::new("python3")
-        .arg(clients_dir().join("subscribe_test.py"))
-        .arg(server.port.to_string())
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "subscribe test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    riffle_tests::run_python("subscribe_test.py", &[&server.port.to_string()]);
 }
 
 /// SUBSCRIBE through the extended protocol (tokio-postgres' `copy_out` prepares, binds and

@@ -4,7 +4,7 @@
 //! authentication kept across a restart without the bootstrap password; secrets in neither
 //! the log nor the data directory.
 
-use riffle_tests::{clients_dir, TestServer};
+use riffle_tests::TestServer;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -200,17 +200,7 @@ async fn passwords_and_tls_with_real_clients() {
     );
 
     // psycopg and JDBC, both verify-full.
-    let out = Command::new("python3")
-        .arg(clients_dir().join("security_test.py"))
-        .args([&port.to_string(), ca.to_str().unwrap(), ALICE])
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "psycopg: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    riffle_tests::run_python("security_test.py", &[&port.to_string(), ca.to_str().unwrap(), ALICE]);
     riffle_tests::run_java("SecurityTest", &[&port.to_string(), ca.to_str().unwrap(), ALICE]);
 
     // Secrets never reach the log or the data directory (only SCRAM verifiers do).

@@ -30,6 +30,21 @@ pub fn clients_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/clients"))
 }
 
+/// Runs the Python client `tests/clients/<script>` with `args`; panics unless it succeeds.
+pub fn run_python(script: &str, args: &[&str]) {
+    let out = Command::new("python3")
+        .arg(clients_dir().join(script))
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Compiles `tests/clients/java/<class>.java` against the PostgreSQL JDBC driver
 /// (`$RIFFLE_JDBC_JAR`, else Debian's) and runs it with `args`; panics unless it succeeds.
 pub fn run_java(class: &str, args: &[&str]) {
