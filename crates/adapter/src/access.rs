@@ -187,25 +187,7 @@ impl Access {
     /// Whether `role` is `of` or a member of it, directly or through other roles
     /// (superusers are members of every role, as in PostgreSQL's privilege checks).
     pub fn is_member(&self, role: &str, of: &str) -> bool {
-        if role == of || of == PUBLIC || self.is_superuser(role) {
-            return true;
-        }
-        let mut seen = BTreeSet::new();
-        let mut todo = vec![role.to_string()];
-        while let Some(r) = todo.pop() {
-            if !seen.insert(r.clone()) {
-                continue;
-            }
-            if let Some(role) = self.roles.get(&r) {
-                for m in &role.member_of {
-                    if m == of {
-                        return true;
-                    }
-                    todo.push(m.clone());
-                }
-            }
-        }
-        false
+        of == PUBLIC || self.is_superuser(role) || self.is_member_strict(role, of)
     }
 
     /// The owner of an item (items from before roles existed belong to the bootstrap
@@ -406,7 +388,8 @@ impl Access {
         Ok(())
     }
 
-    /// Membership without the superuser shortcut (to refuse membership loops).
+    /// Membership through `member_of` alone, without the superuser and PUBLIC shortcuts (also
+    /// what refuses membership loops).
     fn is_member_strict(&self, role: &str, of: &str) -> bool {
         let mut todo = vec![role.to_string()];
         let mut seen = BTreeSet::new();
